@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Runs every benchmark binary under BUILD_DIR/bench and prints its ratios.
+# CPUs to pin to: BENCH_CPUS="0 1" (default: the first two allowed CPUs).
+set -euo pipefail
+build_dir=${1:?build dir}
+shopt -s nullglob
+cpus=${BENCH_CPUS:-"$(python3 -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0))[:2])))')"}
+for b in "$build_dir"/bench/*/bench_*; do
+  [[ -x "$b" ]] || continue
+  echo "== $(basename "$b") (cpus: $cpus)"
+  "$b" $cpus
+done
