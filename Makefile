@@ -19,8 +19,13 @@ help:
 	@echo "make fuzz    run the libFuzzer targets longer (FUZZ_SECONDS=$(FUZZ_SECONDS) each by default x10)"
 	@echo "make models  run the SPIN model checks"
 
-deps:
+deps: node_modules/.package-lock.json
 	@scripts/ensure-deps.sh
+
+# npm packages (node-addon-api, uPlot, playwright-core); reinstalled when the lock changes.
+node_modules/.package-lock.json: package.json package-lock.json
+	@scripts/ensure-deps.sh
+	npm ci --no-audit --no-fund --loglevel=error
 
 define preset_build
 	cmake --preset $(1) >/dev/null
