@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 
-.PHONY: all deps build run test test-dev test-asan test-tsan test-fuzz test-models \
+.PHONY: all deps build run test test-dev test-js test-asan test-tsan test-fuzz test-models \
         bench fuzz models release clean help
 
 all: build
@@ -57,7 +57,11 @@ test-fuzz: deps
 test-models: deps
 	scripts/run-models.sh
 
-test: test-dev test-asan test-tsan test-fuzz test-models
+# JS tests (node:test) against the dev build's artefacts.
+test-js: test-dev
+	TRIPTYCH_BUILD_DIR=build/dev node --test tests/node/
+
+test: test-dev test-js test-asan test-tsan test-fuzz test-models
 	@echo "triptych: all test suites passed"
 
 fuzz: deps

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The triptych compute-kernel ABI (version 1), for C and C++ compiled to
+ * wasm32 (and natively, for reference builds). A kernel is a module that
+ * imports a shared memory and exports three functions; the engine calls
+ * tp_kernel_init once per worker instance and tp_kernel_step once per chunk,
+ * from several workers at once on disjoint [begin, end) item ranges. A kernel
+ * must therefore write only its own items of the output slot and keep no
+ * mutable global state (thread-locals are fine: each worker has its own TLS).
+ * Full guide: docs/wasm-kernels.md; byte layout: docs/PROTOCOL.md. */
+#ifndef TRIPTYCH_KERNEL_H
+#define TRIPTYCH_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TP_KERNEL_ABI_VERSION 1u
+
+#if defined(__wasm__)
+#define TP_EXPORT(name) __attribute__((export_name(#name), visibility("default")))
+#else
+#define TP_EXPORT(name) __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One particle: 16 bytes, the item type of the default scene's compute slots.
+ * Positions are in world units, [-1, 1] on both axes is the visible square. */
+typedef struct tp_particle {
+  float x, y;   /* position */
+  float vx, vy; /* velocity, world units per second */
+} tp_particle;
+
+/* The per-frame context, written by the engine into the arena before a frame's
+ * chunks are dispatched and read-only to kernels. 64 bytes, little-endian.
+ * Offsets are relative to arena_base, a byte address in the kernel's memory
+ * (0 = start of the WebAssembly.Memory; natively, a real address). */
+typedef struct tp_kernel_ctx {
+  uint32_t abi_version;   /*  0: TP_KERNEL_ABI_VERSION */
+  uint32_t item_count;    /*  4: items in the input and output slots */
+  uint64_t frame_id;      /*  8: monotonically increasing, first frame is 1 */
+  uint64_t arena_base;    /* 16: address of the arena inside the kernel's memory */
+  uint64_t input_offset;  /* 24: previous compute frame (read-only) */
+  uint64_t output_offset; /* 32: this frame's compute slot (write [begin,end) only) */
+  uint32_t item_bytes;    /* 40: sizeof one item, sizeof(tp_particle) for particles */
+  float dt;               /* 44: seconds since the previous frame */
+  float time;             /* 48: seconds since the run started */
+  uint32_t seed;          /* 52: run seed, for deterministic initial states */
+  uint32_t flags;         /* 56: TP_CTX_* bits */
+  uint32_t reserved;      /* 60: zero */
+} tp_kernel_ctx;
+
+/* flags: the input slot holds no previous frame; kernels initialise items. */
+#define TP_CTX_FIRST_FRAME 1u
+
+#ifdef __cplusplus
+static_assert(sizeof(tp_kernel_ctx) == 64, "ABI v1 fixes the context at 64 bytes");
+static_assert(sizeof(tp_particle) == 16, "ABI v1 fixes a particle at 16 bytes");
+#else
+_Static_assert(sizeof(tp_kernel_ctx) == 64, "ABI v1 fixes the context at 64 bytes");
+_Static_assert(sizeof(tp_particle) == 16, "ABI v1 fixes a particle at 16 bytes");
+#endif
+
+/* Returns TP_KERNEL_ABI_VERSION; the engine refuses any other value. */
+uint32_t tp_kernel_abi_version(void);
+/* Once per worker instance, before its first step. 0 = ok, else an error code. */
+int32_t tp_kernel_init(const tp_kernel_ctx* ctx);
+/* Processes items [begin, end). 0 = ok; non-zero fails the frame. A trap
+ * (out-of-bounds access, unreachable, stack overflow) also fails the frame. */
+int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end);
+
+/* Address of an arena offset, for kernels. */
+static inline void* tp_arena_ptr(const tp_kernel_ctx* ctx, uint64_t offset) {
+  return (void*)(uintptr_t)(ctx->arena_base + offset);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRIPTYCH_KERNEL_H */
