@@ -70,6 +70,28 @@ static inline float unit_float(uint32_t h) { /* [-1, 1) */
   return (float)(h >> 8) * (2.0f / 16777216.0f) - 1.0f;
 }
 
+/* Looks: size and colour follow speed (slow: small, deep blue; fast: larger,
+ * warm white); every 64th particle is a rounded square. Scalar, after the
+ * vector step, in the same order in both builds. */
+static const float kBaseSize = 0.0035f;
+static const float kSpeedForFullColour = 1.5f;
+
+static inline uint32_t lerp_channel(float a, float b, float t) {
+  return (uint32_t)(a + (b - a) * t + 0.5f);
+}
+
+static inline void style(tp_particle* p, uint32_t index) {
+  const float speed2 = p->vx * p->vx + p->vy * p->vy;
+  float t = speed2 * (1.0f / (kSpeedForFullColour * kSpeedForFullColour));
+  t = t > 1.0f ? 1.0f : t;
+  p->size = kBaseSize * (1.0f + t);
+  const uint32_t r = lerp_channel(40.0f, 255.0f, t), g = lerp_channel(90.0f, 220.0f, t);
+  const uint32_t b = lerp_channel(255.0f, 160.0f, t), a = 200u;
+  p->rgba = r | (g << 8) | (b << 16) | (a << 24);
+  p->shape = (index & 63u) == 0u ? TP_SHAPE_ROUNDED_RECT : TP_SHAPE_CIRCLE;
+  p->reserved = 0u;
+}
+
 static void init_range(const tp_kernel_ctx* ctx, tp_particle* out, uint32_t begin, uint32_t end) {
   for (uint32_t i = begin; i < end; ++i) {
     const uint32_t h = hash32(ctx->seed ^ (i * 0x9e3779b9U));
@@ -77,6 +99,7 @@ static void init_range(const tp_kernel_ctx* ctx, tp_particle* out, uint32_t begi
     out[i].y = unit_float(hash32(h)) * 0.9f;
     out[i].vx = 0.0f;
     out[i].vy = 0.0f;
+    style(&out[i], i);
   }
 }
 
@@ -186,6 +209,7 @@ int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end) {
     __builtin_memcpy(&out[i + 1], &r1, 16);
     __builtin_memcpy(&out[i + 2], &r2, 16);
     __builtin_memcpy(&out[i + 3], &r3, 16);
+    for (uint32_t j = i; j < i + 4; ++j) style(&out[j], j);
   }
   for (; i < end; ++i) { /* tail: one particle in lane 0, the same arithmetic */
     v4f x = splat(in[i].x), y = splat(in[i].y), vx = splat(in[i].vx), vy = splat(in[i].vy);
@@ -194,6 +218,7 @@ int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end) {
     out[i].y = y[0];
     out[i].vx = vx[0];
     out[i].vy = vy[0];
+    style(&out[i], i);
   }
   return 0;
 }

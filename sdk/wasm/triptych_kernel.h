@@ -25,12 +25,21 @@
 extern "C" {
 #endif
 
-/* One particle: 16 bytes, the item type of the default scene's compute slots.
- * Positions are in world units, [-1, 1] on both axes is the visible square. */
+/* One particle: 32 bytes, the item type of the default scene's compute slots
+ * and the render stage's input (include/triptych/render/scene.hpp, Particle).
+ * World units: [-1, 1] on both axes is the visible square. */
 typedef struct tp_particle {
-  float x, y;   /* position */
-  float vx, vy; /* velocity, world units per second */
+  float x, y;      /* position */
+  float vx, vy;    /* velocity, world units per second */
+  float size;      /* radius (circle) / half extent (rect) / half thickness (line) */
+  uint32_t rgba;   /* straight RGBA8, R in the lowest byte */
+  uint32_t shape;  /* TP_SHAPE_*; the renderer drops and counts unknown ids */
+  uint32_t reserved; /* zero */
 } tp_particle;
+
+#define TP_SHAPE_CIRCLE 0u
+#define TP_SHAPE_ROUNDED_RECT 1u
+#define TP_SHAPE_LINE 2u
 
 /* The per-frame context, written by the engine into the arena before a frame's
  * chunks are dispatched and read-only to kernels. 64 bytes, little-endian.
@@ -56,10 +65,10 @@ typedef struct tp_kernel_ctx {
 
 #ifdef __cplusplus
 static_assert(sizeof(tp_kernel_ctx) == 64, "ABI v1 fixes the context at 64 bytes");
-static_assert(sizeof(tp_particle) == 16, "ABI v1 fixes a particle at 16 bytes");
+static_assert(sizeof(tp_particle) == 32, "ABI v1 fixes a particle at 32 bytes");
 #else
 _Static_assert(sizeof(tp_kernel_ctx) == 64, "ABI v1 fixes the context at 64 bytes");
-_Static_assert(sizeof(tp_particle) == 16, "ABI v1 fixes a particle at 16 bytes");
+_Static_assert(sizeof(tp_particle) == 32, "ABI v1 fixes a particle at 32 bytes");
 #endif
 
 /* Returns TP_KERNEL_ABI_VERSION; the engine refuses any other value. */

@@ -73,6 +73,12 @@ TEST(Kernels, Particles_StayFiniteAndInsideTheSquare) {
     ASSERT_LE(std::fabs(p.x), 1.0f);
     ASSERT_LE(std::fabs(p.y), 1.0f);
     moved += (p.vx != 0.0f || p.vy != 0.0f) ? 1 : 0;
+    // What the render stage will be told to draw: a known shape, a sane size, opaque-ish.
+    ASSERT_TRUE(p.shape == TP_SHAPE_CIRCLE || p.shape == TP_SHAPE_ROUNDED_RECT);
+    ASSERT_GT(p.size, 0.0f);
+    ASSERT_LT(p.size, 0.01f);
+    ASSERT_EQ(p.rgba >> 24, 200u);
+    ASSERT_EQ(p.reserved, 0u);
   }
   EXPECT_GT(moved, r.size() / 2);  // the field actually moves particles
 }

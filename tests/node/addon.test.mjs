@@ -31,12 +31,12 @@ test('C++ reads the bytes a WASM kernel wrote, in place', { skip }, () => {
   const dv = new DataView(memory.buffer);
   dv.setUint32(base, 1, true); dv.setUint32(base + 4, n, true);
   dv.setBigUint64(base + 16, BigInt(base), true);
-  dv.setBigUint64(base + 32, 64n, true); dv.setUint32(base + 40, 16, true);
+  dv.setBigUint64(base + 32, 64n, true); dv.setUint32(base + 40, 32, true);
   dv.setUint32(base + 52, 5, true); dv.setUint32(base + 56, 1, true);
   assert.equal(exports.tp_kernel_step(base, 0, n), 0);
   const whole = new Uint8Array(memory.buffer);
-  const fromJs = fnv1a(whole.subarray(base + 64, base + 64 + 16 * n));
-  assert.equal(addon.checksum(whole, base + 64, 16 * n), fromJs);
+  const fromJs = fnv1a(whole.subarray(base + 64, base + 64 + 32 * n));
+  assert.equal(addon.checksum(whole, base + 64, 32 * n), fromJs);
   // Same address for two views of the same memory: no copy was made for C++.
   const a0 = addon.addressOf(whole);
   const a1 = addon.addressOf(new Uint8Array(memory.buffer, base + 64));

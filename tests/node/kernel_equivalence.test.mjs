@@ -19,10 +19,10 @@ function runWasm({ particles, frames, chunk, seed, dt }) {
   const { exports } = new WebAssembly.Instance(module, { env: { memory } });
   const arenaBase = 2 * 65536; // above the module's static data and stack
   assert.ok(exports.__heap_base.value <= arenaBase);
-  const bytesNeeded = arenaBase + 64 + 2 * 16 * particles;
+  const bytesNeeded = arenaBase + 64 + 2 * 32 * particles;
   memory.grow(Math.max(0, Math.ceil(bytesNeeded / 65536) - memory.buffer.byteLength / 65536));
   const view = new DataView(memory.buffer);
-  const slots = [64, 64 + 16 * particles];
+  const slots = [64, 64 + 32 * particles];
   let input = 0;
   for (let frame = 1; frame <= frames; frame++) {
     const output = 1 - input;
@@ -32,7 +32,7 @@ function runWasm({ particles, frames, chunk, seed, dt }) {
     view.setBigUint64(arenaBase + 16, BigInt(arenaBase), true);
     view.setBigUint64(arenaBase + 24, BigInt(slots[input]), true);
     view.setBigUint64(arenaBase + 32, BigInt(slots[output]), true);
-    view.setUint32(arenaBase + 40, 16, true);
+    view.setUint32(arenaBase + 40, 32, true);
     view.setFloat32(arenaBase + 44, dt, true);
     view.setFloat32(arenaBase + 48, Math.fround(frame * Math.fround(dt)), true);
     view.setUint32(arenaBase + 52, seed, true);
@@ -43,7 +43,7 @@ function runWasm({ particles, frames, chunk, seed, dt }) {
     }
     input = output;
   }
-  return Buffer.from(new Uint8Array(memory.buffer, arenaBase + slots[input], 16 * particles));
+  return Buffer.from(new Uint8Array(memory.buffer, arenaBase + slots[input], 32 * particles));
 }
 
 function runNative({ particles, frames, chunk, seed, dt }) {
@@ -65,6 +65,6 @@ for (const cfg of [
     const native = runNative(cfg);
     assert.equal(wasm.length, native.length);
     const firstDiff = wasm.findIndex((b, i) => b !== native[i]);
-    assert.equal(firstDiff, -1, `first differing byte at ${firstDiff} (particle ${Math.floor(firstDiff / 16)})`);
+    assert.equal(firstDiff, -1, `first differing byte at ${firstDiff} (particle ${Math.floor(firstDiff / 32)})`);
   });
 }

@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: triptych-kernel-ref --particles N --frames F --chunk C --seed S --dt SECONDS --out FILE\n"
     "Runs the native particle kernel F frames over N particles in C-item chunks and\n"
-    "writes the last frame's particles (16 bytes each) to FILE.\n";
+    "writes the last frame's particles (32 bytes each) to FILE.\n";
 
 bool parse_u32(std::string_view s, std::uint32_t& out) {
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
