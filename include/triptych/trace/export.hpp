@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+// A run's trace, gathered once (TraceReport), and its four exports: Chrome
+// Trace Event JSON (ui.perfetto.dev, chrome://tracing), CSV with one row per
+// frame, the statistics as JSON, and a self-contained HTML report with uPlot
+// inlined (no network). Reporting is off the hot path: single-threaded,
+// allocating, and it never trusts a record it has not validated. How to open
+// each file, and why the HTML is written by C++: docs/trace.md ("Exporters").
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "triptych/core/result.hpp"
+#include "triptych/trace/counters.hpp"
+#include "triptych/trace/frame_trace.hpp"
+#include "triptych/trace/stats.hpp"
+#include "triptych/trace/zones.hpp"
+
+namespace triptych::trace {
+
+struct TraceReport {
+  std::string title = "triptych frame trace";
+  std::vector<FrameSnapshot> frames;   // sorted by frame id
+  std::vector<FrameVerdict> verdicts;  // one per frame
+  FrameStats stats;
+  std::uint64_t stale_stamps = 0;  // from the table's counters
+  std::uint64_t duplicate_stamps = 0;
+  std::uint64_t invalid_stamps = 0;
+  std::vector<ThreadZones> threads;  // zones and counters by thread
+  bool has_process = false;
+  ProcessCounters process{};
+  std::vector<std::string> notes;  // e.g. why hardware counters are missing
+  std::vector<std::pair<std::string, std::string>> config;  // run settings shown in the report
+};
+
+// Validates and analyses `frames` (any order; they are sorted by id).
+[[nodiscard]] TraceReport make_report(std::vector<FrameSnapshot> frames, AnalyzerOptions options,
+                                      std::uint64_t lost = 0);
+
+// Reads every frame still in `table` and analyses it, with the table's stamp
+// counters; `issued` and the clock bound what counts as valid. Threads, process
+// counters, notes and config are left for the caller to fill.
+[[nodiscard]] TraceReport collect_report(const FrameTraceTable& table);
+
+void write_chrome_trace(const TraceReport& r, std::ostream& os);
+void write_frames_csv(const TraceReport& r, std::ostream& os);
+void write_stats_json(const TraceReport& r, std::ostream& os);
+// Fails with kUnsupported when this build has no uPlot to inline (node_modules
+// was missing at configure time: run `make deps`, then rebuild).
+[[nodiscard]] Result<void> write_html_report(const TraceReport& r, std::ostream& os);
+
+// The same, to a file; kSystem errors name the path and errno text.
+[[nodiscard]] Result<void> write_chrome_trace_file(const TraceReport& r, const std::string& path);
+[[nodiscard]] Result<void> write_frames_csv_file(const TraceReport& r, const std::string& path);
+[[nodiscard]] Result<void> write_stats_json_file(const TraceReport& r, const std::string& path);
+[[nodiscard]] Result<void> write_html_report_file(const TraceReport& r, const std::string& path);
+
+// Whether write_html_report can work in this build.
+[[nodiscard]] bool html_report_available() noexcept;
+
+}  // namespace triptych::trace

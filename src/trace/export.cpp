@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: Apache-2.0
+// Report building and the Chrome-trace, CSV and stats-JSON exporters
+// (include/triptych/trace/export.hpp). Off the hot path: single-threaded,
+// allocating. Event layout and file formats: docs/trace.md ("Exporters").
+#include "triptych/trace/export.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "json_writer.hpp"
+#include "triptych/trace/clock.hpp"
+
+namespace triptych::trace {
+namespace {
+
+using detail::JsonWriter;
+
+// Synthetic ids for the per-stage tracks; thread zones use the real pid/tids.
+constexpr std::int64_t kStagePid = 1;
+constexpr std::int64_t kZonePid = 2;
+constexpr std::int64_t kCounterTid = 9;
+
+struct Track {
+  Segment segment;
+  Stage from;
+  Stage to;
+  const char* name;
+};
+constexpr std::array<Track, kStageSegmentCount> kTracks{{
+    {Segment::kQueueWait, Stage::kQueued, Stage::kComputeStart, "1 queue wait"},
+    {Segment::kCompute, Stage::kComputeStart, Stage::kComputeEnd, "2 compute"},
+    {Segment::kHandoff, Stage::kComputeEnd, Stage::kRenderStart, "3 handoff"},
+    {Segment::kRender, Stage::kRenderStart, Stage::kRenderEnd, "4 render"},
+    {Segment::kPresent, Stage::kRenderEnd, Stage::kPresented, "5 present"},
+}};
+
+// Microseconds from `base`, printed with ns precision.
+void ts_field(JsonWriter& w, std::string_view k, std::uint64_t ns, std::uint64_t base) {
+  w.key(k);
+  w.fixed(static_cast<double>(ns - base) / 1000.0, 3);
+}
+
+void metadata(JsonWriter& w, const char* what, std::int64_t pid, std::int64_t tid,
+              std::string_view name, std::int64_t sort_index) {
+  w.begin_object();
+  w.field("ph", "M");
+  w.field("name", what);
+  w.field("pid", pid);
+  w.field("tid", tid);
+  w.key("args");
+  w.begin_object();
+  w.field("name", name);
+  w.end_object();
+  w.end_object();
+  w.begin_object();
+  w.field("ph", "M");
+  w.field("name", std::string(what) == "process_name" ? "process_sort_index" : "thread_sort_index");
+  w.field("pid", pid);
+  w.field("tid", tid);
+  w.key("args");
+  w.begin_object();
+  w.field("sort_index", sort_index);
+  w.end_object();
+  w.end_object();
+}
+
+void duration_json(JsonWriter& w, const DurationStats& d) {
+  w.begin_object();
+  w.field("count", d.count);
+  w.field("mean_ns", d.mean_ns);
+  w.field("stddev_ns", d.stddev_ns);
+  w.field("min_ns", d.min_ns);
+  w.field("p50_ns", d.p50_ns);
+  w.field("p90_ns", d.p90_ns);
+  w.field("p99_ns", d.p99_ns);
+  w.field("p999_ns", d.p999_ns);
+  w.field("max_ns", d.max_ns);
+  w.end_object();
+}
+
+void counters_json(JsonWriter& w, const ThreadCounters& c) {
+  w.begin_object();
+  w.field("wall_ns", c.wall_ns);
+  w.field("user_ns", c.user_ns);
+  w.field("system_ns", c.system_ns);
+  w.field("voluntary_switches", c.voluntary_switches);
+  w.field("involuntary_switches", c.involuntary_switches);
+  w.key("cpu_migrations");
+  if (c.migrations_available) {
+    w.value(c.cpu_migrations);
+  } else {
+    w.null();
+  }
+  w.field("futex_wait_ns", c.futex_wait_ns);
+  w.field("futex_wait_calls", c.futex_wait_calls);
+  w.field("idle_wait_ns", c.idle_wait_ns);
+  w.field("futex_wait_share", c.futex_wait_share());
+  w.field("contention_flag", c.futex_wait_share() > kFutexWaitShareFlag);
+  w.key("hardware");
+  if (c.hw_available) {
+    w.begin_object();
+    w.field("cycles", c.cycles);
+    w.field("instructions", c.instructions);
+    w.field("cache_misses", c.cache_misses);
+    w.end_object();
+  } else {
+    w.null();
+  }
+  w.end_object();
+}
+
+template <class Fn>
+Result<void> to_file(const std::string& path, Fn&& fn) {
+  std::ofstream os(path, std::ios::binary | std::ios::trunc);
+  if (!os) return make_error(Errc::kSystem, "cannot open " + path + ": " + std::strerror(errno));
+  Result<void> r = fn(os);
+  if (!r) return r;
+  os.flush();
+  if (!os) return make_error(Errc::kSystem, "cannot write " + path + ": " + std::strerror(errno));
+  return {};
+}
+
+}  // namespace
+
+TraceReport make_report(std::vector<FrameSnapshot> frames, AnalyzerOptions options,
+                        std::uint64_t lost) {
+  TraceReport r;
+  std::stable_sort(
+      frames.begin(), frames.end(),
+      [](const FrameSnapshot& a, const FrameSnapshot& b) { return a.frame < b.frame; });
+  FrameAnalyzer analyzer(options);
+  std::vector<bool> valid;
+  valid.reserve(frames.size());
+  for (const auto& f : frames) valid.push_back(analyzer.add(f) != FrameVerdict::kInvalid);
+  analyzer.add_lost(lost);
+  r.stats = analyzer.finish();
+  r.verdicts.reserve(frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i)
+    r.verdicts.push_back(valid[i] ? analyzer.verdict(frames[i].frame) : FrameVerdict::kInvalid);
+  r.frames = std::move(frames);
+  return r;
+}
+
+TraceReport collect_report(const FrameTraceTable& table) {
+  std::vector<FrameSnapshot> frames;
+  CollectCounts counts;
+  const std::uint64_t issued = table.collect(0, frames, counts);
+  TraceReport r =
+      make_report(std::move(frames), AnalyzerOptions{issued, now_ns()}, counts.lost + counts.torn);
+  r.stale_stamps = table.stale_stamps();
+  r.duplicate_stamps = table.duplicate_stamps();
+  r.invalid_stamps = table.invalid_stamps();
+  return r;
+}
+
+void write_chrome_trace(const TraceReport& r, std::ostream& os) {
+  // Base: the earliest trustworthy timestamp, so `ts` stays small.
+  std::uint64_t base = ~std::uint64_t{0};
+  for (std::size_t i = 0; i < r.frames.size(); ++i)
+    if (r.verdicts[i] != FrameVerdict::kInvalid)
+      base = std::min(base, r.frames[i].at(Stage::kQueued));
+  for (const auto& t : r.threads)
+    for (const auto& e : t.events) base = std::min(base, e.begin_ns);
+  if (base == ~std::uint64_t{0}) base = 0;
+
+  JsonWriter w(os);
+  w.begin_object();
+  w.field("displayTimeUnit", "ms");
+  w.key("traceEvents");
+  w.begin_array();
+  metadata(w, "process_name", kStagePid, 0, r.title + ": frame stages", 0);
+  for (std::size_t k = 0; k < kTracks.size(); ++k)
+    metadata(w, "thread_name", kStagePid, static_cast<std::int64_t>(k + 1), kTracks[k].name,
+             static_cast<std::int64_t>(k + 1));
+  metadata(w, "thread_name", kStagePid, kCounterTid, "frame counters", kCounterTid);
+  metadata(w, "process_name", kZonePid, 0, r.title + ": threads (zones)", 1);
+  for (std::size_t t = 0; t < r.threads.size(); ++t)
+    metadata(w, "thread_name", kZonePid, r.threads[t].tid, r.threads[t].name,
+             static_cast<std::int64_t>(t));
+
+  std::uint64_t prev_presented = 0;
+  for (std::size_t i = 0; i < r.frames.size(); ++i) {
+    const FrameSnapshot& f = r.frames[i];
+    const FrameVerdict v = r.verdicts[i];
+    if (v == FrameVerdict::kInvalid) continue;
+    const std::string fid = std::to_string(f.frame);
+    if (v == FrameVerdict::kDropped) {
+      w.begin_object();
+      w.field("ph", "i");
+      w.field("s", "t");
+      w.field("name", "dropped frame " + fid);
+      w.field("cat", "frame");
+      w.field("pid", kStagePid);
+      w.field("tid", std::int64_t{1});
+      ts_field(w, "ts", f.at(Stage::kQueued), base);
+      w.end_object();
+    }
+    bool flow_started = false;
+    for (std::size_t k = 0; k < kTracks.size(); ++k) {
+      const Track& tr = kTracks[k];
+      const std::uint64_t a = f.at(tr.from);
+      const std::uint64_t b = f.at(tr.to);
+      if (a == 0 || b == 0) continue;
+      const auto tid = static_cast<std::int64_t>(k + 1);
+      w.begin_object();
+      w.field("ph", "X");
+      w.field("name", std::string(segment_name(tr.segment)) + " " + fid);
+      w.field("cat", "frame");
+      w.field("pid", kStagePid);
+      w.field("tid", tid);
+      ts_field(w, "ts", a, base);
+      w.key("dur");
+      w.fixed(static_cast<double>(b - a) / 1000.0, 3);
+      w.key("args");
+      w.begin_object();
+      w.field("frame", f.frame);
+      w.end_object();
+      w.end_object();
+      // Flow arrows: one chain per frame, bound to each stage's slice.
+      const bool last = k + 1 == kTracks.size() || f.at(kTracks[k + 1].to) == 0;
+      if (!flow_started && last) continue;  // a one-slice frame needs no arrow
+      w.begin_object();
+      w.field("ph", !flow_started ? "s" : (last ? "f" : "t"));
+      w.field("bp", "e");
+      w.field("name", "frame");
+      w.field("cat", "frame");
+      w.field("id", f.frame);
+      w.field("pid", kStagePid);
+      w.field("tid", tid);
+      ts_field(w, "ts", a, base);
+      w.end_object();
+      flow_started = true;
+    }
+    if (v == FrameVerdict::kComplete) {
+      const std::uint64_t presented = f.at(Stage::kPresented);
+      w.begin_object();
+      w.field("ph", "C");
+      w.field("name", "frame time (ms)");
+      w.field("pid", kStagePid);
+      w.field("tid", kCounterTid);
+      ts_field(w, "ts", presented, base);
+      w.key("args");
+      w.begin_object();
+      w.key("latency");
+      w.fixed(static_cast<double>(segment_ns(f, Segment::kLatency)) / 1e6, 4);
+      if (prev_presented != 0 && presented > prev_presented) {
+        w.key("interval");
+        w.fixed(static_cast<double>(presented - prev_presented) / 1e6, 4);
+      }
+      w.end_object();
+      w.end_object();
+      prev_presented = presented;
+    }
+  }
+  for (const auto& t : r.threads) {
+    for (const auto& e : t.events) {
+      w.begin_object();
+      w.field("ph", "X");
+      w.field("name", e.loc != nullptr ? e.loc->name : "zone");
+      w.field("cat", "zone");
+      w.field("pid", kZonePid);
+      w.field("tid", t.tid);
+      ts_field(w, "ts", e.begin_ns, base);
+      w.key("dur");
+      w.fixed(static_cast<double>(e.end_ns >= e.begin_ns ? e.end_ns - e.begin_ns : 0) / 1000.0, 3);
+      if (e.loc != nullptr) {
+        w.key("args");
+        w.begin_object();
+        w.field("function", e.loc->function);
+        w.field("source", std::string(e.loc->file) + ":" + std::to_string(e.loc->line));
+        w.end_object();
+      }
+      w.end_object();
+    }
+  }
+  w.end_array();
+  w.key("otherData");
+  w.begin_object();
+  w.field("title", r.title);
+  w.field("frames", static_cast<std::uint64_t>(r.frames.size()));
+  w.field("clock", "CLOCK_MONOTONIC");
+  w.field("base_ns", base);
+  w.end_object();
+  w.end_object();
+  os << '\n';
+}
+
+void write_frames_csv(const TraceReport& r, std::ostream& os) {
+  os << "frame,status,flags";
+  for (std::size_t s = 0; s < kStageCount; ++s)
+    os << ',' << stage_name(static_cast<Stage>(s)) << "_ns";
+  for (std::size_t s = 0; s < kSegmentCount; ++s)
+    os << ',' << segment_name(static_cast<Segment>(s)) << "_ns";
+  os << '\n';
+  std::uint64_t prev_presented = 0;
+  for (std::size_t i = 0; i < r.frames.size(); ++i) {
+    const FrameSnapshot& f = r.frames[i];
+    const FrameVerdict v = r.verdicts[i];
+    os << f.frame << ',' << verdict_name(v) << ',' << f.flags;
+    for (const std::uint64_t t : f.stamps) os << ',' << t;
+    for (std::size_t s = 0; s < kSegmentCount; ++s) {
+      os << ',';
+      const auto seg = static_cast<Segment>(s);
+      if (v != FrameVerdict::kComplete) continue;  // empty cell: not a duration
+      if (seg == Segment::kInterval) {
+        if (prev_presented != 0 && f.at(Stage::kPresented) > prev_presented)
+          os << f.at(Stage::kPresented) - prev_presented;
+      } else {
+        os << segment_ns(f, seg);
+      }
+    }
+    if (v == FrameVerdict::kComplete) prev_presented = f.at(Stage::kPresented);
+    os << '\n';
+  }
+}
+
+void write_stats_json(const TraceReport& r, std::ostream& os) {
+  const FrameStats& s = r.stats;
+  JsonWriter w(os);
+  w.begin_object();
+  w.field("version", std::uint64_t{1});
+  w.field("title", r.title);
+  w.field("histogram_relative_error", LogLinearHistogram::kMaxRelativeError);
+  w.key("frames");
+  w.begin_object();
+  w.field("records", s.records);
+  w.field("complete", s.complete);
+  w.field("dropped", s.dropped);
+  w.field("in_flight", s.in_flight);
+  w.field("invalid", s.invalid);
+  w.field("invalid_out_of_order", s.invalid_out_of_order);
+  w.field("invalid_future", s.invalid_future);
+  w.field("invalid_unissued", s.invalid_unissued);
+  w.field("invalid_duplicate_id", s.invalid_duplicate_id);
+  w.field("lost", s.lost);
+  w.field("first_ns", s.first_ns);
+  w.field("last_ns", s.last_ns);
+  w.end_object();
+  w.key("stamps");
+  w.begin_object();
+  w.field("stale", r.stale_stamps);
+  w.field("duplicate", r.duplicate_stamps);
+  w.field("invalid", r.invalid_stamps);
+  w.end_object();
+  w.key("segments");
+  w.begin_object();
+  for (std::size_t i = 0; i < kSegmentCount; ++i) {
+    w.key(segment_name(static_cast<Segment>(i)));
+    duration_json(w, s.segments[i]);
+  }
+  w.end_object();
+  w.key("deadline_misses");
+  w.begin_array();
+  for (std::size_t i = 0; i < kTargetRatesHz.size(); ++i) {
+    w.begin_object();
+    w.field("hz", kTargetRatesHz[i]);
+    w.field("budget_ns", std::uint64_t{1'000'000'000u} / kTargetRatesHz[i]);
+    w.field("missed", s.deadline_misses[i]);
+    w.field("share", s.complete == 0 ? 0.0
+                                     : static_cast<double>(s.deadline_misses[i]) /
+                                           static_cast<double>(s.complete));
+    w.end_object();
+  }
+  w.end_array();
+  w.key("threads");
+  w.begin_array();
+  for (const auto& t : r.threads) {
+    w.begin_object();
+    w.field("name", t.name);
+    w.field("tid", t.tid);
+    w.field("zones", static_cast<std::uint64_t>(t.events.size()));
+    w.field("zones_dropped", t.dropped);
+    w.key("counters");
+    if (t.has_counters) {
+      counters_json(w, t.counters);
+    } else {
+      w.null();
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.key("process");
+  if (r.has_process) {
+    w.begin_object();
+    w.field("wall_ns", r.process.wall_ns);
+    w.field("user_ns", r.process.user_ns);
+    w.field("system_ns", r.process.system_ns);
+    w.field("voluntary_switches", r.process.voluntary_switches);
+    w.field("involuntary_switches", r.process.involuntary_switches);
+    w.field("max_rss_kib", r.process.max_rss_kib);
+    w.end_object();
+  } else {
+    w.null();
+  }
+  w.key("notes");
+  w.begin_array();
+  for (const auto& n : r.notes) w.value(n);
+  w.end_array();
+  w.key("config");
+  w.begin_object();
+  for (const auto& [k, v] : r.config) w.field(k, v);
+  w.end_object();
+  w.end_object();
+}
+
+Result<void> write_chrome_trace_file(const TraceReport& r, const std::string& path) {
+  return to_file(path, [&](std::ostream& os) -> Result<void> {
+    write_chrome_trace(r, os);
+    return {};
+  });
+}
+Result<void> write_frames_csv_file(const TraceReport& r, const std::string& path) {
+  return to_file(path, [&](std::ostream& os) -> Result<void> {
+    write_frames_csv(r, os);
+    return {};
+  });
+}
+Result<void> write_stats_json_file(const TraceReport& r, const std::string& path) {
+  return to_file(path, [&](std::ostream& os) -> Result<void> {
+    write_stats_json(r, os);
+    os << '\n';
+    return {};
+  });
+}
+Result<void> write_html_report_file(const TraceReport& r, const std::string& path) {
+  if (!html_report_available())
+    return make_error(Errc::kUnsupported,
+                      "this build has no uPlot to inline: run `make deps`, then rebuild");
+  return to_file(path, [&](std::ostream& os) { return write_html_report(r, os); });
+}
+
+}  // namespace triptych::trace

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// The registry of per-thread zone rings (include/triptych/trace/zones.hpp).
+// Registration and collection take a mutex (rare, allocating); pushing a zone
+// never does. Rings are never freed before exit, so a collector may drain the
+// ring of a thread that has already ended. See docs/trace.md ("Zones").
+#include "triptych/trace/zones.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <mutex>
+
+namespace triptych::trace {
+
+std::atomic<bool> g_trace_enabled{true};
+
+struct Registry {
+  std::mutex mu;
+  std::vector<std::unique_ptr<ThreadTrace>> threads;
+};
+
+namespace {
+
+Registry& registry() {
+  static Registry r;  // function-local: safe to use from other static initialisers
+  return r;
+}
+
+std::uint32_t round_up_pow2(std::uint32_t v) {
+  std::uint32_t p = 2;
+  while (p < v && p < (1u << 30)) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+ThreadTrace::ThreadTrace(std::uint32_t capacity)
+    : events_(std::make_unique<ZoneEvent[]>(round_up_pow2(capacity))),
+      mask_(round_up_pow2(capacity) - 1) {}
+
+std::size_t ThreadTrace::drain(std::vector<ZoneEvent>& out) {
+  const std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // we are its only writer
+  // SYNC(zone-push): acquire pairs with push()'s release of head_.
+  const std::uint64_t head = head_.load(std::memory_order_acquire);
+  for (std::uint64_t i = tail; i < head; ++i) out.push_back(events_[i & mask_]);
+  // SYNC(zone-pop): publishes that the slots are free again.
+  tail_.store(head, std::memory_order_release);
+  return static_cast<std::size_t>(head - tail);
+}
+
+ThreadTrace& register_thread(std::string_view name, std::uint32_t capacity) {
+  if (detail::t_trace == nullptr) {
+    auto owned = std::make_unique<ThreadTrace>(capacity);
+    owned->tid_ = static_cast<std::int64_t>(syscall(SYS_gettid));
+    Registry& r = registry();
+    const std::lock_guard lock(r.mu);
+    detail::t_trace = owned.get();
+    r.threads.push_back(std::move(owned));
+  }
+  if (!name.empty()) set_thread_name(name);
+  return *detail::t_trace;
+}
+
+ThreadTrace& this_thread_trace() {
+  if (detail::t_trace != nullptr) return *detail::t_trace;
+  return register_thread();
+}
+
+void set_thread_name(std::string_view name) {
+  ThreadTrace& t = this_thread_trace();
+  Registry& r = registry();
+  const std::lock_guard lock(r.mu);
+  t.name_.assign(name);
+}
+
+void record_thread_counters(const ThreadCounters& c) {
+  ThreadTrace& t = this_thread_trace();
+  Registry& r = registry();
+  const std::lock_guard lock(r.mu);
+  t.counters_ = c;
+  t.has_counters_ = true;
+}
+
+std::vector<ThreadZones> collect_threads() {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mu);
+  std::vector<ThreadZones> out;
+  for (auto& t : r.threads) {
+    ThreadZones z;
+    t->drain(z.events);
+    z.dropped = t->dropped();
+    if (z.events.empty() && z.dropped == 0 && !t->has_counters_ && t->name_.empty()) continue;
+    z.name = t->name_.empty() ? "thread " + std::to_string(t->tid_) : t->name_;
+    z.tid = t->tid_;
+    z.has_counters = t->has_counters_;
+    z.counters = t->counters_;
+    out.push_back(std::move(z));
+  }
+  return out;
+}
+
+}  // namespace triptych::trace
