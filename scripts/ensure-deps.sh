@@ -12,7 +12,7 @@ packages=(
   libhwloc-dev hwloc
   libboost-dev libconcurrentqueue-dev libtbb-dev
   spin
-  libvulkan-dev mesa-vulkan-drivers glslc vulkan-validationlayers
+  libvulkan-dev libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libstb-dev
   libpng-dev
   xvfb chromium
   nodejs npm

@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: Apache-2.0
+# The render stage's build: Vulkan headers (the loader is opened at run time,
+# so binaries that never render start on machines without libvulkan1), GLSL
+# compiled to SPIR-V by glslc at build time and embedded in libtriptych as
+# generated headers, and stb (Debian libstb-dev, header-only) for PNG files.
+# Included by the top-level CMakeLists.txt right after libtriptych. See docs/render.md.
+
+find_package(Vulkan REQUIRED)
+find_program(TRIPTYCH_GLSLC glslc REQUIRED)
+find_path(TRIPTYCH_STB_INCLUDE_DIR stb_image_write.h PATH_SUFFIXES stb REQUIRED)
+
+set(_triptych_shader_src ${PROJECT_SOURCE_DIR}/shaders)
+set(_triptych_shader_out ${PROJECT_BINARY_DIR}/generated/triptych/render)
+file(MAKE_DIRECTORY ${_triptych_shader_out})
+
+# Each shader becomes <name>.spv.inc: a brace-enclosed list of 32-bit SPIR-V
+# words that src/render/shaders.cpp includes into a constexpr array.
+set(_triptych_shader_incs)
+foreach(_shader IN ITEMS quad.vert sdf.frag)
+  set(_out ${_triptych_shader_out}/${_shader}.spv.inc)
+  add_custom_command(
+    OUTPUT ${_out}
+    COMMAND ${TRIPTYCH_GLSLC} --target-env=vulkan1.2 -O -Werror -mfmt=c
+            -o ${_out} ${_triptych_shader_src}/${_shader}
+    DEPENDS ${_triptych_shader_src}/${_shader}
+    COMMENT "glslc ${_shader}"
+    VERBATIM)
+  list(APPEND _triptych_shader_incs ${_out})
+endforeach()
+add_custom_target(triptych_shaders DEPENDS ${_triptych_shader_incs})
+add_dependencies(triptych triptych_shaders)
+target_sources(triptych PRIVATE ${_triptych_shader_incs})
+
+target_include_directories(triptych PRIVATE ${PROJECT_BINARY_DIR}/generated)
+target_include_directories(triptych SYSTEM PRIVATE ${TRIPTYCH_STB_INCLUDE_DIR})
+target_link_libraries(triptych PUBLIC Vulkan::Headers ${CMAKE_DL_LIBS})
+target_compile_definitions(triptych PUBLIC VK_NO_PROTOTYPES)

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// The RenderStage concept: what any renderer (the Vulkan one here, a CPU
+// reference rasteriser, a future Servo embedding) offers the frame loop. The
+// loop hands a frame token plus the compute slot to read and the layout and
+// result zones to use (it owns the triple buffers that pick them); the stage
+// lays out, renders, reads back into the result zone and/or presents, and
+// signals "frame ready" through a futex WaitWord and a callback. submit and
+// wait_frame belong to one thread (the render thread); frame_ready() may be
+// waited on by any thread. See docs/render.md.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "triptych/core/result.hpp"
+#include "triptych/render/scene.hpp"
+#include "triptych/sync/futex.hpp"
+
+namespace triptych::render {
+
+// One frame's input. compute_slot holds particle_count Particle records
+// (untrusted); layout_zone and result_zone index the zones the stage was
+// built with.
+struct FrameInput {
+  std::uint64_t frame = 0;  // the frame token, carried into FrameInfo and the zone headers
+  std::span<const std::byte> compute_slot;
+  std::uint32_t particle_count = 0;
+  std::uint32_t layout_zone = 0;
+  std::uint32_t result_zone = 0;
+};
+
+// What the stage reports once a frame's pixels are in its result zone (or,
+// without readback, once it has been rendered).
+struct FrameInfo {
+  std::uint64_t ticket = 0;  // submission number, 0, 1, 2, ... per stage
+  std::uint64_t frame = 0;   // the caller's token
+  std::uint32_t layout_zone = 0;
+  std::uint32_t result_zone = 0;
+  LayoutStats stats;
+  // steady_clock nanoseconds: render_start when submit began (the layout
+  // pass starts), submitted after the GPU submission, render_end when the
+  // stage saw the frame complete.
+  std::int64_t render_start_ns = 0;
+  std::int64_t layout_end_ns = 0;
+  std::int64_t submitted_ns = 0;
+  std::int64_t render_end_ns = 0;
+  bool layout_imported = false;  // the GPU read the layout zone in place
+  bool result_imported = false;  // the GPU wrote the result zone in place
+};
+
+using FrameReadyCallback = std::function<void(const FrameInfo&)>;
+
+// A renderer the frame loop can drive.
+//  submit:      lays out and starts rendering one frame; may block until a
+//               frame-in-flight slot (or the zones it names) is free. Returns
+//               the frame's ticket.
+//  wait_frame:  blocks until that ticket is complete (any order, any of the
+//               last kFrameHistory tickets) and returns its FrameInfo.
+//  frame_ready: value = low 32 bits of (last completed ticket + 1); woken on
+//               every completion.
+template <class R>
+concept RenderStage = requires(R& r, const FrameInput& in, std::uint64_t ticket,
+                               std::chrono::nanoseconds timeout, FrameReadyCallback cb) {
+  { r.submit(in) } -> std::same_as<Result<std::uint64_t>>;
+  { r.wait_frame(ticket, timeout) } -> std::same_as<Result<FrameInfo>>;
+  { r.frame_ready() } -> std::same_as<WaitWord&>;
+  { r.completed() } -> std::same_as<std::uint64_t>;
+  r.set_frame_ready_callback(std::move(cb));
+};
+
+// FrameInfo records kept for out-of-order wait_frame calls.
+inline constexpr std::uint32_t kFrameHistory = 64;
+
+// Writes a result zone's header (everything but `frame`, which is stored 0).
+// kTooSmall / kMisaligned if the zone cannot hold a width x height image.
+[[nodiscard]] Result<void> init_result_zone(std::span<std::byte> zone, std::uint32_t width,
+                                            std::uint32_t height);
+
+// Monotonic nanoseconds (steady_clock) for FrameInfo stamps.
+[[nodiscard]] std::int64_t now_ns() noexcept;
+
+}  // namespace triptych::render

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Vulkan render stage: device selection and listing, a headless offscreen
+// target, the layout zones imported with VK_EXT_external_memory_host or
+// uploaded through staging buffers, instanced SDF quads with alpha blending,
+// pipelined readback into result zones (imported where possible), a Presenter
+// hook for the window path, and frame-ready as a futex wake plus a callback.
+// Blocking API: submit / wait_frame / set_* belong to one render thread; the
+// frame-ready WaitWord may be waited on by any thread; the callback runs on
+// the renderer's completion thread. Satisfies the RenderStage concept.
+// Frame lifecycle, semaphores and fallbacks: docs/render.md.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "triptych/core/result.hpp"
+#include "triptych/render/layout.hpp"
+#include "triptych/render/render_stage.hpp"
+#include "triptych/trace/frame_trace.hpp"
+
+namespace triptych::render {
+
+// Where the GPU reads layout zones / writes result zones.
+enum class HostMemoryPath {
+  kImport,   // VK_EXT_external_memory_host on the zone itself; falls back to staging (and says why)
+  kStaging,  // always copy through a host-visible staging/readback buffer
+};
+
+// Which physical device: by index (from list_devices), by a case-insensitive
+// name substring, or (neither) the best one: discrete > integrated > virtual > CPU.
+struct DeviceChoice {
+  int index = -1;
+  std::string name;
+};
+
+struct DeviceInfo {
+  std::uint32_t index = 0;
+  std::string name;
+  std::string type;  // "discrete", "integrated", "virtual", "cpu", "other"
+  std::uint32_t api_version = 0;
+  std::uint32_t vendor_id = 0;
+  std::uint32_t device_id = 0;
+  bool usable = false;      // Vulkan >= 1.2 with a graphics queue
+  bool host_import = false; // VK_EXT_external_memory_host
+  std::uint64_t import_alignment = 0;
+  bool dedicated_transfer_queue = false;
+};
+
+// A validation-layer message. `any` message fails a test.
+using ValidationSink = std::function<void(const std::string& message)>;
+
+struct VulkanOptions {
+  bool validation = false;  // Khronos validation layer + debug messenger
+  ValidationSink on_validation_message;  // called on any thread; default prints to stderr
+  DeviceChoice device;
+};
+
+// Lists the physical devices (the `info` command). Errors as VulkanRenderer::create.
+[[nodiscard]] Result<std::vector<DeviceInfo>> list_devices(const VulkanOptions& options = {});
+
+// What the present path hands a presenter: the frame's colour image, which
+// the presenter may read (blit/copy) once `rendered` reaches rendered_value.
+struct PresentImage {
+  VkImage image = VK_NULL_HANDLE;
+  VkFormat format = VK_FORMAT_R8G8B8A8_UNORM;
+  VkExtent2D extent{};
+  VkImageLayout layout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;  // must be left in this layout
+  VkSemaphore rendered = VK_NULL_HANDLE;  // timeline semaphore
+  std::uint64_t rendered_value = 0;
+  std::uint64_t ticket = 0;
+  std::uint64_t frame = 0;
+};
+
+// The window path (a later issue). Called on the render thread.
+class Presenter {
+ public:
+  virtual ~Presenter() = default;
+  // The frame was submitted; queue GPU work that waits on rendered >=
+  // rendered_value and reads the image. Must not wait for the GPU.
+  virtual Result<void> present(const PresentImage& image) = 0;
+  // The renderer is about to render into ticket's image again: block until
+  // the presenter's use of it has finished.
+  virtual void retire(std::uint64_t ticket) = 0;
+};
+
+// The handles a presenter needs to share the renderer's device.
+struct VulkanHandles {
+  VkInstance instance = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device = VK_NULL_HANDLE;
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue graphics_queue = VK_NULL_HANDLE;
+  std::uint32_t graphics_family = 0;
+  PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr;
+};
+
+struct VulkanRendererConfig {
+  LayoutParams layout;                 // layout.width x layout.height is the target size
+  std::uint32_t frames_in_flight = 2;  // 1 = synchronous; at most 8
+  std::uint32_t layout_tasks = 1;      // parallel chunks of the layout pass
+  ParallelFor pool;                    // empty: thread_split_parallel_for()
+  HostMemoryPath layout_path = HostMemoryPath::kImport;
+  HostMemoryPath result_path = HostMemoryPath::kImport;
+  bool readback = true;                // copy every frame into its result zone
+  std::array<float, 4> clear_color{0.0F, 0.0F, 0.0F, 1.0F};
+  VulkanOptions vulkan;
+  WaitWord* frame_ready_word = nullptr;  // e.g. in arena metadata; null: the renderer's own
+  std::chrono::nanoseconds gpu_timeout = std::chrono::seconds(20);  // longer is a hang: error
+  // Where render_start / render_end are stamped (TRIPTYCH_STAMP), keyed by the
+  // frame token; null: not traced. Must outlive the renderer.
+  trace::FrameTraceTable* trace = nullptr;
+};
+
+// How one zone is reached by the GPU.
+struct ZoneBinding {
+  bool imported = false;
+  std::string note;  // why it fell back to staging, empty when imported
+};
+
+class VulkanRenderer {
+ public:
+  // Creates the instance, device, pipeline and per-frame resources, and binds
+  // the zones (3 layout + 3 result for the arena's triple buffers; any count
+  // >= 1). Result zones get their header written. Errors: kUnsupported (no
+  // loader, no driver, no usable or matching device, no validation layer),
+  // kInvalidArgument (config), kTooSmall (zones), kSystem (a Vulkan call,
+  // named). Allocates; not for the hot path.
+  [[nodiscard]] static Result<std::unique_ptr<VulkanRenderer>> create(
+      VulkanRendererConfig config, std::span<const std::span<std::byte>> layout_zones,
+      std::span<const std::span<std::byte>> result_zones);
+
+  VulkanRenderer(const VulkanRenderer&) = delete;
+  VulkanRenderer& operator=(const VulkanRenderer&) = delete;
+  ~VulkanRenderer();  // waits for the GPU, joins the completion thread
+
+  // RenderStage. submit blocks while the frame-in-flight slot, the layout
+  // zone or the result zone it needs is still in use by an earlier ticket.
+  [[nodiscard]] Result<std::uint64_t> submit(const FrameInput& input);
+  [[nodiscard]] Result<FrameInfo> wait_frame(std::uint64_t ticket, std::chrono::nanoseconds timeout);
+  [[nodiscard]] WaitWord& frame_ready() noexcept;
+  [[nodiscard]] std::uint64_t completed() const noexcept;
+  void set_frame_ready_callback(FrameReadyCallback callback);
+  // Drains every submitted frame. kSystem if the GPU failed or hung.
+  [[nodiscard]] Result<void> wait_idle(std::chrono::nanoseconds timeout);
+
+  void set_presenter(Presenter* presenter) noexcept;
+  [[nodiscard]] VulkanHandles handles() const noexcept;
+  [[nodiscard]] const DeviceInfo& device() const noexcept;
+  [[nodiscard]] const ZoneBinding& layout_binding(std::uint32_t zone) const;
+  [[nodiscard]] const ZoneBinding& result_binding(std::uint32_t zone) const;
+  [[nodiscard]] const VulkanRendererConfig& config() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit VulkanRenderer(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+static_assert(RenderStage<VulkanRenderer>, "the Vulkan renderer is a RenderStage");
+
+}  // namespace triptych::render
