@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// Arena: the one region every stage shares, and the only code that knows the
+// whole layout. It owns the mapping (anonymous mmap, sealed memfd) or borrows
+// host memory (a WebAssembly.Memory), builds the header, triple buffers,
+// rings and slot table in place, or attaches to ones another party built after
+// validating every byte it will trust. Creating and attaching are blocking
+// (system calls) and single-threaded; the views it hands out follow their own
+// threading rules (one writer and one reader per triple buffer, ...). An Arena
+// object is a move-only RAII owner; see docs/arena.md for the lifecycle and
+// docs/PROTOCOL.md for the bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "triptych/arena/handle.hpp"
+#include "triptych/arena/layout.hpp"
+#include "triptych/arena/protocol.hpp"
+#include "triptych/core/result.hpp"
+#include "triptych/ring/mpmc_ring.hpp"
+#include "triptych/ring/spsc_ring.hpp"
+#include "triptych/sync/triple_buffer.hpp"
+
+namespace triptych {
+
+using ControlRing = SpscRing<ControlMessage>;
+using HandoffRing = MpmcRing<HandoffMessage>;
+
+enum class Backing { kAnonymous, kMemfd, kExternal };
+
+// Which of the three triple buffers.
+enum class FrameStage : std::uint32_t { kCompute = 0, kLayout, kResult };
+
+class Arena {
+ public:
+  // A fresh arena in a shared anonymous mapping (shared with fork()ed
+  // children). kInvalidArgument for a bad spec, kSystem if mmap fails.
+  static Result<Arena> create_anonymous(const ArenaSpec& spec) noexcept;
+
+  // A fresh arena in a memfd sealed with F_SEAL_SHRINK | F_SEAL_GROW |
+  // F_SEAL_SEAL, so attachers can trust its size. The Arena owns the fd
+  // (close_fd() closes it early); pass fd() to other processes (fork, or
+  // SCM_RIGHTS). The kernel zone, if any, is private memory in front of the
+  // shared mapping: WASM stacks and static data are per process.
+  static Result<Arena> create_memfd(const ArenaSpec& spec, const char* name) noexcept;
+
+  // Maps and validates an arena another process created. The fd stays the
+  // caller's (it is neither closed nor kept). kNotSealed if any of the three
+  // seals is missing; kTooSmall for a truncated file; header errors as
+  // validate(); kSystem for failing system calls.
+  static Result<Arena> attach_memfd(int fd) noexcept;
+
+  // Builds an arena at host_base + offset inside memory the host owns (a
+  // WebAssembly.Memory's buffer); the kernel zone is the pre_bytes just before
+  // it, so offset >= pre_bytes. kMisaligned unless host_base + offset is
+  // 4 KiB-aligned; kTooSmall if the arena or its kernel zone does not fit.
+  // The host must keep the memory mapped for the Arena's lifetime.
+  static Result<Arena> adopt(std::byte* host_base, std::size_t host_bytes, std::uint64_t offset,
+                             const ArenaSpec& spec) noexcept;
+
+  // Validates and views an arena already built at host_base + offset.
+  static Result<Arena> attach_external(std::byte* host_base, std::size_t host_bytes,
+                                       std::uint64_t offset) noexcept;
+
+  // Checks the header at `base` against `available` bytes from the base and
+  // `pre_available` bytes before it: magic, version, sizes, every zone's
+  // bounds, alignment, order and overlap, and that the table matches the spec
+  // it records. Reads only [base, base + min(available, 640)). Does not check
+  // the blocks inside the zones; attach_* do that too.
+  static Result<ArenaLayout> validate(const std::byte* base, std::size_t available,
+                                      std::uint64_t pre_available) noexcept;
+
+  Arena(Arena&& other) noexcept;
+  Arena& operator=(Arena&& other) noexcept;
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  ~Arena();
+
+  [[nodiscard]] std::byte* base() const noexcept { return base_; }
+  [[nodiscard]] std::size_t total_bytes() const noexcept { return layout_.total_bytes; }
+  [[nodiscard]] const ArenaLayout& layout() const noexcept { return layout_; }
+  [[nodiscard]] Backing backing() const noexcept { return backing_; }
+  // The memfd (create_memfd only, until close_fd()); -1 otherwise.
+  [[nodiscard]] int fd() const noexcept { return fd_; }
+  void close_fd() noexcept;
+
+  // A zone's bytes. The kernel zone lies just before base().
+  [[nodiscard]] std::span<std::byte> zone(ZoneId id) const noexcept;
+  // The stack of WASM worker i, or an empty span if i >= worker_stack_count.
+  [[nodiscard]] std::span<std::byte> worker_stack(std::uint32_t i) const noexcept;
+
+  [[nodiscard]] TripleBuffer& frames(FrameStage stage) noexcept;
+  // Rebuilds one stage's triple-buffer control block (fresh state, counters
+  // zero, slot contents kept). For the creator after a peer process died: a
+  // peer killed between its exchange and its index store leaves a stale
+  // index behind. Only while no other thread or process uses that buffer.
+  [[nodiscard]] Result<void> rebuild_frames(FrameStage stage) noexcept;
+  [[nodiscard]] ControlRing& control() noexcept { return *control_; }
+  [[nodiscard]] HandoffRing& handoffs() noexcept { return *handoffs_; }
+  [[nodiscard]] SlotTable& handles() noexcept { return *handles_; }
+  [[nodiscard]] ComponentLine& component(Component c) const noexcept;
+  [[nodiscard]] RejectCounters& frame_rejects() const noexcept;
+  [[nodiscard]] const ArenaHeader& header() const noexcept;
+
+  // Bytes [offset, offset + bytes) from the base, if they lie wholly inside
+  // `zone` (kOutOfRange otherwise; the kernel zone is not addressable by
+  // base offsets). For offsets that arrive from peers.
+  [[nodiscard]] Result<std::span<std::byte>> resolve(ZoneId zone, std::uint64_t offset,
+                                                     std::uint64_t bytes) const;
+  // A hand-off's range, which must lie in a compute, layout or result zone.
+  [[nodiscard]] Result<std::span<std::byte>> resolve(const HandoffMessage& m) const;
+  // FrameRef check against one stage's triple buffer, counted in frame_rejects().
+  [[nodiscard]] ResolveStatus check(FrameStage stage, FrameRef ref) noexcept;
+
+ private:
+  Arena() noexcept = default;
+  static Result<Arena> build(std::byte* base, const ArenaLayout& layout) noexcept;
+  static Result<Arena> attach_views(std::byte* base, const ArenaLayout& layout) noexcept;
+  void release() noexcept;
+
+  ArenaLayout layout_{};
+  std::byte* base_ = nullptr;
+  std::byte* map_ = nullptr;  // what we munmap; null when the host owns the memory
+  std::size_t map_bytes_ = 0;
+  int fd_ = -1;
+  Backing backing_ = Backing::kExternal;
+  std::optional<TripleBuffer> frames_[3];
+  std::optional<ControlRing> control_;
+  std::optional<HandoffRing> handoffs_;
+  std::optional<SlotTable> handles_;
+};
+
+}  // namespace triptych

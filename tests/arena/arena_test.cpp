@@ -1,0 +1,619 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests for include/triptych/arena/arena.hpp: one conformance suite run over
+// every backing (anonymous mmap, sealed memfd, adopted host memory), then the
+// bad-input cases: every header word overwritten with hostile values, corrupt
+// zone rows and sub-blocks, truncated regions, unsealed and truncated memfds,
+// and adopted regions that are too small or misaligned. Single-threaded.
+#include "triptych/arena/arena.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+
+namespace triptych {
+namespace {
+
+ArenaSpec small_spec() {
+  ArenaSpec s;
+  s.compute_slot_bytes = 3 * kPageSize + 10;
+  s.layout_slot_bytes = 1000;
+  s.result_slot_bytes = 64 * 64 * 4;
+  s.control_ring_capacity = 8;
+  s.handoff_ring_capacity = 16;
+  s.worker_stack_count = 2;
+  s.worker_stack_bytes = 8192;
+  s.kernel_static_bytes = 5000;
+  s.trace_record_capacity = 32;
+  s.handle_capacity = 16;
+  return s;
+}
+
+// Page-aligned host memory standing in for a WebAssembly.Memory.
+struct HostMemory {
+  explicit HostMemory(std::size_t n)
+      : bytes(n), mem(static_cast<std::byte*>(std::aligned_alloc(kPageSize, n)), &std::free) {
+    std::memset(mem.get(), 0xA5, n);  // adopted memory is not zeroed
+  }
+  std::size_t bytes;
+  std::unique_ptr<std::byte, decltype(&std::free)> mem;
+};
+
+HostMemory make_host(std::size_t n) {
+  return HostMemory(n);
+}
+
+enum class Kind { kAnonymous, kMemfd, kAdopted };
+
+std::string kind_name(const testing::TestParamInfo<Kind>& info) {
+  switch (info.param) {
+    case Kind::kAnonymous:
+      return "Anonymous";
+    case Kind::kMemfd:
+      return "Memfd";
+    case Kind::kAdopted:
+      return "Adopted";
+  }
+  return "Unknown";
+}
+
+class ArenaConformance : public testing::TestWithParam<Kind> {
+ protected:
+  void SetUp() override {
+    auto l = compute_layout(small_spec());
+    ASSERT_TRUE(l.ok());
+    layout_ = l.value();
+    switch (GetParam()) {
+      case Kind::kAnonymous: {
+        auto a = Arena::create_anonymous(small_spec());
+        ASSERT_TRUE(a.ok()) << a.error().what();
+        arena_.emplace(std::move(a).value());
+        break;
+      }
+      case Kind::kMemfd: {
+        auto a = Arena::create_memfd(small_spec(), "arena-test");
+        ASSERT_TRUE(a.ok()) << a.error().what();
+        arena_.emplace(std::move(a).value());
+        break;
+      }
+      case Kind::kAdopted: {
+        offset_ = layout_.pre_bytes + kPageSize;  // some host data before the kernel zone
+        host_.emplace(make_host(static_cast<std::size_t>(offset_ + layout_.total_bytes)));
+        auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+        ASSERT_TRUE(a.ok()) << a.error().what();
+        arena_.emplace(std::move(a).value());
+        break;
+      }
+    }
+  }
+
+  // A second, independent view of the same bytes, the way a peer gets one.
+  Result<Arena> attach_peer() {
+    switch (GetParam()) {
+      case Kind::kAnonymous:
+        return Arena::attach_external(
+            arena_->base() - layout_.pre_bytes,
+            static_cast<std::size_t>(layout_.pre_bytes + layout_.total_bytes), layout_.pre_bytes);
+      case Kind::kMemfd:
+        return Arena::attach_memfd(arena_->fd());
+      case Kind::kAdopted:
+        return Arena::attach_external(host_->mem.get(), host_->bytes, offset_);
+    }
+    return make_error(Errc::kInvalidArgument, "unknown kind");
+  }
+
+  ArenaLayout layout_;
+  std::optional<HostMemory> host_;
+  std::uint64_t offset_ = 0;
+  std::optional<Arena> arena_;
+};
+
+TEST_P(ArenaConformance, HeaderDescribesTheLayout) {
+  const ArenaHeader& h = arena_->header();
+  EXPECT_EQ(h.magic, kArenaMagic);
+  EXPECT_EQ(h.version, kArenaVersion);
+  EXPECT_EQ(h.initialized.load(std::memory_order_acquire), 1u);
+  EXPECT_EQ(h.total_bytes, layout_.total_bytes);
+  EXPECT_EQ(h.pre_bytes, layout_.pre_bytes);
+  for (std::uint32_t i = 0; i < kZoneCount; ++i) EXPECT_EQ(h.zones[i], layout_.zones[i]);
+  EXPECT_EQ(arena_->layout(), layout_);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(arena_->base()) % kPageSize, 0u);
+  auto v = Arena::validate(arena_->base(), arena_->total_bytes(), layout_.pre_bytes);
+  ASSERT_TRUE(v.ok()) << v.error().what();
+  EXPECT_EQ(v.value(), layout_);
+}
+
+TEST_P(ArenaConformance, ZonesAreWritableAndDisjoint) {
+  for (std::uint32_t i = 0; i < kZoneCount; ++i) {
+    const auto id = static_cast<ZoneId>(i);
+    if (id == ZoneId::kHeader || id == ZoneId::kMetadata || id == ZoneId::kControlRing ||
+        id == ZoneId::kHandoffRing)
+      continue;
+    auto z = arena_->zone(id);
+    ASSERT_EQ(z.size(), layout_.zones[i].size);
+    std::memset(z.data(), static_cast<int>(i), z.size());
+  }
+  for (std::uint32_t i = 0; i < kZoneCount; ++i) {
+    const auto id = static_cast<ZoneId>(i);
+    if (id == ZoneId::kHeader || id == ZoneId::kMetadata || id == ZoneId::kControlRing ||
+        id == ZoneId::kHandoffRing)
+      continue;
+    auto z = arena_->zone(id);
+    for (std::byte b : z) ASSERT_EQ(b, static_cast<std::byte>(i)) << zone_name(id);
+  }
+  // The kernel zone ends at the base; worker stacks lie inside it.
+  auto k = arena_->zone(ZoneId::kKernel);
+  EXPECT_EQ(k.data() + k.size(), arena_->base());
+  for (std::uint32_t w = 0; w < 2; ++w) {
+    auto s = arena_->worker_stack(w);
+    EXPECT_EQ(s.size(), 8192u);
+    EXPECT_GE(s.data(), k.data());
+    EXPECT_LE(s.data() + s.size(), k.data() + k.size());
+  }
+  EXPECT_TRUE(arena_->worker_stack(2).empty());
+  // Writing the zones left every block intact.
+  auto peer = attach_peer();
+  ASSERT_TRUE(peer.ok()) << peer.error().what();
+}
+
+TEST_P(ArenaConformance, PeerSeesControlMessagesInOrder) {
+  auto peer = attach_peer();
+  ASSERT_TRUE(peer.ok()) << peer.error().what();
+  // Capacity 8: three laps of the ring.
+  for (std::uint64_t seq = 1; seq <= 24; ++seq) {
+    ControlMessage m{static_cast<std::uint32_t>(ControlKind::kPing), 0, seq, seq * 10, 0};
+    ASSERT_TRUE(arena_->control().try_push(m));
+    ControlMessage out{};
+    ASSERT_TRUE(peer->control().try_pop(out));
+    EXPECT_EQ(out.sequence, seq);
+    EXPECT_EQ(out.arg0, seq * 10);
+  }
+  ControlMessage none{};
+  EXPECT_FALSE(peer->control().try_pop(none));
+}
+
+TEST_P(ArenaConformance, PeerSeesHandoffsAndResolvesTheirRanges) {
+  auto peer = attach_peer();
+  ASSERT_TRUE(peer.ok()) << peer.error().what();
+  const ZoneEntry& ca = layout_.zone(ZoneId::kComputeA);
+  HandoffMessage m{7,
+                   ca.offset + 128,
+                   256,
+                   static_cast<std::uint16_t>(ZoneId::kComputeA),
+                   static_cast<std::uint16_t>(HandoffKind::kComputeChunk),
+                   1,
+                   4};
+  ASSERT_TRUE(arena_->handoffs().try_push(m));
+  HandoffMessage out{};
+  ASSERT_TRUE(peer->handoffs().try_pop(out));
+  auto range = peer->resolve(out);
+  ASSERT_TRUE(range.ok()) << range.error().what();
+  EXPECT_EQ(range->data(), peer->base() + ca.offset + 128);
+  EXPECT_EQ(range->size(), 256u);
+}
+
+TEST_P(ArenaConformance, PeerReadsPublishedFrames) {
+  auto peer = attach_peer();
+  ASSERT_TRUE(peer.ok()) << peer.error().what();
+  for (std::uint32_t s = 0; s < 3; ++s) {
+    const auto stage = static_cast<FrameStage>(s);
+    TripleBuffer& w = arena_->frames(stage);
+    TripleBuffer& r = peer->frames(stage);
+    for (std::uint64_t f = 1; f <= 5; ++f) {
+      auto slot = w.write_slot();
+      std::memset(slot.data(), static_cast<int>(f + s), slot.size());
+      EXPECT_EQ(w.publish(), f);
+      auto frame = r.acquire_latest();
+      ASSERT_TRUE(frame.is_new);
+      EXPECT_EQ(frame.generation, f);
+      EXPECT_EQ(frame.data.size(), s == 0   ? small_spec().compute_slot_bytes
+                                   : s == 1 ? small_spec().layout_slot_bytes
+                                            : small_spec().result_slot_bytes);
+      EXPECT_EQ(frame.data.front(), static_cast<std::byte>(f + s));
+      EXPECT_EQ(frame.data.back(), static_cast<std::byte>(f + s));
+      // The frame lies inside one of this stage's zones.
+      const ZoneEntry& first = layout_.zones[static_cast<std::uint32_t>(ZoneId::kComputeA) + 3 * s];
+      EXPECT_GE(frame.data.data(), peer->base() + first.offset);
+    }
+    EXPECT_EQ(w.published(), 5u);
+    EXPECT_EQ(r.consumed(), 5u);
+    EXPECT_EQ(w.dropped(), 0u);
+  }
+}
+
+TEST_P(ArenaConformance, HandlesAndComponentLinesAreShared) {
+  auto peer = attach_peer();
+  ASSERT_TRUE(peer.ok()) << peer.error().what();
+  auto h = arena_->handles().try_allocate(1234);
+  ASSERT_TRUE(h.has_value());
+  auto r = peer->handles().resolve(*h);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value(), 1234u);
+  ASSERT_TRUE(arena_->handles().release(*h));
+  EXPECT_FALSE(peer->handles().resolve(*h).ok());
+  EXPECT_EQ(arena_->handles().stale_rejections(), 1u);
+
+  arena_->component(Component::kRender).heartbeat.store(99, std::memory_order_relaxed);
+  EXPECT_EQ(peer->component(Component::kRender).heartbeat.load(std::memory_order_relaxed), 99u);
+  EXPECT_EQ(peer->component(Component::kCompute).heartbeat.load(std::memory_order_relaxed), 0u);
+}
+
+TEST_P(ArenaConformance, FrameRefsAreCheckedAndCounted) {
+  TripleBuffer& tb = arena_->frames(FrameStage::kCompute);
+  const std::uint64_t g = tb.publish();
+  auto f = tb.acquire_latest();
+  ASSERT_TRUE(f.is_new);
+  std::uint32_t slot = 3;
+  for (std::uint32_t i = 0; i < 3; ++i)
+    if (tb.slot_generation(i) == g) slot = i;
+  ASSERT_LT(slot, 3u);
+  EXPECT_EQ(arena_->check(FrameStage::kCompute, FrameRef{g, slot, 0}), ResolveStatus::kOk);
+  EXPECT_EQ(arena_->check(FrameStage::kCompute, FrameRef{g + 1, slot, 0}), ResolveStatus::kStale);
+  EXPECT_EQ(arena_->check(FrameStage::kCompute, FrameRef{g, 7, 0}), ResolveStatus::kOutOfRange);
+  EXPECT_EQ(arena_->frame_rejects().stale.load(std::memory_order_relaxed), 1u);
+  EXPECT_EQ(arena_->frame_rejects().out_of_range.load(std::memory_order_relaxed), 1u);
+}
+
+TEST_P(ArenaConformance, ResolveRejectsRangesOutsideTheirZone) {
+  const ZoneEntry& lb = layout_.zone(ZoneId::kLayoutB);
+  EXPECT_TRUE(arena_->resolve(ZoneId::kLayoutB, lb.offset, lb.size).ok());
+  EXPECT_TRUE(arena_->resolve(ZoneId::kLayoutB, lb.offset + lb.size, 0).ok());
+  auto expect_out = [&](ZoneId z, std::uint64_t off, std::uint64_t n) {
+    auto r = arena_->resolve(z, off, n);
+    ASSERT_FALSE(r.ok()) << off << "+" << n;
+    EXPECT_EQ(r.error().code, Errc::kOutOfRange);
+  };
+  expect_out(ZoneId::kLayoutB, lb.offset - 1, 1);
+  expect_out(ZoneId::kLayoutB, lb.offset, lb.size + 1);
+  expect_out(ZoneId::kLayoutB, lb.offset + lb.size, 1);
+  expect_out(ZoneId::kLayoutB, lb.offset + 8, ~std::uint64_t{0});  // offset + bytes overflows
+  expect_out(ZoneId::kLayoutB, ~std::uint64_t{0}, 2);
+  expect_out(ZoneId::kKernel, 0, 1);
+  expect_out(static_cast<ZoneId>(99), 0, 1);
+  HandoffMessage m{1,  layout_.zone(ZoneId::kMetadata).offset,
+                   64, static_cast<std::uint16_t>(ZoneId::kMetadata),
+                   1,  0,
+                   1};
+  EXPECT_EQ(arena_->resolve(m).error().code, Errc::kOutOfRange)
+      << "hand-offs name frame zones only";
+  m.zone = static_cast<std::uint16_t>(ZoneId::kComputeA);  // metadata offset, compute zone: refused
+  EXPECT_EQ(arena_->resolve(m).error().code, Errc::kOutOfRange);
+}
+
+TEST_P(ArenaConformance, MovedArenaKeepsWorking) {
+  Arena moved = std::move(*arena_);
+  EXPECT_EQ(arena_->base(), nullptr);
+  ControlMessage m{0, 0, 1, 0, 0};
+  ASSERT_TRUE(moved.control().try_push(m));
+  ControlMessage out{};
+  ASSERT_TRUE(moved.control().try_pop(out));
+  EXPECT_EQ(out.sequence, 1u);
+  Arena again = std::move(moved);
+  EXPECT_TRUE(again.frames(FrameStage::kResult).write_slot().size() > 0);
+  arena_.reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backings, ArenaConformance,
+                         testing::Values(Kind::kAnonymous, Kind::kMemfd, Kind::kAdopted),
+                         kind_name);
+
+// --- bad input ---------------------------------------------------------------
+
+// An arena in a plain host buffer, easy to corrupt and re-attach.
+class ArenaHostile : public testing::Test {
+ protected:
+  void SetUp() override {
+    auto l = compute_layout(small_spec());
+    ASSERT_TRUE(l.ok());
+    layout_ = l.value();
+    offset_ = layout_.pre_bytes;
+    host_.emplace(make_host(static_cast<std::size_t>(offset_ + layout_.total_bytes)));
+    auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+    ASSERT_TRUE(a.ok()) << a.error().what();
+  }
+  std::byte* base() { return host_->mem.get() + offset_; }
+  Result<Arena> attach() { return Arena::attach_external(host_->mem.get(), host_->bytes, offset_); }
+  void expect_refused(Errc code, const char* what) {
+    auto r = attach();
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_EQ(r.error().code, code) << what << ": " << r.error().what();
+    EXPECT_FALSE(r.error().message.empty());
+  }
+  template <class T>
+  void poke(std::uint64_t off, T v) {
+    std::memcpy(base() + off, &v, sizeof(T));
+  }
+  ArenaLayout layout_;
+  std::optional<HostMemory> host_;
+  std::uint64_t offset_ = 0;
+};
+
+TEST_F(ArenaHostile, EveryHeaderWordOverwrittenIsRefusedOrHarmless) {
+  std::vector<std::byte> pristine(base(), base() + sizeof(ArenaHeader));
+  // Spec echoes whose change the page rounding may absorb: refusing is
+  // allowed but not required. Every other word must be refused.
+  auto may_pass = [](std::size_t off) {
+    return (off >= offsetof(ArenaHeader, worker_stack_bytes) &&
+            off < offsetof(ArenaHeader, worker_stack_bytes) + 16);  // stack bytes, static bytes
+  };
+  int refused = 0;
+  for (std::size_t off = 0; off < sizeof(ArenaHeader); off += 4) {
+    std::uint32_t orig = 0;
+    std::memcpy(&orig, pristine.data() + off, 4);
+    for (std::uint32_t v :
+         {0u, 1u, 0xFFFFFFFFu, 0x80000000u, orig ^ 1u, orig ^ 0x1000u, orig + 64u}) {
+      if (v == orig) continue;
+      poke(off, v);
+      auto r = attach();
+      if (r.ok()) {
+        EXPECT_TRUE(may_pass(off)) << "header word at " << off << " = " << v << " was accepted";
+      } else {
+        ++refused;
+        EXPECT_FALSE(r.error().message.empty());
+      }
+      std::memcpy(base() + off, pristine.data() + off, 4);
+    }
+  }
+  EXPECT_GT(refused, 1000);
+  auto healthy = attach();
+  EXPECT_TRUE(healthy.ok()) << healthy.error().what();
+}
+
+TEST_F(ArenaHostile, HeaderFieldsGiveTheirOwnErrors) {
+  auto reset = [&] {
+    auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+    ASSERT_TRUE(a.ok());
+  };
+  poke<std::uint64_t>(offsetof(ArenaHeader, magic), 0x1234);
+  expect_refused(Errc::kBadMagic, "magic");
+  reset();
+  poke<std::uint32_t>(offsetof(ArenaHeader, version), kArenaVersion + 1);
+  expect_refused(Errc::kBadVersion, "version");
+  reset();
+  poke<std::uint32_t>(offsetof(ArenaHeader, initialized), 0);
+  expect_refused(Errc::kCorruptHeader, "initialized");
+  reset();
+  poke<std::uint32_t>(offsetof(ArenaHeader, header_bytes), 512);
+  expect_refused(Errc::kCorruptHeader, "header_bytes");
+  reset();
+  poke<std::uint32_t>(offsetof(ArenaHeader, flags), 4);
+  expect_refused(Errc::kCorruptHeader, "flags");
+  reset();
+  poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), layout_.total_bytes + kPageSize);
+  expect_refused(Errc::kTooSmall, "total_bytes past the mapping");
+  reset();
+  poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), ~std::uint64_t{0});
+  expect_refused(Errc::kCorruptHeader, "total_bytes huge");
+  reset();
+  poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), layout_.total_bytes - kPageSize);
+  expect_refused(Errc::kCorruptHeader, "total_bytes short: zones end past it");
+  reset();
+  poke<std::uint64_t>(offsetof(ArenaHeader, pre_bytes), layout_.pre_bytes + kPageSize);
+  expect_refused(Errc::kTooSmall, "pre_bytes past the host memory");
+  reset();
+  poke<std::uint32_t>(offsetof(ArenaHeader, zone_count), 16);
+  expect_refused(Errc::kCorruptHeader, "zone_count");
+  reset();
+  poke<std::uint32_t>(offsetof(ArenaHeader, control_ring_capacity), 12);
+  expect_refused(Errc::kCorruptHeader, "control ring capacity not a power of two");
+  reset();
+  poke<std::uint32_t>(offsetof(ArenaHeader, handle_capacity), 17);
+  expect_refused(Errc::kCorruptHeader, "handle capacity disagrees with the table");
+  reset();
+  poke<std::uint64_t>(offsetof(ArenaHeader, tb_control), layout_.tb_control[1]);
+  expect_refused(Errc::kCorruptHeader, "two stages share a control block");
+  reset();
+  poke<std::uint64_t>(offsetof(ArenaHeader, slot_table), 0);
+  expect_refused(Errc::kCorruptHeader, "slot table over the header");
+  reset();
+  poke<std::uint8_t>(offsetof(ArenaHeader, reserved1) + 7, 1);
+  expect_refused(Errc::kCorruptHeader, "reserved bytes");
+}
+
+TEST_F(ArenaHostile, ZoneRowsGiveTheirOwnErrors) {
+  auto row = [](ZoneId id) {
+    return offsetof(ArenaHeader, zones) + static_cast<std::uint32_t>(id) * sizeof(ZoneEntry);
+  };
+  auto reset = [&] {
+    auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+    ASSERT_TRUE(a.ok());
+  };
+  const ZoneEntry cb = layout_.zone(ZoneId::kComputeB);
+  poke<std::uint32_t>(row(ZoneId::kComputeB), 3);
+  expect_refused(Errc::kCorruptHeader, "row id");
+  reset();
+  poke<std::uint32_t>(row(ZoneId::kComputeB) + 4, 0);
+  expect_refused(Errc::kCorruptHeader, "row flags");
+  reset();
+  poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, cb.offset + 64);
+  expect_refused(Errc::kMisaligned, "frame zone off its page");
+  reset();
+  poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, cb.offset - kPageSize);
+  expect_refused(Errc::kOverlap, "compute B over compute A");
+  reset();
+  poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, layout_.total_bytes);
+  expect_refused(Errc::kCorruptHeader, "compute B past the end");
+  reset();
+  poke<std::uint64_t>(row(ZoneId::kComputeB) + 16, ~std::uint64_t{0} - kPageSize + 1);
+  expect_refused(Errc::kCorruptHeader, "offset + size overflows");
+  reset();
+  poke<std::uint64_t>(row(ZoneId::kTrace) + 16, layout_.zone(ZoneId::kTrace).size + 64);
+  expect_refused(Errc::kCorruptHeader, "trace size disagrees with the spec");
+  reset();
+  poke<std::uint64_t>(row(ZoneId::kKernel) + 16, 0);
+  expect_refused(Errc::kCorruptHeader, "kernel zone size disagrees with pre_bytes");
+  reset();
+  poke<std::uint32_t>(offsetof(ArenaHeader, zones) + kZoneCount * sizeof(ZoneEntry), 15);
+  expect_refused(Errc::kCorruptHeader, "the unused row is not zero");
+}
+
+TEST_F(ArenaHostile, CorruptSubBlocksAreRefusedWithTheirName) {
+  auto reset = [&] {
+    auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+    ASSERT_TRUE(a.ok());
+  };
+  auto expect_named = [&](Errc code, const char* name) {
+    auto r = attach();
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_EQ(r.error().code, code) << r.error().what();
+    EXPECT_NE(r.error().message.find(name), std::string::npos) << r.error().what();
+  };
+  poke<std::uint32_t>(layout_.tb_control[2], 0);
+  expect_named(Errc::kBadMagic, "triple buffer 2");
+  reset();
+  // Layout slot 0 pointed at the result zone: in bounds, but not its own.
+  poke<std::uint64_t>(layout_.tb_control[1] + offsetof(TripleBufferControl, slot_offsets),
+                      layout_.zone(ZoneId::kResultA).offset);
+  expect_named(Errc::kCorruptHeader, "triple buffer 1");
+  reset();
+  poke<std::uint64_t>(layout_.tb_control[0] + offsetof(TripleBufferControl, slot_offsets) + 8,
+                      layout_.total_bytes);
+  expect_named(Errc::kOutOfRange, "triple buffer 0");
+  reset();
+  poke<std::uint64_t>(layout_.zone(ZoneId::kControlRing).offset, 0);
+  expect_named(Errc::kBadMagic, "control ring");
+  reset();
+  poke<std::uint32_t>(layout_.zone(ZoneId::kHandoffRing).offset + 12, 8);  // capacity
+  expect_named(Errc::kCorruptHeader, "hand-off ring");
+  reset();
+  poke<std::uint64_t>(layout_.slot_table, 0);
+  expect_named(Errc::kBadMagic, "slot table");
+}
+
+TEST_F(ArenaHostile, TruncatedRegionsAreRefused) {
+  for (std::size_t avail : {std::size_t{0}, std::size_t{100}, sizeof(ArenaHeader),
+                            static_cast<std::size_t>(layout_.total_bytes - 1)}) {
+    auto r = Arena::attach_external(host_->mem.get(), static_cast<std::size_t>(offset_) + avail,
+                                    offset_);
+    ASSERT_FALSE(r.ok()) << avail;
+    EXPECT_EQ(r.error().code, Errc::kTooSmall) << avail << ": " << r.error().what();
+  }
+  auto past = Arena::attach_external(host_->mem.get(), 10, 20);
+  EXPECT_EQ(past.error().code, Errc::kTooSmall);
+  auto null = Arena::attach_external(nullptr, 1 << 20, 0);
+  EXPECT_EQ(null.error().code, Errc::kInvalidArgument);
+  auto misaligned = Arena::attach_external(host_->mem.get(), host_->bytes, offset_ + 64);
+  EXPECT_EQ(misaligned.error().code, Errc::kMisaligned);
+  // Kernel zone missing: attach with the base at offset 0 of a copy.
+  HostMemory copy = make_host(static_cast<std::size_t>(layout_.total_bytes));
+  std::memcpy(copy.mem.get(), base(), copy.bytes);
+  auto no_kernel = Arena::attach_external(copy.mem.get(), copy.bytes, 0);
+  EXPECT_EQ(no_kernel.error().code, Errc::kTooSmall) << no_kernel.error().what();
+}
+
+TEST_F(ArenaHostile, ZeroedAndRandomRegionsAreRefused) {
+  std::memset(base(), 0, static_cast<std::size_t>(layout_.total_bytes));
+  expect_refused(Errc::kBadMagic, "zeroed");
+  std::srand(7);
+  for (std::size_t i = 0; i < sizeof(ArenaHeader); ++i)
+    base()[i] = static_cast<std::byte>(std::rand());
+  expect_refused(Errc::kBadMagic, "random");
+}
+
+TEST(ArenaAdopt, RejectsTooSmallOrMisalignedHostMemory) {
+  const ArenaSpec spec = small_spec();
+  auto l = compute_layout(spec);
+  ASSERT_TRUE(l.ok());
+  const std::size_t need = static_cast<std::size_t>(l->pre_bytes + l->total_bytes);
+  HostMemory host = make_host(need + kPageSize);
+  auto ok = Arena::adopt(host.mem.get(), need, l->pre_bytes, spec);
+  EXPECT_TRUE(ok.ok()) << ok.error().what();
+  auto small = Arena::adopt(host.mem.get(), need - 1, l->pre_bytes, spec);
+  EXPECT_EQ(small.error().code, Errc::kTooSmall);
+  auto no_kernel_room = Arena::adopt(host.mem.get(), need, l->pre_bytes - kPageSize, spec);
+  EXPECT_EQ(no_kernel_room.error().code, Errc::kTooSmall);
+  auto misaligned = Arena::adopt(host.mem.get(), need + kPageSize, l->pre_bytes + 64, spec);
+  EXPECT_EQ(misaligned.error().code, Errc::kMisaligned);
+  auto past = Arena::adopt(host.mem.get(), 100, 200, spec);
+  EXPECT_EQ(past.error().code, Errc::kTooSmall);
+  auto null = Arena::adopt(nullptr, need, l->pre_bytes, spec);
+  EXPECT_EQ(null.error().code, Errc::kInvalidArgument);
+  ArenaSpec bad = spec;
+  bad.control_ring_capacity = 3;
+  EXPECT_EQ(Arena::adopt(host.mem.get(), need, l->pre_bytes, bad).error().code,
+            Errc::kInvalidArgument);
+}
+
+// --- memfd ---------------------------------------------------------------------
+
+// Copies `bytes` of the arena's shared part into a new memfd with `seals`.
+int copy_to_memfd(const Arena& a, std::size_t bytes, unsigned seals) {
+  const int fd = memfd_create("arena-copy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  if (ftruncate(fd, static_cast<off_t>(bytes)) != 0 ||
+      pwrite(fd, a.base(), bytes, 0) != static_cast<ssize_t>(bytes) ||
+      (seals != 0 && fcntl(fd, F_ADD_SEALS, seals) != 0)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST(ArenaMemfd, CreatorsFdIsSealed) {
+  auto a = Arena::create_memfd(small_spec(), "sealed");
+  ASSERT_TRUE(a.ok()) << a.error().what();
+  const int seals = fcntl(a->fd(), F_GET_SEALS);
+  EXPECT_EQ(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+            F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  EXPECT_NE(ftruncate(a->fd(), 0), 0) << "the seal forbids shrinking";
+  EXPECT_EQ(a->backing(), Backing::kMemfd);
+  // Closing the fd early keeps the mapping alive.
+  a->close_fd();
+  EXPECT_EQ(a->fd(), -1);
+  ControlMessage m{0, 0, 1, 0, 0};
+  EXPECT_TRUE(a->control().try_push(m));
+}
+
+TEST(ArenaMemfd, UnsealedOrPartlySealedFdIsRefused) {
+  auto a = Arena::create_memfd(small_spec(), "src");
+  ASSERT_TRUE(a.ok());
+  const auto total = static_cast<std::size_t>(a->total_bytes());
+  for (unsigned seals : {0u, unsigned{F_SEAL_SHRINK}, unsigned{F_SEAL_SHRINK | F_SEAL_GROW},
+                         unsigned{F_SEAL_GROW | F_SEAL_SEAL}}) {
+    const int fd = copy_to_memfd(a.value(), total, seals);
+    ASSERT_GE(fd, 0);
+    auto r = Arena::attach_memfd(fd);
+    ASSERT_FALSE(r.ok()) << seals;
+    EXPECT_EQ(r.error().code, Errc::kNotSealed) << r.error().what();
+    close(fd);
+  }
+  // A pipe is not a memfd at all.
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  auto r = Arena::attach_memfd(p[0]);
+  EXPECT_EQ(r.error().code, Errc::kNotSealed);
+  close(p[0]);
+  close(p[1]);
+  EXPECT_EQ(Arena::attach_memfd(-1).error().code, Errc::kNotSealed);
+}
+
+TEST(ArenaMemfd, TruncatedFdIsRefused) {
+  auto a = Arena::create_memfd(small_spec(), "src");
+  ASSERT_TRUE(a.ok());
+  const unsigned all = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+  const auto total = static_cast<std::size_t>(a->total_bytes());
+  const int whole = copy_to_memfd(a.value(), total, all);
+  ASSERT_GE(whole, 0);
+  // The copy holds no kernel zone bytes, but attach_memfd reserves them itself.
+  auto good = Arena::attach_memfd(whole);
+  EXPECT_TRUE(good.ok()) << good.error().what();
+  close(whole);
+  const int cut = copy_to_memfd(a.value(), total - kPageSize, all);
+  ASSERT_GE(cut, 0);
+  auto r = Arena::attach_memfd(cut);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kTooSmall) << r.error().what();
+  close(cut);
+  const int tiny = copy_to_memfd(a.value(), 100, all);
+  ASSERT_GE(tiny, 0);
+  EXPECT_EQ(Arena::attach_memfd(tiny).error().code, Errc::kTooSmall);
+  close(tiny);
+}
+
+}  // namespace
+}  // namespace triptych
