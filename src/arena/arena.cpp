@@ -247,6 +247,13 @@ Result<Arena> Arena::build(std::byte* base, const ArenaLayout& l) noexcept {
   rejects->out_of_range.store(0, std::memory_order_relaxed);
   const ZoneEntry& trace = l.zone(ZoneId::kTrace);
   std::memset(base + trace.offset, 0, static_cast<std::size_t>(trace.size));
+  std::optional<trace::FrameTraceTable> trace_table;
+  if (l.spec.trace_record_capacity != 0) {
+    auto t = trace::FrameTraceTable::create(base + trace.offset, static_cast<std::size_t>(trace.size),
+                                            static_cast<std::uint32_t>(l.spec.trace_record_capacity));
+    if (!t) return make_error(t.error().code, "trace table: " + t.error().message);
+    trace_table.emplace(t.value());
+  }
 
   Arena a;
   a.base_ = base;
@@ -268,6 +275,7 @@ Result<Arena> Arena::build(std::byte* base, const ArenaLayout& l) noexcept {
                                  l.spec.handle_capacity);
   if (!table) return table.error();
   a.handles_.emplace(table.value());
+  a.trace_ = std::move(trace_table);
   // SYNC(arena-init): publishes the header and every block above to validate().
   h->initialized.store(1, std::memory_order_release);
   return a;
@@ -331,6 +339,14 @@ Result<Arena> Arena::attach_views(std::byte* base, const ArenaLayout& l) noexcep
   if (table->capacity() != l.spec.handle_capacity)
     return make_error(Errc::kCorruptHeader, "slot table capacity differs from the header's");
   a.handles_.emplace(table.value());
+  if (l.spec.trace_record_capacity != 0) {
+    const ZoneEntry& tz = l.zone(ZoneId::kTrace);
+    auto t = trace::FrameTraceTable::attach(base + tz.offset, static_cast<std::size_t>(tz.size));
+    if (!t) return make_error(t.error().code, "trace table: " + t.error().message);
+    if (t->capacity() != l.spec.trace_record_capacity)
+      return make_error(Errc::kCorruptHeader, "trace table capacity differs from the header's");
+    a.trace_.emplace(t.value());
+  }
   return a;
 }
 
@@ -478,6 +494,7 @@ Arena& Arena::operator=(Arena&& other) noexcept {
   control_ = std::exchange(other.control_, std::nullopt);
   handoffs_ = std::exchange(other.handoffs_, std::nullopt);
   handles_ = std::exchange(other.handles_, std::nullopt);
+  trace_ = std::exchange(other.trace_, std::nullopt);
   return *this;
 }
 
@@ -490,6 +507,7 @@ void Arena::release() noexcept {
   control_.reset();
   handoffs_.reset();
   handles_.reset();
+  trace_.reset();
   if (map_ != nullptr) munmap(map_, map_bytes_);
   map_ = nullptr;
   map_bytes_ = 0;

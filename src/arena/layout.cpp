@@ -11,6 +11,7 @@
 #include "triptych/ring/mpmc_ring.hpp"
 #include "triptych/ring/spsc_ring.hpp"
 #include "triptych/sync/triple_buffer.hpp"
+#include "triptych/trace/frame_trace.hpp"
 
 namespace triptych {
 namespace {
@@ -110,6 +111,11 @@ Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept {
         Errc::kInvalidArgument,
         "handle capacity " + std::to_string(spec.handle_capacity) + " is not in [1, 2^24]");
 
+  const std::uint64_t trace_cap = spec.trace_record_capacity;
+  if (trace_cap != 0 && (trace_cap < 2 || trace_cap > (std::uint64_t{1} << 24) || !is_power_of_two(trace_cap)))
+    return make_error(Errc::kInvalidArgument, "trace record capacity " + std::to_string(trace_cap) +
+                                                  " is not 0 or a power of two in [2, 2^24]");
+
   ArenaLayout l;
   l.spec = spec;
   auto set = [&l](ZoneId id, std::uint32_t flags, std::uint64_t offset, std::uint64_t size) {
@@ -155,7 +161,9 @@ Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept {
 
   set(ZoneId::kControlRing, 0, c.take(control_bytes, kCacheLine), control_bytes);
   set(ZoneId::kHandoffRing, 0, c.take(handoff_bytes, kCacheLine), handoff_bytes);
-  const std::uint64_t trace_bytes = c.mul(spec.trace_record_capacity, kTraceRecordBytes);
+  // A FrameTraceTable: two header lines, then one 64-byte record per frame.
+  const std::uint64_t trace_bytes =
+      trace_cap == 0 ? 0 : trace::FrameTraceTable::required_bytes(static_cast<std::uint32_t>(trace_cap));
   set(ZoneId::kTrace, 0, c.take(trace_bytes, kCacheLine), trace_bytes);
   l.total_bytes = c.up(c.at(), kPageSize);
   if (c.failed() || l.total_bytes + l.pre_bytes > kMaxArenaBytes) return too_large();

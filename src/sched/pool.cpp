@@ -136,7 +136,7 @@ void TaskGroup::done_one() noexcept {
 
 void TaskGroup::wait() {
   const auto me = pool_->current_member();
-  if (me || pool_->own_threads_ == 0) {
+  if (me || (pool_->own_threads_ == 0 && pool_->config_.caller_helps)) {
     pool_->help_until_done(*this, me);
   } else {
     for (;;) {

@@ -132,7 +132,7 @@ TEST_P(ArenaConformance, ZonesAreWritableAndDisjoint) {
   for (std::uint32_t i = 0; i < kZoneCount; ++i) {
     const auto id = static_cast<ZoneId>(i);
     if (id == ZoneId::kHeader || id == ZoneId::kMetadata || id == ZoneId::kControlRing ||
-        id == ZoneId::kHandoffRing)
+        id == ZoneId::kHandoffRing || id == ZoneId::kTrace)  // blocks with headers of their own
       continue;
     auto z = arena_->zone(id);
     ASSERT_EQ(z.size(), layout_.zones[i].size);
@@ -141,7 +141,7 @@ TEST_P(ArenaConformance, ZonesAreWritableAndDisjoint) {
   for (std::uint32_t i = 0; i < kZoneCount; ++i) {
     const auto id = static_cast<ZoneId>(i);
     if (id == ZoneId::kHeader || id == ZoneId::kMetadata || id == ZoneId::kControlRing ||
-        id == ZoneId::kHandoffRing)
+        id == ZoneId::kHandoffRing || id == ZoneId::kTrace)  // blocks with headers of their own
       continue;
     auto z = arena_->zone(id);
     for (std::byte b : z) ASSERT_EQ(b, static_cast<std::byte>(i)) << zone_name(id);
@@ -241,6 +241,21 @@ TEST_P(ArenaConformance, HandlesAndComponentLinesAreShared) {
   arena_->component(Component::kRender).heartbeat.store(99, std::memory_order_relaxed);
   EXPECT_EQ(peer->component(Component::kRender).heartbeat.load(std::memory_order_relaxed), 99u);
   EXPECT_EQ(peer->component(Component::kCompute).heartbeat.load(std::memory_order_relaxed), 0u);
+}
+
+TEST_P(ArenaConformance, PeerSeesTraceStampsInTheTraceZone) {
+  auto peer = attach_peer();
+  ASSERT_TRUE(peer.ok()) << peer.error().what();
+  trace::FrameTraceTable* mine = arena_->trace();
+  trace::FrameTraceTable* theirs = peer->trace();
+  if (mine == nullptr || theirs == nullptr) FAIL() << "the arena has no trace table";
+  EXPECT_EQ(theirs->capacity(), small_spec().trace_record_capacity);
+  const std::uint64_t frame = mine->begin_frame(1000);
+  EXPECT_EQ(theirs->stamp(frame, trace::Stage::kComputeStart, 2000), trace::StampStatus::kOk);
+  trace::FrameSnapshot snap;
+  ASSERT_EQ(mine->try_read(frame, snap), trace::ReadStatus::kOk);
+  EXPECT_EQ(snap.at(trace::Stage::kQueued), 1000u);
+  EXPECT_EQ(snap.at(trace::Stage::kComputeStart), 2000u);
 }
 
 TEST_P(ArenaConformance, FrameRefsAreCheckedAndCounted) {
@@ -483,6 +498,9 @@ TEST_F(ArenaHostile, CorruptSubBlocksAreRefusedWithTheirName) {
   reset();
   poke<std::uint64_t>(layout_.slot_table, 0);
   expect_named(Errc::kBadMagic, "slot table");
+  reset();
+  poke<std::uint64_t>(layout_.zone(ZoneId::kTrace).offset, 0);
+  expect_named(Errc::kBadMagic, "trace table");
 }
 
 TEST_F(ArenaHostile, TruncatedRegionsAreRefused) {

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include <limits>
 
 #include "triptych/arena/handle.hpp"
@@ -106,7 +108,8 @@ TEST(Arena, Layout_SizesFollowTheSpec) {
   EXPECT_EQ(l->zone(ZoneId::kComputeB).size, align_up(s.compute_slot_bytes, kPageSize));
   EXPECT_EQ(l->zone(ZoneId::kLayoutC).size, align_up(s.layout_slot_bytes, kPageSize));
   EXPECT_EQ(l->zone(ZoneId::kResultA).size, align_up(s.result_slot_bytes, kPageSize));
-  EXPECT_EQ(l->zone(ZoneId::kTrace).size, s.trace_record_capacity * kTraceRecordBytes);
+  // A FrameTraceTable: two header lines and one 64-byte record per frame.
+  EXPECT_EQ(l->zone(ZoneId::kTrace).size, (s.trace_record_capacity + 2) * kTraceRecordBytes);
   EXPECT_EQ(l->slot_table_bytes, SlotTable::required_bytes(s.handle_capacity));
   EXPECT_EQ(l->stacks_offset, align_up(s.kernel_static_bytes, kPageSize));
   EXPECT_EQ(l->stack_stride, align_up(s.worker_stack_bytes, kPageSize));
@@ -123,11 +126,23 @@ TEST(Arena, Layout_ZonesSweepIsWellFormed) {
     s.layout_slot_bytes = n + 1;
     s.kernel_static_bytes = n;
     s.worker_stack_bytes = n;
-    s.trace_record_capacity = n;
+    s.trace_record_capacity = n < 2 ? 2 : std::bit_ceil(n);
     auto l = compute_layout(s);
     ASSERT_TRUE(l.ok()) << n;
     SCOPED_TRACE(n);
     expect_well_formed(l.value());
+  }
+}
+
+TEST(Arena, Layout_RejectsTraceCapacityNotAPowerOfTwo) {
+  for (std::uint64_t cap : {std::uint64_t{1}, std::uint64_t{3}, std::uint64_t{1000},
+                            (std::uint64_t{1} << 24) + 2, std::uint64_t{1} << 25}) {
+    ArenaSpec s = typical();
+    s.trace_record_capacity = cap;
+    auto l = compute_layout(s);
+    ASSERT_FALSE(l.ok()) << cap;
+    EXPECT_EQ(l.error().code, Errc::kInvalidArgument);
+    EXPECT_NE(l.error().message.find("trace record capacity"), std::string::npos);
   }
 }
 
@@ -178,8 +193,8 @@ TEST(Arena, Layout_RejectsHugeSpecsWithoutOverflow) {
   s.layout_slot_bytes = kMaxArenaBytes / 3 + 1;  // each fits, three do not
   expect_too_large(s);
   s = typical();
-  s.trace_record_capacity = kU64Max / 64 + 1;  // capacity * 64 overflows
-  expect_too_large(s);
+  s.trace_record_capacity = kU64Max / 64 + 1;  // capacity * 64 would overflow: refused as a capacity
+  EXPECT_EQ(compute_layout(s).error().code, Errc::kInvalidArgument);
   s = typical();
   s.worker_stack_count = 0xFFFFFFFFu;
   s.worker_stack_bytes = kU64Max / 2;  // count * stride overflows

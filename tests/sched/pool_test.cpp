@@ -317,6 +317,39 @@ TEST(Pool, PoolWithoutThreads_WaiterRunsTheWork) {
   EXPECT_EQ(x.load(), 1);
 }
 
+// The WASM compute pool: the frame loop (a non-member) must never run a
+// chunk natively; only the external member, who does the work itself, may.
+TEST(Pool, CallerHelpsOff_OnlyExternalMembersRunChunks) {
+  PoolConfig c;
+  c.name = "wasm";
+  c.threads = 0;
+  c.max_external = 1;
+  c.caller_helps = false;
+  auto pool = make_pool(c);
+  constexpr std::size_t kN = 1000;
+  std::vector<std::atomic<int>> by_member(kN);
+  std::atomic<int> by_body{0};
+  std::atomic<bool> stop{false};
+  std::thread member([&] {
+    auto m = pool->join();
+    ASSERT_TRUE(m.ok()) << m.error().what();
+    while (!stop.load(std::memory_order_acquire)) {
+      auto job = m->take(5ms);
+      if (!job) continue;
+      ASSERT_TRUE(job->is_chunk());
+      for (std::size_t i = job->begin(); i < job->end(); ++i) by_member[i].fetch_add(1);
+      m->complete(*job);
+    }
+  });
+  for (int frame = 0; frame < 20; ++frame) {
+    pool->parallel_for(0, kN, 37, [&](std::size_t, std::size_t) { by_body.fetch_add(1); });
+  }
+  stop.store(true, std::memory_order_release);
+  member.join();
+  EXPECT_EQ(by_body.load(), 0) << "the waiting caller ran chunks itself";
+  for (auto& n : by_member) EXPECT_EQ(n.load(), 20);
+}
+
 TEST(Pool, ParkAndUnpark_LosesNoWork) {
   PoolConfig c;
   c.name = "park";

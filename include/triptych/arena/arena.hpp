@@ -23,6 +23,7 @@
 #include "triptych/ring/mpmc_ring.hpp"
 #include "triptych/ring/spsc_ring.hpp"
 #include "triptych/sync/triple_buffer.hpp"
+#include "triptych/trace/frame_trace.hpp"
 
 namespace triptych {
 
@@ -101,6 +102,8 @@ class Arena {
   [[nodiscard]] ControlRing& control() noexcept { return *control_; }
   [[nodiscard]] HandoffRing& handoffs() noexcept { return *handoffs_; }
   [[nodiscard]] SlotTable& handles() noexcept { return *handles_; }
+  // The frame trace table in the trace zone; null when trace_record_capacity is 0.
+  [[nodiscard]] trace::FrameTraceTable* trace() noexcept { return trace_ ? &*trace_ : nullptr; }
   [[nodiscard]] ComponentLine& component(Component c) const noexcept;
   [[nodiscard]] RejectCounters& frame_rejects() const noexcept;
   [[nodiscard]] const ArenaHeader& header() const noexcept;
@@ -131,6 +134,7 @@ class Arena {
   std::optional<ControlRing> control_;
   std::optional<HandoffRing> handoffs_;
   std::optional<SlotTable> handles_;
+  std::optional<trace::FrameTraceTable> trace_;
 };
 
 }  // namespace triptych

@@ -179,6 +179,11 @@ struct PoolConfig {
   std::optional<std::uint32_t> steal_attempts;  // per search; default 2 x members; 0: no stealing
   Backpressure backpressure;
   std::uint64_t seed = 0x9e3779b97f4a7c15ULL;
+  // With no own threads, a non-member waiting on a TaskGroup/parallel_for
+  // runs chunks itself by default. false: it only sleeps, and chunks run on
+  // external members alone (the WASM compute pool: the frame loop must never
+  // run a chunk natively in place of the kernel).
+  bool caller_helps = true;
 
   // Threads and CPUs from a plan's pool (compute or render).
   [[nodiscard]] static PoolConfig from_plan(const PoolPlan& plan, std::size_t max_external = 0);
