@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+// Engine: the whole frame pipeline in one process. A frame-loop thread
+// (pinned to the reserved set) paces frames, dispatches compute chunks to the
+// compute pool (native threads running a C kernel, or external members: Node
+// workers running the WASM kernel), publishes the compute triple buffer; a
+// render thread (pinned to the render set) takes the latest compute slot, runs
+// the render stage (Vulkan or the CPU reference) with its layout pass on the
+// render pool, reads back into the result triple buffer and presents. Compute
+// of frame N+1 overlaps render of frame N. Every frame is stamped in the
+// arena's trace table. Control calls (create/start/stop/status/export) come
+// from one host thread; join_compute from any thread that becomes a worker.
+// Design: docs/pipeline.md.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "triptych/arena/arena.hpp"
+#include "triptych/core/result.hpp"
+#include "triptych/sched/core_plan.hpp"
+#include "triptych/sched/pool.hpp"
+#include "triptych_kernel.h"
+
+namespace triptych::pipeline {
+
+enum class ComputeBackend {
+  kNative,    // own pool threads call a native kernel (tests, benchmarks, the native host)
+  kExternal,  // external members (Node workers) run the WASM kernel; nobody else does
+};
+
+enum class RendererKind { kVulkan, kCpu };
+
+// What compute does when render has not yet taken the previous frame.
+enum class LagPolicy {
+  kWait,  // compute waits for render (no frame is dropped; the frame rate drops)
+  kDrop,  // compute goes on; the unread frame is overwritten and counted dropped
+};
+
+using NativeKernelStep = std::int32_t (*)(const tp_kernel_ctx*, std::uint32_t, std::uint32_t);
+
+// Host memory the arena is adopted into (a shared WebAssembly.Memory): the
+// kernel zone starts at address 0 of it, the arena base at arena_offset, and
+// the per-frame kernel context lives at ctx_address (inside the kernel zone's
+// static part, above the module's data).
+struct ExternalMemory {
+  std::byte* base = nullptr;
+  std::size_t bytes = 0;
+  std::uint64_t arena_offset = 0;
+  std::uint64_t ctx_address = 0;
+};
+
+struct EngineConfig {
+  std::uint32_t particles = 20000;
+  double hz = 60.0;                 // target frame rate; 0 = as fast as possible
+  std::uint64_t frames = 600;       // frames to issue; 0 = until stop()
+  std::uint32_t grain = 4096;       // particles per compute chunk
+  std::uint32_t workers = 0;        // compute members; 0 = one per compute CPU of the plan
+  ComputeBackend compute = ComputeBackend::kNative;
+  NativeKernelStep native_kernel = nullptr;  // kNative only
+  RendererKind renderer = RendererKind::kVulkan;
+  std::uint32_t width = 640;
+  std::uint32_t height = 480;
+  std::string device;               // Vulkan device name substring, or "" for the best
+  int device_index = -1;            // explicit Vulkan device index, or -1
+  bool validation = false;          // Khronos validation layer; any message fails the run
+  LagPolicy lag = LagPolicy::kWait;
+  std::uint32_t seed = 1;
+  std::uint32_t worker_stack_bytes = 256 * 1024;  // per WASM worker (kExternal)
+  std::uint64_t kernel_static_bytes = 0;          // kExternal: WASM data + module stack + ctx
+  sched::CorePlan plan;             // where threads go (sched::plan_cores)
+  std::uint32_t trace_capacity = 0;  // frames kept in the trace table; 0 = fit `frames`
+};
+
+// Live counters, readable while running (any thread).
+struct EngineStatus {
+  std::uint64_t issued = 0;     // frames the loop started
+  std::uint64_t computed = 0;   // compute finished and published
+  std::uint64_t failed = 0;     // compute failed (kernel error, trap, deadline): never shown
+  std::uint64_t dropped = 0;    // computed but overwritten before render took it, or skipped
+  std::uint64_t presented = 0;  // rendered, read back and presented
+  std::uint64_t late = 0;       // presented past their frame's deadline (queued + period)
+  double elapsed_s = 0;
+  double fps = 0;               // presented frames per second over the last second
+  double p50_ms = 0;            // end-to-end latency (queued -> presented), recent frames
+  double p99_ms = 0;
+  bool running = false;
+  std::string error;            // first fatal error, if any
+  std::string last_failure;     // last compute failure message, if any
+};
+
+// One chunk handed to an external compute member.
+struct ComputeJob {
+  std::uint32_t begin = 0;
+  std::uint32_t end = 0;
+  std::uint64_t frame = 0;
+  std::uint64_t ctx_address = 0;  // the kernel context, as an address in the kernel's memory
+};
+
+class Engine;
+
+// A thread that joined the compute pool (kExternal). Used by that thread only.
+class ComputeMember {
+ public:
+  ComputeMember(ComputeMember&&) noexcept = default;
+  ComputeMember& operator=(ComputeMember&&) = delete;
+  ComputeMember(const ComputeMember&) = delete;
+  ~ComputeMember();
+
+  // Next chunk, blocking natively (futex) up to `timeout`; nullopt on timeout
+  // or when the engine is stopping.
+  [[nodiscard]] std::optional<ComputeJob> take(std::chrono::nanoseconds timeout);
+  // Hands the chunk back. A non-zero status (kernel error code, trap) fails
+  // the frame with `message`, which names the frame and chunk.
+  void complete(std::int32_t status, const std::string& message = {});
+  // Completes an in-flight chunk as failed (if any) and leaves. Idempotent.
+  void leave(const std::string& reason = "worker left");
+  [[nodiscard]] std::uint32_t index() const noexcept { return member_.index(); }
+  [[nodiscard]] std::uint32_t cpu() const noexcept { return member_.cpu(); }
+  [[nodiscard]] bool busy() const noexcept { return job_.has_value(); }
+
+ private:
+  friend class Engine;
+  ComputeMember(Engine* engine, sched::Member member) noexcept
+      : engine_(engine), member_(std::move(member)) {}
+  Engine* engine_;
+  sched::Member member_;
+  std::optional<sched::Job> job_;
+  bool left_ = false;
+};
+
+class Engine {
+ public:
+  // Builds the arena (anonymous, or adopted into `memory`), the pools, the
+  // render stage and the trace table. Errors: bad config, no Vulkan device,
+  // memory too small or misaligned, a plan CPU we may not use.
+  [[nodiscard]] static Result<std::unique_ptr<Engine>> create(
+      EngineConfig config, std::optional<ExternalMemory> memory = std::nullopt);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  ~Engine();  // stop()s
+
+  // The arena spec create() will use for `config` (hosts size memory from it).
+  [[nodiscard]] static Result<ArenaLayout> layout_for(const EngineConfig& config);
+
+  [[nodiscard]] Result<void> start();
+  // Asks the frame loop to finish its current frame and stop; waits for both
+  // threads. Idempotent. External members must keep serving until it returns.
+  void stop();
+  // Blocks until the run has issued all its frames and drained, or timeout.
+  bool wait_finished(std::chrono::nanoseconds timeout);
+  [[nodiscard]] bool finished() const noexcept;
+
+  [[nodiscard]] Result<ComputeMember> join_compute();
+  [[nodiscard]] EngineStatus status() const;
+
+  // After stop(): exports. Any path may be empty to skip that file.
+  struct Outputs {
+    std::string trace_json, report_html, frames_csv, stats_json, snapshot_png;
+  };
+  [[nodiscard]] Result<void> write_outputs(const Outputs& outputs,
+                                          const std::vector<std::pair<std::string, std::string>>& run_config);
+  // A one-screen summary table (per-stage breakdown) of the finished run.
+  [[nodiscard]] std::string summary_table() const;
+
+  [[nodiscard]] Arena& arena() noexcept;
+  [[nodiscard]] const EngineConfig& config() const noexcept;
+  [[nodiscard]] std::string renderer_description() const;
+
+  struct Impl;
+
+ private:
+  friend class ComputeMember;
+  explicit Engine(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace triptych::pipeline

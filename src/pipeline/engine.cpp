@@ -1,0 +1,689 @@
+// SPDX-License-Identifier: Apache-2.0
+// The frame pipeline behind include/triptych/pipeline/engine.hpp: frame-loop
+// thread (pacing, compute dispatch, compute publish), render thread (layout +
+// GPU + readback + present), both pinned per the core plan. Blocking; control
+// calls from one host thread. Design, orderings and failure behaviour:
+// docs/pipeline.md.
+#include "triptych/pipeline/engine.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "triptych/render/cpu_stage.hpp"
+#include "triptych/render/image.hpp"
+#include "triptych/render/vulkan_renderer.hpp"
+#include "triptych/trace/clock.hpp"
+#include "triptych/trace/counters.hpp"
+#include "triptych/trace/export.hpp"
+#include "triptych/trace/trace.hpp"
+#include "triptych/trace/zones.hpp"
+
+namespace triptych::pipeline {
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long a blocked thread sleeps before re-checking the stop flag: the
+// liveness re-check every peer-dependent wait has (CONVENTIONS.md #10).
+constexpr auto kWaitSlice = 20ms;
+// A frame the GPU has not finished in this long is a hang: the run fails.
+constexpr auto kRenderTimeout = 20s;
+// Recent end-to-end latencies kept for the live status line.
+constexpr std::size_t kRecent = 256;
+
+std::uint32_t trace_capacity_for(const EngineConfig& c) {
+  if (c.trace_capacity != 0) return c.trace_capacity;
+  const std::uint64_t want = c.frames == 0 ? 65536 : c.frames + 64;
+  std::uint32_t cap = 1024;
+  while (cap < want && cap < (1u << 20)) cap <<= 1;
+  return cap;
+}
+
+Result<void> pin_current_thread(const sched::CpuSet& cpus, const char* name) {
+  pthread_setname_np(pthread_self(), name);
+  if (cpus.empty()) return {};
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (std::uint32_t cpu : cpus) CPU_SET(static_cast<std::size_t>(cpu), &set);
+  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+    return make_error(Errc::kSystem, std::string("cannot pin ") + name + " to CPUs " + cpus.to_string());
+  }
+  return {};
+}
+
+void sleep_until(std::uint64_t deadline_ns) {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(deadline_ns / 1'000'000'000u);
+  ts.tv_nsec = static_cast<long>(deadline_ns % 1'000'000'000u);
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineConfig cfg;
+  std::optional<ExternalMemory> ext;
+  std::optional<Arena> arena;
+  std::unique_ptr<sched::Pool> compute_pool;
+  std::unique_ptr<sched::Pool> render_pool;
+  sched::AffinityPartitioner partitioner;
+  std::unique_ptr<render::VulkanRenderer> vulkan;
+  std::unique_ptr<render::CpuRenderStage> cpu;
+  trace::FrameTraceTable* table = nullptr;
+  tp_kernel_ctx* ctx = nullptr;      // where kernels read the frame context
+  tp_kernel_ctx own_ctx{};           // kNative: the context lives here
+  std::uint64_t ctx_address = 0;     // ctx as an address in the kernel's memory
+  std::uint64_t period_ns = 0;       // 0: as fast as possible
+
+  // Compute slot -> frame id. Written by the frame loop before publish and
+  // read by the render thread after acquire_latest: the triple buffer's
+  // acq_rel exchanges order these plain accesses like the slot bytes.
+  std::array<std::uint64_t, 3> slot_frame{};
+
+  std::thread loop_thread;
+  std::thread render_thread;
+  std::atomic<bool> started{false};
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> loop_done{false};
+  std::atomic<bool> render_done{false};
+  WaitWord consumed;  // bumped by render after taking a compute frame (kWait pacing)
+  WaitWord finished;  // 1 once both threads are done
+
+  // Compute failures of the frame in progress (any member thread).
+  std::atomic<bool> frame_failed{false};
+  mutable std::mutex message_mu;  // failure path and status only, never per frame
+  std::string last_failure;
+  std::string fatal;
+
+  std::atomic<std::uint64_t> issued{0}, computed{0}, failed{0}, dropped{0}, presented{0}, late{0};
+  std::uint64_t start_ns = 0;
+  std::array<std::atomic<std::uint64_t>, kRecent> recent_latency{};
+  std::array<std::atomic<std::uint64_t>, kRecent> recent_presented{};
+  std::atomic<std::uint64_t> recent_count{0};
+
+  trace::ProcessProbe process;
+  std::vector<trace::ThreadCounters> thread_counters;
+  std::mutex counters_mu;
+
+  void set_fatal(const std::string& message) {
+    std::lock_guard<std::mutex> lock(message_mu);
+    if (fatal.empty()) fatal = message;
+    stop_requested.store(true, std::memory_order_release);
+  }
+
+  void record_failure(const std::string& message) {
+    frame_failed.store(true, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(message_mu);
+    last_failure = message;
+  }
+
+  std::span<std::byte> zone(ZoneId id) const { return arena->zone(id); }
+
+  std::uint64_t offset_of(std::span<const std::byte> s) const {
+    return static_cast<std::uint64_t>(s.data() - arena->base());
+  }
+
+  void frame_loop();
+  void render_loop();
+  bool run_compute(std::uint64_t frame, std::uint64_t index, std::uint64_t& last_output_offset);
+};
+
+// ---- creation ---------------------------------------------------------------
+
+Result<ArenaLayout> Engine::layout_for(const EngineConfig& c) {
+  if (c.particles == 0) return make_error(Errc::kInvalidArgument, "particles must be at least 1");
+  if (c.particles > (1u << 24)) {
+    return make_error(Errc::kInvalidArgument, "particles " + std::to_string(c.particles) +
+                                                  " exceeds the supported 16,777,216");
+  }
+  if (c.width == 0 || c.height == 0 || c.width > 8192 || c.height > 8192) {
+    return make_error(Errc::kInvalidArgument, "resolution " + std::to_string(c.width) + "x" +
+                                                  std::to_string(c.height) + " is outside 1..8192");
+  }
+  ArenaSpec spec;
+  spec.compute_slot_bytes = std::uint64_t{c.particles} * sizeof(tp_particle);
+  spec.layout_slot_bytes = render::layout_zone_bytes(c.particles);
+  spec.result_slot_bytes = render::result_zone_bytes(c.width, c.height);
+  const std::uint32_t workers = c.workers != 0 ? c.workers
+                                               : static_cast<std::uint32_t>(c.plan.compute.threads.size());
+  if (c.compute == ComputeBackend::kExternal) {
+    spec.worker_stack_count = workers;
+    spec.worker_stack_bytes = c.worker_stack_bytes;
+    spec.kernel_static_bytes = c.kernel_static_bytes;
+  }
+  spec.trace_record_capacity = trace_capacity_for(c);
+  return compute_layout(spec);
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optional<ExternalMemory> memory) {
+  auto impl = std::make_unique<Impl>();
+  Impl& m = *impl;
+  if (!(config.hz >= 0.0) || config.hz > 1000.0) {
+    return make_error(Errc::kInvalidArgument, "hz must be in [0, 1000] (0 = as fast as possible)");
+  }
+  if (config.grain == 0) return make_error(Errc::kInvalidArgument, "grain must be at least 1");
+  if (config.plan.compute.threads.empty() || config.plan.render.threads.empty()) {
+    return make_error(Errc::kInvalidArgument, "the core plan has no compute or no render CPUs");
+  }
+  if (config.workers == 0) config.workers = static_cast<std::uint32_t>(config.plan.compute.threads.size());
+  if (config.compute == ComputeBackend::kNative && config.native_kernel == nullptr) {
+    return make_error(Errc::kInvalidArgument, "native compute needs a kernel function");
+  }
+  if (config.compute == ComputeBackend::kExternal && !memory) {
+    return make_error(Errc::kInvalidArgument, "external (WASM) compute needs the host's memory");
+  }
+  auto layout = layout_for(config);
+  if (!layout) return layout.error();
+  m.cfg = config;
+  m.ext = memory;
+  m.period_ns = config.hz > 0 ? static_cast<std::uint64_t>(1e9 / config.hz) : 0;
+
+  // The arena: our own mapping, or adopted into the host's WebAssembly.Memory
+  // with the kernel zone (WASM data + stacks) at its address 0.
+  if (memory) {
+    if (memory->arena_offset != layout->pre_bytes) {
+      return make_error(Errc::kInvalidArgument,
+                        "the arena must start at offset " + std::to_string(layout->pre_bytes) +
+                            " (the kernel zone's size) so WASM static data stays at address 0; got " +
+                            std::to_string(memory->arena_offset));
+    }
+    auto a = Arena::adopt(memory->base, memory->bytes, memory->arena_offset, layout->spec);
+    if (!a) return a.error();
+    m.arena.emplace(std::move(a).value());
+    if (memory->ctx_address % alignof(tp_kernel_ctx) != 0 ||
+        memory->ctx_address + sizeof(tp_kernel_ctx) > config.kernel_static_bytes) {
+      return make_error(Errc::kOutOfRange, "kernel context address " + std::to_string(memory->ctx_address) +
+                                               " is misaligned or outside the kernel's static bytes");
+    }
+    m.ctx = reinterpret_cast<tp_kernel_ctx*>(memory->base + memory->ctx_address);
+    m.ctx_address = memory->ctx_address;
+    *m.ctx = tp_kernel_ctx{};
+    m.ctx->arena_base = memory->arena_offset;
+  } else {
+    auto a = Arena::create_anonymous(layout->spec);
+    if (!a) return a.error();
+    m.arena.emplace(std::move(a).value());
+    m.ctx = &m.own_ctx;
+    m.ctx_address = reinterpret_cast<std::uintptr_t>(m.ctx);
+    m.ctx->arena_base = reinterpret_cast<std::uintptr_t>(m.arena->base());
+  }
+  m.table = m.arena->trace();
+  if (m.table == nullptr) return make_error(Errc::kInvalidArgument, "the arena has no trace table");
+
+  // Pools: compute (own pinned threads, or external slots for the Node
+  // workers, who alone run chunks), render (the layout pass).
+  sched::PoolConfig pc;
+  pc.name = "compute";
+  std::vector<std::uint32_t> compute_cpus;
+  for (std::uint32_t i = 0; i < config.workers; ++i) {
+    compute_cpus.push_back(config.plan.compute.threads[i % config.plan.compute.threads.size()]);
+  }
+  if (config.compute == ComputeBackend::kNative) {
+    pc.cpus = compute_cpus;
+    pc.threads = compute_cpus.size();
+  } else {
+    pc.threads = 0;
+    pc.max_external = config.workers;
+    pc.external_cpus = compute_cpus;
+    pc.caller_helps = false;
+  }
+  auto cp = sched::Pool::create(pc);
+  if (!cp) return cp.error();
+  m.compute_pool = std::move(cp).value();
+
+  sched::PoolConfig rc = sched::PoolConfig::from_plan(config.plan.render);
+  rc.name = "render";
+  auto rp = sched::Pool::create(rc);
+  if (!rp) return rp.error();
+  m.render_pool = std::move(rp).value();
+
+  // The render stage, over the arena's layout and result zones.
+  std::array<std::span<std::byte>, 3> layout_zones{m.zone(ZoneId::kLayoutA), m.zone(ZoneId::kLayoutB),
+                                                   m.zone(ZoneId::kLayoutC)};
+  std::array<std::span<std::byte>, 3> result_zones{m.zone(ZoneId::kResultA), m.zone(ZoneId::kResultB),
+                                                   m.zone(ZoneId::kResultC)};
+  for (auto& z : result_zones) {
+    if (auto ok = render::init_result_zone(z, config.width, config.height); !ok) return ok.error();
+  }
+  render::LayoutParams lp;
+  lp.width = config.width;
+  lp.height = config.height;
+  // World [-1, 1]² fills the shorter side, centred.
+  lp.scale = 0.5F * static_cast<float>(std::min(config.width, config.height));
+  lp.origin_x = -static_cast<float>(config.width) / (2.0F * lp.scale);
+  lp.origin_y = -static_cast<float>(config.height) / (2.0F * lp.scale);
+  lp.velocity_scale = 1.0F / 60.0F;
+  const std::array<float, 4> clear{0.02F, 0.02F, 0.05F, 1.0F};
+  sched::Pool* render_pool = m.render_pool.get();
+  render::ParallelFor pool_for = [render_pool](std::uint32_t tasks,
+                                               const std::function<void(std::uint32_t)>& body) {
+    render_pool->parallel_for(0, tasks, 1, [&body](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) body(static_cast<std::uint32_t>(i));
+    });
+  };
+  if (config.renderer == RendererKind::kVulkan) {
+    render::VulkanRendererConfig vc;
+    vc.layout = lp;
+    vc.frames_in_flight = 1;  // the result triple buffer owns one write slot at a time
+    vc.layout_tasks = static_cast<std::uint32_t>(config.plan.render.threads.size());
+    vc.pool = pool_for;
+    vc.clear_color = clear;
+    vc.vulkan.validation = config.validation;
+    vc.vulkan.device.name = config.device;
+    vc.vulkan.device.index = config.device_index;
+    if (config.validation) {
+      Impl* self = impl.get();
+      vc.vulkan.on_validation_message = [self](const std::string& msg) {
+        self->set_fatal("Vulkan validation: " + msg);
+      };
+    }
+    auto r = render::VulkanRenderer::create(vc, layout_zones, result_zones);
+    if (!r) return r.error();
+    m.vulkan = std::move(r).value();
+  } else {
+    auto r = render::CpuRenderStage::create(lp, clear, layout_zones, result_zones);
+    if (!r) return r.error();
+    m.cpu = std::move(r).value();
+  }
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+
+Engine::~Engine() { stop(); }
+
+Arena& Engine::arena() noexcept { return *impl_->arena; }
+const EngineConfig& Engine::config() const noexcept { return impl_->cfg; }
+
+std::string Engine::renderer_description() const {
+  if (impl_->vulkan) {
+    const auto& d = impl_->vulkan->device();
+    std::string s = "Vulkan: " + d.name + " (" + d.type + ")";
+    s += impl_->vulkan->layout_binding(0).imported ? ", layout zone imported" : ", layout via staging";
+    s += impl_->vulkan->result_binding(0).imported ? ", result zone imported" : ", readback via staging";
+    return s;
+  }
+  return "CPU reference rasteriser";
+}
+
+// ---- start / stop -------------------------------------------------------------
+
+Result<void> Engine::start() {
+  Impl& m = *impl_;
+  if (m.started.exchange(true, std::memory_order_acq_rel)) {
+    return make_error(Errc::kInvalidArgument, "the engine was already started");
+  }
+  m.start_ns = trace::now_ns();
+  m.render_thread = std::thread([&m] { m.render_loop(); });
+  m.loop_thread = std::thread([&m] { m.frame_loop(); });
+  return {};
+}
+
+void Engine::stop() {
+  Impl& m = *impl_;
+  m.stop_requested.store(true, std::memory_order_release);
+  (void)fetch_add_and_wake(m.consumed, 1, INT_MAX);  // a loop waiting for render re-checks
+  if (m.loop_thread.joinable()) m.loop_thread.join();
+  if (m.render_thread.joinable()) m.render_thread.join();
+}
+
+bool Engine::finished() const noexcept {
+  return impl_->finished.value.load(std::memory_order_acquire) != 0;
+}
+
+bool Engine::wait_finished(std::chrono::nanoseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!finished()) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= 0ns) return false;
+    (void)wait(impl_->finished, 0, std::min<std::chrono::nanoseconds>(left, kWaitSlice));
+  }
+  return true;
+}
+
+// ---- the frame loop -------------------------------------------------------------
+
+// Runs one frame's compute. Returns true when every chunk succeeded.
+bool Engine::Impl::run_compute(std::uint64_t frame, std::uint64_t index, std::uint64_t& last_output_offset) {
+  TripleBuffer& tb = arena->frames(FrameStage::kCompute);
+  const std::uint64_t output = offset_of(tb.write_slot());
+  tp_kernel_ctx& c = *ctx;
+  c.abi_version = TP_KERNEL_ABI_VERSION;
+  c.item_count = cfg.particles;
+  c.frame_id = frame + 1;
+  c.item_bytes = sizeof(tp_particle);
+  const double dt = period_ns != 0 ? static_cast<double>(period_ns) * 1e-9 : 1.0 / 120.0;
+  c.dt = static_cast<float>(dt);
+  c.time = static_cast<float>(static_cast<double>(index) * dt);
+  c.seed = cfg.seed;
+  c.flags = last_output_offset == 0 ? TP_CTX_FIRST_FRAME : 0u;
+  c.input_offset = last_output_offset == 0 ? output : last_output_offset;
+  c.output_offset = output;
+  c.reserved = 0;
+  frame_failed.store(false, std::memory_order_relaxed);
+
+  // The pool's dispatch publishes ctx to the members (release on push,
+  // acquire on take); for kExternal nobody but the members runs chunks.
+  const NativeKernelStep kernel = cfg.native_kernel;
+  Impl* self = this;
+  compute_pool->parallel_for(
+      0, cfg.particles, cfg.grain,
+      [self, kernel, frame](std::size_t b, std::size_t e) {
+        if (kernel == nullptr) return;
+        const std::int32_t rc = kernel(self->ctx, static_cast<std::uint32_t>(b), static_cast<std::uint32_t>(e));
+        if (rc != 0) {
+          self->record_failure("native kernel returned " + std::to_string(rc) + " at frame " +
+                               std::to_string(frame + 1) + ", chunk [" + std::to_string(b) + ", " +
+                               std::to_string(e) + ")");
+        }
+      },
+      &partitioner);
+  if (frame_failed.load(std::memory_order_acquire)) return false;
+  last_output_offset = output;
+  return true;
+}
+
+void Engine::Impl::frame_loop() {
+  if (auto ok = pin_current_thread(cfg.plan.reserved, "tp-frameloop"); !ok) set_fatal(ok.error().what());
+  trace::register_thread("frame loop");
+  trace::ThreadProbe probe;
+  TripleBuffer& tb = arena->frames(FrameStage::kCompute);
+  std::uint64_t last_output = 0;
+  std::uint64_t next_deadline = trace::now_ns() + period_ns;
+  for (std::uint64_t i = 0; cfg.frames == 0 || i < cfg.frames; ++i) {
+    if (stop_requested.load(std::memory_order_acquire)) break;
+    if (period_ns != 0) {
+      sleep_until(next_deadline);
+      // Absolute deadlines; when we fall behind, restart from now rather
+      // than firing a burst of catch-up frames.
+      next_deadline = std::max(next_deadline + period_ns, trace::now_ns());
+    }
+    if (cfg.lag == LagPolicy::kWait) {
+      // Backpressure: hold compute until render has taken the previous frame.
+      while (tb.has_new() && !stop_requested.load(std::memory_order_acquire)) {
+        const std::uint32_t seen = consumed.value.load(std::memory_order_acquire);
+        if (!tb.has_new()) break;
+        (void)trace::timed_wait(consumed, seen, kWaitSlice);
+      }
+      if (stop_requested.load(std::memory_order_acquire)) break;
+    }
+    const std::uint64_t frame = table->begin_frame(trace::now_ns());
+    issued.fetch_add(1, std::memory_order_relaxed);
+    TRIPTYCH_STAMP(*table, frame, trace::Stage::kComputeStart);
+    bool ok = false;
+    {
+      TRIPTYCH_ZONE("compute");
+      ok = run_compute(frame, i, last_output);
+    }
+    TRIPTYCH_STAMP(*table, frame, trace::Stage::kComputeEnd);
+    if (!ok) {
+      // A failed frame is never published, so never shown.
+      failed.fetch_add(1, std::memory_order_relaxed);
+      (void)table->mark_dropped(frame);
+      continue;
+    }
+    const std::uint32_t w = tb.indices().writer;
+    slot_frame[w] = frame;
+    const std::uint64_t dropped_before = tb.dropped();
+    (void)tb.publish();
+    computed.fetch_add(1, std::memory_order_relaxed);
+    if (tb.dropped() != dropped_before) {
+      // Render had not taken the previous frame: it was overwritten (kDrop).
+      // Our new write slot is the one that held it.
+      dropped.fetch_add(1, std::memory_order_relaxed);
+      (void)table->mark_dropped(slot_frame[tb.indices().writer]);
+    }
+  }
+  loop_done.store(true, std::memory_order_release);
+  (void)fetch_add_and_wake(arena->frames(FrameStage::kCompute).control().publish_word, 0, INT_MAX);
+  std::lock_guard<std::mutex> lock(counters_mu);
+  thread_counters.push_back(probe.finish());
+}
+
+// ---- the render thread -------------------------------------------------------------
+
+void Engine::Impl::render_loop() {
+  if (auto ok = pin_current_thread(cfg.plan.render.cpus, "tp-render"); !ok) set_fatal(ok.error().what());
+  trace::register_thread("render");
+  trace::ThreadProbe probe;
+  TripleBuffer& compute_tb = arena->frames(FrameStage::kCompute);
+  TripleBuffer& result_tb = arena->frames(FrameStage::kResult);
+  std::uint64_t ticket = 0;
+  for (;;) {
+    if (!compute_tb.has_new()) {
+      if (loop_done.load(std::memory_order_acquire) || stop_requested.load(std::memory_order_acquire)) {
+        if (!compute_tb.has_new()) break;
+      }
+      WaitWord& published = compute_tb.control().publish_word;
+      (void)trace::timed_wait(published, published.value.load(std::memory_order_acquire), kWaitSlice,
+                              SpinPolicy{}, trace::WaitKind::kIdle);
+      continue;
+    }
+    const TripleBuffer::Frame input = compute_tb.acquire_latest();
+    if (!input.is_new) continue;
+    const std::uint64_t frame = slot_frame[compute_tb.indices().reader];
+    (void)fetch_add_and_wake(consumed, 1, 1);
+
+    render::FrameInput in;
+    in.frame = frame;
+    in.compute_slot = input.data;
+    in.particle_count = cfg.particles;
+    in.layout_zone = static_cast<std::uint32_t>(ticket % 3);
+    in.result_zone = result_tb.indices().writer;
+    ++ticket;
+    Result<render::FrameInfo> info = make_error(Errc::kUnsupported, "no render stage");
+    {
+      TRIPTYCH_ZONE("render");
+      if (vulkan) {
+        auto t = vulkan->submit(in);
+        info = t ? vulkan->wait_frame(t.value(), kRenderTimeout) : Result<render::FrameInfo>(t.error());
+      } else {
+        auto t = cpu->submit(in);
+        info = t ? cpu->wait_frame(t.value(), kRenderTimeout) : Result<render::FrameInfo>(t.error());
+      }
+    }
+    if (!info) {
+      (void)table->mark_dropped(frame);
+      set_fatal("render failed at frame " + std::to_string(frame + 1) + ": " + info.error().what());
+      break;
+    }
+    (void)table->stamp(frame, trace::Stage::kRenderStart, static_cast<std::uint64_t>(info->render_start_ns));
+    (void)table->stamp(frame, trace::Stage::kRenderEnd, static_cast<std::uint64_t>(info->render_end_ns));
+    // Present: headless, the engine itself is the result buffer's reader; the
+    // frame it takes is the one a window or UI would show.
+    (void)result_tb.publish();
+    (void)result_tb.acquire_latest();
+    const std::uint64_t now = trace::now_ns();
+    (void)table->stamp(frame, trace::Stage::kPresented, now);
+    presented.fetch_add(1, std::memory_order_relaxed);
+    trace::FrameSnapshot snap;
+    if (table->try_read(frame, snap) == trace::ReadStatus::kOk) {
+      const std::uint64_t latency = now - snap.at(trace::Stage::kQueued);
+      if (period_ns != 0 && latency > period_ns) late.fetch_add(1, std::memory_order_relaxed);
+      const std::uint64_t n = recent_count.load(std::memory_order_relaxed);
+      recent_latency[n % kRecent].store(latency, std::memory_order_relaxed);
+      recent_presented[n % kRecent].store(now, std::memory_order_relaxed);
+      recent_count.store(n + 1, std::memory_order_release);
+    }
+  }
+  render_done.store(true, std::memory_order_release);
+  stop_requested.store(true, std::memory_order_release);
+  (void)fetch_add_and_wake(consumed, 1, INT_MAX);
+  {
+    std::lock_guard<std::mutex> lock(counters_mu);
+    thread_counters.push_back(probe.finish());
+  }
+  // Wait for the loop before saying "finished": it may still be dispatching.
+  while (!loop_done.load(std::memory_order_acquire)) {
+    (void)wait(consumed, consumed.value.load(std::memory_order_acquire), kWaitSlice);
+  }
+  (void)store_and_wake(finished, 1, INT_MAX);
+}
+
+// ---- external compute members ---------------------------------------------------------
+
+Result<ComputeMember> Engine::join_compute() {
+  if (impl_->cfg.compute != ComputeBackend::kExternal) {
+    return make_error(Errc::kInvalidArgument, "this engine computes natively; it has no external slots");
+  }
+  auto member = impl_->compute_pool->join();
+  if (!member) return member.error();
+  return ComputeMember(this, std::move(member).value());
+}
+
+ComputeMember::~ComputeMember() { leave(); }
+
+std::optional<ComputeJob> ComputeMember::take(std::chrono::nanoseconds timeout) {
+  if (left_ || job_) return std::nullopt;
+  Engine::Impl& m = *engine_->impl_;
+  if (m.render_done.load(std::memory_order_acquire)) return std::nullopt;
+  auto job = member_.take(timeout);
+  if (!job) return std::nullopt;
+  if (!job->is_chunk()) {  // not ours to interpret: run it natively and look again
+    job->run();
+    member_.complete(std::move(*job));
+    return std::nullopt;
+  }
+  ComputeJob out;
+  out.begin = static_cast<std::uint32_t>(job->begin());
+  out.end = static_cast<std::uint32_t>(job->end());
+  out.frame = m.ctx->frame_id;
+  out.ctx_address = m.ctx_address;
+  job_ = std::move(job);
+  return out;
+}
+
+void ComputeMember::complete(std::int32_t status, const std::string& message) {
+  if (!job_) return;
+  if (status != 0) {
+    Engine::Impl& m = *engine_->impl_;
+    m.record_failure(message.empty() ? "kernel returned " + std::to_string(status) + " at frame " +
+                                           std::to_string(m.ctx->frame_id) + ", chunk [" +
+                                           std::to_string(job_->begin()) + ", " + std::to_string(job_->end()) + ")"
+                                     : message);
+  }
+  // record_failure's release store happens before the chunk's completion,
+  // which the frame loop acquires when parallel_for returns.
+  member_.complete(std::move(*job_));
+  job_.reset();
+}
+
+void ComputeMember::leave(const std::string& reason) {
+  if (left_) return;
+  if (job_) complete(-1, reason);
+  member_.leave();
+  left_ = true;
+}
+
+// ---- status and outputs ------------------------------------------------------------
+
+EngineStatus Engine::status() const {
+  const Impl& m = *impl_;
+  EngineStatus s;
+  s.issued = m.issued.load(std::memory_order_relaxed);
+  s.computed = m.computed.load(std::memory_order_relaxed);
+  s.failed = m.failed.load(std::memory_order_relaxed);
+  s.dropped = m.dropped.load(std::memory_order_relaxed);
+  s.presented = m.presented.load(std::memory_order_relaxed);
+  s.late = m.late.load(std::memory_order_relaxed);
+  s.running = m.started.load(std::memory_order_acquire) && !finished();
+  const std::uint64_t now = trace::now_ns();
+  s.elapsed_s = m.start_ns == 0 ? 0.0 : static_cast<double>(now - m.start_ns) * 1e-9;
+  const std::uint64_t n = std::min<std::uint64_t>(m.recent_count.load(std::memory_order_acquire), kRecent);
+  std::vector<std::uint64_t> lat;
+  lat.reserve(n);
+  std::uint64_t in_last_second = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    lat.push_back(m.recent_latency[i].load(std::memory_order_relaxed));
+    if (now - m.recent_presented[i].load(std::memory_order_relaxed) <= 1'000'000'000u) ++in_last_second;
+  }
+  s.fps = static_cast<double>(in_last_second);
+  if (!lat.empty()) {
+    std::sort(lat.begin(), lat.end());
+    s.p50_ms = static_cast<double>(lat[lat.size() / 2]) * 1e-6;
+    s.p99_ms = static_cast<double>(lat[std::min(lat.size() - 1, lat.size() * 99 / 100)]) * 1e-6;
+  }
+  std::lock_guard<std::mutex> lock(m.message_mu);
+  s.error = m.fatal;
+  s.last_failure = m.last_failure;
+  return s;
+}
+
+Result<void> Engine::write_outputs(const Outputs& out,
+                                   const std::vector<std::pair<std::string, std::string>>& run_config) {
+  Impl& m = *impl_;
+  trace::TraceReport report = trace::collect_report(*m.table);
+  report.title = "triptych run";
+  report.threads = trace::collect_threads();
+  report.process = m.process.finish();
+  report.has_process = true;
+  if (const std::string note = trace::hw_counters_note(); !note.empty()) report.notes.push_back(note);
+  report.config = run_config;
+  report.config.emplace_back("renderer", renderer_description());
+  report.config.emplace_back("failed frames (compute)", std::to_string(m.failed.load()));
+  if (!out.trace_json.empty()) {
+    if (auto ok = trace::write_chrome_trace_file(report, out.trace_json); !ok) return ok;
+  }
+  if (!out.frames_csv.empty()) {
+    if (auto ok = trace::write_frames_csv_file(report, out.frames_csv); !ok) return ok;
+  }
+  if (!out.stats_json.empty()) {
+    if (auto ok = trace::write_stats_json_file(report, out.stats_json); !ok) return ok;
+  }
+  if (!out.report_html.empty()) {
+    if (auto ok = trace::write_html_report_file(report, out.report_html); !ok) return ok;
+  }
+  if (!out.snapshot_png.empty()) {
+    // The front of the result buffer: the last presented frame.
+    TripleBuffer& result_tb = m.arena->frames(FrameStage::kResult);
+    const auto front = m.arena->zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) +
+                                                         result_tb.indices().reader));
+    auto image = render::image_from_result_zone(front);
+    if (!image) return image.error();
+    if (auto ok = render::write_png(out.snapshot_png, image.value()); !ok) return ok;
+  }
+  return {};
+}
+
+std::string Engine::summary_table() const {
+  const Impl& m = *impl_;
+  const trace::TraceReport report = trace::collect_report(*m.table);
+  const trace::FrameStats& st = report.stats;
+  std::ostringstream os;
+  char line[160];
+  std::snprintf(line, sizeof(line), "%-22s %8s %9s %9s %9s %9s %9s\n", "stage (ms)", "count", "mean",
+                "p50", "p99", "max", "stddev");
+  os << line;
+  for (std::size_t i = 0; i < trace::kSegmentCount; ++i) {
+    const auto seg = static_cast<trace::Segment>(i);
+    const trace::DurationStats& d = st[seg];
+    std::snprintf(line, sizeof(line), "%-22s %8llu %9.3f %9.3f %9.3f %9.3f %9.3f\n",
+                  std::string(trace::segment_name(seg)).c_str(), static_cast<unsigned long long>(d.count),
+                  d.mean_ns * 1e-6, static_cast<double>(d.p50_ns) * 1e-6, static_cast<double>(d.p99_ns) * 1e-6,
+                  static_cast<double>(d.max_ns) * 1e-6, d.stddev_ns * 1e-6);
+    os << line;
+  }
+  std::snprintf(line, sizeof(line),
+                "frames: issued %llu, presented %llu, late %llu, dropped %llu, failed %llu\n",
+                static_cast<unsigned long long>(m.issued.load()),
+                static_cast<unsigned long long>(m.presented.load()),
+                static_cast<unsigned long long>(m.late.load()),
+                static_cast<unsigned long long>(m.dropped.load()),
+                static_cast<unsigned long long>(m.failed.load()));
+  os << line;
+  return os.str();
+}
+
+}  // namespace triptych::pipeline
