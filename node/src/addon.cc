@@ -15,6 +15,7 @@
 #include <cstring>
 #include <string>
 
+#include "engine_binding.hpp"
 #include "triptych/sync/futex.hpp"
 
 namespace triptych::node {
@@ -66,8 +67,16 @@ WaitWord& wait_word_at(const Napi::Env& env, const Bytes& bytes, std::uint64_t o
 
 class Addon : public Napi::Addon<Addon> {
  public:
-  Addon(Napi::Env /*env*/, Napi::Object exports) {
+  Addon(Napi::Env env, Napi::Object exports) {
+    exports.Set("Engine", EngineWrap::Define(env));
+    exports.Set("layoutFor", Napi::Function::New(env, LayoutFor, "layoutFor"));
+    exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
+    exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
     DefineAddon(exports, {
+        InstanceMethod("computeJoin", &Addon::ComputeJoin),
+        InstanceMethod("computeTake", &Addon::ComputeTake),
+        InstanceMethod("computeComplete", &Addon::ComputeComplete),
+        InstanceMethod("computeLeave", &Addon::ComputeLeave),
         InstanceMethod("addressOf", &Addon::AddressOf),
         InstanceMethod("checksum", &Addon::Checksum),
         InstanceMethod("pinThread", &Addon::PinThread),
@@ -78,6 +87,13 @@ class Addon : public Napi::Addon<Addon> {
   }
 
  private:
+  // The compute-pool membership of this instance's thread (a Node worker).
+  ComputeSlot compute_;
+  Napi::Value ComputeJoin(const Napi::CallbackInfo& info) { return compute_.Join(info); }
+  Napi::Value ComputeTake(const Napi::CallbackInfo& info) { return compute_.Take(info); }
+  Napi::Value ComputeComplete(const Napi::CallbackInfo& info) { return compute_.Complete(info); }
+  Napi::Value ComputeLeave(const Napi::CallbackInfo& info) { return compute_.Leave(info); }
+
   // addressOf(view) -> BigInt: the native address of view[0]. Zero-copy proof.
   Napi::Value AddressOf(const Napi::CallbackInfo& info) {
     const Bytes b = typed_array_bytes(info.Env(), info[0], "view");

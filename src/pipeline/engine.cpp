@@ -331,10 +331,15 @@ Result<void> Engine::start() {
   return {};
 }
 
-void Engine::stop() {
+void Engine::request_stop() noexcept {
   Impl& m = *impl_;
   m.stop_requested.store(true, std::memory_order_release);
   (void)fetch_add_and_wake(m.consumed, 1, INT_MAX);  // a loop waiting for render re-checks
+}
+
+void Engine::stop() {
+  Impl& m = *impl_;
+  request_stop();
   if (m.loop_thread.joinable()) m.loop_thread.join();
   if (m.render_thread.joinable()) m.render_thread.join();
 }

@@ -554,24 +554,34 @@ void Pool::run_chunks(std::size_t begin, std::size_t end, std::size_t grain, Bod
     for (std::size_t i = 0; i < n; ++i) p.last_[i].store(AffinityPartitioner::kNone, std::memory_order_relaxed);
     p.n_ = n;
   }
-  std::vector<std::uint32_t> active;
+  // Scratch lists live in the partitioner, so a frame with a reused
+  // partitioner allocates nothing once their capacity has grown.
+  std::vector<std::uint32_t>& active = p.active_;
+  active.clear();
   for (std::uint32_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i]->active.load(std::memory_order_acquire)) active.push_back(i);
   }
-  if (active.empty()) {  // nobody to run it: run inline
-    for (std::size_t i = 0; i < n; ++i) fn(ctx, begin + i * grain, std::min(end, begin + (i + 1) * grain));
-    return;
+  if (active.empty()) {
+    if (config_.caller_helps) {  // nobody to run it: run inline
+      for (std::size_t i = 0; i < n; ++i) fn(ctx, begin + i * grain, std::min(end, begin + (i + 1) * grain));
+      return;
+    }
+    // Only members may run chunks: queue them on every slot's inbox; a member
+    // that joins later finds them there (or steals them).
+    for (std::uint32_t i = 0; i < slots_.size(); ++i) active.push_back(i);
   }
   p.hits_.store(0, std::memory_order_relaxed);
   p.steals_.store(0, std::memory_order_relaxed);
   TaskGroup g(*this);
   g.add(static_cast<std::int64_t>(n));
-  std::vector<Task*> heads(slots_.size(), nullptr);
-  std::vector<Task*> tails(slots_.size(), nullptr);
+  std::vector<Task*>& heads = p.heads_;
+  std::vector<Task*>& tails = p.tails_;
+  heads.assign(slots_.size(), nullptr);
+  tails.assign(slots_.size(), nullptr);
   for (std::size_t k = n; k-- > 0;) {  // backwards, so each list is in index order
     AffinityPartitioner::Chunk* c = p.chunks_[k];
     std::uint32_t pref = p.last_[k].load(std::memory_order_relaxed);
-    if (pref >= slots_.size() || !slots_[pref]->active.load(std::memory_order_relaxed)) {
+    if (pref >= slots_.size() || std::find(active.begin(), active.end(), pref) == active.end()) {
       pref = active[k * active.size() / n];
     }
     c->begin = begin + k * grain;

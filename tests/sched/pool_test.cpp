@@ -350,6 +350,38 @@ TEST(Pool, CallerHelpsOff_OnlyExternalMembersRunChunks) {
   for (auto& n : by_member) EXPECT_EQ(n.load(), 20);
 }
 
+// Chunks queued before any member joined wait for one instead of running on
+// the caller (a frame dispatched while the Node workers are still starting).
+TEST(Pool, CallerHelpsOff_ChunksWaitForAMemberToJoin) {
+  PoolConfig c;
+  c.name = "late";
+  c.threads = 0;
+  c.max_external = 2;
+  c.caller_helps = false;
+  auto pool = make_pool(c);
+  std::vector<std::atomic<int>> hit(300);
+  std::atomic<int> by_body{0};
+  std::atomic<bool> done{false};
+  std::thread caller([&] {
+    pool->parallel_for(0, hit.size(), 16, [&](std::size_t, std::size_t) { by_body.fetch_add(1); });
+    done.store(true, std::memory_order_release);
+  });
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(done.load(std::memory_order_acquire)) << "nobody may run the chunks yet";
+  auto m = pool->join();
+  ASSERT_TRUE(m.ok()) << m.error().what();
+  while (!done.load(std::memory_order_acquire)) {
+    auto job = m->take(5ms);
+    if (!job) continue;
+    for (std::size_t i = job->begin(); i < job->end(); ++i) hit[i].fetch_add(1);
+    m->complete(*job);
+  }
+  caller.join();
+  m->leave();
+  EXPECT_EQ(by_body.load(), 0);
+  for (auto& h : hit) EXPECT_EQ(h.load(), 1);
+}
+
 TEST(Pool, ParkAndUnpark_LosesNoWork) {
   PoolConfig c;
   c.name = "park";

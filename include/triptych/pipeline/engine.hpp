@@ -149,8 +149,10 @@ class Engine {
   [[nodiscard]] static Result<ArenaLayout> layout_for(const EngineConfig& config);
 
   [[nodiscard]] Result<void> start();
-  // Asks the frame loop to finish its current frame and stop; waits for both
-  // threads. Idempotent. External members must keep serving until it returns.
+  // Asks the frame loop to finish its current frame and stop; returns at
+  // once (hosts that must keep serving workers meanwhile poll finished()).
+  void request_stop() noexcept;
+  // request_stop(), then waits for both threads. Idempotent. External members must keep serving until it returns.
   void stop();
   // Blocks until the run has issued all its frames and drained, or timeout.
   bool wait_finished(std::chrono::nanoseconds timeout);

@@ -124,6 +124,9 @@ class AffinityPartitioner {
   std::unique_ptr<std::atomic<std::uint32_t>[]> last_;
   std::vector<Chunk*> chunks_;
   std::size_t n_ = 0;
+  std::vector<std::uint32_t> active_;  // scratch of run_chunks, reused per frame
+  std::vector<Task*> heads_;
+  std::vector<Task*> tails_;
   std::atomic<std::uint64_t> hits_{0};
   std::atomic<std::uint64_t> steals_{0};
   std::uint64_t total_hits_ = 0;

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// One compute worker (a Node worker_thread). It joins the engine's compute
+// pool through its own addon instance (which pins this OS thread to its plan
+// CPU), instantiates the kernel module that the main thread compiled once,
+// gives that instance its own stack and TLS block inside the arena's kernel
+// zone, then loops: take a chunk (blocking natively on the futex), run
+// tp_kernel_step, complete it. A trap fails only that chunk's frame and the
+// instance is replaced; a hang is caught by the main thread's watchdog, which
+// terminates this worker (the addon then fails the chunk in flight).
+// Design: docs/node.md.
+import { parentPort, workerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+
+const { addonPath, module, memory, engineId, slot, stackLow, stackHigh, tlsSize, tlsAlign,
+  kernelName, busy } = workerData;
+const addon = createRequire(import.meta.url)(addonPath);
+const busyWords = new BigInt64Array(busy);
+
+let instance = null;
+let replaced = 0;
+
+function instantiate(ctxAddress) {
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  const e = inst.exports;
+  // This instance's shadow stack grows down from the top of its region; its
+  // TLS block sits at the bottom. Both are inside the arena's kernel zone.
+  const tlsBase = Math.ceil(stackLow / Math.max(tlsAlign, 1)) * Math.max(tlsAlign, 1);
+  if (tlsSize > 0) e.__wasm_init_tls(tlsBase);
+  e.__stack_pointer.value = stackHigh & ~15;
+  const rc = e.tp_kernel_init(ctxAddress);
+  if (rc !== 0) throw new Error(`kernel ${kernelName}: tp_kernel_init returned ${rc}`);
+  return inst;
+}
+
+const joined = addon.computeJoin(engineId);
+parentPort.postMessage({ type: 'ready', slot, member: joined.slot, cpu: joined.cpu, tid: addon.threadInfo().tid });
+
+const now = () => process.hrtime.bigint();
+for (;;) {
+  const job = addon.computeTake(50);
+  if (job === false) break;        // the engine has finished
+  if (job === null) continue;      // timeout: look again
+  const [begin, end, frame, ctxAddress] = job;
+  Atomics.store(busyWords, slot * 2, BigInt(frame));
+  Atomics.store(busyWords, slot * 2 + 1, now());
+  let rc;
+  let message = '';
+  try {
+    if (instance === null) instance = instantiate(ctxAddress);
+    rc = instance.exports.tp_kernel_step(ctxAddress, begin, end);
+    if (rc !== 0) message = `kernel ${kernelName} returned ${rc} at frame ${frame}, chunk [${begin}, ${end})`;
+  } catch (err) {
+    // A trap (RuntimeError: unreachable, out of bounds, ...) or a stack
+    // overflow (RangeError): the frame fails; this instance is discarded.
+    rc = -1;
+    message = `kernel ${kernelName} trapped at frame ${frame}, chunk [${begin}, ${end}): ${err.name}: ${err.message}`;
+    instance = null;
+    replaced++;
+  }
+  Atomics.store(busyWords, slot * 2 + 1, 0n);
+  addon.computeComplete(rc, message);
+  if (rc !== 0) parentPort.postMessage({ type: 'failure', slot, frame, message, replaced });
+}
+addon.computeLeave('engine finished');
+parentPort.postMessage({ type: 'done', slot, replaced });

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: Apache-2.0
+// The triptych JS API. createEngine() compiles the WASM kernel once, sizes and
+// allocates one shared WebAssembly.Memory that *is* the arena (C++ adopts it,
+// no copies), starts one pinned worker per compute CPU of the core plan, and
+// returns an Engine that runs frames natively (frame loop + render thread)
+// while the main thread stays free: it only polls status and watches for
+// hung kernels. Call from the main thread. Design: docs/node.md.
+import { Worker } from 'node:worker_threads';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve, basename } from 'node:path';
+import v8 from 'node:v8';
+
+import { TriptychError, OptionError, KernelError, wrap } from './errors.mjs';
+
+export { TriptychError, OptionError, KernelError };
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const require = createRequire(import.meta.url);
+
+const WASM_PAGE = 65536;
+const MAX_WASM_PAGES = 32768; // the kernels' declared maximum (2 GiB)
+
+// The build folder holding triptych.node and the kernels: TRIPTYCH_BUILD_DIR,
+// else build/release, else build/dev.
+export function buildDir() {
+  if (process.env.TRIPTYCH_BUILD_DIR) return resolve(process.env.TRIPTYCH_BUILD_DIR);
+  for (const d of ['build/release', 'build/dev']) {
+    if (existsSync(join(root, d, 'node/triptych.node'))) return join(root, d);
+  }
+  return join(root, 'build/dev');
+}
+
+let cachedAddon = null;
+export function loadAddon() {
+  if (cachedAddon) return cachedAddon;
+  const path = join(buildDir(), 'node/triptych.node');
+  if (!existsSync(path)) {
+    throw new TriptychError('ERR_TRIPTYCH_NOT_BUILT', `the native addon is not built (${path}): run 'make build'`);
+  }
+  cachedAddon = { addon: require(path), path };
+  return cachedAddon;
+}
+
+export function defaultKernelPath() {
+  return join(buildDir(), 'kernels/particles.wasm');
+}
+
+// V8 tiering for the kernel, chosen before the first compile (flags are
+// process-wide): 'eager' compiles every function with the optimising tier up
+// front, so the first frames run optimised code; 'lazy' is V8's default
+// (baseline first, optimised later in the background).
+let tieringSet = null;
+export function setWasmTiering(mode) {
+  if (mode !== 'eager' && mode !== 'lazy') throw new OptionError(`wasmTier must be 'eager' or 'lazy', got '${mode}'`);
+  if (tieringSet !== null && tieringSet !== mode) {
+    throw new OptionError(`wasmTier is process-wide and already '${tieringSet}'`);
+  }
+  if (mode === 'eager') v8.setFlagsFromString('--no-liftoff');
+  tieringSet = mode;
+}
+
+const DEFAULTS = {
+  particles: 20000, hz: 60, frames: 600, grain: 4096, workers: 0, renderer: 'vulkan',
+  width: 640, height: 480, lag: 'wait', seed: 1, validation: false, compute: 'wasm',
+  deadlineMs: 1000, wasmTier: 'eager', workerStackBytes: 256 * 1024, plan: {},
+};
+
+function checkOptions(opts) {
+  const o = { ...DEFAULTS, ...opts };
+  const int = (k, lo, hi) => {
+    if (!Number.isInteger(o[k]) || o[k] < lo || o[k] > hi) {
+      throw new OptionError(`${k} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(o[k])}`);
+    }
+  };
+  int('particles', 1, 1 << 24); int('frames', 0, 2 ** 40); int('grain', 1, 1 << 24);
+  int('workers', 0, 1024); int('width', 1, 8192); int('height', 1, 8192); int('seed', 0, 2 ** 32 - 1);
+  int('deadlineMs', 1, 600000);
+  if (typeof o.hz !== 'number' || !(o.hz >= 0 && o.hz <= 1000)) throw new OptionError(`hz must be in [0, 1000], got ${o.hz}`);
+  for (const [k, allowed] of [['renderer', ['vulkan', 'cpu']], ['lag', ['wait', 'drop']], ['compute', ['wasm', 'native']]]) {
+    if (!allowed.includes(o[k])) throw new OptionError(`${k} must be one of ${allowed.join(', ')}, got '${o[k]}'`);
+  }
+  return o;
+}
+
+// Compiles the kernel once and checks it against the ABI before any memory
+// or thread exists. Returns the module and what the engine needs to place it.
+async function loadKernel(path) {
+  let bytes;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new KernelError('ERR_TRIPTYCH_KERNEL_NOT_FOUND', `cannot read kernel ${path}: ${err.message}`, { cause: err });
+  }
+  let module;
+  try {
+    module = await WebAssembly.compile(bytes);
+  } catch (err) {
+    throw new KernelError('ERR_TRIPTYCH_BAD_WASM', `${path} is not a valid WebAssembly module: ${err.message}`, { cause: err });
+  }
+  const exports = new Map(WebAssembly.Module.exports(module).map((e) => [e.name, e.kind]));
+  const need = { tp_kernel_step: 'function', tp_kernel_init: 'function', tp_kernel_abi_version: 'function',
+    __stack_pointer: 'global', __heap_base: 'global', __wasm_init_tls: 'function', __tls_size: 'global', __tls_align: 'global' };
+  const missing = Object.entries(need).filter(([n, k]) => exports.get(n) !== k).map(([n]) => n);
+  if (missing.length) {
+    throw new KernelError('ERR_TRIPTYCH_KERNEL_EXPORTS', `${path} lacks the kernel ABI exports: ${missing.join(', ')} (build it with triptych_add_wasm_kernel)`);
+  }
+  const imports = WebAssembly.Module.imports(module);
+  if (imports.length !== 1 || imports[0].module !== 'env' || imports[0].name !== 'memory' || imports[0].kind !== 'memory') {
+    throw new KernelError('ERR_TRIPTYCH_KERNEL_IMPORTS', `${path} must import exactly env.memory (a shared memory); it imports ${imports.map((i) => `${i.module}.${i.name}`).join(', ') || 'nothing'}`);
+  }
+  // A probe instance on a scratch memory reads the module's static layout.
+  let probe;
+  try {
+    const scratch = new WebAssembly.Memory({ initial: 256, maximum: MAX_WASM_PAGES, shared: true });
+    probe = new WebAssembly.Instance(module, { env: { memory: scratch } }).exports;
+  } catch (err) {
+    throw new KernelError('ERR_TRIPTYCH_BAD_WASM', `${path} cannot be instantiated over a shared memory: ${err.message}`, { cause: err });
+  }
+  const abi = probe.tp_kernel_abi_version();
+  if (abi !== 1) throw new KernelError('ERR_TRIPTYCH_KERNEL_ABI', `${path} speaks kernel ABI ${abi}; this engine speaks 1`);
+  return {
+    module, path, name: basename(path, '.wasm'),
+    heapBase: probe.__heap_base.value, tlsSize: probe.__tls_size.value, tlsAlign: probe.__tls_align.value,
+  };
+}
+
+export class Engine {
+  #native; #memory; #workers = []; #opts; #kernel; #addonPath; #busy; #watchdog = null;
+  #replacements = 0; #failures = []; #layout; #stopping = false; #workerErrors = [];
+
+  constructor(native, memory, opts, kernel, addonPath, layout) {
+    this.#native = native; this.#memory = memory; this.#opts = opts; this.#kernel = kernel;
+    this.#addonPath = addonPath; this.#layout = layout;
+  }
+
+  get memory() { return this.#memory; }
+  get renderer() { return this.#native.renderer; }
+  get workerCount() { return this.#workers.length; }
+  get replacements() { return this.#replacements; }
+  get failures() { return [...this.#failures]; }
+  get workers() { return this.#workers.map((w) => ({ ...w.info })); }
+  get layout() { return this.#layout; }
+
+  async _startWorkers(count) {
+    this.#busy = new SharedArrayBuffer(16 * count);
+    await Promise.all(Array.from({ length: count }, (_, slot) => this.#spawn(slot)));
+  }
+
+  #spawn(slot) {
+    const l = this.#layout;
+    const stackLow = l.stacksOffset + slot * l.stackStride;
+    const w = new Worker(join(here, 'compute-worker.mjs'), {
+      workerData: {
+        addonPath: this.#addonPath, module: this.#kernel.module, memory: this.#memory, engineId: this.#native.id,
+        slot, stackLow, stackHigh: stackLow + l.stackStride, tlsSize: this.#kernel.tlsSize,
+        tlsAlign: this.#kernel.tlsAlign, kernelName: this.#kernel.name, busy: this.#busy,
+      },
+    });
+    const entry = { worker: w, slot, info: { slot }, exited: null };
+    this.#workers[slot] = entry;
+    entry.exited = new Promise((res) => w.once('exit', res));
+    return new Promise((resolveReady, rejectReady) => {
+      w.on('message', (m) => {
+        if (m.type === 'ready') { entry.info = { slot, cpu: m.cpu, tid: m.tid, member: m.member }; resolveReady(); }
+        if (m.type === 'failure') this.#failures.push(m.message);
+      });
+      w.once('error', (err) => { this.#workerErrors.push(err); rejectReady(wrap(err)); });
+    });
+  }
+
+  // Terminates a worker whose chunk outran the deadline and starts another
+  // in its slot. The addon fails the chunk in flight, so the frame fails.
+  async #watch() {
+    const words = new BigInt64Array(this.#busy);
+    const limit = BigInt(this.#opts.deadlineMs) * 1_000_000n;
+    const now = process.hrtime.bigint();
+    for (const entry of this.#workers) {
+      if (!entry || entry.replacing) continue;
+      const since = Atomics.load(words, entry.slot * 2 + 1);
+      if (since === 0n || now - since <= limit) continue;
+      const frame = Atomics.load(words, entry.slot * 2);
+      entry.replacing = true;
+      this.#failures.push(`kernel ${this.#kernel.name} passed the ${this.#opts.deadlineMs} ms deadline at frame ${frame}; worker ${entry.slot} terminated and replaced`);
+      Atomics.store(words, entry.slot * 2 + 1, 0n);
+      await entry.worker.terminate();
+      this.#replacements++;
+      if (!this.#stopping) await this.#spawn(entry.slot).catch(() => {});
+    }
+  }
+
+  start() {
+    try { this.#native.start(); } catch (err) { throw wrap(err); }
+    const period = Math.max(1, Math.min(50, Math.floor(this.#opts.deadlineMs / 4)));
+    if (this.#workers.length) this.#watchdog = setInterval(() => { this.#watch(); }, period);
+  }
+
+  status() {
+    const s = this.#native.status();
+    return { ...s, replacements: this.#replacements };
+  }
+
+  // Resolves when the run has finished (all frames, or stop()). onStatus, if
+  // given, is called with status() every `intervalMs`.
+  async run({ onStatus, intervalMs = 500 } = {}) {
+    this.start();
+    return this.wait({ onStatus, intervalMs });
+  }
+
+  async wait({ onStatus, intervalMs = 500 } = {}) {
+    let last = 0;
+    for (;;) {
+      const s = this.status();
+      if (s.finished) break;
+      if (onStatus && Date.now() - last >= intervalMs) { last = Date.now(); onStatus(s); }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.#native.stop();
+    return this.status();
+  }
+
+  // Asks the engine to stop after the frame in progress; run()/wait() resolve.
+  requestStop() { this.#stopping = true; this.#native.requestStop(); }
+
+  writeOutputs(paths, runConfig = {}) {
+    try { this.#native.writeOutputs(paths, runConfig); } catch (err) { throw wrap(err); }
+  }
+
+  summaryTable() { return this.#native.summaryTable(); }
+
+  // Stops everything and releases the memory; pinned threads exit.
+  async close() {
+    this.#stopping = true;
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#native.requestStop();
+    // Workers see the engine finish and leave on their own; wait for that
+    // (they may be finishing a chunk), then stop the native threads.
+    const deadline = Date.now() + this.#opts.deadlineMs + 2000;
+    while (!this.#native.status().finished && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await Promise.all(this.#workers.map(async (e) => {
+      if (!e) return;
+      const timer = setTimeout(() => e.worker.terminate(), 2000);
+      await e.exited;
+      clearTimeout(timer);
+    }));
+    this.#native.close();
+    this.#memory = null;
+  }
+}
+
+// createEngine({ kernel, particles, hz, frames, workers, renderer, ... })
+export async function createEngine(options = {}) {
+  const opts = checkOptions(options);
+  const { addon, path: addonPath } = loadAddon();
+  if (opts.compute === 'native') {
+    const native = construct(addon, { ...opts }, undefined, undefined);
+    const engine = new Engine(native, null, opts, null, addonPath, null);
+    return engine;
+  }
+  setWasmTiering(opts.wasmTier);
+  const kernel = await loadKernel(resolve(opts.kernel ?? defaultKernelPath()));
+  const ctxAddress = Math.ceil(kernel.heapBase / 64) * 64;
+  const nativeOpts = { ...opts, kernelStaticBytes: ctxAddress + 64 };
+  let layout;
+  try { layout = addon.layoutFor(nativeOpts); } catch (err) { throw wrap(err); }
+  const workers = layout.workers;
+  const pages = Math.ceil((layout.preBytes + layout.totalBytes) / WASM_PAGE);
+  if (pages > MAX_WASM_PAGES) {
+    throw new TriptychError('ERR_TRIPTYCH_MEMORY_TOO_SMALL',
+      `the arena needs ${((layout.preBytes + layout.totalBytes) / 2 ** 20).toFixed(0)} MiB but a wasm32 shared memory stops at ${MAX_WASM_PAGES * WASM_PAGE / 2 ** 20} MiB: use fewer particles or a smaller resolution`);
+  }
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const native = construct(addon, nativeOpts, new Uint8Array(memory.buffer),
+    { arenaOffset: layout.preBytes, ctxAddress });
+  const engine = new Engine(native, memory, opts, kernel, addonPath, layout);
+  try {
+    await engine._startWorkers(workers);
+  } catch (err) {
+    await engine.close();
+    throw wrap(err);
+  }
+  return engine;
+}
+
+function construct(addon, opts, view, placement) {
+  try {
+    return new addon.Engine(opts, view, placement);
+  } catch (err) {
+    throw wrap(err);
+  }
+}
+
+export function plan(options = {}) {
+  try { return loadAddon().addon.plan(options); } catch (err) { throw wrap(err); }
+}
+
+export function devices() {
+  try { return loadAddon().addon.devices(); } catch (err) { throw wrap(err); }
+}

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: Apache-2.0
+// JS bindings of the pipeline engine, the core plan and the compute-member
+// protocol. The engine lives in a process-wide registry because Node workers
+// each load their own addon instance (their own Napi::Addon) yet must join
+// the same engine; the registry holds shared ownership and hands out ids,
+// never pointers. Control functions run on the main thread; compute-member
+// functions block natively and are for worker threads only. See docs/node.md.
+#include "engine_binding.hpp"
+
+#include <mutex>
+#include <unordered_map>
+
+#include "triptych/render/vulkan_renderer.hpp"
+#include "triptych/sched/topology.hpp"
+
+namespace triptych::node {
+namespace {
+
+// ---- the registry -------------------------------------------------------------
+
+struct Registry {
+  std::mutex mu;
+  std::uint32_t next_id = 1;
+  std::unordered_map<std::uint32_t, std::shared_ptr<pipeline::Engine>> engines;
+};
+
+// Process-wide on purpose: worker threads' addon instances reach the main
+// thread's engine through it. Function-local, so constructed on first use.
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+std::uint32_t register_engine(std::shared_ptr<pipeline::Engine> engine) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  const std::uint32_t id = r.next_id++;
+  r.engines.emplace(id, std::move(engine));
+  return id;
+}
+
+std::shared_ptr<pipeline::Engine> find_engine(std::uint32_t id) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.engines.find(id);
+  return it == r.engines.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<pipeline::Engine> unregister_engine(std::uint32_t id) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.engines.find(id);
+  if (it == r.engines.end()) return nullptr;
+  auto engine = std::move(it->second);
+  r.engines.erase(it);
+  return engine;
+}
+
+// ---- argument helpers ----------------------------------------------------------
+
+std::string errc_code(Errc e) {
+  std::string s = "ERR_TRIPTYCH_";
+  for (char c : errc_name(e)) s += c == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Napi::Object get_object(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (v.IsUndefined()) return Napi::Object::New(env);
+  if (!v.IsObject()) throw Napi::TypeError::New(env, std::string(what) + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+std::optional<double> opt_number(const Napi::Object& o, const char* key) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+std::uint64_t opt_uint(const Napi::Object& o, const char* key, std::uint64_t fallback, std::uint64_t lo,
+                       std::uint64_t hi) {
+  const auto d = opt_number(o, key);
+  if (!d) return fallback;
+  if (!(*d >= static_cast<double>(lo) && *d <= static_cast<double>(hi)) ||
+      static_cast<double>(static_cast<std::uint64_t>(*d)) != *d) {
+    throw Napi::RangeError::New(o.Env(), std::string(key) + " must be an integer in [" + std::to_string(lo) +
+                                             ", " + std::to_string(hi) + "], got " + std::to_string(*d));
+  }
+  return static_cast<std::uint64_t>(*d);
+}
+
+std::optional<std::string> opt_string(const Napi::Object& o, const char* key) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+bool opt_bool(const Napi::Object& o, const char* key, bool fallback) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+Result<sched::CorePlan> plan_from(const Napi::Object& o) {
+  sched::TopologyOptions topo_opts;
+  if (auto f = opt_string(o, "topology")) topo_opts.xml_file = *f;
+  auto topo = sched::Topology::load(topo_opts);
+  if (!topo) return topo.error();
+  sched::PlanPolicy policy;
+  if (auto env = sched::apply_env(policy); !env) return env.error();
+  auto count = [&](const char* key, std::optional<int>& out, std::uint64_t lo) {
+    if (o.Get(key).IsUndefined()) return;
+    out = static_cast<int>(opt_uint(o, key, 0, lo, 4096));
+  };
+  count("reservedCores", policy.reserved_cores, 0);
+  count("computeThreads", policy.compute_threads, 1);
+  count("renderThreads", policy.render_threads, 1);
+  auto cpus = [&](const char* key, std::optional<sched::CpuSet>& out) -> Result<void> {
+    if (auto s = opt_string(o, key)) {
+      auto set = sched::CpuSet::parse(*s);
+      if (!set) return make_error(set.error().code, std::string(key) + ": " + set.error().message);
+      out = set.value();
+    }
+    return {};
+  };
+  if (auto r = cpus("reservedCpus", policy.reserved_cpus); !r) return r.error();
+  if (auto r = cpus("computeCpus", policy.compute_cpus); !r) return r.error();
+  if (auto r = cpus("renderCpus", policy.render_cpus); !r) return r.error();
+  policy.use_smt = opt_bool(o, "smt", false);
+  policy.allow_oversubscribe = opt_bool(o, "oversubscribe", false);
+  return sched::plan_cores(topo.value(), policy);
+}
+
+pipeline::EngineConfig config_from(const Napi::Env& env, const Napi::Object& o) {
+  pipeline::EngineConfig c;
+  c.particles = static_cast<std::uint32_t>(opt_uint(o, "particles", c.particles, 1, 1u << 24));
+  if (auto hz = opt_number(o, "hz")) c.hz = *hz;
+  c.frames = opt_uint(o, "frames", c.frames, 0, std::uint64_t{1} << 40);
+  c.grain = static_cast<std::uint32_t>(opt_uint(o, "grain", c.grain, 1, 1u << 24));
+  c.workers = static_cast<std::uint32_t>(opt_uint(o, "workers", 0, 0, 1024));
+  c.width = static_cast<std::uint32_t>(opt_uint(o, "width", c.width, 1, 8192));
+  c.height = static_cast<std::uint32_t>(opt_uint(o, "height", c.height, 1, 8192));
+  c.seed = static_cast<std::uint32_t>(opt_uint(o, "seed", c.seed, 0, 0xFFFFFFFFu));
+  if (!o.Get("deviceIndex").IsUndefined()) c.device_index = static_cast<int>(opt_uint(o, "deviceIndex", 0, 0, 1024));
+  if (auto d = opt_string(o, "device")) c.device = *d;
+  c.validation = opt_bool(o, "validation", false);
+  c.worker_stack_bytes = static_cast<std::uint32_t>(opt_uint(o, "workerStackBytes", c.worker_stack_bytes, 4096, 64u << 20));
+  c.kernel_static_bytes = opt_uint(o, "kernelStaticBytes", 0, 0, std::uint64_t{1} << 31);
+  c.trace_capacity = static_cast<std::uint32_t>(opt_uint(o, "traceCapacity", 0, 0, 1u << 24));
+  const std::string renderer = opt_string(o, "renderer").value_or("vulkan");
+  if (renderer == "vulkan") c.renderer = pipeline::RendererKind::kVulkan;
+  else if (renderer == "cpu") c.renderer = pipeline::RendererKind::kCpu;
+  else throw Napi::RangeError::New(env, "renderer must be 'vulkan' or 'cpu', got '" + renderer + "'");
+  const std::string lag = opt_string(o, "lag").value_or("wait");
+  if (lag == "wait") c.lag = pipeline::LagPolicy::kWait;
+  else if (lag == "drop") c.lag = pipeline::LagPolicy::kDrop;
+  else throw Napi::RangeError::New(env, "lag must be 'wait' or 'drop', got '" + lag + "'");
+  const std::string compute = opt_string(o, "compute").value_or("wasm");
+  if (compute == "wasm") {
+    c.compute = pipeline::ComputeBackend::kExternal;
+  } else if (compute == "native") {
+    c.compute = pipeline::ComputeBackend::kNative;
+    c.native_kernel = &tp_kernel_step;
+  } else {
+    throw Napi::RangeError::New(env, "compute must be 'wasm' or 'native', got '" + compute + "'");
+  }
+  auto plan = plan_from(get_object(env, o.Get("plan"), "plan"));
+  if (!plan) throw_error(env, plan.error());
+  c.plan = plan.value();
+  return c;
+}
+
+Napi::Object layout_object(const Napi::Env& env, const ArenaLayout& l) {
+  auto o = Napi::Object::New(env);
+  o.Set("preBytes", Napi::Number::New(env, static_cast<double>(l.pre_bytes)));
+  o.Set("totalBytes", Napi::Number::New(env, static_cast<double>(l.total_bytes)));
+  o.Set("stacksOffset", Napi::Number::New(env, static_cast<double>(l.stacks_offset)));
+  o.Set("stackStride", Napi::Number::New(env, static_cast<double>(l.stack_stride)));
+  o.Set("workers", Napi::Number::New(env, l.spec.worker_stack_count));
+  auto zones = Napi::Object::New(env);
+  for (std::uint32_t i = 0; i < kZoneCount; ++i) {
+    const auto id = static_cast<ZoneId>(i);
+    auto z = Napi::Object::New(env);
+    z.Set("offset", Napi::Number::New(env, static_cast<double>(l.zone(id).offset)));
+    z.Set("size", Napi::Number::New(env, static_cast<double>(l.zone(id).size)));
+    zones.Set(std::string(zone_name(id)), z);
+  }
+  o.Set("zones", zones);
+  return o;
+}
+
+}  // namespace
+
+[[noreturn]] void throw_error(const Napi::Env& env, const Error& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, errc_code(e.code)));
+  throw err;
+}
+
+// ---- EngineWrap (main thread) -----------------------------------------------------
+
+Napi::Function EngineWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Engine",
+                     {InstanceMethod("start", &EngineWrap::Start), InstanceMethod("stop", &EngineWrap::Stop),
+                      InstanceMethod("requestStop", &EngineWrap::RequestStop),
+                      InstanceMethod("status", &EngineWrap::Status),
+                      InstanceMethod("writeOutputs", &EngineWrap::WriteOutputs),
+                      InstanceMethod("summaryTable", &EngineWrap::SummaryTable),
+                      InstanceMethod("close", &EngineWrap::Close), InstanceAccessor("id", &EngineWrap::Id, nullptr),
+                      InstanceAccessor("renderer", &EngineWrap::Renderer, nullptr),
+                      InstanceAccessor("workers", &EngineWrap::Workers, nullptr)});
+}
+
+// new Engine(config, memoryView?, placement?)
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  const Napi::Env env = info.Env();
+  const Napi::Object cfg_obj = get_object(env, info[0], "config");
+  pipeline::EngineConfig cfg = config_from(env, cfg_obj);
+  std::optional<pipeline::ExternalMemory> memory;
+  if (cfg.compute == pipeline::ComputeBackend::kExternal) {
+    if (!info[1].IsTypedArray()) {
+      throw Napi::TypeError::New(env, "WASM compute needs the shared WebAssembly.Memory (as a Uint8Array over it)");
+    }
+    const auto view = info[1].As<Napi::TypedArray>();
+    // napi_get_typedarray_info gives the raw address of a SharedArrayBuffer's
+    // bytes (napi_get_arraybuffer_info refuses shared buffers).
+    napi_typedarray_type type{};
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer{};
+    size_t byte_offset = 0;
+    if (napi_get_typedarray_info(env, view, &type, &length, &data, &buffer, &byte_offset) != napi_ok ||
+        data == nullptr) {
+      throw Napi::TypeError::New(env, "cannot read the memory view's address");
+    }
+    if (byte_offset != 0) throw Napi::RangeError::New(env, "the memory view must start at byte 0");
+    const Napi::Object placement = get_object(env, info[2], "placement");
+    pipeline::ExternalMemory m;
+    m.base = static_cast<std::byte*>(data);
+    m.bytes = view.ByteLength();
+    m.arena_offset = opt_uint(placement, "arenaOffset", 0, 0, std::uint64_t{1} << 32);
+    m.ctx_address = opt_uint(placement, "ctxAddress", 0, 0, std::uint64_t{1} << 32);
+    memory = m;
+    memory_ref_ = Napi::Persistent(info[1].As<Napi::Object>());  // keeps the bytes alive
+  }
+  auto engine = pipeline::Engine::create(cfg, memory);
+  if (!engine) throw_error(env, engine.error());
+  engine_ = std::shared_ptr<pipeline::Engine>(std::move(engine).value().release());
+  id_ = register_engine(engine_);
+}
+
+EngineWrap::~EngineWrap() { release(); }
+
+void EngineWrap::release() {
+  if (!engine_) return;
+  engine_->stop();
+  (void)unregister_engine(id_);
+  engine_.reset();
+}
+
+pipeline::Engine& EngineWrap::engine(const Napi::Env& env) {
+  if (!engine_) throw Napi::Error::New(env, "the engine is closed");
+  return *engine_;
+}
+
+Napi::Value EngineWrap::Start(const Napi::CallbackInfo& info) {
+  if (auto ok = engine(info.Env()).start(); !ok) throw_error(info.Env(), ok.error());
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::Stop(const Napi::CallbackInfo& info) {
+  engine(info.Env()).stop();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::RequestStop(const Napi::CallbackInfo& info) {
+  engine(info.Env()).request_stop();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
+  release();
+  memory_ref_.Reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value EngineWrap::Status(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const pipeline::EngineStatus s = engine(env).status();
+  auto o = Napi::Object::New(env);
+  o.Set("issued", Napi::Number::New(env, static_cast<double>(s.issued)));
+  o.Set("computed", Napi::Number::New(env, static_cast<double>(s.computed)));
+  o.Set("failed", Napi::Number::New(env, static_cast<double>(s.failed)));
+  o.Set("dropped", Napi::Number::New(env, static_cast<double>(s.dropped)));
+  o.Set("presented", Napi::Number::New(env, static_cast<double>(s.presented)));
+  o.Set("late", Napi::Number::New(env, static_cast<double>(s.late)));
+  o.Set("elapsedS", Napi::Number::New(env, s.elapsed_s));
+  o.Set("fps", Napi::Number::New(env, s.fps));
+  o.Set("p50Ms", Napi::Number::New(env, s.p50_ms));
+  o.Set("p99Ms", Napi::Number::New(env, s.p99_ms));
+  o.Set("running", Napi::Boolean::New(env, s.running));
+  o.Set("finished", Napi::Boolean::New(env, engine(env).finished()));
+  o.Set("error", Napi::String::New(env, s.error));
+  o.Set("lastFailure", Napi::String::New(env, s.last_failure));
+  return o;
+}
+
+// writeOutputs({trace, report, csv, stats, snapshot}, {key: value, ...})
+Napi::Value EngineWrap::WriteOutputs(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const Napi::Object paths = get_object(env, info[0], "outputs");
+  pipeline::Engine::Outputs out;
+  out.trace_json = opt_string(paths, "trace").value_or("");
+  out.report_html = opt_string(paths, "report").value_or("");
+  out.frames_csv = opt_string(paths, "csv").value_or("");
+  out.stats_json = opt_string(paths, "stats").value_or("");
+  out.snapshot_png = opt_string(paths, "snapshot").value_or("");
+  std::vector<std::pair<std::string, std::string>> run_config;
+  const Napi::Object cfg = get_object(env, info[1], "runConfig");
+  const Napi::Array keys = cfg.GetPropertyNames();
+  for (std::uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string k = keys.Get(i).ToString().Utf8Value();
+    run_config.emplace_back(k, cfg.Get(k).ToString().Utf8Value());
+  }
+  if (auto ok = engine(env).write_outputs(out, run_config); !ok) throw_error(env, ok.error());
+  return env.Undefined();
+}
+
+Napi::Value EngineWrap::SummaryTable(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), engine(info.Env()).summary_table());
+}
+
+Napi::Value EngineWrap::Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), id_); }
+
+Napi::Value EngineWrap::Renderer(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), engine(info.Env()).renderer_description());
+}
+
+Napi::Value EngineWrap::Workers(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), engine(info.Env()).config().workers);
+}
+
+// ---- free functions ------------------------------------------------------------
+
+Napi::Value LayoutFor(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const pipeline::EngineConfig cfg = config_from(env, get_object(env, info[0], "config"));
+  auto l = pipeline::Engine::layout_for(cfg);
+  if (!l) throw_error(env, l.error());
+  auto o = layout_object(env, l.value());
+  o.Set("workers", Napi::Number::New(env, static_cast<double>(cfg.workers != 0 ? cfg.workers : cfg.plan.compute.threads.size())));
+  return o;
+}
+
+Napi::Value Plan(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  auto plan = plan_from(get_object(env, info[0], "options"));
+  if (!plan) throw_error(env, plan.error());
+  auto o = Napi::Object::New(env);
+  o.Set("table", Napi::String::New(env, plan->to_table()));
+  o.Set("json", Napi::String::New(env, plan->to_json()));
+  return o;
+}
+
+Napi::Value Devices(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  auto devices = render::list_devices();
+  if (!devices) throw_error(env, devices.error());
+  auto arr = Napi::Array::New(env);
+  std::uint32_t n = 0;
+  for (const auto& d : devices.value()) {
+    auto o = Napi::Object::New(env);
+    o.Set("index", Napi::Number::New(env, d.index));
+    o.Set("name", Napi::String::New(env, d.name));
+    o.Set("type", Napi::String::New(env, d.type));
+    o.Set("usable", Napi::Boolean::New(env, d.usable));
+    o.Set("hostImport", Napi::Boolean::New(env, d.host_import));
+    o.Set("apiVersion", Napi::String::New(env, std::to_string(d.api_version >> 22) + "." +
+                                                   std::to_string((d.api_version >> 12) & 0x3FF) + "." +
+                                                   std::to_string(d.api_version & 0xFFF)));
+    arr.Set(n++, o);
+  }
+  return arr;
+}
+
+// ---- compute members (worker threads) ----------------------------------------------
+
+Napi::Value ComputeSlot::Join(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (member_) throw Napi::Error::New(env, "this thread already joined the compute pool");
+  const auto id = static_cast<std::uint32_t>(info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0);
+  engine_ = find_engine(id);
+  if (!engine_) throw Napi::RangeError::New(env, "no engine with id " + std::to_string(id));
+  auto m = engine_->join_compute();
+  if (!m) {
+    engine_.reset();
+    throw_error(env, m.error());
+  }
+  member_.emplace(std::move(m).value());
+  auto o = Napi::Object::New(env);
+  o.Set("slot", Napi::Number::New(env, member_->index()));
+  o.Set("cpu", Napi::Number::New(env, member_->cpu()));
+  return o;
+}
+
+// take(timeoutMs) -> [begin, end, frame, ctxAddress] | null (timeout) | false (engine done)
+Napi::Value ComputeSlot::Take(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (!member_) throw Napi::Error::New(env, "join the compute pool first");
+  const double ms = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
+  if (!(ms >= 0 && ms <= 60000)) throw Napi::RangeError::New(env, "timeoutMs must be in [0, 60000]");
+  auto job = member_->take(std::chrono::nanoseconds(static_cast<std::int64_t>(ms * 1e6)));
+  if (!job) return engine_->finished() ? Napi::Value(Napi::Boolean::New(env, false)) : env.Null();
+  // A plain array of numbers: the per-chunk path allocates nothing else.
+  auto a = Napi::Array::New(env, 4);
+  a.Set(0u, Napi::Number::New(env, job->begin));
+  a.Set(1u, Napi::Number::New(env, job->end));
+  a.Set(2u, Napi::Number::New(env, static_cast<double>(job->frame)));
+  a.Set(3u, Napi::Number::New(env, static_cast<double>(job->ctx_address)));
+  return a;
+}
+
+Napi::Value ComputeSlot::Complete(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (!member_) throw Napi::Error::New(env, "join the compute pool first");
+  if (!member_->busy()) throw Napi::Error::New(env, "no chunk to complete: take() one first");
+  const std::int32_t status = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1;
+  const std::string message = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  member_->complete(status, message);
+  return env.Undefined();
+}
+
+Napi::Value ComputeSlot::Leave(const Napi::CallbackInfo& info) {
+  leave(info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "worker left");
+  return info.Env().Undefined();
+}
+
+void ComputeSlot::leave(const std::string& reason) {
+  if (member_) member_->leave(reason);
+  member_.reset();
+  engine_.reset();
+}
+
+}  // namespace triptych::node
