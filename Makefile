@@ -35,8 +35,11 @@ endef
 build: deps
 	$(call preset_build,dev)
 
+# The default scene, headless, ~10 s at 60 Hz; writes out/report.html, out/trace.json,
+# out/snapshot.png (and frames.csv, stats.json). RUN_ARGS adds triptych run flags.
+RUN_ARGS ?=
 run: build
-	@build/dev/tools/triptych-run/triptych-run 2>/dev/null || echo "triptych: nothing to run yet (the pipeline lands with the pipeline issue); 'make test' exercises the core"
+	TRIPTYCH_BUILD_DIR=build/dev node node/bin/triptych.mjs run --headless --out out $(RUN_ARGS)
 
 test-dev: deps
 	$(call preset_build,dev)

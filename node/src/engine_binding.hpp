@@ -46,6 +46,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 Napi::Value LayoutFor(const Napi::CallbackInfo& info);
 Napi::Value Plan(const Napi::CallbackInfo& info);
 Napi::Value Devices(const Napi::CallbackInfo& info);
+Napi::Value KernelBenchNative(const Napi::CallbackInfo& info);
 
 // A worker thread's membership of one engine's compute pool. Lives in the
 // worker's addon instance; its destructor (the worker's environment being torn

@@ -15,19 +15,8 @@
 #include "render_test_util.hpp"
 #include "triptych/trace/clock.hpp"
 
-// Under ThreadSanitizer: lavapipe (and LLVM's JIT it drives) synchronises its
-// own threads with Mesa's futex-based primitives, which TSan cannot see, so
-// it reports races entirely inside the driver (e.g. pthread_mutex_destroy vs
-// lock between two llvmpipe threads). Our code is still checked.
-#if defined(__SANITIZE_THREAD__)
-extern "C" const char* __tsan_default_suppressions() {
-  return "race:libvulkan_lvp.so\n"
-         "race:libLLVM-15.so.1\n"
-         "race:libVkLayer_khronos_validation.so\n"
-         "mutex:libvulkan_lvp.so\n"
-         "deadlock:libvulkan_lvp.so\n";
-}
-#endif
+// Under ThreadSanitizer, races inside the driver are suppressed by
+// tests/support/tsan_driver_suppressions.cpp (linked in); our code is checked.
 
 namespace triptych::render {
 namespace {
