@@ -62,7 +62,7 @@ test-models: deps
 
 # JS tests (node:test) against the dev build's artefacts.
 test-js: test-dev
-	TRIPTYCH_BUILD_DIR=build/dev node --test tests/node/
+	TRIPTYCH_BUILD_DIR=build/dev node --test tests/node/ tests/report/
 
 test: test-dev test-js test-asan test-tsan test-fuzz test-models
 	@echo "triptych: all test suites passed"

@@ -160,16 +160,7 @@ static inline void step4(const attractors* a, float t, float dt, v4f* px, v4f* p
   *px = x; *py = y; *pvx = vx; *pvy = vy;
 }
 
-TP_EXPORT(tp_kernel_abi_version) uint32_t tp_kernel_abi_version(void) {
-  return TP_KERNEL_ABI_VERSION;
-}
-
-TP_EXPORT(tp_kernel_init) int32_t tp_kernel_init(const tp_kernel_ctx* ctx) {
-  return ctx->abi_version == TP_KERNEL_ABI_VERSION ? 0 : 1;
-}
-
-TP_EXPORT(tp_kernel_step)
-int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end) {
+static int32_t particles_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end) {
   if (ctx->item_bytes != sizeof(tp_particle)) return 2;
   if (begin > end || end > ctx->item_count) return 3;
   tp_particle* out = (tp_particle*)tp_arena_ptr(ctx, ctx->output_offset);
@@ -222,3 +213,20 @@ int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end) {
   }
   return 0;
 }
+
+/* The ABI exports. kernels/testing/ includes this file with
+ * TP_PARTICLES_EMBEDDED defined to wrap particles_step in fault injection. */
+#ifndef TP_PARTICLES_EMBEDDED
+TP_EXPORT(tp_kernel_abi_version) uint32_t tp_kernel_abi_version(void) {
+  return TP_KERNEL_ABI_VERSION;
+}
+
+TP_EXPORT(tp_kernel_init) int32_t tp_kernel_init(const tp_kernel_ctx* ctx) {
+  return ctx->abi_version == TP_KERNEL_ABI_VERSION ? 0 : 1;
+}
+
+TP_EXPORT(tp_kernel_step)
+int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end) {
+  return particles_step(ctx, begin, end);
+}
+#endif

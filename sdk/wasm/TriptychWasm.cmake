@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# triptych_add_wasm_kernel(<name> SOURCES a.c [b.cpp ...] [MAX_MEMORY bytes] [STACK_BYTES bytes])
+# triptych_add_wasm_kernel(<name> SOURCES a.c [b.cpp ...] [DEFINES X=1 ...] [MAX_MEMORY bytes] [STACK_BYTES bytes])
 #
 # Compiles C/C++ kernel sources with Debian's clang-14 and wasm-ld-14 into
 # <build>/kernels/<name>.wasm for wasm32 with simd128, atomics, bulk memory
@@ -17,7 +17,7 @@ set(TRIPTYCH_WASM_CFLAGS
   -Wall -Wextra -Werror)
 
 function(triptych_add_wasm_kernel name)
-  cmake_parse_arguments(K "" "MAX_MEMORY;STACK_BYTES" "SOURCES" ${ARGN})
+  cmake_parse_arguments(K "" "MAX_MEMORY;STACK_BYTES" "SOURCES;DEFINES;DEPENDS" ${ARGN})
   if(NOT K_MAX_MEMORY)
     set(K_MAX_MEMORY 2147483648)  # 2 GiB: wasm32 addresses up to 4 GiB; V8 caps shared memories
   endif()
@@ -26,6 +26,10 @@ function(triptych_add_wasm_kernel name)
   endif()
   set(out_dir ${CMAKE_BINARY_DIR}/kernels)
   set(objects "")
+  set(defines "")
+  foreach(d IN LISTS K_DEFINES)
+    list(APPEND defines -D${d})
+  endforeach()
   foreach(src IN LISTS K_SOURCES)
     get_filename_component(abs ${src} ABSOLUTE)
     get_filename_component(stem ${src} NAME_WE)
@@ -33,9 +37,9 @@ function(triptych_add_wasm_kernel name)
     add_custom_command(
       OUTPUT ${obj}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}/${name}.dir
-      COMMAND ${TRIPTYCH_WASM_CLANG} ${TRIPTYCH_WASM_CFLAGS}
+      COMMAND ${TRIPTYCH_WASM_CLANG} ${TRIPTYCH_WASM_CFLAGS} ${defines}
               -I${PROJECT_SOURCE_DIR}/sdk/wasm -c ${abs} -o ${obj}
-      DEPENDS ${abs} ${PROJECT_SOURCE_DIR}/sdk/wasm/triptych_kernel.h
+      DEPENDS ${abs} ${PROJECT_SOURCE_DIR}/sdk/wasm/triptych_kernel.h ${K_DEPENDS}
       COMMENT "wasm32: compiling ${src}" VERBATIM)
     list(APPEND objects ${obj})
   endforeach()

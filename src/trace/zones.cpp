@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The registry of per-thread zone rings (include/triptych/trace/zones.hpp).
 // Registration and collection take a mutex (rare, allocating); pushing a zone
-// never does. Rings are never freed before exit, so a collector may drain the
-// ring of a thread that has already ended. See docs/trace.md ("Zones").
+// never does. A ring outlives its thread, so a collector may drain the ring of
+// a thread that has already ended; it is freed once drained (or, unread, when
+// more than kMaxRetiredRings have piled up). See docs/trace.md ("Zones").
 #include "triptych/trace/zones.hpp"
 
 #include <sys/syscall.h>
@@ -48,12 +49,40 @@ std::size_t ThreadTrace::drain(std::vector<ZoneEvent>& out) {
   return static_cast<std::size_t>(head - tail);
 }
 
+namespace {
+
+// Marks the thread's ring retired when the thread exits.
+struct RetireOnExit {
+  ~RetireOnExit() {
+    if (detail::t_trace != nullptr) detail::t_trace->retire();
+  }
+};
+thread_local RetireOnExit t_retire_on_exit;
+
+// Frees the oldest retired rings beyond kMaxRetiredRings. Caller holds r.mu.
+void prune_retired(Registry& r) {
+  std::size_t retired = 0;
+  for (const auto& t : r.threads) retired += t->retired() ? 1u : 0u;
+  for (auto it = r.threads.begin(); retired > kMaxRetiredRings && it != r.threads.end();) {
+    if ((*it)->retired()) {
+      it = r.threads.erase(it);
+      --retired;
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace
+
 ThreadTrace& register_thread(std::string_view name, std::uint32_t capacity) {
   if (detail::t_trace == nullptr) {
     auto owned = std::make_unique<ThreadTrace>(capacity);
     owned->tid_ = static_cast<std::int64_t>(syscall(SYS_gettid));
+    (void)&t_retire_on_exit;  // constructs this thread's exit hook
     Registry& r = registry();
     const std::lock_guard lock(r.mu);
+    prune_retired(r);
     detail::t_trace = owned.get();
     r.threads.push_back(std::move(owned));
   }
@@ -96,6 +125,8 @@ std::vector<ThreadZones> collect_threads() {
     z.counters = t->counters_;
     out.push_back(std::move(z));
   }
+  // Drained rings of exited threads are done with.
+  std::erase_if(r.threads, [](const auto& t) { return t->retired(); });
   return out;
 }
 

@@ -41,6 +41,8 @@ struct ZoneEvent {
 
 // Default zones a thread can hold between two collections.
 inline constexpr std::uint32_t kDefaultZoneCapacity = 1u << 13;
+// Rings of exited threads kept for a later collect_threads().
+inline constexpr std::size_t kMaxRetiredRings = 16;
 
 // Runtime switch for zones and TRIPTYCH_STAMP. Starts enabled.
 extern std::atomic<bool> g_trace_enabled;
@@ -81,6 +83,15 @@ class ThreadTrace {
 
   // Collector only. Appends the pending zones to `out`; allocates (`out`).
   std::size_t drain(std::vector<ZoneEvent>& out);
+  // The owning thread has exited (set by its exit hook; see retired_).
+  void retire() noexcept {
+    // SYNC(zone-retire): the thread's last pushes happen before a collector
+    // that sees retired() frees the ring.
+    retired_.store(true, std::memory_order_release);
+  }
+  [[nodiscard]] bool retired() const noexcept {
+    return retired_.load(std::memory_order_acquire);  // SYNC(zone-retire)
+  }
 
   [[nodiscard]] std::uint64_t dropped() const noexcept {
     return dropped_.load(std::memory_order_relaxed);
@@ -102,6 +113,10 @@ class ThreadTrace {
   std::int64_t tid_ = 0;
   ThreadCounters counters_{};
   bool has_counters_ = false;
+  // Set when the thread exits; collect_threads() frees a retired ring after
+  // draining it, and registration frees the oldest beyond kMaxRetiredRings,
+  // so a host that creates and closes engines does not grow without bound.
+  std::atomic<bool> retired_{false};
 };
 
 // Registers the calling thread (once; allocates its ring) and names it in
