@@ -3,7 +3,7 @@
 # so binaries that never render start on machines without libvulkan1), GLSL
 # compiled to SPIR-V by glslc at build time and embedded in libtriptych as
 # generated headers, and stb (Debian libstb-dev, header-only) for PNG files.
-# Included by the top-level CMakeLists.txt right after libtriptych. See docs/render.md.
+# Included by the top-level CMakeLists.txt right after libtriptych. See docs/render-stage.md.
 
 find_package(Vulkan REQUIRED)
 find_program(TRIPTYCH_GLSLC glslc REQUIRED)

@@ -5,7 +5,7 @@
 // needs no network. It draws the frame-time plot with 8.33/16.67 ms guides, the
 // stacked per-stage breakdown, the latency histogram, the summary tables and
 // the system counters, and leaves window.__triptych = {data, plots} for tests.
-// Design: docs/trace.md ("Exporters").
+// Design: docs/tracing.md ("Exporters").
 (function () {
   'use strict';
   const data = JSON.parse(document.getElementById('triptych-data').textContent);

@@ -6,7 +6,7 @@
 // comparison runs side by side in one process and is printed as a ratio. The
 // render thread is pinned to the first CPU given (default 0); layout helper
 // threads to none. Usage: bench_render_stage [cpu0] [cpu1] [--quick] [--full].
-// See docs/render.md and docs/BENCHMARKS.md.
+// See docs/render-stage.md and docs/BENCHMARKS.md.
 #include <pthread.h>
 #include <sched.h>
 

@@ -7,7 +7,7 @@
 //  3. CPU use of an idle, parked pool;
 //  4. with --sweep: parallel efficiency at 1, 2, 4, 8, 12, 16 workers.
 // Prints ratios triptych / TBB (< 1.0 is faster). Single-threaded driver.
-// See docs/sched.md and docs/BENCHMARKS.md.
+// See docs/scheduler.md and docs/BENCHMARKS.md.
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>

@@ -4,7 +4,7 @@
 // the clock read alone and the naive peer (steady_clock + a mutex-guarded
 // vector), uncontended on CPU A and contended (two threads on CPUs A and B
 // stamping the same records). Prints p50/p99 of 1000-op batches and ratios.
-// Usage: bench_trace_stamp [cpuA=0] [cpuB=1]. docs/trace.md ("Cost").
+// Usage: bench_trace_stamp [cpuA=0] [cpuB=1]. docs/tracing.md ("Cost").
 #include <pthread.h>
 #include <sched.h>
 

@@ -38,7 +38,7 @@ const PLAN_HELP = `core plan options:
   --reserved-cpus LIST    explicit CPU lists, e.g. 0-2 (likewise --compute-cpus, --render-cpus)
   --smt                   one thread per hardware thread instead of per core
   --oversubscribe         allow more threads than CPUs (warns)
-  The TRIPTYCH_* environment variables of docs/sched.md apply too.
+  The TRIPTYCH_* environment variables of docs/scheduler.md apply too.
 `;
 
 const RUN_HELP = `usage: triptych run [options]

@@ -81,7 +81,11 @@ int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end);
 
 /* Address of an arena offset, for kernels. */
 static inline void* tp_arena_ptr(const tp_kernel_ctx* ctx, uint64_t offset) {
+#ifdef __cplusplus
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(ctx->arena_base + offset));
+#else
   return (void*)(uintptr_t)(ctx->arena_base + offset);
+#endif
 }
 
 #ifdef __cplusplus

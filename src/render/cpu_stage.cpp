@@ -3,7 +3,7 @@
 // shaders/sdf.frag: the quad is the shape plus a one-pixel margin, coverage
 // is clamp(0.5 - distance, 0, 1) at the pixel centre, and blending is
 // straight-alpha "over" rounded to 8 bits after every instance, as a UNORM8
-// attachment does. Single-threaded. See docs/render.md.
+// attachment does. Single-threaded. See docs/render-stage.md.
 #include "triptych/render/cpu_stage.hpp"
 
 #include <algorithm>

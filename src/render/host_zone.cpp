@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // HostZone (host_zone.hpp): mmap-backed page-aligned zones. Creation and
-// destruction are single-threaded. See docs/render.md.
+// destruction are single-threaded. See docs/render-stage.md.
 #include "triptych/render/host_zone.hpp"
 
 #include <sys/mman.h>

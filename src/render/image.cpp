@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Image helpers (image.hpp): result-zone copies, PNG through stb, diffs.
-// Single-threaded value functions. See docs/render.md.
+// Single-threaded value functions. See docs/render-stage.md.
 #include "triptych/render/image.hpp"
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // validated, culled instance records, chunked for the render pool. Chunks
 // write disjoint instance ranges and their own counters, so they share no
 // memory while running; the ParallelFor's join orders their writes before
-// the caller reads them. See docs/render.md.
+// the caller reads them. See docs/render-stage.md.
 #include "triptych/render/layout.hpp"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers every RenderStage shares (render_stage.hpp): result zone headers and
 // the steady-clock stamps. init_result_zone runs before a zone is handed to a
-// renderer (single-threaded); now_ns is wait-free. See docs/render.md.
+// renderer (single-threaded); now_ns is wait-free. See docs/render-stage.md.
 #include "triptych/render/render_stage.hpp"
 
 #include <chrono>

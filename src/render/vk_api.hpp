@@ -5,7 +5,7 @@
 // the package to install instead of a binary that cannot start. Tables are
 // filled once per renderer and then read-only (any thread). The
 // TRIPTYCH_VK_TRY wrapper turns a failing call into an Error naming the call.
-// See docs/render.md.
+// See docs/render-stage.md.
 #pragma once
 
 #include <vulkan/vulkan.h>

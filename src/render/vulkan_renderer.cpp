@@ -5,7 +5,7 @@
 // the result zone is not imported, result header, FrameInfo) and publishes it
 // through completed_ and the frame-ready WaitWord. Three timeline semaphores
 // order a frame's GPU work: uploaded (staging copy done), rendered (colour
-// image done), copied (pixels in the result zone). docs/render.md draws it.
+// image done), copied (pixels in the result zone). docs/render-stage.md draws it.
 #include "triptych/render/vulkan_renderer.hpp"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The core planner (include/triptych/sched/core_plan.hpp): pure functions,
 // callable from any thread. The rules it follows, and why, are in
-// docs/sched.md ("Core plan").
+// docs/scheduler.md ("Core plan").
 #include "triptych/sched/core_plan.hpp"
 
 #include <algorithm>

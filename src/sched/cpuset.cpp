@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // CpuSet parsing, formatting and set algebra (include/triptych/sched/cpuset.hpp).
-// Single-threaded value code. See docs/sched.md.
+// Single-threaded value code. See docs/scheduler.md.
 #include "triptych/sched/cpuset.hpp"
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // and deque → shared queue → explore random victims with bounded attempts →
 // two-phase park), task groups, parallel_for's affinity partitioner, external
 // members and backpressure. Blocking; see the header for who may call what
-// and docs/sched.md for the parking protocol and its lost-wake-up argument.
+// and docs/scheduler.md for the parking protocol and its lost-wake-up argument.
 #include "triptych/sched/pool.hpp"
 
 #include <pthread.h>
@@ -218,7 +218,7 @@ Result<std::unique_ptr<Pool>> Pool::create(PoolConfig config) {
 }
 
 Pool::~Pool() {
-  // SYNC(park): seq_cst, so a parking worker's re-check sees it (docs/sched.md).
+  // SYNC(park): seq_cst, so a parking worker's re-check sees it (docs/scheduler.md).
   stopping_.store(true, std::memory_order_seq_cst);
   sleep_.value.fetch_add(1, std::memory_order_seq_cst);
   (void)futex::raw_wake(sleep_.value, INT_MAX);
@@ -356,7 +356,7 @@ bool Pool::work_visible(std::uint32_t slot) const {
 }
 
 bool Pool::park(std::uint32_t slot, std::chrono::nanoseconds timeout) {
-  // Two-phase wait (docs/sched.md, "Parking"). Prepare: announce, then read the epoch.
+  // Two-phase wait (docs/scheduler.md, "Parking"). Prepare: announce, then read the epoch.
   sleep_.waiters.fetch_add(1, std::memory_order_seq_cst);
   const std::uint32_t epoch = sleep_.value.load(std::memory_order_seq_cst);
   // Re-check with seq_cst loads; cancel if anything is there.

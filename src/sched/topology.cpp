@@ -2,7 +2,7 @@
 // Topology loading through hwloc (include/triptych/sched/topology.hpp). Loading
 // is blocking and single-threaded; the result is immutable. alloc_local may be
 // called from any thread (hwloc's membind calls are thread-safe on a loaded
-// topology). See docs/sched.md.
+// topology). See docs/scheduler.md.
 #include "triptych/sched/topology.hpp"
 
 #include <hwloc.h>

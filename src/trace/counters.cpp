@@ -2,7 +2,7 @@
 // System counters behind include/triptych/trace/counters.hpp: getrusage,
 // perf_event_open (software CPU-migration counter; optional hardware
 // counters), /proc/thread-self/sched as the migration fallback, and the
-// futex-wait timing wrapper. Blocking only inside timed_wait. docs/trace.md.
+// futex-wait timing wrapper. Blocking only inside timed_wait. docs/tracing.md.
 #include "triptych/trace/counters.hpp"
 
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Report building and the Chrome-trace, CSV and stats-JSON exporters
 // (include/triptych/trace/export.hpp). Off the hot path: single-threaded,
-// allocating. Event layout and file formats: docs/trace.md ("Exporters").
+// allocating. Event layout and file formats: docs/tracing.md ("Exporters").
 #include "triptych/trace/export.hpp"
 
 #include <algorithm>

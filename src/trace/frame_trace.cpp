@@ -2,7 +2,7 @@
 // FrameTraceTable: create/attach validation and the seqlock-style protocol on
 // the frame word (include/triptych/trace/frame_trace.hpp). begin_frame is
 // wait-free for the single producer; stamp is lock-free for any thread;
-// try_read never blocks a writer. The ordering argument is in docs/trace.md.
+// try_read never blocks a writer. The ordering argument is in docs/tracing.md.
 #include "triptych/trace/frame_trace.hpp"
 
 #include <new>

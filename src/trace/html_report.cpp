@@ -4,7 +4,7 @@
 // and the run's data inlined, so it opens from file:// with no network. The
 // assets are embedded into libtriptych at configure time by
 // tools/triptych-report/CMakeLists.txt; without them (no `make deps`) the
-// writer reports kUnsupported. Single-threaded, allocating. docs/trace.md.
+// writer reports kUnsupported. Single-threaded, allocating. docs/tracing.md.
 #include <string_view>
 
 #include "json_writer.hpp"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A minimal streaming JSON writer for the exporters (src/trace/export.cpp).
 // Escapes '<', '>' and '&' too, so its output can sit inside an HTML <script>
-// element unchanged. Single-threaded; not a public API. docs/trace.md.
+// element unchanged. Single-threaded; not a public API. docs/tracing.md.
 #pragma once
 
 #include <charconv>

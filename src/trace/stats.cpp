@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // FrameAnalyzer (include/triptych/trace/stats.hpp): validates snapshots,
 // classifies frames and fills one LogLinearHistogram per segment.
-// Single-threaded; allocates. Definitions in docs/trace.md ("Statistics").
+// Single-threaded; allocates. Definitions in docs/tracing.md ("Statistics").
 #include "triptych/trace/stats.hpp"
 
 #include <algorithm>

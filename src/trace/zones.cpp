@@ -3,7 +3,7 @@
 // Registration and collection take a mutex (rare, allocating); pushing a zone
 // never does. A ring outlives its thread, so a collector may drain the ring of
 // a thread that has already ended; it is freed once drained (or, unread, when
-// more than kMaxRetiredRings have piled up). See docs/trace.md ("Zones").
+// more than kMaxRetiredRings have piled up). See docs/tracing.md ("Zones").
 #include "triptych/trace/zones.hpp"
 
 #include <sys/syscall.h>

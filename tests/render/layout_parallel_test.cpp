@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The layout pass split across threads: chunked output must equal the serial
 // pass record for record (none lost, duplicated or reordered), counters must
-// add up, and chunk ranges must be disjoint and in order. See docs/render.md.
+// add up, and chunk ranges must be disjoint and in order. See docs/render-stage.md.
 #include <gtest/gtest.h>
 
 #include <cstring>

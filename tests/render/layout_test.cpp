@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The layout pass on one thread: validation of untrusted particles, culling,
 // clamping, capacity, zone headers and bad arguments; and the CPU reference
-// rasteriser's basic pixels. See docs/render.md.
+// rasteriser's basic pixels. See docs/render-stage.md.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -2,7 +2,7 @@
 // Shared helpers for the render tests: zones, scene builders, a validation
 // sink that counts every Khronos validation message (any message fails the
 // test), and golden-image comparison that writes the actual and diff images
-// on failure. Test-thread only except the sink (any thread). See docs/render.md.
+// on failure. Test-thread only except the sink (any thread). See docs/render-stage.md.
 #pragma once
 
 #include <gtest/gtest.h>

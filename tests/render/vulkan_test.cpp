@@ -3,7 +3,7 @@
 // CI), always with the Khronos validation layer: any validation message fails
 // the test. Golden images, import vs staging, pipelined readback with
 // out-of-order polling, hostile instance data, fallbacks, missing loader or
-// driver, and the presenter hook. See docs/render.md.
+// driver, and the presenter hook. See docs/render-stage.md.
 #include <gtest/gtest.h>
 
 #include <algorithm>

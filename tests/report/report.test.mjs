@@ -6,7 +6,7 @@
 // tables match stats.json, and saves build/test-output/report.png. Also parses
 // trace.json / frames.csv and runs triptych-report on the saved table and on
 // corrupt bytes. Skips, saying why, only when the binaries are not built.
-// Run: node --test tests/report/   (docs/trace.md, "Tests").
+// Run: node --test tests/report/   (docs/tracing.md, "Tests").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';

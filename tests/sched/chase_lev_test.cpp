@@ -2,7 +2,7 @@
 // Tests for ChaseLevDeque: single-thread LIFO/FIFO semantics and growth, then
 // the owner pushing/popping against N thieves with every item accounted for
 // (0 lost, 0 duplicated). Iterations scale down under sanitizers
-// (TRIPTYCH_SANITIZED), which slow each operation ~10x. See docs/sched.md.
+// (TRIPTYCH_SANITIZED), which slow each operation ~10x. See docs/scheduler.md.
 #include "triptych/sched/chase_lev.hpp"
 
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // Tests for CpuSet, Topology and the core planner: XML fixtures in data/
 // (the 16-core GPU machine, 2 sockets, hybrid P/E, 2 cores, 1 core, a
 // restricted cpuset), hwloc synthetic topologies with and without CPU kinds,
-// overrides, and every bad input. Single-threaded. See docs/sched.md.
+// overrides, and every bad input. Single-threaded. See docs/scheduler.md.
 #include <gtest/gtest.h>
 
 #include <map>

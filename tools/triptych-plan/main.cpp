@@ -3,7 +3,7 @@
 // triptych would use on this machine, or on another one given its hwloc XML,
 // as a table or as JSON. A native stand-in for `triptych plan` until the Node
 // CLI exists. Single-threaded. Exit codes: 0 ok, 1 no valid plan, 2 bad usage.
-// See docs/sched.md.
+// See docs/scheduler.md.
 #include <cstdio>
 #include <cstring>
 #include <string>

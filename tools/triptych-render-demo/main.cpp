@@ -2,7 +2,7 @@
 // triptych-render-demo: renders a synthetic particle arena (a compute slot of
 // moving particles, three layout zones, three result zones) through the
 // Vulkan render stage, writes the last frame as a PNG and prints the timings.
-// `info` lists the Vulkan devices. Single render thread. See docs/render.md.
+// `info` lists the Vulkan devices. Single render thread. See docs/render-stage.md.
 //
 //   triptych-render-demo info [--validation]
 //   triptych-render-demo [--width W] [--height H] [--particles N] [--frames F]

@@ -4,7 +4,7 @@
 // writes trace.json, frames.csv, stats.json and report.html. The bytes are
 // validated (attach) and every record is checked before it is used, so a
 // corrupt file gives a message and exit status 1, never a crash. Exit 2: bad
-// flags. Single-threaded. docs/trace.md ("Tools").
+// flags. Single-threaded. docs/tracing.md ("Tools").
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -6,7 +6,7 @@
 // frames.csv, stats.json, report.html and trace-table.bin (the raw table, for
 // triptych-report). A frame that arrives while compute is still busy is
 // dropped, as a mailbox pipeline would. Exit 0 ok, 1 failure, 2 bad flags.
-// docs/trace.md ("Tools").
+// docs/tracing.md ("Tools").
 #include <time.h>
 
 #include <algorithm>

@@ -4,7 +4,7 @@
 // It is the independent oracle the golden tests check the GPU against and the
 // second RenderStage implementation (synchronous: submit completes the
 // frame). Blocking; one render thread calls submit/wait_frame; frame_ready()
-// may be waited on by any thread. See docs/render.md.
+// may be waited on by any thread. See docs/render-stage.md.
 #pragma once
 
 #include <array>

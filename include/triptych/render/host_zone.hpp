@@ -4,7 +4,7 @@
 // Anonymous private pages, or a memfd mapped shared (the isolation-mode
 // case, which some drivers refuse to import). Owning, move-only,
 // single-threaded to create and destroy; the bytes themselves are shared with
-// whoever they are handed to. See docs/render.md.
+// whoever they are handed to. See docs/render-stage.md.
 #pragma once
 
 #include <cstddef>

@@ -2,7 +2,7 @@
 // RGBA8 images for snapshots and golden tests: copy out of a result zone,
 // PNG files through stb_image_write / stb_image (Debian libstb-dev, no
 // hand-written encoder), and a per-pixel comparison that also produces a diff
-// image. Plain single-threaded value functions; allocate. See docs/render.md.
+// image. Plain single-threaded value functions; allocate. See docs/render-stage.md.
 #pragma once
 
 #include <cstddef>

@@ -5,7 +5,7 @@
 // split into chunks that run in parallel through a ParallelFor, the seam where
 // the scheduler's render pool plugs in (thread_split_parallel_for() is the
 // stand-in until then). Blocking only in the sense that it returns when every
-// chunk is done; one caller per layout zone at a time. See docs/render.md.
+// chunk is done; one caller per layout zone at a time. See docs/render-stage.md.
 #pragma once
 
 #include <cstddef>

@@ -6,7 +6,7 @@
 // lays out, renders, reads back into the result zone and/or presents, and
 // signals "frame ready" through a futex WaitWord and a callback. submit and
 // wait_frame belong to one thread (the render thread); frame_ready() may be
-// waited on by any thread. See docs/render.md.
+// waited on by any thread. See docs/render-stage.md.
 #pragma once
 
 #include <chrono>

@@ -4,7 +4,7 @@
 // untrusted input), the instance records the layout pass writes into a layout
 // zone (what the GPU draws), and the headers of layout and result zones. All
 // types are plain, little-endian, pointer-free and fixed in size so C++, JS,
-// WASM and the GPU agree on them; docs/render.md has the field tables. Plain
+// WASM and the GPU agree on them; docs/render-stage.md has the field tables. Plain
 // data: no synchronisation of its own (zones are handed over by the arena's
 // triple buffers); the one atomic, ResultZoneHeader::frame, says which frame's
 // pixels a result zone holds.

@@ -7,7 +7,7 @@
 // Blocking API: submit / wait_frame / set_* belong to one render thread; the
 // frame-ready WaitWord may be waited on by any thread; the callback runs on
 // the renderer's completion thread. Satisfies the RenderStage concept.
-// Frame lifecycle, semaphores and fallbacks: docs/render.md.
+// Frame lifecycle, semaphores and fallbacks: docs/render-stage.md.
 #pragma once
 
 #include <vulkan/vulkan.h>

@@ -10,12 +10,12 @@
 //     replaced by seq_cst loads/stores of `top`/`bottom`, which TSan can see.
 //  2. push stores `bottom` seq_cst instead of (release fence + relaxed store):
 //     the pool's parking protocol needs that store ordered before its read of
-//     the sleeper count (docs/sched.md, "Parking").
+//     the sleeper count (docs/scheduler.md, "Parking").
 //  3. Grown-out arrays are kept until the deque dies instead of leaked, as a
 //     thief may still be reading one (the paper leaves reclamation open).
 //  4. steal reports a lost race as empty (no separate ABORT); callers retry
 //     through their bounded victim loop.
-// Design and the orderings: docs/sched.md.
+// Design and the orderings: docs/scheduler.md.
 #pragma once
 
 #include <atomic>

@@ -4,7 +4,7 @@
 // PlanPolicy (the design review's §3.2 hybrid plan, NUMA- and P/E-kind-aware,
 // inside the allowed cpuset, never oversubscribed unless forced). Pure
 // functions of their inputs, callable from any thread. Defaults, small-machine
-// behaviour and overrides are documented in docs/sched.md.
+// behaviour and overrides are documented in docs/scheduler.md.
 #pragma once
 
 #include <cstdint>

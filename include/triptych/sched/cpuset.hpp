@@ -2,7 +2,7 @@
 // CpuSet: a sorted set of OS CPU (PU) numbers, with the Linux list syntax
 // ("0-3,8,10-11") used by /proc, taskset and our env vars and CLI flags. A
 // plain single-threaded value type; parsing returns a Result with a readable
-// error. Used by the topology model and the core plan (docs/sched.md).
+// error. Used by the topology model and the core plan (docs/scheduler.md).
 #pragma once
 
 #include <cstdint>

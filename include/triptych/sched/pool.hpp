@@ -6,7 +6,7 @@
 // submitted work. Blocking API: submit may block (policy kBlock), wait blocks
 // or helps. Any thread may submit, spawn into a TaskGroup, call parallel_for
 // or wait; a member thread spawns onto its own deque. Each Member handle is
-// used only by the thread that joined. Design: docs/sched.md.
+// used only by the thread that joined. Design: docs/scheduler.md.
 #pragma once
 
 #include <atomic>
@@ -305,7 +305,7 @@ class Pool {
   std::vector<Slot*> slots_;
   std::vector<std::thread> threads_;
   std::unique_ptr<std::atomic<int>[]> tids_;
-  // Parking: an event count. SYNC(park): see docs/sched.md "Parking".
+  // Parking: an event count. SYNC(park): see docs/scheduler.md "Parking".
   alignas(kCacheLine) WaitWord sleep_;
   std::atomic<bool> stopping_{false};
   // Shared queue: submitted tasks (FIFO, droppable) and spillover.

@@ -5,7 +5,7 @@
 // affinity mask). Loaded with hwloc from this system, from an hwloc XML file
 // (--topology FILE or HWLOC_XMLFILE) or from an hwloc synthetic description.
 // Loading is blocking and single-threaded; a loaded Topology is immutable and
-// may be read from any thread. Design: docs/sched.md.
+// may be read from any thread. Design: docs/scheduler.md.
 #pragma once
 
 #include <cstddef>

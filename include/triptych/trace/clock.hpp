@@ -2,7 +2,7 @@
 // The one clock every stamp uses: CLOCK_MONOTONIC in nanoseconds, the same
 // clock in every thread and every process of the machine (and the one JS
 // reaches through the addon), so stamps written by different writers compare.
-// Wait-free (a vDSO read, no syscall); any thread may call. See docs/trace.md.
+// Wait-free (a vDSO read, no syscall); any thread may call. See docs/tracing.md.
 #pragma once
 
 #include <cstdint>

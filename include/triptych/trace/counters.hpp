@@ -6,7 +6,7 @@
 // perf_event_open hardware counters (cycles, instructions, cache misses). A
 // ThreadProbe lives on the thread it measures; it allocates nothing and opens
 // file descriptors only at construction. Blocking only where timed_wait blocks.
-// Design and the 5% contention flag: docs/trace.md ("System counters").
+// Design and the 5% contention flag: docs/tracing.md ("System counters").
 #pragma once
 
 #include <array>

@@ -4,7 +4,7 @@
 // frame, the statistics as JSON, and a self-contained HTML report with uPlot
 // inlined (no network). Reporting is off the hot path: single-threaded,
 // allocating, and it never trusts a record it has not validated. How to open
-// each file, and why the HTML is written by C++: docs/trace.md ("Exporters").
+// each file, and why the HTML is written by C++: docs/tracing.md ("Exporters").
 #pragma once
 
 #include <cstdint>

@@ -6,7 +6,7 @@
 // stamps it with stamp() (lock-free: one load and one CAS, no allocation); a
 // reader copies records out with try_read() and detects torn reads through the
 // frame word, which doubles as the record's sequence number. The byte layout
-// is a cross-language contract: docs/trace.md ("Record bytes") and PROTOCOL.md.
+// is a cross-language contract: docs/tracing.md ("Record bytes") and PROTOCOL.md.
 #pragma once
 
 #include <array>

@@ -6,7 +6,7 @@
 // max) is within kMaxRelativeError = 1/256 (0.39%) of the true sample. Count,
 // min, max, mean and stddev are exact (Welford). 7424 u64 buckets (58 KiB),
 // covering the whole u64 range; record() never allocates. Single-threaded:
-// one histogram per analyser. docs/trace.md ("Statistics").
+// one histogram per analyser. docs/tracing.md ("Statistics").
 #pragma once
 
 #include <array>

@@ -5,7 +5,7 @@
 // at 60/120/144 Hz; dropped, in-flight and invalid frames. Records with
 // impossible stamps (out of order, in the future, from a frame id never
 // issued) are counted as invalid and left out, never trusted. Single-threaded;
-// allocates. Definitions: docs/trace.md ("Statistics").
+// allocates. Definitions: docs/tracing.md ("Statistics").
 #pragma once
 
 #include <array>

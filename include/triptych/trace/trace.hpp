@@ -3,7 +3,7 @@
 // defined publicly by libtriptych) each one is ((void)0): no code, no symbol,
 // and its arguments are not evaluated. With 1 they check the runtime switch
 // (one relaxed load) and then stamp or time a zone; the enabled cost is
-// measured by bench/trace and stated in docs/trace.md. Arguments must have no
+// measured by bench/trace and stated in docs/tracing.md. Arguments must have no
 // side effects, since they vanish when tracing is compiled out. Any thread.
 #pragma once
 

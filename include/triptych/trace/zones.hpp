@@ -6,7 +6,7 @@
 // thread is registered (its first zone, or register_thread()); when a ring is
 // full the zone is dropped and counted. Zones are process-local (they hold
 // pointers); per-frame stamps that cross processes live in frame_trace.hpp.
-// The runtime switch set_enabled() gates both. Design: docs/trace.md ("Zones").
+// The runtime switch set_enabled() gates both. Design: docs/tracing.md ("Zones").
 #pragma once
 
 #include <atomic>

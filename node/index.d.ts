@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// TypeScript declarations for the triptych JS API (node/lib/index.mjs).
+// Design: docs/node.md.
+
+export interface PlanOptions {
+  /** Plan for the machine in this hwloc XML file instead of this one. */
+  topology?: string;
+  reservedCores?: number;
+  computeThreads?: number;
+  renderThreads?: number;
+  /** CPU lists such as "0-2,5". */
+  reservedCpus?: string;
+  computeCpus?: string;
+  renderCpus?: string;
+  smt?: boolean;
+  oversubscribe?: boolean;
+}
+
+export interface EngineOptions {
+  /** Path of a kernel .wasm (default: the built particle kernel). */
+  kernel?: string;
+  particles?: number;
+  /** Target frame rate; 0 = as fast as possible. */
+  hz?: number;
+  /** Frames to run; 0 = until requestStop(). */
+  frames?: number;
+  /** Particles per compute chunk. */
+  grain?: number;
+  /** Compute workers; 0 = one per compute CPU of the plan. */
+  workers?: number;
+  renderer?: 'vulkan' | 'cpu';
+  /** Vulkan device name substring. */
+  device?: string;
+  deviceIndex?: number;
+  validation?: boolean;
+  width?: number;
+  height?: number;
+  lag?: 'wait' | 'drop';
+  compute?: 'wasm' | 'native';
+  wasmTier?: 'eager' | 'lazy';
+  /** A chunk running longer than this fails its frame; its worker is replaced. */
+  deadlineMs?: number;
+  seed?: number;
+  workerStackBytes?: number;
+  plan?: PlanOptions;
+}
+
+export interface EngineStatus {
+  issued: number;
+  computed: number;
+  failed: number;
+  dropped: number;
+  presented: number;
+  late: number;
+  elapsedS: number;
+  fps: number;
+  p50Ms: number;
+  p99Ms: number;
+  running: boolean;
+  finished: boolean;
+  /** First fatal error, or "". */
+  error: string;
+  lastFailure: string;
+  replacements: number;
+}
+
+export interface Outputs {
+  trace?: string;
+  report?: string;
+  csv?: string;
+  stats?: string;
+  snapshot?: string;
+}
+
+export interface ZoneInfo { offset: number; size: number; }
+
+export interface ArenaLayout {
+  preBytes: number;
+  totalBytes: number;
+  stacksOffset: number;
+  stackStride: number;
+  workers: number;
+  zones: Record<string, ZoneInfo>;
+}
+
+export interface WorkerInfo { slot: number; cpu: number; tid: number; member: number; }
+
+export declare class Engine {
+  /** The shared memory that is the arena (null for native compute). */
+  readonly memory: WebAssembly.Memory | null;
+  readonly layout: ArenaLayout | null;
+  readonly renderer: string;
+  readonly workerCount: number;
+  readonly workers: WorkerInfo[];
+  readonly replacements: number;
+  readonly failures: string[];
+  start(): void;
+  status(): EngineStatus;
+  run(options?: { onStatus?: (s: EngineStatus) => void; intervalMs?: number }): Promise<EngineStatus>;
+  wait(options?: { onStatus?: (s: EngineStatus) => void; intervalMs?: number }): Promise<EngineStatus>;
+  requestStop(): void;
+  writeOutputs(paths: Outputs, runConfig?: Record<string, string | number | boolean>): void;
+  summaryTable(): string;
+  close(): Promise<void>;
+}
+
+export declare function createEngine(options?: EngineOptions): Promise<Engine>;
+export declare function plan(options?: PlanOptions): { table: string; json: string };
+export declare function devices(): Array<{ index: number; name: string; type: string; usable: boolean; hostImport: boolean; apiVersion: string }>;
+export declare function buildDir(): string;
+export declare function defaultKernelPath(): string;
+export declare function setWasmTiering(mode: 'eager' | 'lazy'): void;
+
+export declare class TriptychError extends Error { readonly code: string; }
+export declare class OptionError extends TriptychError {}
+export declare class KernelError extends TriptychError {}
