@@ -82,7 +82,7 @@ export async function benchKernel({ particles, frames, grain, out }) {
   const n = median(native);
   const rate = (s) => ((particles * frames) / s / 1e6).toFixed(1);
   out.write(`particle kernel, ${particles} particles x ${frames} frames, chunks of ${grain}, 1 thread, median of ${reps}\n`);
-  out.write(`  native C (gcc -O2, 4-wide vectors)   ${(n * 1e3).toFixed(1)} ms  ${rate(n)} M particles/s\n`);
+  out.write(`  native C (gcc, same source, 4-wide vectors)${(n * 1e3).toFixed(1)} ms  ${rate(n)} M particles/s\n`);
   out.write(`  WASM (V8 ${process.versions.v8}, simd128)   ${(w * 1e3).toFixed(1)} ms  ${rate(w)} M particles/s\n`);
   out.write(`  WASM / native throughput: ${(n / w).toFixed(2)}x\n\n`);
   const bytes = particles * 32;

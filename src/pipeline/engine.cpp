@@ -7,6 +7,9 @@
 #include "triptych/pipeline/engine.hpp"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sched.h>
 #include <time.h>
 
@@ -62,6 +65,19 @@ Result<void> pin_current_thread(const sched::CpuSet& cpus, const char* name) {
   return {};
 }
 
+// The frame loop's CPU priority. On small machines it shares a core with the
+// render thread (docs/scheduler.md); without a higher weight, CFS lets a busy
+// render thread delay the loop's wake-up to the next scheduler tick (4 ms at
+// HZ=250). A nice value below 0 needs CAP_SYS_NICE: without it we go on at
+// the default priority and say so in the report.
+constexpr int kFrameLoopNice = -10;
+
+std::string raise_frame_loop_priority() {
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  if (setpriority(PRIO_PROCESS, tid, kFrameLoopNice) == 0) return "nice " + std::to_string(kFrameLoopNice);
+  return std::string("default (nice ") + std::to_string(kFrameLoopNice) + " refused: " + std::strerror(errno) + ")";
+}
+
 void sleep_until(std::uint64_t deadline_ns) {
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(deadline_ns / 1'000'000'000u);
@@ -108,6 +124,7 @@ struct Engine::Impl {
   std::string fatal;
 
   std::atomic<std::uint64_t> issued{0}, computed{0}, failed{0}, dropped{0}, presented{0}, late{0};
+  std::string frame_loop_priority;  // written by the frame loop before it starts frames
   std::uint64_t start_ns = 0;
   std::array<std::atomic<std::uint64_t>, kRecent> recent_latency{};
   std::array<std::atomic<std::uint64_t>, kRecent> recent_presented{};
@@ -402,6 +419,10 @@ bool Engine::Impl::run_compute(std::uint64_t frame, std::uint64_t index, std::ui
 
 void Engine::Impl::frame_loop() {
   if (auto ok = pin_current_thread(cfg.plan.reserved, "tp-frameloop"); !ok) set_fatal(ok.error().what());
+  {
+    std::lock_guard<std::mutex> lock(message_mu);
+    frame_loop_priority = raise_frame_loop_priority();
+  }
   trace::register_thread("frame loop");
   trace::ThreadProbe probe;
   TripleBuffer& tb = arena->frames(FrameStage::kCompute);
@@ -638,6 +659,10 @@ Result<void> Engine::write_outputs(const Outputs& out,
   report.config = run_config;
   report.config.emplace_back("renderer", renderer_description());
   report.config.emplace_back("failed frames (compute)", std::to_string(m.failed.load()));
+  {
+    std::lock_guard<std::mutex> lock(m.message_mu);
+    report.config.emplace_back("frame loop priority", m.frame_loop_priority);
+  }
   if (!out.trace_json.empty()) {
     if (auto ok = trace::write_chrome_trace_file(report, out.trace_json); !ok) return ok;
   }
