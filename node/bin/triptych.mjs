@@ -59,7 +59,10 @@ Runs a scene: WASM compute on pinned workers -> Vulkan render -> present. Headle
   --validation          Khronos validation layer; any message fails the run
   --width W, --height H render target (default 640x480)
   --lag POLICY          wait | drop: when render lags, compute waits or its frames drop
+  --baseline copy       the same scene the way a typical Electron app moves data:
+                        postMessage clones, a staging buffer, staging upload and readback
   --compute KIND        wasm | native (native: the C kernel, for comparison)
+  --seed N              initial particle placement (default 1)
   --wasm-tier MODE      eager | lazy V8 tiering for the kernel (default eager)
   --deadline-ms MS      a chunk running longer fails its frame; its worker is replaced (default 1000)
   --headless            never open a window (the default: no window presenter yet)
@@ -128,10 +131,13 @@ async function cmdRun(args) {
     'wasm-tier': { type: 'string' }, 'deadline-ms': { type: 'string' }, headless: { type: 'boolean' },
     out: { type: 'string' }, trace: { type: 'string' }, report: { type: 'string' }, csv: { type: 'string' },
     stats: { type: 'string' }, snapshot: { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
+    baseline: { type: 'string' }, seed: { type: 'string' },
     ...PLAN_OPTIONS,
   }, RUN_HELP);
   if (values.help) { process.stdout.write(RUN_HELP); return 0; }
   oneOf(values, 'scene', ['particles'], 'particles');
+  const baseline = values.baseline === undefined ? null : oneOf(values, 'baseline', ['copy'], 'copy');
+  if (baseline && values.compute === 'native') throw new UsageError('--baseline copy runs the WASM kernel; drop --compute native');
   if (values.seconds !== undefined && values.frames !== undefined) throw new UsageError('give --seconds or --frames, not both');
   const hz = num(values, 'hz', 0, 1000, 60);
   const seconds = num(values, 'seconds', 0.01, 86400, 10);
@@ -145,6 +151,7 @@ async function cmdRun(args) {
     lag: oneOf(values, 'lag', ['wait', 'drop'], 'wait'), compute: oneOf(values, 'compute', ['wasm', 'native'], 'wasm'),
     wasmTier: oneOf(values, 'wasm-tier', ['eager', 'lazy'], 'eager'),
     deadlineMs: int(values, 'deadline-ms', 1, 600000, 1000), validation: !!values.validation,
+    seed: int(values, 'seed', 0, 2 ** 32 - 1, 1),
     plan: planOptions(values),
   };
   if (values.device !== undefined) opts.device = values.device;
@@ -163,10 +170,12 @@ async function cmdRun(args) {
 
   const { createEngine } = await api();
   const t0 = performance.now();
-  const engine = await createEngine(opts);
+  const engine = baseline ? await (await import('../lib/baseline.mjs')).createCopyBaseline(opts) : await createEngine(opts);
   const startup = performance.now() - t0;
   const untilDone = frames === 0 ? 'until Ctrl-C' : `${frames} frames`;
-  process.stdout.write(`triptych run: ${opts.particles} particles, ${opts.compute === 'wasm' ? `${engine.workerCount} WASM workers` : 'native compute'}, ${engine.renderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
+  const computeText = baseline ? `${engine.workerCount} WASM workers, COPY BASELINE (postMessage + staging copies)`
+    : opts.compute === 'wasm' ? `${engine.workerCount} WASM workers` : 'native compute';
+  process.stdout.write(`triptych run: ${opts.particles} particles, ${computeText}, ${engine.renderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
   let interrupted = false;
   const onSigint = () => { interrupted = true; engine.requestStop(); };
   process.once('SIGINT', onSigint);
@@ -188,7 +197,8 @@ async function cmdRun(args) {
   let code = 0;
   try {
     engine.writeOutputs(outputs, {
-      host: 'node', scene: 'particles', particles: opts.particles, hz, frames, compute: opts.compute,
+      host: 'node', scene: 'particles', particles: opts.particles, hz, frames,
+      compute: baseline ? 'wasm, copy baseline' : opts.compute,
       workers: engine.workerCount, renderer: engine.renderer, lag: opts.lag, 'wasm tier': opts.wasmTier,
       'start-up ms': startup.toFixed(0),
     });
@@ -267,20 +277,38 @@ async function cmdInfo(args) {
 // ---- bench ----------------------------------------------------------------------
 
 async function cmdBench(args) {
-  const help = `usage: triptych bench [kernel] [options]\n\n  kernel    the particle kernel as WASM (V8, SIMD) against native C (-O2, same SIMD\n            width), same particles, same run, as a throughput ratio; and the\n            per-chunk take/complete overhead\n  --particles N   (default 1000000)   --frames N (default 40)   --grain N (default 16384)\n`;
+  const help = `usage: triptych bench [pipeline|kernel] [options]
+
+  pipeline  (default) the zero-copy pipeline against the copy-based baseline (--baseline
+            copy), same scene, same run: end-to-end latency p50/p99, frame-time jitter
+            (stddev) and CPU time per frame, as ratios
+            --particles N (default 8000)  --hz RATE (default 60)  --frames N (default 300)
+            --renderer vulkan|cpu (default vulkan)
+  kernel    the particle kernel as WASM (V8, simd128) against the same C compiled natively,
+            same run, as a throughput ratio; and one frame's hand-off through the arena
+            against postMessage (clone, transfer)
+            --particles N (default 1000000)  --frames N (default 40)  --grain N (default 16384)
+`;
   const { values, positionals } = (() => {
     try {
-      return parseArgs({ args, options: { particles: { type: 'string' }, frames: { type: 'string' }, grain: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+      return parseArgs({ args, options: { particles: { type: 'string' }, frames: { type: 'string' }, grain: { type: 'string' }, hz: { type: 'string' }, renderer: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
     } catch (err) { throw new UsageError(`${err.message}\n\n${help}`); }
   })();
   if (values.help) { process.stdout.write(help); return 0; }
-  const what = positionals[0] ?? 'kernel';
-  if (what !== 'kernel' || positionals.length > 1) throw new UsageError(`unknown benchmark '${positionals.join(' ')}'\n\n${help}`);
-  const { benchKernel } = await import('../lib/bench.mjs');
-  await benchKernel({
-    particles: int(values, 'particles', 1000, 1 << 24, 1_000_000), frames: int(values, 'frames', 1, 100000, 40),
-    grain: int(values, 'grain', 1, 1 << 24, 16384), out: process.stdout,
-  });
+  const what = positionals[0] ?? 'pipeline';
+  if (!['kernel', 'pipeline'].includes(what) || positionals.length > 1) throw new UsageError(`unknown benchmark '${positionals.join(' ')}'\n\n${help}`);
+  const bench = await import('../lib/bench.mjs');
+  if (what === 'kernel') {
+    await bench.benchKernel({
+      particles: int(values, 'particles', 1000, 1 << 24, 1_000_000), frames: int(values, 'frames', 1, 100000, 40),
+      grain: int(values, 'grain', 1, 1 << 24, 16384), out: process.stdout,
+    });
+  } else {
+    await bench.benchPipeline({
+      particles: int(values, 'particles', 1, 1 << 24, 8000), frames: int(values, 'frames', 10, 1_000_000, 300),
+      hz: num(values, 'hz', 0, 1000, 60), renderer: oneOf(values, 'renderer', ['vulkan', 'cpu'], 'vulkan'), out: process.stdout,
+    });
+  }
   return 0;
 }
 

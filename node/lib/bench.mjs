@@ -6,7 +6,11 @@
 // transfer). Prints figures and ratios; asserts nothing (docs/BENCHMARKS.md).
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { loadAddon, defaultKernelPath, setWasmTiering } from './index.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadAddon, defaultKernelPath, setWasmTiering, createEngine } from './index.mjs';
+import { createCopyBaseline } from './baseline.mjs';
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -95,4 +99,39 @@ export async function benchKernel({ particles, frames, grain, out }) {
   out.write(`  postMessage, structured clone     ${clone.toFixed(3)} ms  (${(clone / arena).toFixed(1)}x the arena)\n`);
   out.write(`  postMessage, transfer             ${transfer.toFixed(3)} ms  (${(transfer / arena).toFixed(1)}x the arena)\n`);
   return { nativeS: n, wasmS: w, arenaMs: arena, cloneMs: clone, transferMs: transfer };
+}
+
+// One run of either pipeline: its full-run statistics (from stats.json) and
+// the process CPU time it used per frame.
+async function pipelineRun(make, opts) {
+  const engine = await make(opts);
+  const cpu0 = process.cpuUsage();
+  const status = await engine.run();
+  const cpu = process.cpuUsage(cpu0);
+  const dir = mkdtempSync(join(tmpdir(), 'tp-bench-'));
+  engine.writeOutputs({ stats: join(dir, 'stats.json') });
+  const stats = JSON.parse(readFileSync(join(dir, 'stats.json'), 'utf8'));
+  rmSync(dir, { recursive: true, force: true });
+  await engine.close();
+  const seg = stats.segments;
+  return {
+    presented: status.presented, late: status.late, failed: status.failed,
+    p50: seg.latency.p50_ns / 1e6, p99: seg.latency.p99_ns / 1e6, jitter: seg.interval.stddev_ns / 1e6,
+    cpuMs: (cpu.user + cpu.system) / 1000 / Math.max(1, status.presented),
+  };
+}
+
+export async function benchPipeline({ particles, frames, hz, renderer, out }) {
+  const opts = { particles, frames, hz, renderer, grain: 2048 };
+  out.write(`zero-copy pipeline vs copy-based baseline: ${particles} particles, ${frames} frames at ${hz || 'max'} Hz, renderer ${renderer}\n`);
+  const zero = await pipelineRun(createEngine, opts);
+  const copy = await pipelineRun(createCopyBaseline, opts);
+  const row = (name, z, c, unit, digits = 3) => out.write(`  ${name.padEnd(34)} ${z.toFixed(digits).padStart(10)} ${c.toFixed(digits).padStart(10)} ${unit.padEnd(4)} ${(c / z).toFixed(2).padStart(7)}x\n`);
+  out.write(`  ${''.padEnd(34)} ${'zero-copy'.padStart(10)} ${'copy'.padStart(10)}      copy/zero\n`);
+  row('end-to-end latency p50', zero.p50, copy.p50, 'ms');
+  row('end-to-end latency p99', zero.p99, copy.p99, 'ms');
+  row('frame-time jitter (interval stddev)', zero.jitter, copy.jitter, 'ms');
+  row('process CPU time per frame', zero.cpuMs, copy.cpuMs, 'ms');
+  out.write(`  frames presented ${zero.presented} / ${copy.presented}, late ${zero.late} / ${copy.late}\n`);
+  return { zero, copy };
 }

@@ -69,7 +69,7 @@ const DEFAULTS = {
   deadlineMs: 1000, wasmTier: 'eager', workerStackBytes: 256 * 1024, plan: {},
 };
 
-function checkOptions(opts) {
+export function normaliseOptions(opts) {
   const o = { ...DEFAULTS, ...opts };
   const int = (k, lo, hi) => {
     if (!Number.isInteger(o[k]) || o[k] < lo || o[k] > hi) {
@@ -88,7 +88,7 @@ function checkOptions(opts) {
 
 // Compiles the kernel once and checks it against the ABI before any memory
 // or thread exists. Returns the module and what the engine needs to place it.
-async function loadKernel(path) {
+export async function loadKernel(path) {
   let bytes;
   try {
     bytes = await readFile(path);
@@ -255,7 +255,7 @@ export class Engine {
 
 // createEngine({ kernel, particles, hz, frames, workers, renderer, ... })
 export async function createEngine(options = {}) {
-  const opts = checkOptions(options);
+  const opts = normaliseOptions(options);
   const { addon, path: addonPath } = loadAddon();
   if (opts.compute === 'native') {
     const native = construct(addon, { ...opts }, undefined, undefined);

@@ -72,6 +72,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("layoutFor", Napi::Function::New(env, LayoutFor, "layoutFor"));
     exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
     exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
+    exports.Set("nowNs", Napi::Function::New(env, NowNs, "nowNs"));
     exports.Set("kernelBenchNative", Napi::Function::New(env, KernelBenchNative, "kernelBenchNative"));
     DefineAddon(exports, {
         InstanceMethod("computeJoin", &Addon::ComputeJoin),

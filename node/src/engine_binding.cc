@@ -16,6 +16,7 @@
 
 #include "triptych/render/vulkan_renderer.hpp"
 #include "triptych/sched/topology.hpp"
+#include "triptych/trace/clock.hpp"
 
 namespace triptych::node {
 namespace {
@@ -167,9 +168,14 @@ pipeline::EngineConfig config_from(const Napi::Env& env, const Napi::Object& o) 
   } else if (compute == "native") {
     c.compute = pipeline::ComputeBackend::kNative;
     c.native_kernel = &tp_kernel_step;
+  } else if (compute == "host") {
+    c.compute = pipeline::ComputeBackend::kHost;
+    c.frames = 0;
   } else {
-    throw Napi::RangeError::New(env, "compute must be 'wasm' or 'native', got '" + compute + "'");
+    throw Napi::RangeError::New(env, "compute must be 'wasm', 'native' or 'host', got '" + compute + "'");
   }
+  c.staging = opt_bool(o, "staging", false);
+  c.host_presents = opt_bool(o, "hostPresents", false);
   auto plan = plan_from(get_object(env, o.Get("plan"), "plan"));
   if (!plan) throw_error(env, plan.error());
   c.plan = plan.value();
@@ -209,6 +215,8 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
   return DefineClass(env, "Engine",
                      {InstanceMethod("start", &EngineWrap::Start), InstanceMethod("stop", &EngineWrap::Stop),
                       InstanceMethod("requestStop", &EngineWrap::RequestStop),
+                      InstanceMethod("hostFrame", &EngineWrap::HostFrame),
+                      InstanceMethod("copyResult", &EngineWrap::CopyResult),
                       InstanceMethod("status", &EngineWrap::Status),
                       InstanceMethod("writeOutputs", &EngineWrap::WriteOutputs),
                       InstanceMethod("summaryTable", &EngineWrap::SummaryTable),
@@ -282,6 +290,49 @@ Napi::Value EngineWrap::Stop(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::RequestStop(const Napi::CallbackInfo& info) {
   engine(info.Env()).request_stop();
   return info.Env().Undefined();
+}
+
+namespace {
+std::span<std::byte> view_bytes(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string(what) + " must be a TypedArray");
+  napi_typedarray_type type{};
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer{};
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok) {
+    throw Napi::TypeError::New(env, std::string("cannot read ") + what);
+  }
+  return {static_cast<std::byte*>(data), v.As<Napi::TypedArray>().ByteLength()};
+}
+
+std::uint64_t ns_arg(const Napi::Env& env, const Napi::Value& v, const char* what) {
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    const std::uint64_t x = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) return x;
+  }
+  throw Napi::TypeError::New(env, std::string(what) + " must be a BigInt of nanoseconds (nowNs())");
+}
+}  // namespace
+
+// hostFrame(particles: Uint8Array, queuedNs, computeStartNs, computeEndNs) -> frame id
+Napi::Value EngineWrap::HostFrame(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const std::span<std::byte> bytes = view_bytes(env, info[0], "particles");
+  auto frame = engine(env).host_frame(bytes, ns_arg(env, info[1], "queuedNs"), ns_arg(env, info[2], "computeStartNs"),
+                                      ns_arg(env, info[3], "computeEndNs"));
+  if (!frame) throw_error(env, frame.error());
+  return Napi::Number::New(env, static_cast<double>(frame.value()));
+}
+
+// copyResult(pixels: Uint8Array) -> frame id | null (nothing new yet)
+Napi::Value EngineWrap::CopyResult(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  auto got = engine(env).copy_result(view_bytes(env, info[0], "pixels"));
+  if (!got) throw_error(env, got.error());
+  if (!got.value()) return env.Null();
+  return Napi::Number::New(env, static_cast<double>(*got.value()));
 }
 
 Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
@@ -387,6 +438,11 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
     arr.Set(n++, o);
   }
   return arr;
+}
+
+// nowNs() -> BigInt: CLOCK_MONOTONIC, the clock of every trace stamp.
+Napi::Value NowNs(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), static_cast<std::uint64_t>(trace::now_ns()));
 }
 
 // kernelBenchNative({particles, frames, chunk}) -> seconds: the native build

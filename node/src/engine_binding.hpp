@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "triptych/core/result.hpp"
@@ -30,6 +31,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value RequestStop(const Napi::CallbackInfo& info);
+  Napi::Value HostFrame(const Napi::CallbackInfo& info);
+  Napi::Value CopyResult(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Status(const Napi::CallbackInfo& info);
   Napi::Value WriteOutputs(const Napi::CallbackInfo& info);
@@ -47,6 +50,7 @@ Napi::Value LayoutFor(const Napi::CallbackInfo& info);
 Napi::Value Plan(const Napi::CallbackInfo& info);
 Napi::Value Devices(const Napi::CallbackInfo& info);
 Napi::Value KernelBenchNative(const Napi::CallbackInfo& info);
+Napi::Value NowNs(const Napi::CallbackInfo& info);
 
 // A worker thread's membership of one engine's compute pool. Lives in the
 // worker's addon instance; its destructor (the worker's environment being torn

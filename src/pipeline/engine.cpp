@@ -107,6 +107,8 @@ struct Engine::Impl {
   // read by the render thread after acquire_latest: the triple buffer's
   // acq_rel exchanges order these plain accesses like the slot bytes.
   std::array<std::uint64_t, 3> slot_frame{};
+  std::array<std::uint64_t, 3> result_frame{};  // likewise for the result buffer
+  WaitWord rendered;  // bumped by render after each result publish
 
   std::thread loop_thread;
   std::thread render_thread;
@@ -153,6 +155,7 @@ struct Engine::Impl {
   }
 
   void frame_loop();
+  void mark_presented(std::uint64_t frame);
   void render_loop();
   bool run_compute(std::uint64_t frame, std::uint64_t index, std::uint64_t& last_output_offset);
 };
@@ -191,6 +194,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optiona
     return make_error(Errc::kInvalidArgument, "hz must be in [0, 1000] (0 = as fast as possible)");
   }
   if (config.grain == 0) return make_error(Errc::kInvalidArgument, "grain must be at least 1");
+  if (config.compute == ComputeBackend::kHost && config.frames != 0) {
+    return make_error(Errc::kInvalidArgument, "host-fed compute is driven by host_frame(); frames must be 0");
+  }
   if (config.plan.compute.threads.empty() || config.plan.render.threads.empty()) {
     return make_error(Errc::kInvalidArgument, "the core plan has no compute or no render CPUs");
   }
@@ -250,6 +256,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optiona
   if (config.compute == ComputeBackend::kNative) {
     pc.cpus = compute_cpus;
     pc.threads = compute_cpus.size();
+  } else if (config.compute == ComputeBackend::kHost) {
+    pc.threads = 0;  // unused: the host computes
+    pc.max_external = 1;
   } else {
     pc.threads = 0;
     pc.max_external = config.workers;
@@ -295,6 +304,10 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optiona
     vc.layout = lp;
     vc.frames_in_flight = 1;  // the result triple buffer owns one write slot at a time
     vc.layout_tasks = static_cast<std::uint32_t>(config.plan.render.threads.size());
+    if (config.staging) {
+      vc.layout_path = render::HostMemoryPath::kStaging;
+      vc.result_path = render::HostMemoryPath::kStaging;
+    }
     vc.pool = pool_for;
     vc.clear_color = clear;
     vc.vulkan.validation = config.validation;
@@ -344,13 +357,15 @@ Result<void> Engine::start() {
   }
   m.start_ns = trace::now_ns();
   m.render_thread = std::thread([&m] { m.render_loop(); });
-  m.loop_thread = std::thread([&m] { m.frame_loop(); });
+  if (m.cfg.compute != ComputeBackend::kHost) m.loop_thread = std::thread([&m] { m.frame_loop(); });
   return {};
 }
 
 void Engine::request_stop() noexcept {
   Impl& m = *impl_;
   m.stop_requested.store(true, std::memory_order_release);
+  // With host-fed compute the host is the frame loop: it is done now.
+  if (m.cfg.compute == ComputeBackend::kHost) m.loop_done.store(true, std::memory_order_release);
   (void)fetch_add_and_wake(m.consumed, 1, INT_MAX);  // a loop waiting for render re-checks
 }
 
@@ -527,22 +542,14 @@ void Engine::Impl::render_loop() {
     }
     (void)table->stamp(frame, trace::Stage::kRenderStart, static_cast<std::uint64_t>(info->render_start_ns));
     (void)table->stamp(frame, trace::Stage::kRenderEnd, static_cast<std::uint64_t>(info->render_end_ns));
+    result_frame[result_tb.indices().writer] = frame;
+    (void)result_tb.publish();
+    (void)fetch_add_and_wake(rendered, 1, INT_MAX);
+    if (cfg.host_presents) continue;  // the host copies it out and stamps it
     // Present: headless, the engine itself is the result buffer's reader; the
     // frame it takes is the one a window or UI would show.
-    (void)result_tb.publish();
     (void)result_tb.acquire_latest();
-    const std::uint64_t now = trace::now_ns();
-    (void)table->stamp(frame, trace::Stage::kPresented, now);
-    presented.fetch_add(1, std::memory_order_relaxed);
-    trace::FrameSnapshot snap;
-    if (table->try_read(frame, snap) == trace::ReadStatus::kOk) {
-      const std::uint64_t latency = now - snap.at(trace::Stage::kQueued);
-      if (period_ns != 0 && latency > period_ns) late.fetch_add(1, std::memory_order_relaxed);
-      const std::uint64_t n = recent_count.load(std::memory_order_relaxed);
-      recent_latency[n % kRecent].store(latency, std::memory_order_relaxed);
-      recent_presented[n % kRecent].store(now, std::memory_order_relaxed);
-      recent_count.store(n + 1, std::memory_order_release);
-    }
+    mark_presented(frame);
   }
   render_done.store(true, std::memory_order_release);
   stop_requested.store(true, std::memory_order_release);
@@ -556,6 +563,79 @@ void Engine::Impl::render_loop() {
     (void)wait(consumed, consumed.value.load(std::memory_order_acquire), kWaitSlice);
   }
   (void)store_and_wake(finished, 1, INT_MAX);
+}
+
+void Engine::Impl::mark_presented(std::uint64_t frame) {
+  const std::uint64_t now = trace::now_ns();
+  (void)table->stamp(frame, trace::Stage::kPresented, now);
+  presented.fetch_add(1, std::memory_order_relaxed);
+  trace::FrameSnapshot snap;
+  if (table->try_read(frame, snap) == trace::ReadStatus::kOk) {
+    const std::uint64_t latency = now - snap.at(trace::Stage::kQueued);
+    if (period_ns != 0 && latency > period_ns) late.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t n = recent_count.load(std::memory_order_relaxed);
+    recent_latency[n % kRecent].store(latency, std::memory_order_relaxed);
+    recent_presented[n % kRecent].store(now, std::memory_order_relaxed);
+    recent_count.store(n + 1, std::memory_order_release);
+  }
+}
+
+// ---- host-fed compute and host presentation (the copy-based baseline) ---------------
+
+Result<std::uint64_t> Engine::host_frame(std::span<const std::byte> particles, std::uint64_t queued_ns,
+                                         std::uint64_t compute_start_ns, std::uint64_t compute_end_ns) {
+  Impl& m = *impl_;
+  if (m.cfg.compute != ComputeBackend::kHost) {
+    return make_error(Errc::kInvalidArgument, "host_frame needs host-fed compute");
+  }
+  if (m.stop_requested.load(std::memory_order_acquire)) return make_error(Errc::kInvalidArgument, "the engine is stopping");
+  TripleBuffer& tb = m.arena->frames(FrameStage::kCompute);
+  const std::span<std::byte> slot = tb.write_slot();
+  const std::size_t bytes = std::size_t{m.cfg.particles} * sizeof(tp_particle);
+  if (particles.size() != bytes) {
+    return make_error(Errc::kInvalidArgument, "a frame is " + std::to_string(bytes) + " bytes (" +
+                                                  std::to_string(m.cfg.particles) + " particles), got " +
+                                                  std::to_string(particles.size()));
+  }
+  if (!(queued_ns <= compute_start_ns && compute_start_ns <= compute_end_ns)) {
+    return make_error(Errc::kInvalidArgument, "stamps must satisfy queued <= compute start <= compute end");
+  }
+  const std::uint64_t frame = m.table->begin_frame(queued_ns);
+  m.issued.fetch_add(1, std::memory_order_relaxed);
+  (void)m.table->stamp(frame, trace::Stage::kComputeStart, compute_start_ns);
+  (void)m.table->stamp(frame, trace::Stage::kComputeEnd, compute_end_ns);
+  std::memcpy(slot.data(), particles.data(), bytes);  // the copy this mode exists to measure
+  m.slot_frame[tb.indices().writer] = frame;
+  const std::uint64_t dropped_before = tb.dropped();
+  (void)tb.publish();
+  m.computed.fetch_add(1, std::memory_order_relaxed);
+  if (tb.dropped() != dropped_before) {
+    m.dropped.fetch_add(1, std::memory_order_relaxed);
+    (void)m.table->mark_dropped(m.slot_frame[tb.indices().writer]);
+  }
+  return frame;
+}
+
+Result<std::optional<std::uint64_t>> Engine::copy_result(std::span<std::byte> pixels) {
+  Impl& m = *impl_;
+  if (!m.cfg.host_presents) return make_error(Errc::kInvalidArgument, "copy_result needs host_presents");
+  const std::size_t bytes = std::size_t{m.cfg.width} * m.cfg.height * 4;
+  if (pixels.size() < bytes) {
+    return make_error(Errc::kTooSmall, "the pixel buffer needs " + std::to_string(bytes) + " bytes");
+  }
+  TripleBuffer& result_tb = m.arena->frames(FrameStage::kResult);
+  const TripleBuffer::Frame f = result_tb.acquire_latest();
+  if (!f.is_new) return std::optional<std::uint64_t>{};
+  // The zone header is ours, but checked like any arena bytes before use.
+  const auto* h = reinterpret_cast<const render::ResultZoneHeader*>(f.data.data());
+  if (h->width != m.cfg.width || h->height != m.cfg.height || h->row_bytes != m.cfg.width * 4 ||
+      std::uint64_t{h->pixel_offset} + bytes > f.data.size()) {
+    return make_error(Errc::kCorruptHeader, "the result zone's header does not describe its image");
+  }
+  std::memcpy(pixels.data(), f.data.data() + h->pixel_offset, bytes);
+  const std::uint64_t frame = m.result_frame[result_tb.indices().reader];
+  m.mark_presented(frame);
+  return std::optional<std::uint64_t>{frame};
 }
 
 // ---- external compute members ---------------------------------------------------------

@@ -14,6 +14,7 @@
 
 #include "triptych/render/scene.hpp"
 #include "triptych/sched/topology.hpp"
+#include "triptych/trace/clock.hpp"
 #include "triptych/trace/export.hpp"
 
 namespace triptych::pipeline {
@@ -226,6 +227,66 @@ TEST(Pipeline, Engine_VulkanPathIsValidationClean) {
   const EngineStatus s = engine->status();
   EXPECT_EQ(s.error, "");
   EXPECT_EQ(s.presented, 10u);
+}
+
+// The copy-based baseline's native half: the host computes, copies each frame
+// in, and copies each result out; staging buffers instead of imports.
+TEST(Pipeline, Engine_HostFedFramesAreRenderedAndCopiedOut) {
+  EngineConfig c = small_config();
+  c.compute = ComputeBackend::kHost;
+  c.native_kernel = nullptr;
+  c.frames = 0;
+  c.staging = true;
+  c.host_presents = true;
+  c.renderer = RendererKind::kVulkan;
+  auto e = Engine::create(c);
+  ASSERT_TRUE(e.ok()) << e.error().what();
+  std::unique_ptr<Engine> engine = std::move(e).value();
+  ASSERT_TRUE(engine->start().ok());
+  std::vector<tp_particle> a(c.particles), b(c.particles);
+  tp_kernel_ctx ctx{};
+  ctx.abi_version = TP_KERNEL_ABI_VERSION;
+  ctx.item_count = c.particles;
+  ctx.item_bytes = sizeof(tp_particle);
+  ctx.dt = 1.0F / 60.0F;
+  std::vector<std::byte> pixels(std::size_t{c.width} * c.height * 4);
+  std::uint64_t copied = 0;
+  for (std::uint32_t f = 1; f <= 20; ++f) {
+    const std::uint64_t queued = trace::now_ns();
+    ctx.frame_id = f;
+    ctx.flags = f == 1 ? TP_CTX_FIRST_FRAME : 0u;
+    ctx.input_offset = reinterpret_cast<std::uintptr_t>(a.data());
+    ctx.output_offset = reinterpret_cast<std::uintptr_t>(b.data());
+    ASSERT_EQ(tp_kernel_step(&ctx, 0, c.particles), 0);
+    std::swap(a, b);
+    const std::uint64_t done = trace::now_ns();
+    auto frame = engine->host_frame(std::as_bytes(std::span(a)), queued, queued, done);
+    ASSERT_TRUE(frame.ok()) << frame.error().what();
+    // Wait for this frame's pixels, as a UI would.
+    for (int tries = 0; tries < 5000; ++tries) {
+      auto got = engine->copy_result(pixels);
+      ASSERT_TRUE(got.ok()) << got.error().what();
+      if (got.value() && *got.value() == frame.value()) {
+        ++copied;
+        break;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  std::vector<std::byte> wrong(10);
+  EXPECT_EQ(engine->host_frame(wrong, 1, 1, 1).error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(engine->copy_result(wrong).error().code, Errc::kTooSmall);
+  engine->request_stop();
+  EXPECT_TRUE(engine->wait_finished(30s));
+  engine->stop();
+  const EngineStatus s = engine->status();
+  EXPECT_EQ(copied, 20u);
+  EXPECT_EQ(s.issued, 20u);
+  EXPECT_EQ(s.presented, 20u);
+  EXPECT_EQ(s.error, "");
+  EXPECT_NE(engine->renderer_description().find("staging"), std::string::npos);
+  const trace::TraceReport r = trace::collect_report(*engine->arena().trace());
+  EXPECT_EQ(r.stats.complete, 20u);
 }
 
 TEST(Pipeline, Engine_RejectsBadConfigurationsClearly) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ namespace triptych::pipeline {
 enum class ComputeBackend {
   kNative,    // own pool threads call a native kernel (tests, benchmarks, the native host)
   kExternal,  // external members (Node workers) run the WASM kernel; nobody else does
+  kHost,      // the host computes elsewhere and copies each frame in (host_frame): the
+              // copy-based baseline; there is no frame-loop thread
 };
 
 enum class RendererKind { kVulkan, kCpu };
@@ -75,6 +78,12 @@ struct EngineConfig {
   std::uint64_t kernel_static_bytes = 0;          // kExternal: WASM data + module stack + ctx
   sched::CorePlan plan;             // where threads go (sched::plan_cores)
   std::uint32_t trace_capacity = 0;  // frames kept in the trace table; 0 = fit `frames`
+  // Copy through staging buffers instead of importing the arena's zones into
+  // Vulkan (the baseline; also what a driver without host import gets).
+  bool staging = false;
+  // The host takes each finished frame with copy_result() (and that stamps
+  // "presented"), instead of the render thread presenting it in place.
+  bool host_presents = false;
 };
 
 // Live counters, readable while running (any thread).
@@ -159,6 +168,16 @@ class Engine {
   [[nodiscard]] bool finished() const noexcept;
 
   [[nodiscard]] Result<ComputeMember> join_compute();
+
+  // kHost: one computed frame, copied into the compute slot and published.
+  // The stamps are the host's (CLOCK_MONOTONIC ns). Returns the frame id.
+  // Errors: wrong backend, wrong size, stopped. Host thread only.
+  [[nodiscard]] Result<std::uint64_t> host_frame(std::span<const std::byte> particles, std::uint64_t queued_ns,
+                                                 std::uint64_t compute_start_ns, std::uint64_t compute_end_ns);
+  // host_presents: copies the newest finished frame's pixels (RGBA8, width x
+  // height) into `pixels`, stamps it presented and returns its id; nullopt
+  // when no new frame is ready. Host thread only.
+  [[nodiscard]] Result<std::optional<std::uint64_t>> copy_result(std::span<std::byte> pixels);
   [[nodiscard]] EngineStatus status() const;
 
   // After stop(): exports. Any path may be empty to skip that file.
