@@ -42,6 +42,8 @@ using namespace std::chrono_literals;
 constexpr auto kWaitSlice = 20ms;
 // A frame the GPU has not finished in this long is a hang: the run fails.
 constexpr auto kRenderTimeout = 20s;
+// Margin by which a just-in-time frame should be ready before render frees up.
+constexpr std::uint64_t kJustInTimeSlackNs = 500'000;
 // Recent end-to-end latencies kept for the live status line.
 constexpr std::size_t kRecent = 256;
 
@@ -117,6 +119,11 @@ struct Engine::Impl {
   std::atomic<bool> loop_done{false};
   std::atomic<bool> render_done{false};
   WaitWord consumed;  // bumped by render after taking a compute frame (kWait pacing)
+  // Just-in-time dispatch estimates (kWait): when render took its current
+  // frame (0: idle) and how long a render takes; the loop's compute time.
+  std::atomic<std::uint64_t> render_busy_since{0};
+  std::atomic<std::uint64_t> ema_render_ns{0};
+  std::uint64_t ema_compute_ns = 0;  // frame loop only
   WaitWord finished;  // 1 once both threads are done
 
   // Compute failures of the frame in progress (any member thread).
@@ -459,6 +466,17 @@ void Engine::Impl::frame_loop() {
         (void)trace::timed_wait(consumed, seen, kWaitSlice);
       }
       if (stop_requested.load(std::memory_order_acquire)) break;
+      // Just in time: when render is busy with the previous frame, start this
+      // one so that it is ready as render frees up, not a whole render time
+      // early. Otherwise a render-bound pipeline would show every frame one
+      // render time stale (the overlap buys nothing when render is the
+      // bottleneck). Heuristic only: estimates are relaxed EMAs.
+      const std::uint64_t busy_since = render_busy_since.load(std::memory_order_relaxed);
+      if (busy_since != 0) {
+        const std::uint64_t expected_free = busy_since + ema_render_ns.load(std::memory_order_relaxed);
+        const std::uint64_t lead = ema_compute_ns + kJustInTimeSlackNs;
+        if (expected_free > lead && expected_free - lead > trace::now_ns()) sleep_until(expected_free - lead);
+      }
     }
     const std::uint64_t frame = table->begin_frame(trace::now_ns());
     issued.fetch_add(1, std::memory_order_relaxed);
@@ -469,6 +487,13 @@ void Engine::Impl::frame_loop() {
       ok = run_compute(frame, i, last_output);
     }
     TRIPTYCH_STAMP(*table, frame, trace::Stage::kComputeEnd);
+    {
+      trace::FrameSnapshot snap;
+      if (table->try_read(frame, snap) == trace::ReadStatus::kOk && snap.at(trace::Stage::kComputeEnd) != 0) {
+        const std::uint64_t d = snap.at(trace::Stage::kComputeEnd) - snap.at(trace::Stage::kComputeStart);
+        ema_compute_ns = ema_compute_ns == 0 ? d : ema_compute_ns - ema_compute_ns / 8 + d / 8;
+      }
+    }
     if (!ok) {
       // A failed frame is never published, so never shown.
       failed.fetch_add(1, std::memory_order_relaxed);
@@ -504,8 +529,13 @@ void Engine::Impl::render_loop() {
   std::uint64_t ticket = 0;
   for (;;) {
     if (!compute_tb.has_new()) {
-      if (loop_done.load(std::memory_order_acquire) || stop_requested.load(std::memory_order_acquire)) {
+      // Leave only once the loop is done (it stops promptly on a stop
+      // request) and its last publish has been taken: every computed frame
+      // is then presented or counted dropped. The loop's release of loop_done
+      // follows its last publish, so the re-check below sees that frame.
+      if (loop_done.load(std::memory_order_acquire)) {
         if (!compute_tb.has_new()) break;
+        continue;
       }
       WaitWord& published = compute_tb.control().publish_word;
       (void)trace::timed_wait(published, published.value.load(std::memory_order_acquire), kWaitSlice,
@@ -515,6 +545,8 @@ void Engine::Impl::render_loop() {
     const TripleBuffer::Frame input = compute_tb.acquire_latest();
     if (!input.is_new) continue;
     const std::uint64_t frame = slot_frame[compute_tb.indices().reader];
+    const std::uint64_t taken_ns = trace::now_ns();
+    render_busy_since.store(taken_ns, std::memory_order_relaxed);
     (void)fetch_add_and_wake(consumed, 1, 1);
 
     render::FrameInput in;
@@ -542,6 +574,12 @@ void Engine::Impl::render_loop() {
     }
     (void)table->stamp(frame, trace::Stage::kRenderStart, static_cast<std::uint64_t>(info->render_start_ns));
     (void)table->stamp(frame, trace::Stage::kRenderEnd, static_cast<std::uint64_t>(info->render_end_ns));
+    {
+      const std::uint64_t d = trace::now_ns() - taken_ns;
+      const std::uint64_t e = ema_render_ns.load(std::memory_order_relaxed);
+      ema_render_ns.store(e == 0 ? d : e - e / 8 + d / 8, std::memory_order_relaxed);
+      render_busy_since.store(0, std::memory_order_relaxed);
+    }
     result_frame[result_tb.indices().writer] = frame;
     (void)result_tb.publish();
     (void)fetch_add_and_wake(rendered, 1, INT_MAX);
@@ -654,7 +692,7 @@ ComputeMember::~ComputeMember() { leave(); }
 std::optional<ComputeJob> ComputeMember::take(std::chrono::nanoseconds timeout) {
   if (left_ || job_) return std::nullopt;
   Engine::Impl& m = *engine_->impl_;
-  if (m.render_done.load(std::memory_order_acquire)) return std::nullopt;
+  if (m.loop_done.load(std::memory_order_acquire)) return std::nullopt;  // no chunk will come
   auto job = member_.take(timeout);
   if (!job) return std::nullopt;
   if (!job->is_chunk()) {  // not ours to interpret: run it natively and look again
