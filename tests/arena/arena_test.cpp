@@ -4,6 +4,7 @@
 // bad-input cases: every header word overwritten with hostile values, corrupt
 // zone rows and sub-blocks, truncated regions, unsealed and truncated memfds,
 // and adopted regions that are too small or misaligned. Single-threaded.
+#include "support/host_memory.hpp"
 #include "triptych/arena/arena.hpp"
 
 #include <fcntl.h>
@@ -34,15 +35,7 @@ ArenaSpec small_spec() {
   return s;
 }
 
-// Page-aligned host memory standing in for a WebAssembly.Memory.
-struct HostMemory {
-  explicit HostMemory(std::size_t n)
-      : bytes(n), mem(static_cast<std::byte*>(std::aligned_alloc(kPageSize, n)), &std::free) {
-    std::memset(mem.get(), 0xA5, n);  // adopted memory is not zeroed
-  }
-  std::size_t bytes;
-  std::unique_ptr<std::byte, decltype(&std::free)> mem;
-};
+using test::HostMemory;
 
 HostMemory make_host(std::size_t n) {
   return HostMemory(n);

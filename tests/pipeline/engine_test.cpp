@@ -12,6 +12,7 @@
 #include <memory>
 #include <thread>
 
+#include "support/host_memory.hpp"
 #include "triptych/render/scene.hpp"
 #include "triptych/sched/topology.hpp"
 #include "triptych/trace/clock.hpp"
@@ -135,16 +136,10 @@ void member_loop(Engine& engine, std::byte* memory_base, std::atomic<bool>& stop
   }
 }
 
-struct HostMemory {
-  std::size_t bytes = 0;
-  std::unique_ptr<std::byte, decltype(&std::free)> mem{nullptr, &std::free};
-};
+using test::HostMemory;
 
 HostMemory host_for(const ArenaLayout& l) {
-  HostMemory h;
-  h.bytes = static_cast<std::size_t>(l.pre_bytes + l.total_bytes);
-  h.mem.reset(static_cast<std::byte*>(std::aligned_alloc(kPageSize, h.bytes)));
-  return h;
+  return HostMemory(static_cast<std::size_t>(l.pre_bytes + l.total_bytes));
 }
 
 EngineConfig external_config() {

@@ -17,7 +17,7 @@ namespace triptych {
 namespace {
 
 using namespace ring_test;
-using Mpmc = MpmcRing<std::uint64_t>;
+using ring_test::Mpmc;
 
 template <class T>
 concept MpmcRingOf = requires { typename MpmcRing<T>; };

@@ -17,8 +17,8 @@ namespace triptych {
 namespace {
 
 using namespace ring_test;
-using Spsc = SpscRing<std::uint64_t>;
-using Mpmc = MpmcRing<std::uint64_t>;
+using ring_test::Mpmc;
+using ring_test::Spsc;
 
 template <class R>
 struct Traits;
@@ -58,14 +58,8 @@ class RingAttach : public ::testing::Test {
   AlignedBuffer buf_;
 };
 
-using RingTypes = ::testing::Types<Spsc, Mpmc>;
-class RingNames {
- public:
-  template <class T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, Spsc> ? "Spsc" : "Mpmc";
-  }
-};
+using ring_test::RingNames;
+using ring_test::RingTypes;
 TYPED_TEST_SUITE(RingAttach, RingTypes, RingNames);
 
 TYPED_TEST(RingAttach, SucceedsOnAFreshRingAndSharesItsCells) {

@@ -18,8 +18,8 @@ namespace {
 
 using namespace ring_test;
 using namespace std::chrono_literals;
-using Spsc = SpscRing<std::uint64_t>;
-using Mpmc = MpmcRing<std::uint64_t>;
+using ring_test::Mpmc;
+using ring_test::Spsc;
 
 // The waiter counts a sleeper registers in, read through the shared header.
 std::uint32_t not_empty_waiters(const Spsc& r) {
@@ -37,14 +37,8 @@ std::uint32_t not_full_waiters(const Mpmc& r) {
 
 template <class R>
 class RingBlocking : public ::testing::Test {};
-using RingTypes = ::testing::Types<Spsc, Mpmc>;
-class RingNames {
- public:
-  template <class T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, Spsc> ? "Spsc" : "Mpmc";
-  }
-};
+using ring_test::RingNames;
+using ring_test::RingTypes;
 TYPED_TEST_SUITE(RingBlocking, RingTypes, RingNames);
 
 TYPED_TEST(RingBlocking, SleepingConsumerIsWokenByTryPush) {

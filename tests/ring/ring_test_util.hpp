@@ -10,7 +10,14 @@
 #include <cstring>
 #include <memory>
 
+#include <gtest/gtest.h>
+
+#include <string>
+#include <type_traits>
+
 #include "triptych/core/config.hpp"
+#include "triptych/ring/mpmc_ring.hpp"
+#include "triptych/ring/spsc_ring.hpp"
 
 namespace triptych::ring_test {
 
@@ -50,6 +57,18 @@ struct Message {
     return Message{seq, producer, (seq * kMix) ^ producer};
   }
   [[nodiscard]] bool intact() const { return check == ((seq * kMix) ^ producer); }
+};
+
+// The two rings over 64-bit elements, for typed suites that run against both.
+using Spsc = SpscRing<std::uint64_t>;
+using Mpmc = MpmcRing<std::uint64_t>;
+using RingTypes = ::testing::Types<Spsc, Mpmc>;
+class RingNames {
+ public:
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, Spsc> ? "Spsc" : "Mpmc";
+  }
 };
 
 }  // namespace triptych::ring_test

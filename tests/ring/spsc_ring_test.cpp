@@ -18,7 +18,7 @@ namespace triptych {
 namespace {
 
 using namespace ring_test;
-using Spsc = SpscRing<std::uint64_t>;
+using ring_test::Spsc;
 
 // Naming SpscRing<T> with a T that breaks RingElement is ill-formed, so this
 // concept is false for it: the rejection happens at compile time.
