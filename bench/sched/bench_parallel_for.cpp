@@ -149,7 +149,7 @@ void dispatch_latency(const std::vector<std::uint32_t>& cpus, int samples) {
         const auto give_up = Clock::now() + std::chrono::milliseconds(50);
         while (started.load(std::memory_order_acquire) < w && Clock::now() < give_up) triptych::cpu_relax();
       });
-      ours.push_back(static_cast<double>(last.load()));
+      ours.push_back(static_cast<double>(last.load(std::memory_order_acquire)));
     }
   }
   {
@@ -171,7 +171,7 @@ void dispatch_latency(const std::vector<std::uint32_t>& cpus, int samples) {
           while (started.load(std::memory_order_acquire) < w && Clock::now() < give_up) triptych::cpu_relax();
         }, tbb::simple_partitioner());
       });
-      tbb_lat.push_back(static_cast<double>(last.load()));
+      tbb_lat.push_back(static_cast<double>(last.load(std::memory_order_acquire)));
     }
   }
   // The floor: one futex wake of a sleeping waiter, to running.
@@ -190,7 +190,7 @@ void dispatch_latency(const std::vector<std::uint32_t>& cpus, int samples) {
     t0 = Clock::now();
     (void)triptych::store_and_wake(ww, 1, 1);
     waiter.join();
-    floor.push_back(static_cast<double>(woke.load()));
+    floor.push_back(static_cast<double>(woke.load(std::memory_order_acquire)));
   }
   std::printf("dispatch from idle to %zu workers running: triptych p50 %.1f us p99 %.1f us | "
               "TBB p50 %.1f us p99 %.1f us | ratio p50 %.2f | futex wake floor p50 %.1f us\n",

@@ -776,7 +776,7 @@ Result<void> Engine::write_outputs(const Outputs& out,
   if (const std::string note = trace::hw_counters_note(); !note.empty()) report.notes.push_back(note);
   report.config = run_config;
   report.config.emplace_back("renderer", renderer_description());
-  report.config.emplace_back("failed frames (compute)", std::to_string(m.failed.load()));
+  report.config.emplace_back("failed frames (compute)", std::to_string(m.failed.load(std::memory_order_relaxed)));
   {
     std::lock_guard<std::mutex> lock(m.message_mu);
     report.config.emplace_back("frame loop priority", m.frame_loop_priority);
@@ -825,11 +825,11 @@ std::string Engine::summary_table() const {
   }
   std::snprintf(line, sizeof(line),
                 "frames: issued %llu, presented %llu, late %llu, dropped %llu, failed %llu\n",
-                static_cast<unsigned long long>(m.issued.load()),
-                static_cast<unsigned long long>(m.presented.load()),
-                static_cast<unsigned long long>(m.late.load()),
-                static_cast<unsigned long long>(m.dropped.load()),
-                static_cast<unsigned long long>(m.failed.load()));
+                static_cast<unsigned long long>(m.issued.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.presented.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.late.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.dropped.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.failed.load(std::memory_order_relaxed)));
   os << line;
   return os.str();
 }

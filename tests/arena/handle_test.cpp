@@ -214,8 +214,8 @@ TEST(Handle, FrameRef_MatchesOnlyTheSlotsCurrentGeneration) {
   EXPECT_EQ(check_frame_ref(f, FrameRef{5, 1, 0}, &counters), ResolveStatus::kStale);
   EXPECT_EQ(check_frame_ref(f, FrameRef{7, 3, 0}, &counters), ResolveStatus::kOutOfRange);
   EXPECT_EQ(check_frame_ref(f, FrameRef{7, 2, 0}, nullptr), ResolveStatus::kOk);
-  EXPECT_EQ(counters.stale.load(), 1u);
-  EXPECT_EQ(counters.out_of_range.load(), 1u);
+  EXPECT_EQ(counters.stale.load(std::memory_order_relaxed), 1u);
+  EXPECT_EQ(counters.out_of_range.load(std::memory_order_relaxed), 1u);
 }
 
 TEST(Handle, FrameRef_GoesStaleWhenTheWriterRefillsTheSlot) {
@@ -238,7 +238,7 @@ TEST(Handle, FrameRef_GoesStaleWhenTheWriterRefillsTheSlot) {
   (void)tb->publish();
   (void)tb->publish();
   EXPECT_EQ(check_frame_ref(tb.value(), ref, &counters), ResolveStatus::kStale);
-  EXPECT_EQ(counters.stale.load(), 1u);
+  EXPECT_EQ(counters.stale.load(std::memory_order_relaxed), 1u);
 }
 
 }  // namespace

@@ -73,17 +73,17 @@ TEST(Pipeline, Engine_EveryFrameIsPresentedWhenNothingFails) {
 
 std::atomic<int> g_fail_every{0};
 std::int32_t failing_kernel(const tp_kernel_ctx* ctx, std::uint32_t begin, std::uint32_t end) {
-  const int every = g_fail_every.load();
+  const int every = g_fail_every.load(std::memory_order_relaxed);
   if (every != 0 && ctx->frame_id % static_cast<std::uint64_t>(every) == 0 && begin == 0) return 7;
   return tp_kernel_step(ctx, begin, end);
 }
 
 TEST(Pipeline, Engine_FailedComputeFramesAreNeverPresented) {
-  g_fail_every.store(5);
+  g_fail_every.store(5, std::memory_order_relaxed);
   EngineConfig c = small_config();
   c.native_kernel = &failing_kernel;
   auto engine = run_to_end(c);
-  g_fail_every.store(0);
+  g_fail_every.store(0, std::memory_order_relaxed);
   ASSERT_TRUE(engine);
   const EngineStatus s = engine->status();
   EXPECT_EQ(s.failed, 6u);  // kernel frame ids 5, 10, ..., 30
@@ -167,14 +167,14 @@ TEST(Pipeline, Engine_ExternalMembersRunEveryChunkAndATrapFailsOnlyItsFrame) {
   ASSERT_TRUE(engine->start().ok());
   EXPECT_TRUE(engine->wait_finished(60s));
   engine->stop();
-  stop.store(true);
+  stop.store(true, std::memory_order_release);
   a.join();
   b.join();
   const EngineStatus s = engine->status();
   EXPECT_EQ(s.failed, 1u);
   EXPECT_EQ(s.presented, 29u);
   EXPECT_NE(s.last_failure.find("unreachable at frame 12"), std::string::npos) << s.last_failure;
-  EXPECT_GE(chunks.load(), 29u * ((c.particles + c.grain - 1) / c.grain));
+  EXPECT_GE(chunks.load(std::memory_order_relaxed), 29u * ((c.particles + c.grain - 1) / c.grain));
 }
 
 TEST(Pipeline, Engine_MemberThatDiesMidChunkFailsTheFrameAndAReplacementGoesOn) {
@@ -204,7 +204,7 @@ TEST(Pipeline, Engine_MemberThatDiesMidChunkFailsTheFrameAndAReplacementGoesOn) 
   std::thread replacement(member_loop, std::ref(*engine), host.mem.get(), std::ref(stop), 0, std::ref(chunks));
   EXPECT_TRUE(engine->wait_finished(60s));
   engine->stop();
-  stop.store(true);
+  stop.store(true, std::memory_order_release);
   replacement.join();
   const EngineStatus s = engine->status();
   EXPECT_EQ(s.failed, 1u);

@@ -104,7 +104,7 @@ TEST(ChaseLev, OwnerVsThieves_NoneLostNoneDuplicated) {
   }
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(duplicated, 0u);
-  EXPECT_EQ(popped + stolen.load(), kItems);
+  EXPECT_EQ(popped + stolen.load(std::memory_order_relaxed), kItems);
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ TEST(Pool, ParallelFor_CoversEveryIndexOnce_ManyFrames) {
     }, f % 2 == 0 ? &part : nullptr);
   }
   std::size_t wrong = 0;
-  for (auto& x : count) wrong += x.load() != frames;
+  for (auto& x : count) wrong += x.load(std::memory_order_relaxed) != frames;
   EXPECT_EQ(wrong, 0u);
   EXPECT_EQ(part.total_hits() + part.total_steals(), ((kN + 36) / 37) * ((frames + 1) / 2));
 }
@@ -123,13 +123,13 @@ TEST(Pool, ParallelFor_CoversEveryIndexOnce_ManyFrames) {
 TEST(Pool, ParallelFor_EmptyRangeAndGrainZero) {
   auto pool = make_pool(PoolConfig{});
   std::atomic<int> calls{0};
-  pool->parallel_for(5, 5, 1, [&](std::size_t, std::size_t) { calls.fetch_add(1); });
-  EXPECT_EQ(calls.load(), 0);
+  pool->parallel_for(5, 5, 1, [&](std::size_t, std::size_t) { calls.fetch_add(1, std::memory_order_relaxed); });
+  EXPECT_EQ(calls.load(std::memory_order_relaxed), 0);
   std::vector<std::atomic<int>> hit(10);
   pool->parallel_for(0, 10, 0, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) hit[i].fetch_add(1);
+    for (std::size_t i = b; i < e; ++i) hit[i].fetch_add(1, std::memory_order_relaxed);
   });
-  for (auto& h : hit) EXPECT_EQ(h.load(), 1);
+  for (auto& h : hit) EXPECT_EQ(h.load(std::memory_order_relaxed), 1);
 }
 
 void tree(TaskGroup& g, std::size_t id, std::size_t n, std::vector<std::atomic<std::uint8_t>>& seen, Pool& pool) {
@@ -165,8 +165,8 @@ TEST(Pool, EveryTaskRunsExactlyOnce_MillionNestedTasks_StealingForced) {
   std::size_t lost = 0;
   std::size_t dup = 0;
   for (auto& s : seen) {
-    lost += s.load() == 0;
-    dup += s.load() > 1;
+    lost += s.load(std::memory_order_relaxed) == 0;
+    dup += s.load(std::memory_order_relaxed) > 1;
   }
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(dup, 0u);
@@ -195,7 +195,7 @@ TEST(Pool, AffinityPreservedWhenNobodySteals) {
     EXPECT_EQ(part.last_steals(), 0u);
     for (std::size_t k = 0; k < 16; ++k) {
       EXPECT_EQ(part.last_member(k), first[k]);
-      EXPECT_EQ(ran_on[k * 4].load(), first[k]);
+      EXPECT_EQ(ran_on[k * 4].load(std::memory_order_relaxed), first[k]);
     }
   }
   EXPECT_EQ(pool->metrics().affinity_steals, 0u);
@@ -274,14 +274,14 @@ TEST(Pool, ExternalMember_JoinTakeCompleteLeave) {
   stop.store(true, std::memory_order_release);
   ext.join();
   std::size_t wrong = 0;
-  for (auto& x : count) wrong += x.load() != frames;
+  for (auto& x : count) wrong += x.load(std::memory_order_relaxed) != frames;
   EXPECT_EQ(wrong, 0u);
   EXPECT_EQ(pinned_to, std::to_string(c.external_cpus[0]));
   EXPECT_EQ(restored, before);
   auto free_again = pool->join();  // leave() returned the slot
   ASSERT_TRUE(free_again.ok());
   free_again->leave();
-  EXPECT_GE(pool->metrics().executed, member_jobs.load()) << "completions by the member are counted";
+  EXPECT_GE(pool->metrics().executed, member_jobs.load(std::memory_order_relaxed)) << "completions by the member are counted";
 }
 
 TEST(Pool, ShutdownWithWorkPendingRunsEverythingOnce) {
@@ -297,7 +297,7 @@ TEST(Pool, ShutdownWithWorkPendingRunsEverythingOnce) {
       EXPECT_EQ(pool->submit([&] { ran.fetch_add(1, std::memory_order_relaxed); }), SubmitStatus::kAccepted);
     }
   }
-  EXPECT_EQ(ran.load(), n);
+  EXPECT_EQ(ran.load(std::memory_order_relaxed), n);
 }
 
 TEST(Pool, PoolWithoutThreads_WaiterRunsTheWork) {
@@ -307,14 +307,14 @@ TEST(Pool, PoolWithoutThreads_WaiterRunsTheWork) {
   auto pool = make_pool(c);
   std::vector<std::atomic<int>> hit(100);
   pool->parallel_for(0, 100, 3, [&](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) hit[i].fetch_add(1);
+    for (std::size_t i = b; i < e; ++i) hit[i].fetch_add(1, std::memory_order_relaxed);
   });
-  for (auto& h : hit) EXPECT_EQ(h.load(), 1);
+  for (auto& h : hit) EXPECT_EQ(h.load(std::memory_order_relaxed), 1);
   std::atomic<int> x{0};
   TaskGroup g(*pool);
-  g.run([&] { x.fetch_add(1); });
+  g.run([&] { x.fetch_add(1, std::memory_order_relaxed); });
   g.wait();
-  EXPECT_EQ(x.load(), 1);
+  EXPECT_EQ(x.load(std::memory_order_relaxed), 1);
 }
 
 // The WASM compute pool: the frame loop (a non-member) must never run a
@@ -337,17 +337,17 @@ TEST(Pool, CallerHelpsOff_OnlyExternalMembersRunChunks) {
       auto job = m->take(5ms);
       if (!job) continue;
       ASSERT_TRUE(job->is_chunk());
-      for (std::size_t i = job->begin(); i < job->end(); ++i) by_member[i].fetch_add(1);
+      for (std::size_t i = job->begin(); i < job->end(); ++i) by_member[i].fetch_add(1, std::memory_order_relaxed);
       m->complete(*job);
     }
   });
   for (int frame = 0; frame < 20; ++frame) {
-    pool->parallel_for(0, kN, 37, [&](std::size_t, std::size_t) { by_body.fetch_add(1); });
+    pool->parallel_for(0, kN, 37, [&](std::size_t, std::size_t) { by_body.fetch_add(1, std::memory_order_relaxed); });
   }
   stop.store(true, std::memory_order_release);
   member.join();
-  EXPECT_EQ(by_body.load(), 0) << "the waiting caller ran chunks itself";
-  for (auto& n : by_member) EXPECT_EQ(n.load(), 20);
+  EXPECT_EQ(by_body.load(std::memory_order_relaxed), 0) << "the waiting caller ran chunks itself";
+  for (auto& n : by_member) EXPECT_EQ(n.load(std::memory_order_relaxed), 20);
 }
 
 // Chunks queued before any member joined wait for one instead of running on
@@ -363,7 +363,7 @@ TEST(Pool, CallerHelpsOff_ChunksWaitForAMemberToJoin) {
   std::atomic<int> by_body{0};
   std::atomic<bool> done{false};
   std::thread caller([&] {
-    pool->parallel_for(0, hit.size(), 16, [&](std::size_t, std::size_t) { by_body.fetch_add(1); });
+    pool->parallel_for(0, hit.size(), 16, [&](std::size_t, std::size_t) { by_body.fetch_add(1, std::memory_order_relaxed); });
     done.store(true, std::memory_order_release);
   });
   std::this_thread::sleep_for(20ms);
@@ -373,13 +373,13 @@ TEST(Pool, CallerHelpsOff_ChunksWaitForAMemberToJoin) {
   while (!done.load(std::memory_order_acquire)) {
     auto job = m->take(5ms);
     if (!job) continue;
-    for (std::size_t i = job->begin(); i < job->end(); ++i) hit[i].fetch_add(1);
+    for (std::size_t i = job->begin(); i < job->end(); ++i) hit[i].fetch_add(1, std::memory_order_relaxed);
     m->complete(*job);
   }
   caller.join();
   m->leave();
-  EXPECT_EQ(by_body.load(), 0);
-  for (auto& h : hit) EXPECT_EQ(h.load(), 1);
+  EXPECT_EQ(by_body.load(std::memory_order_relaxed), 0);
+  for (auto& h : hit) EXPECT_EQ(h.load(std::memory_order_relaxed), 1);
 }
 
 TEST(Pool, ParkAndUnpark_LosesNoWork) {
@@ -394,7 +394,7 @@ TEST(Pool, ParkAndUnpark_LosesNoWork) {
     TaskGroup g(*pool);
     g.run([&] { ran.fetch_add(1, std::memory_order_relaxed); });
     g.wait();
-    ASSERT_EQ(ran.load(), i + 1);
+    ASSERT_EQ(ran.load(std::memory_order_relaxed), i + 1);
   }
   EXPECT_GT(pool->metrics().parks, 0u);
 }

@@ -111,11 +111,11 @@ TEST(FrameTrace, Concurrent_StampsFromFourThreadsArriveIntactAndOrdered) {
   done.store(true, std::memory_order_release);
   reader.join();
 
-  EXPECT_EQ(bad_stamp.load(), 0u);      // 0 stale, 0 duplicated
-  EXPECT_EQ(unordered.load(), 0u);      // 0 torn or reordered frames seen by the last stage
-  EXPECT_EQ(verified.load(), kFrames);  // 0 lost
-  EXPECT_EQ(inconsistent.load(), 0u);   // 0 torn copies accepted by a racing reader
-  EXPECT_GT(reads_ok.load(), 0u);
+  EXPECT_EQ(bad_stamp.load(std::memory_order_relaxed), 0u);      // 0 stale, 0 duplicated
+  EXPECT_EQ(unordered.load(std::memory_order_relaxed), 0u);      // 0 torn or reordered frames seen by the last stage
+  EXPECT_EQ(verified.load(std::memory_order_relaxed), kFrames);  // 0 lost
+  EXPECT_EQ(inconsistent.load(std::memory_order_relaxed), 0u);   // 0 torn copies accepted by a racing reader
+  EXPECT_GT(reads_ok.load(std::memory_order_relaxed), 0u);
   EXPECT_EQ(table.stale_stamps() + table.duplicate_stamps() + table.invalid_stamps(), 0u);
 
   std::vector<FrameSnapshot> tail;
