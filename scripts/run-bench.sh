@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every benchmark binary under BUILD_DIR/bench and prints its ratios.
+# Runs every benchmark binary under BUILD_DIR/bench, then the Node benches,
+# and prints their ratios.
 # CPUs to pin to: BENCH_CPUS="0 1" (default: the first two allowed CPUs).
 set -euo pipefail
 build_dir=${1:?build dir}
@@ -11,3 +12,9 @@ for b in "$build_dir"/bench/*/bench_*; do
   echo "== $(basename "$b") (cpus: $cpus)"
   "$b" $cpus
 done
+# The Node-side comparisons: the zero-copy pipeline against the copy baseline,
+# and the kernel as WASM against native (docs/BENCHMARKS.md).
+echo "== triptych bench pipeline"
+TRIPTYCH_BUILD_DIR="$build_dir" node node/bin/triptych.mjs bench pipeline
+echo "== triptych bench kernel"
+TRIPTYCH_BUILD_DIR="$build_dir" node node/bin/triptych.mjs bench kernel
