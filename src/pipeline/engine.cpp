@@ -556,17 +556,18 @@ void Engine::Impl::render_loop() {
     in.layout_zone = static_cast<std::uint32_t>(ticket % 3);
     in.result_zone = result_tb.indices().writer;
     ++ticket;
-    Result<render::FrameInfo> info = make_error(Errc::kUnsupported, "no render stage");
-    {
+    auto render_frame = [&]() -> Result<render::FrameInfo> {
       TRIPTYCH_ZONE("render");
       if (vulkan) {
         auto t = vulkan->submit(in);
-        info = t ? vulkan->wait_frame(t.value(), kRenderTimeout) : Result<render::FrameInfo>(t.error());
-      } else {
-        auto t = cpu->submit(in);
-        info = t ? cpu->wait_frame(t.value(), kRenderTimeout) : Result<render::FrameInfo>(t.error());
+        if (!t) return t.error();
+        return vulkan->wait_frame(t.value(), kRenderTimeout);
       }
-    }
+      auto t = cpu->submit(in);
+      if (!t) return t.error();
+      return cpu->wait_frame(t.value(), kRenderTimeout);
+    };
+    const Result<render::FrameInfo> info = render_frame();
     if (!info) {
       (void)table->mark_dropped(frame);
       set_fatal("render failed at frame " + std::to_string(frame + 1) + ": " + info.error().what());
