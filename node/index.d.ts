@@ -43,6 +43,8 @@ export interface EngineOptions {
   seed?: number;
   workerStackBytes?: number;
   plan?: PlanOptions;
+  /** The host takes each finished frame with copyResult() (a UI), instead of the engine presenting it. */
+  hostPresents?: boolean;
 }
 
 export interface EngineStatus {
@@ -101,6 +103,8 @@ export declare class Engine {
   requestStop(): void;
   writeOutputs(paths: Outputs, runConfig?: Record<string, string | number | boolean>): void;
   summaryTable(): string;
+  /** With hostPresents: copies the newest frame's RGBA8 pixels; its frame id, or null if none is new. */
+  copyResult(pixels: Uint8Array | Uint8ClampedArray): number | null;
   close(): Promise<void>;
 }
 

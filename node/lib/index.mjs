@@ -66,7 +66,7 @@ export function setWasmTiering(mode) {
 const DEFAULTS = {
   particles: 20000, hz: 60, frames: 600, grain: 4096, workers: 0, renderer: 'vulkan',
   width: 640, height: 480, lag: 'wait', seed: 1, validation: false, compute: 'wasm',
-  deadlineMs: 1000, wasmTier: 'eager', workerStackBytes: 256 * 1024, plan: {},
+  deadlineMs: 1000, wasmTier: 'eager', workerStackBytes: 256 * 1024, plan: {}, hostPresents: false,
 };
 
 export function normaliseOptions(opts) {
@@ -79,6 +79,7 @@ export function normaliseOptions(opts) {
   int('particles', 1, 1 << 24); int('frames', 0, 2 ** 40); int('grain', 1, 1 << 24);
   int('workers', 0, 1024); int('width', 1, 8192); int('height', 1, 8192); int('seed', 0, 2 ** 32 - 1);
   int('deadlineMs', 1, 600000);
+  if (typeof o.hostPresents !== 'boolean') throw new OptionError(`hostPresents must be a boolean, got ${JSON.stringify(o.hostPresents)}`);
   if (typeof o.hz !== 'number' || !(o.hz >= 0 && o.hz <= 1000)) throw new OptionError(`hz must be in [0, 1000], got ${o.hz}`);
   for (const [k, allowed] of [['renderer', ['vulkan', 'cpu']], ['lag', ['wait', 'drop']], ['compute', ['wasm', 'native']]]) {
     if (!allowed.includes(o[k])) throw new OptionError(`${k} must be one of ${allowed.join(', ')}, got '${o[k]}'`);
@@ -230,6 +231,15 @@ export class Engine {
   }
 
   summaryTable() { return this.#native.summaryTable(); }
+
+  // With { hostPresents: true }: copies the newest finished frame's pixels
+  // (RGBA8, width x height, rows top first) into `pixels` (a Uint8Array or
+  // Uint8ClampedArray of at least width*height*4 bytes), marks it presented
+  // and returns its frame id; null when no new frame is ready. Call it from
+  // the UI's animation callback (e.g. to putImageData on a canvas).
+  copyResult(pixels) {
+    try { return this.#native.copyResult(pixels); } catch (err) { throw wrap(err); }
+  }
 
   // Stops everything and releases the memory; pinned threads exit.
   async close() {

@@ -582,9 +582,18 @@ void Engine::Impl::render_loop() {
       render_busy_since.store(0, std::memory_order_relaxed);
     }
     result_frame[result_tb.indices().writer] = frame;
+    const std::uint64_t unread_before = result_tb.dropped();
     (void)result_tb.publish();
     (void)fetch_add_and_wake(rendered, 1, INT_MAX);
-    if (cfg.host_presents) continue;  // the host copies it out and stamps it
+    if (cfg.host_presents) {
+      // The host copies frames out and stamps them; one it never took before
+      // this one replaced it was rendered but never shown: dropped.
+      if (result_tb.dropped() != unread_before) {
+        dropped.fetch_add(1, std::memory_order_relaxed);
+        (void)table->mark_dropped(result_frame[result_tb.indices().writer]);
+      }
+      continue;
+    }
     // Present: headless, the engine itself is the result buffer's reader; the
     // frame it takes is the one a window or UI would show.
     (void)result_tb.acquire_latest();
