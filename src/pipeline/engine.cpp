@@ -473,8 +473,11 @@ void Engine::Impl::frame_loop() {
       // bottleneck). Heuristic only: estimates are relaxed EMAs.
       const std::uint64_t busy_since = render_busy_since.load(std::memory_order_relaxed);
       if (busy_since != 0) {
-        const std::uint64_t expected_free = busy_since + ema_render_ns.load(std::memory_order_relaxed);
-        const std::uint64_t lead = ema_compute_ns + kJustInTimeSlackNs;
+        const std::uint64_t render_ns = ema_render_ns.load(std::memory_order_relaxed);
+        const std::uint64_t expected_free = busy_since + render_ns;
+        // Slack grows with the render time, whose frame-to-frame variation
+        // it absorbs: being early costs a little staleness, being late idles render.
+        const std::uint64_t lead = ema_compute_ns + kJustInTimeSlackNs + render_ns / 8;
         if (expected_free > lead && expected_free - lead > trace::now_ns()) sleep_until(expected_free - lead);
       }
     }
