@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 
 namespace triptych::trace {
@@ -114,7 +115,9 @@ std::vector<ThreadZones> collect_threads() {
   Registry& r = registry();
   const std::lock_guard lock(r.mu);
   std::vector<ThreadZones> out;
+  std::vector<const ThreadTrace*> done;  // retired before we drained them: nothing more will come
   for (auto& t : r.threads) {
+    if (t->retired()) done.push_back(t.get());
     ThreadZones z;
     t->drain(z.events);
     z.dropped = t->dropped();
@@ -125,8 +128,11 @@ std::vector<ThreadZones> collect_threads() {
     z.counters = t->counters_;
     out.push_back(std::move(z));
   }
-  // Drained rings of exited threads are done with.
-  std::erase_if(r.threads, [](const auto& t) { return t->retired(); });
+  // Free only rings whose thread had exited before the drain: a thread that
+  // exits during it may have pushed after we read its head.
+  std::erase_if(r.threads, [&done](const auto& t) {
+    return std::find(done.begin(), done.end(), t.get()) != done.end();
+  });
   return out;
 }
 
