@@ -36,11 +36,15 @@ const joined = addon.computeJoin(engineId);
 parentPort.postMessage({ type: 'ready', slot, member: joined.slot, cpu: joined.cpu, tid: addon.threadInfo().tid });
 
 const now = () => process.hrtime.bigint();
+const job = new Float64Array(4);   // [begin, end, frame, ctxAddress], reused for every chunk
 for (;;) {
-  const job = addon.computeTake(50);
-  if (job === false) break;        // the engine has finished
-  if (job === null) continue;      // timeout: look again
-  const [begin, end, frame, ctxAddress] = job;
+  const got = addon.computeTake(50, job);
+  if (got < 0) break;              // the engine has finished
+  if (got === 0) continue;         // timeout: look again
+  const begin = job[0];
+  const end = job[1];
+  const frame = job[2];
+  const ctxAddress = job[3];
   Atomics.store(busyWords, slot * 2, BigInt(frame));
   Atomics.store(busyWords, slot * 2 + 1, now());
   let rc;

@@ -499,21 +499,27 @@ Napi::Value ComputeSlot::Join(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// take(timeoutMs) -> [begin, end, frame, ctxAddress] | null (timeout) | false (engine done)
+// take(timeoutMs, job: Float64Array(4)) -> 1: a chunk, written into job as
+// [begin, end, frame, ctxAddress]; 0: timeout; -1: the engine is done. The
+// caller's array is reused for every chunk, so the per-chunk path allocates
+// nothing in V8 (no garbage, no GC pauses in the workers).
 Napi::Value ComputeSlot::Take(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (!member_) throw Napi::Error::New(env, "join the compute pool first");
   const double ms = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
   if (!(ms >= 0 && ms <= 60000)) throw Napi::RangeError::New(env, "timeoutMs must be in [0, 60000]");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[1].As<Napi::TypedArray>().ElementLength() < 4) {
+    throw Napi::TypeError::New(env, "take needs a Float64Array of 4 elements to write the chunk into");
+  }
+  auto out = info[1].As<Napi::Float64Array>();
   auto job = member_->take(std::chrono::nanoseconds(static_cast<std::int64_t>(ms * 1e6)));
-  if (!job) return engine_->finished() ? Napi::Value(Napi::Boolean::New(env, false)) : env.Null();
-  // A plain array of numbers: the per-chunk path allocates nothing else.
-  auto a = Napi::Array::New(env, 4);
-  a.Set(0u, Napi::Number::New(env, job->begin));
-  a.Set(1u, Napi::Number::New(env, job->end));
-  a.Set(2u, Napi::Number::New(env, static_cast<double>(job->frame)));
-  a.Set(3u, Napi::Number::New(env, static_cast<double>(job->ctx_address)));
-  return a;
+  if (!job) return Napi::Number::New(env, engine_->finished() ? -1 : 0);
+  out[0] = job->begin;
+  out[1] = job->end;
+  out[2] = static_cast<double>(job->frame);
+  out[3] = static_cast<double>(job->ctx_address);
+  return Napi::Number::New(env, 1);
 }
 
 Napi::Value ComputeSlot::Complete(const Napi::CallbackInfo& info) {

@@ -99,4 +99,7 @@ test('bad arguments throw clear errors', { skip }, () => {
   assert.throws(() => addon.pinThread([]), { name: 'RangeError' });
   assert.throws(() => addon.pinThread([100000]), { name: 'RangeError', message: /out of range/ });
   assert.throws(() => addon.pinThread('0'), { name: 'TypeError' });
+  assert.throws(() => addon.computeTake(1, new Float64Array(4)), /join the compute pool first/);
+  assert.throws(() => addon.computeComplete(0, ''), /join the compute pool first/);
+  assert.throws(() => addon.computeJoin(987654), { name: 'RangeError', message: /no engine with id 987654/ });
 });
