@@ -110,14 +110,12 @@ struct Engine::Impl {
   // acq_rel exchanges order these plain accesses like the slot bytes.
   std::array<std::uint64_t, 3> slot_frame{};
   std::array<std::uint64_t, 3> result_frame{};  // likewise for the result buffer
-  WaitWord rendered;  // bumped by render after each result publish
 
   std::thread loop_thread;
   std::thread render_thread;
   std::atomic<bool> started{false};
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> loop_done{false};
-  std::atomic<bool> render_done{false};
   WaitWord consumed;  // bumped by render after taking a compute frame (kWait pacing)
   // Just-in-time dispatch estimates (kWait): when render took its current
   // frame (0: idle) and how long a render takes; the loop's compute time.
@@ -140,8 +138,6 @@ struct Engine::Impl {
   std::atomic<std::uint64_t> recent_count{0};
 
   trace::ProcessProbe process;
-  std::vector<trace::ThreadCounters> thread_counters;
-  std::mutex counters_mu;
 
   void set_fatal(const std::string& message) {
     std::lock_guard<std::mutex> lock(message_mu);
@@ -515,10 +511,10 @@ void Engine::Impl::frame_loop() {
       (void)table->mark_dropped(slot_frame[tb.indices().writer]);
     }
   }
+  // The render thread notices within one kWaitSlice: it waits on the compute
+  // buffer's publish word, which only a publish may bump.
   loop_done.store(true, std::memory_order_release);
-  (void)fetch_add_and_wake(arena->frames(FrameStage::kCompute).control().publish_word, 0, INT_MAX);
-  std::lock_guard<std::mutex> lock(counters_mu);
-  thread_counters.push_back(probe.finish());
+  (void)probe.finish();  // records this thread's counters for the report
 }
 
 // ---- the render thread -------------------------------------------------------------
@@ -587,7 +583,6 @@ void Engine::Impl::render_loop() {
     result_frame[result_tb.indices().writer] = frame;
     const std::uint64_t unread_before = result_tb.dropped();
     (void)result_tb.publish();
-    (void)fetch_add_and_wake(rendered, 1, INT_MAX);
     if (cfg.host_presents) {
       // The host copies frames out and stamps them; one it never took before
       // this one replaced it was rendered but never shown: dropped.
@@ -602,13 +597,9 @@ void Engine::Impl::render_loop() {
     (void)result_tb.acquire_latest();
     mark_presented(frame);
   }
-  render_done.store(true, std::memory_order_release);
   stop_requested.store(true, std::memory_order_release);
   (void)fetch_add_and_wake(consumed, 1, INT_MAX);
-  {
-    std::lock_guard<std::mutex> lock(counters_mu);
-    thread_counters.push_back(probe.finish());
-  }
+  (void)probe.finish();  // records this thread's counters for the report
   // Wait for the loop before saying "finished": it may still be dispatching.
   while (!loop_done.load(std::memory_order_acquire)) {
     (void)wait(consumed, consumed.value.load(std::memory_order_acquire), kWaitSlice);
