@@ -271,6 +271,9 @@ TEST(Pipeline, Engine_HostFedFramesAreRenderedAndCopiedOut) {
   std::vector<std::byte> wrong(10);
   EXPECT_EQ(engine->host_frame(wrong, 1, 1, 1).error().code, Errc::kInvalidArgument);
   EXPECT_EQ(engine->copy_result(wrong).error().code, Errc::kTooSmall);
+  auto unordered = engine->host_frame(std::as_bytes(std::span(a)), 30, 20, 10);
+  ASSERT_FALSE(unordered.ok());
+  EXPECT_NE(unordered.error().message.find("queued <= compute start <= compute end"), std::string::npos);
   engine->request_stop();
   EXPECT_TRUE(engine->wait_finished(30s));
   engine->stop();
@@ -315,6 +318,19 @@ TEST(Pipeline, Engine_RejectsBadConfigurationsClearly) {
                ExternalMemory{host.mem.get(), host.bytes, layout->pre_bytes, 4096});
   expect_error(c, Errc::kTooSmall, "",
                ExternalMemory{host.mem.get(), host.bytes / 2, layout->pre_bytes, 64});
+  c = small_config();
+  c.compute = ComputeBackend::kHost;
+  c.frames = 10;
+  expect_error(c, Errc::kInvalidArgument, "frames must be 0");
+  // Host-fed calls on an engine that computes for itself are refused.
+  {
+    auto e = Engine::create(small_config());
+    ASSERT_TRUE(e.ok());
+    std::vector<std::byte> bytes(std::size_t{small_config().particles} * sizeof(tp_particle));
+    EXPECT_NE(e.value()->host_frame(bytes, 1, 1, 1).error().message.find("host-fed"), std::string::npos);
+    std::vector<std::byte> pixels(1 << 20);
+    EXPECT_NE(e.value()->copy_result(pixels).error().message.find("host_presents"), std::string::npos);
+  }
   c = small_config();
   c.renderer = RendererKind::kVulkan;
   c.device = "no such GPU anywhere";
