@@ -163,12 +163,12 @@ static inline void step4(const attractors* a, float t, float dt, v4f* px, v4f* p
 static int32_t particles_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end) {
   if (ctx->item_bytes != sizeof(tp_particle)) return 2;
   if (begin > end || end > ctx->item_count) return 3;
-  tp_particle* out = (tp_particle*)tp_arena_ptr(ctx, ctx->output_offset);
+  tp_particle* out = (tp_particle*)tp_kernel_ptr(ctx, ctx->output_offset);
   if (ctx->flags & TP_CTX_FIRST_FRAME) {
     init_range(ctx, out, begin, end);
     return 0;
   }
-  const tp_particle* in = (const tp_particle*)tp_arena_ptr(ctx, ctx->input_offset);
+  const tp_particle* in = (const tp_particle*)tp_kernel_ptr(ctx, ctx->input_offset);
   const attractors a = attractors_at(ctx->time);
   const float t = ctx->time, dt = ctx->dt;
   uint32_t i = begin;

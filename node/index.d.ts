@@ -74,11 +74,14 @@ export interface Outputs {
   snapshot?: string;
 }
 
-export interface ZoneInfo { offset: number; size: number; }
+/** A zone: its offset and size in the memory it is in. */
+export interface ZoneInfo { offset: number; size: number; memory: 'kernel' | 'engine'; }
 
 export interface ArenaLayout {
-  preBytes: number;
-  totalBytes: number;
+  /** Bytes of the kernel's memory: kernel zone (static data, context, stacks), compute A B C. */
+  kernelBytes: number;
+  /** Bytes of the engine's memory: header, control blocks, layout and result zones, rings, trace. */
+  engineBytes: number;
   stacksOffset: number;
   stackStride: number;
   workers: number;
@@ -88,8 +91,10 @@ export interface ArenaLayout {
 export interface WorkerInfo { slot: number; cpu: number; tid: number; member: number; }
 
 export declare class Engine {
-  /** The shared memory that is the arena (null for native compute). */
-  readonly memory: WebAssembly.Memory | null;
+  /** The kernel's memory: the only memory kernel instances import; compute zones are here (null for native compute). */
+  readonly kernelMemory: WebAssembly.Memory | null;
+  /** The engine's memory, which no kernel is given: control blocks, trace, layout and result zones (null for native compute). */
+  readonly engineMemory: WebAssembly.Memory | null;
   readonly layout: ArenaLayout | null;
   readonly renderer: string;
   readonly workerCount: number;

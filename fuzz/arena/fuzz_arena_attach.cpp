@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // libFuzzer target: attaches an arena to arbitrary bytes. The input is copied
-// to a page-aligned buffer at a fixed offset (the bytes before it play the
-// kernel zone); the bytes past the input are poisoned so that any read beyond
-// what attach was told is available is an ASan report. A successful attach
+// to a page-aligned buffer (the engine's memory); a separate zeroed buffer
+// plays the kernel's memory. The bytes past each are poisoned so that any
+// read beyond what attach was told is available is an ASan report. A successful attach
 // must survive a few operations on every view. Single-threaded. See
 // docs/arena.md ("Failure behaviour").
 #include <sanitizer/asan_interface.h>
@@ -19,8 +19,8 @@ namespace {
 
 using namespace triptych;
 
-// Room for a kernel zone of up to four pages in front of the input.
-constexpr std::size_t kPre = 4 * kPageSize;
+// The kernel's memory: room for a kernel zone and three compute slots.
+constexpr std::size_t kKernelBytes = 16 * kPageSize;
 
 void exercise(Arena& a) {
   ControlMessage m{};
@@ -48,18 +48,22 @@ void exercise(Arena& a) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::size_t room = static_cast<std::size_t>(align_up(size, kPageSize));
-  auto* buf = static_cast<std::byte*>(std::aligned_alloc(kPageSize, kPre + room + kPageSize));
-  if (buf == nullptr) return 0;
+  auto* buf = static_cast<std::byte*>(std::aligned_alloc(kPageSize, room + kPageSize));
+  auto* kernel = static_cast<std::byte*>(std::aligned_alloc(kPageSize, kKernelBytes + kPageSize));
   std::unique_ptr<std::byte, decltype(&std::free)> owner(buf, &std::free);
-  std::memset(buf, 0, kPre);
-  if (size != 0) std::memcpy(buf + kPre, data, size);
-  ASAN_POISON_MEMORY_REGION(buf + kPre + size, room + kPageSize - size);
-  auto a = Arena::attach_external(buf, kPre + size, kPre);
+  std::unique_ptr<std::byte, decltype(&std::free)> kernel_owner(kernel, &std::free);
+  if (buf == nullptr || kernel == nullptr) return 0;
+  std::memset(kernel, 0, kKernelBytes);
+  if (size != 0) std::memcpy(buf, data, size);
+  ASAN_POISON_MEMORY_REGION(buf + size, room + kPageSize - size);
+  ASAN_POISON_MEMORY_REGION(kernel + kKernelBytes, kPageSize);
+  auto a = Arena::attach_external(HostMemories{kernel, kKernelBytes, buf, size, 0});
   if (a.ok()) {
     exercise(a.value());
   } else if (a.error().message.empty()) {
     __builtin_trap();  // every refusal must say why
   }
-  ASAN_UNPOISON_MEMORY_REGION(buf + kPre + size, room + kPageSize - size);
+  ASAN_UNPOISON_MEMORY_REGION(buf + size, room + kPageSize - size);
+  ASAN_UNPOISON_MEMORY_REGION(kernel + kKernelBytes, kPageSize);
   return 0;
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The triptych JS API. createEngine() compiles the WASM kernel once, sizes and
-// allocates one shared WebAssembly.Memory that *is* the arena (C++ adopts it,
-// no copies), starts one pinned worker per compute CPU of the core plan, and
+// allocates the arena's two shared WebAssembly.Memory objects (C++ adopts
+// both, no copies): the kernel's memory, the only one kernel instances are
+// given (their data, stacks, context and the compute slots), and the
+// engine's memory (control blocks, rings, trace, layout and result zones), starts one pinned worker per compute CPU of the core plan, and
 // returns an Engine that runs frames natively (frame loop + render thread)
 // while the main thread stays free: it only polls status and watches for
 // hung kernels. Call from the main thread. Design: docs/node.md.
@@ -122,7 +124,13 @@ export async function loadKernel(path) {
     throw new KernelError('ERR_TRIPTYCH_BAD_WASM', `${path} cannot be instantiated over a shared memory: ${err.message}`, { cause: err });
   }
   const abi = probe.tp_kernel_abi_version();
-  if (abi !== 1) throw new KernelError('ERR_TRIPTYCH_KERNEL_ABI', `${path} speaks kernel ABI ${abi}; this engine speaks 1`);
+  const want = loadAddon().addon.kernelAbiVersion;
+  if (abi !== want) {
+    const hint = abi === 1
+      ? ': ABI 1 kernels shared one memory with the engine; rebuild it with the current sdk/wasm/triptych_kernel.h (tp_arena_ptr is now tp_kernel_ptr, arena_base is kernel_base)'
+      : '';
+    throw new KernelError('ERR_TRIPTYCH_KERNEL_ABI', `${path} speaks kernel ABI ${abi}; this engine speaks ${want}${hint}`);
+  }
   return {
     module, path, name: basename(path, '.wasm'),
     heapBase: probe.__heap_base.value, tlsSize: probe.__tls_size.value, tlsAlign: probe.__tls_align.value,
@@ -130,15 +138,19 @@ export async function loadKernel(path) {
 }
 
 export class Engine {
-  #native; #memory; #workers = []; #opts; #kernel; #addonPath; #busy; #watchdog = null;
+  #native; #memory; #engineMemory; #workers = []; #opts; #kernel; #addonPath; #busy; #watchdog = null;
   #replacements = 0; #failures = []; #layout; #stopping = false; #workerErrors = [];
 
-  constructor(native, memory, opts, kernel, addonPath, layout) {
-    this.#native = native; this.#memory = memory; this.#opts = opts; this.#kernel = kernel;
-    this.#addonPath = addonPath; this.#layout = layout;
+  constructor(native, memories, opts, kernel, addonPath, layout) {
+    this.#native = native; this.#memory = memories?.kernel ?? null; this.#engineMemory = memories?.engine ?? null;
+    this.#opts = opts; this.#kernel = kernel; this.#addonPath = addonPath; this.#layout = layout;
   }
 
-  get memory() { return this.#memory; }
+  // The kernel's memory (what kernel instances import: compute slots here).
+  get kernelMemory() { return this.#memory; }
+  // The engine's memory (header, control blocks, trace, layout and result
+  // zones), which no kernel is given; the UI reads result zones here.
+  get engineMemory() { return this.#engineMemory; }
   get renderer() { return this.#native.renderer; }
   get workerCount() { return this.#workers.length; }
   get replacements() { return this.#replacements; }
@@ -260,6 +272,7 @@ export class Engine {
     }));
     this.#native.close();
     this.#memory = null;
+    this.#engineMemory = null;
   }
 }
 
@@ -268,7 +281,7 @@ export async function createEngine(options = {}) {
   const opts = normaliseOptions(options);
   const { addon, path: addonPath } = loadAddon();
   if (opts.compute === 'native') {
-    const native = construct(addon, { ...opts }, undefined, undefined);
+    const native = construct(addon, { ...opts }, undefined, undefined, undefined);
     const engine = new Engine(native, null, opts, null, addonPath, null);
     return engine;
   }
@@ -279,15 +292,18 @@ export async function createEngine(options = {}) {
   let layout;
   try { layout = addon.layoutFor(nativeOpts); } catch (err) { throw wrap(err); }
   const workers = layout.workers;
-  const pages = Math.ceil((layout.preBytes + layout.totalBytes) / WASM_PAGE);
-  if (pages > MAX_WASM_PAGES) {
-    throw new TriptychError('ERR_TRIPTYCH_MEMORY_TOO_SMALL',
-      `the arena needs ${((layout.preBytes + layout.totalBytes) / 2 ** 20).toFixed(0)} MiB but a wasm32 shared memory stops at ${MAX_WASM_PAGES * WASM_PAGE / 2 ** 20} MiB: use fewer particles or a smaller resolution`);
+  const memories = {};
+  for (const [which, bytes] of [['kernel', layout.kernelBytes], ['engine', layout.engineBytes]]) {
+    const pages = Math.ceil(bytes / WASM_PAGE);
+    if (pages > MAX_WASM_PAGES) {
+      throw new TriptychError('ERR_TRIPTYCH_MEMORY_TOO_SMALL',
+        `the ${which}'s memory needs ${(bytes / 2 ** 20).toFixed(0)} MiB but a wasm32 shared memory stops at ${MAX_WASM_PAGES * WASM_PAGE / 2 ** 20} MiB: use fewer particles or a smaller resolution`);
+    }
+    memories[which] = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   }
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  const native = construct(addon, nativeOpts, new Uint8Array(memory.buffer),
-    { arenaOffset: layout.preBytes, ctxAddress });
-  const engine = new Engine(native, memory, opts, kernel, addonPath, layout);
+  const native = construct(addon, nativeOpts, new Uint8Array(memories.kernel.buffer),
+    new Uint8Array(memories.engine.buffer), { ctxAddress });
+  const engine = new Engine(native, memories, opts, kernel, addonPath, layout);
   try {
     await engine._startWorkers(workers);
   } catch (err) {
@@ -297,9 +313,9 @@ export async function createEngine(options = {}) {
   return engine;
 }
 
-function construct(addon, opts, view, placement) {
+function construct(addon, opts, kernelView, engineView, placement) {
   try {
-    return new addon.Engine(opts, view, placement);
+    return new addon.Engine(opts, kernelView, engineView, placement);
   } catch (err) {
     throw wrap(err);
   }

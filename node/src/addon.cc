@@ -16,6 +16,7 @@
 #include <string>
 
 #include "engine_binding.hpp"
+#include "triptych_kernel.h"
 #include "triptych/sync/futex.hpp"
 
 namespace triptych::node {
@@ -72,6 +73,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("layoutFor", Napi::Function::New(env, LayoutFor, "layoutFor"));
     exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
     exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
+    exports.Set("kernelAbiVersion", Napi::Number::New(env, TP_KERNEL_ABI_VERSION));
     exports.Set("nowNs", Napi::Function::New(env, NowNs, "nowNs"));
     exports.Set("kernelBenchNative", Napi::Function::New(env, KernelBenchNative, "kernelBenchNative"));
     DefineAddon(exports, {

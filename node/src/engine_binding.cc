@@ -184,8 +184,8 @@ pipeline::EngineConfig config_from(const Napi::Env& env, const Napi::Object& o) 
 
 Napi::Object layout_object(const Napi::Env& env, const ArenaLayout& l) {
   auto o = Napi::Object::New(env);
-  o.Set("preBytes", Napi::Number::New(env, static_cast<double>(l.pre_bytes)));
-  o.Set("totalBytes", Napi::Number::New(env, static_cast<double>(l.total_bytes)));
+  o.Set("kernelBytes", Napi::Number::New(env, static_cast<double>(l.kernel_bytes)));
+  o.Set("engineBytes", Napi::Number::New(env, static_cast<double>(l.total_bytes)));
   o.Set("stacksOffset", Napi::Number::New(env, static_cast<double>(l.stacks_offset)));
   o.Set("stackStride", Napi::Number::New(env, static_cast<double>(l.stack_stride)));
   o.Set("workers", Napi::Number::New(env, l.spec.worker_stack_count));
@@ -195,6 +195,7 @@ Napi::Object layout_object(const Napi::Env& env, const ArenaLayout& l) {
     auto z = Napi::Object::New(env);
     z.Set("offset", Napi::Number::New(env, static_cast<double>(l.zone(id).offset)));
     z.Set("size", Napi::Number::New(env, static_cast<double>(l.zone(id).size)));
+    z.Set("memory", Napi::String::New(env, in_kernel_memory(id) ? "kernel" : "engine"));
     zones.Set(std::string(zone_name(id)), z);
   }
   o.Set("zones", zones);
@@ -225,37 +226,44 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                       InstanceAccessor("workers", &EngineWrap::Workers, nullptr)});
 }
 
-// new Engine(config, memoryView?, placement?)
+// new Engine(config, kernelMemoryView?, engineMemoryView?, placement?)
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
   const Napi::Env env = info.Env();
   const Napi::Object cfg_obj = get_object(env, info[0], "config");
   pipeline::EngineConfig cfg = config_from(env, cfg_obj);
   std::optional<pipeline::ExternalMemory> memory;
   if (cfg.compute == pipeline::ComputeBackend::kExternal) {
-    if (!info[1].IsTypedArray()) {
-      throw Napi::TypeError::New(env, "WASM compute needs the shared WebAssembly.Memory (as a Uint8Array over it)");
-    }
-    const auto view = info[1].As<Napi::TypedArray>();
     // napi_get_typedarray_info gives the raw address of a SharedArrayBuffer's
     // bytes (napi_get_arraybuffer_info refuses shared buffers).
-    napi_typedarray_type type{};
-    size_t length = 0;
-    void* data = nullptr;
-    napi_value buffer{};
-    size_t byte_offset = 0;
-    if (napi_get_typedarray_info(env, view, &type, &length, &data, &buffer, &byte_offset) != napi_ok ||
-        data == nullptr) {
-      throw Napi::TypeError::New(env, "cannot read the memory view's address");
-    }
-    if (byte_offset != 0) throw Napi::RangeError::New(env, "the memory view must start at byte 0");
-    const Napi::Object placement = get_object(env, info[2], "placement");
+    auto whole_view = [&env](const Napi::Value& v, const char* what) -> std::span<std::byte> {
+      if (!v.IsTypedArray()) {
+        throw Napi::TypeError::New(env, std::string("WASM compute needs the ") + what +
+                                            " (a Uint8Array over a shared WebAssembly.Memory)");
+      }
+      napi_typedarray_type type{};
+      size_t length = 0;
+      void* data = nullptr;
+      napi_value buffer{};
+      size_t byte_offset = 0;
+      if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &byte_offset) != napi_ok ||
+          data == nullptr) {
+        throw Napi::TypeError::New(env, std::string("cannot read the address of the ") + what);
+      }
+      if (byte_offset != 0) throw Napi::RangeError::New(env, std::string("the view of the ") + what + " must start at byte 0");
+      return {static_cast<std::byte*>(data), v.As<Napi::TypedArray>().ByteLength()};
+    };
+    const std::span<std::byte> kernel = whole_view(info[1], "kernel's memory");
+    const std::span<std::byte> engine_memory = whole_view(info[2], "engine's memory");
+    const Napi::Object placement = get_object(env, info[3], "placement");
     pipeline::ExternalMemory m;
-    m.base = static_cast<std::byte*>(data);
-    m.bytes = view.ByteLength();
-    m.arena_offset = opt_uint(placement, "arenaOffset", 0, 0, std::uint64_t{1} << 32);
+    m.memories.kernel = kernel.data();
+    m.memories.kernel_bytes = kernel.size();
+    m.memories.engine = engine_memory.data();
+    m.memories.engine_bytes = engine_memory.size();
     m.ctx_address = opt_uint(placement, "ctxAddress", 0, 0, std::uint64_t{1} << 32);
     memory = m;
-    memory_ref_ = Napi::Persistent(info[1].As<Napi::Object>());  // keeps the bytes alive
+    kernel_memory_ref_ = Napi::Persistent(info[1].As<Napi::Object>());  // keeps the bytes alive
+    engine_memory_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
   }
   auto engine = pipeline::Engine::create(cfg, memory);
   if (!engine) throw_error(env, engine.error());
@@ -337,7 +345,8 @@ Napi::Value EngineWrap::CopyResult(const Napi::CallbackInfo& info) {
 
 Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
   release();
-  memory_ref_.Reset();
+  kernel_memory_ref_.Reset();
+  engine_memory_ref_.Reset();
   return info.Env().Undefined();
 }
 

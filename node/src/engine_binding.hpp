@@ -43,7 +43,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   std::shared_ptr<pipeline::Engine> engine_;
   std::uint32_t id_ = 0;
-  Napi::ObjectReference memory_ref_;
+  Napi::ObjectReference kernel_memory_ref_;  // the kernel's memory
+  Napi::ObjectReference engine_memory_ref_;  // the engine's memory
 };
 
 Napi::Value LayoutFor(const Napi::CallbackInfo& info);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0
- * The triptych compute-kernel ABI (version 1), for C and C++ compiled to
+ * The triptych compute-kernel ABI (version 2), for C and C++ compiled to
  * wasm32 (and natively, for reference builds). A kernel is a module that
- * imports a shared memory and exports three functions; the engine calls
+ * imports a shared memory (the kernel's memory: its own static data, stacks,
+ * the context and the compute slots, and nothing of the engine's) and exports
+ * three functions; the engine calls
  * tp_kernel_init once per worker instance and tp_kernel_step once per chunk,
  * from several workers at once on disjoint [begin, end) item ranges. A kernel
  * must therefore write only its own items of the output slot and keep no
@@ -13,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TP_KERNEL_ABI_VERSION 1u
+#define TP_KERNEL_ABI_VERSION 2u
 
 #if defined(__wasm__)
 #define TP_EXPORT(name) __attribute__((export_name(#name), visibility("default")))
@@ -41,15 +43,16 @@ typedef struct tp_particle {
 #define TP_SHAPE_ROUNDED_RECT 1u
 #define TP_SHAPE_LINE 2u
 
-/* The per-frame context, written by the engine into the arena before a frame's
- * chunks are dispatched and read-only to kernels. 64 bytes, little-endian.
- * Offsets are relative to arena_base, a byte address in the kernel's memory
- * (0 = start of the WebAssembly.Memory; natively, a real address). */
+/* The per-frame context, written by the engine into the kernel's memory
+ * before a frame's chunks are dispatched and read-only to kernels (the engine
+ * rewrites every field each frame and never reads one back). 64 bytes,
+ * little-endian. Offsets count from kernel_base, the address of the kernel's
+ * memory's first byte (0 in WASM; natively, a real address). */
 typedef struct tp_kernel_ctx {
   uint32_t abi_version;   /*  0: TP_KERNEL_ABI_VERSION */
   uint32_t item_count;    /*  4: items in the input and output slots */
   uint64_t frame_id;      /*  8: monotonically increasing, first frame is 1 */
-  uint64_t arena_base;    /* 16: address of the arena inside the kernel's memory */
+  uint64_t kernel_base;   /* 16: address of the kernel's memory (0 in WASM) */
   uint64_t input_offset;  /* 24: previous compute frame (read-only) */
   uint64_t output_offset; /* 32: this frame's compute slot (write [begin,end) only) */
   uint32_t item_bytes;    /* 40: sizeof one item, sizeof(tp_particle) for particles */
@@ -64,11 +67,11 @@ typedef struct tp_kernel_ctx {
 #define TP_CTX_FIRST_FRAME 1u
 
 #ifdef __cplusplus
-static_assert(sizeof(tp_kernel_ctx) == 64, "ABI v1 fixes the context at 64 bytes");
-static_assert(sizeof(tp_particle) == 32, "ABI v1 fixes a particle at 32 bytes");
+static_assert(sizeof(tp_kernel_ctx) == 64, "the ABI fixes the context at 64 bytes");
+static_assert(sizeof(tp_particle) == 32, "the ABI fixes a particle at 32 bytes");
 #else
-_Static_assert(sizeof(tp_kernel_ctx) == 64, "ABI v1 fixes the context at 64 bytes");
-_Static_assert(sizeof(tp_particle) == 32, "ABI v1 fixes a particle at 32 bytes");
+_Static_assert(sizeof(tp_kernel_ctx) == 64, "the ABI fixes the context at 64 bytes");
+_Static_assert(sizeof(tp_particle) == 32, "the ABI fixes a particle at 32 bytes");
 #endif
 
 /* Returns TP_KERNEL_ABI_VERSION; the engine refuses any other value. */
@@ -79,12 +82,12 @@ int32_t tp_kernel_init(const tp_kernel_ctx* ctx);
  * (out-of-bounds access, unreachable, stack overflow) also fails the frame. */
 int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end);
 
-/* Address of an arena offset, for kernels. */
-static inline void* tp_arena_ptr(const tp_kernel_ctx* ctx, uint64_t offset) {
+/* Address of an offset in the kernel's memory (input_offset, output_offset). */
+static inline void* tp_kernel_ptr(const tp_kernel_ctx* ctx, uint64_t offset) {
 #ifdef __cplusplus
-  return reinterpret_cast<void*>(static_cast<uintptr_t>(ctx->arena_base + offset));
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(ctx->kernel_base + offset));
 #else
-  return (void*)(uintptr_t)(ctx->arena_base + offset);
+  return (void*)(uintptr_t)(ctx->kernel_base + offset);
 #endif
 }
 

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <array>
+#include <cstddef>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -35,100 +37,111 @@ bool page_aligned(const std::byte* p) noexcept {
 
 // The flags compute_layout() gives each zone; anything else is corrupt.
 std::uint32_t expected_flags(std::uint32_t id) noexcept {
-  if (id == static_cast<std::uint32_t>(ZoneId::kKernel)) return kZonePrecedesBase;
+  std::uint32_t flags = 0;
+  if (in_kernel_memory(static_cast<ZoneId>(id))) flags |= kZoneKernelMemory;
   if (id >= static_cast<std::uint32_t>(ZoneId::kComputeA) &&
       id <= static_cast<std::uint32_t>(ZoneId::kResultC))
-    return kZoneGpuImport;
-  return 0;
+    flags |= kZoneGpuImport;
+  return flags;
 }
 
-// Maps `pre` private bytes followed by `total` bytes of `fd` (or of shared
-// anonymous memory when fd < 0) as one contiguous range. Returns the range
-// start; the base is start + pre.
-Result<std::byte*> map_region(std::uint64_t pre, std::uint64_t total, int fd) noexcept {
-  const std::size_t len = static_cast<std::size_t>(pre + total);
-  if (fd < 0) {
-    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return sys_error("mmap");
-    return static_cast<std::byte*>(p);
-  }
-  // Reserve the whole range privately, then put the file over its tail.
-  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return sys_error("mmap");
-  auto* start = static_cast<std::byte*>(p);
-  void* q = mmap(start + pre, static_cast<std::size_t>(total), PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_FIXED, fd, 0);
-  if (q == MAP_FAILED) {
-    Error e = sys_error("mmap(memfd)");
-    munmap(start, len);
-    return e;
-  }
-  return start;
+// Maps `bytes` of `fd` from `file_offset` (or shared anonymous memory when
+// fd < 0) somewhere the kernel chooses.
+Result<std::byte*> map_memory(std::uint64_t bytes, int fd, std::uint64_t file_offset) noexcept {
+  if (bytes == 0) return static_cast<std::byte*>(nullptr);
+  const int flags = fd < 0 ? MAP_SHARED | MAP_ANONYMOUS : MAP_SHARED;
+  void* p = mmap(nullptr, static_cast<std::size_t>(bytes), PROT_READ | PROT_WRITE, flags, fd,
+                 static_cast<off_t>(file_offset));
+  if (p == MAP_FAILED) return sys_error(fd < 0 ? "mmap" : "mmap(memfd)");
+  return static_cast<std::byte*>(p);
+}
+
+// One field of a header snapshot (see validate()).
+template <typename T>
+T field(const unsigned char* snapshot, std::size_t offset) noexcept {
+  T value;
+  std::memcpy(&value, snapshot + offset, sizeof(T));
+  return value;
 }
 
 }  // namespace
 
 Result<ArenaLayout> Arena::validate(const std::byte* base, std::size_t available,
-                                    std::uint64_t pre_available) noexcept {
+                                    std::uint64_t kernel_available) noexcept {
   if (base == nullptr) return make_error(Errc::kInvalidArgument, "arena base is null");
   if (!page_aligned(base)) return make_error(Errc::kMisaligned, "arena base is not 4 KiB-aligned");
   if (available < sizeof(ArenaHeader))
     return make_error(Errc::kTooSmall,
                       std::to_string(available) + " bytes cannot hold the 640-byte arena header");
-  const auto* h = std::launder(reinterpret_cast<const ArenaHeader*>(base));
+  const auto* live = std::launder(reinterpret_cast<const ArenaHeader*>(base));
   // SYNC(arena-init): acquires everything the creator built before `initialized`.
-  const std::uint32_t initialized = h->initialized.load(std::memory_order_acquire);
-  if (h->magic != kArenaMagic) return make_error(Errc::kBadMagic, "not a triptych arena (magic)");
-  if (h->version != kArenaVersion)
-    return make_error(Errc::kBadVersion, "arena layout version " + std::to_string(h->version) +
+  const std::uint32_t initialized = live->initialized.load(std::memory_order_acquire);
+  // Every field is read exactly once, into this snapshot: a peer rewriting
+  // the header meanwhile can make the checks below refuse, never make them
+  // pass on one value and the view use another.
+  alignas(ArenaHeader) unsigned char snap[sizeof(ArenaHeader)];
+  std::memcpy(snap, base, sizeof(snap));
+#define TP_FIELD(name) field<decltype(ArenaHeader::name)>(snap, offsetof(ArenaHeader, name))
+  if (TP_FIELD(magic) != kArenaMagic) return make_error(Errc::kBadMagic, "not a triptych arena (magic)");
+  const std::uint32_t version = TP_FIELD(version);
+  if (version != kArenaVersion)
+    return make_error(Errc::kBadVersion, "arena layout version " + std::to_string(version) +
                                              ", this build speaks " +
                                              std::to_string(kArenaVersion));
   if (initialized != 1)
     return make_error(Errc::kCorruptHeader,
                       "arena not initialized (its creator is still building it, or died)");
-  if (h->header_bytes != sizeof(ArenaHeader) || h->zone_count != kZoneCount ||
-      h->zone_entry_bytes != sizeof(ZoneEntry) || h->component_count != kComponentCount)
+  const std::uint32_t header_bytes = TP_FIELD(header_bytes);
+  const std::uint32_t zone_count = TP_FIELD(zone_count);
+  const std::uint32_t zone_entry_bytes = TP_FIELD(zone_entry_bytes);
+  const std::uint32_t component_count = TP_FIELD(component_count);
+  if (header_bytes != sizeof(ArenaHeader) || zone_count != kZoneCount ||
+      zone_entry_bytes != sizeof(ZoneEntry) || component_count != kComponentCount)
     return make_error(Errc::kCorruptHeader,
-                      "header geometry (header " + std::to_string(h->header_bytes) + " B, " +
-                          std::to_string(h->zone_count) + " zones of " +
-                          std::to_string(h->zone_entry_bytes) + " B, " +
-                          std::to_string(h->component_count) +
-                          " components) differs from version 1's (640, 15 x 24, 5)");
-  if (h->flags != 0)
-    return make_error(Errc::kCorruptHeader, "unknown header flags " + std::to_string(h->flags));
-  bool reserved_clear = h->reserved0 == 0;
-  for (std::uint8_t b : h->reserved1) reserved_clear = reserved_clear && b == 0;
+                      "header geometry (header " + std::to_string(header_bytes) + " B, " +
+                          std::to_string(zone_count) + " zones of " +
+                          std::to_string(zone_entry_bytes) + " B, " +
+                          std::to_string(component_count) +
+                          " components) differs from this version's (640, 15 x 24, 5)");
+  if (const std::uint32_t flags = TP_FIELD(flags); flags != 0)
+    return make_error(Errc::kCorruptHeader, "unknown header flags " + std::to_string(flags));
+  bool reserved_clear = TP_FIELD(reserved0) == 0;
+  for (std::size_t i = 0; i < sizeof(ArenaHeader::reserved1); ++i)
+    reserved_clear = reserved_clear && snap[offsetof(ArenaHeader, reserved1) + i] == 0;
   if (!reserved_clear)
-    return make_error(Errc::kCorruptHeader, "reserved header bytes are not zero in version 1");
-  const std::uint64_t total = h->total_bytes;
-  const std::uint64_t pre = h->pre_bytes;
+    return make_error(Errc::kCorruptHeader, "reserved header bytes are not zero");
+  const std::uint64_t total = TP_FIELD(total_bytes);
+  const std::uint64_t kernel = TP_FIELD(kernel_bytes);
   if (total < sizeof(ArenaHeader) || total > kMaxArenaBytes || total % kPageSize != 0)
     return make_error(Errc::kCorruptHeader,
-                      "total size " + std::to_string(total) +
+                      "engine memory size " + std::to_string(total) +
                           " is not a whole number of pages in [4 KiB, 64 TiB]");
-  if (pre > kMaxArenaBytes || pre % kPageSize != 0)
-    return make_error(Errc::kCorruptHeader, "kernel zone size " + std::to_string(pre) +
-                                                " is not a whole number of pages below 64 TiB");
+  if (kernel == 0 || kernel > kMaxArenaBytes || kernel % kPageSize != 0)
+    return make_error(Errc::kCorruptHeader, "kernel memory size " + std::to_string(kernel) +
+                                                " is not a whole number of pages in [4 KiB, 64 TiB]");
   if (total > available)
-    return make_error(Errc::kTooSmall, "header says the arena spans " + std::to_string(total) +
-                                           " bytes; only " + std::to_string(available) +
-                                           " are mapped");
-  if (pre > pre_available)
-    return make_error(Errc::kTooSmall, "kernel zone needs " + std::to_string(pre) +
-                                           " bytes before the base; only " +
-                                           std::to_string(pre_available) + " exist");
+    return make_error(Errc::kTooSmall, "header says the engine's memory spans " +
+                                           std::to_string(total) + " bytes; only " +
+                                           std::to_string(available) + " are mapped");
+  if (kernel > kernel_available)
+    return make_error(Errc::kTooSmall, "header says the kernel's memory spans " +
+                                           std::to_string(kernel) + " bytes; only " +
+                                           std::to_string(kernel_available) + " exist");
 
-  // Every zone on its own: id, flags, bounds without overflow, alignment, and
-  // order (each starts at or after the previous one's end: no overlap).
-  std::uint64_t prev_end = 0;
+  // Every zone on its own: id, flags, bounds inside its memory without
+  // overflow, alignment, and order within its memory (each starts at or
+  // after the previous one's end: no overlap).
+  std::array<ZoneEntry, kZoneCount> zones{};
+  std::uint64_t prev_end[2] = {0, 0};  // engine's memory, kernel's memory
   for (std::uint32_t i = 0; i < kMaxZones; ++i) {
-    const ZoneEntry z = h->zones[i];
+    const auto z = field<ZoneEntry>(snap, offsetof(ArenaHeader, zones) + i * sizeof(ZoneEntry));
     if (i >= kZoneCount) {
       if (z != ZoneEntry{})
         return make_error(Errc::kCorruptHeader,
                           "unused zone table row " + std::to_string(i) + " is not zero");
       continue;
     }
+    zones[i] = z;
     if (z.id != i)
       return make_error(Errc::kCorruptHeader, "zone table row " + std::to_string(i) + " holds id " +
                                                   std::to_string(z.id));
@@ -136,71 +149,71 @@ Result<ArenaLayout> Arena::validate(const std::byte* base, std::size_t available
       return make_error(Errc::kCorruptHeader, zone_label(i) + " has flags " +
                                                   std::to_string(z.flags) + ", expected " +
                                                   std::to_string(expected_flags(i)));
-    if (i == static_cast<std::uint32_t>(ZoneId::kKernel)) {
-      if (z.offset != 0 || z.size != pre)
-        return make_error(Errc::kCorruptHeader,
-                          "the kernel zone must be the pre_bytes before the base");
-      continue;
-    }
-    if (z.offset > total || z.size > total - z.offset)
+    const bool in_kernel = (z.flags & kZoneKernelMemory) != 0;
+    const std::uint64_t limit = in_kernel ? kernel : total;
+    if (z.offset > limit || z.size > limit - z.offset)
       return make_error(Errc::kCorruptHeader, zone_label(i) + " [" + std::to_string(z.offset) +
-                                                  ", +" + std::to_string(z.size) +
-                                                  ") ends past the arena's " +
-                                                  std::to_string(total) + " bytes");
+                                                  ", +" + std::to_string(z.size) + ") ends past the " +
+                                                  (in_kernel ? "kernel's" : "engine's") + " memory (" +
+                                                  std::to_string(limit) + " bytes)");
     const std::uint64_t align = (z.flags & kZoneGpuImport) != 0 ? kPageSize : kCacheLine;
     if (z.offset % align != 0 || ((z.flags & kZoneGpuImport) != 0 && z.size % kPageSize != 0))
       return make_error(Errc::kMisaligned, zone_label(i) + " at " + std::to_string(z.offset) +
                                                " (size " + std::to_string(z.size) +
                                                ") breaks its " + std::to_string(align) +
                                                "-byte alignment");
-    if (z.offset < prev_end)
+    if (z.offset < prev_end[in_kernel ? 1 : 0])
       return make_error(Errc::kOverlap, zone_label(i) + " starts at " + std::to_string(z.offset) +
                                             ", inside the previous zone (ends at " +
-                                            std::to_string(prev_end) + ")");
-    prev_end = z.offset + z.size;
+                                            std::to_string(prev_end[in_kernel ? 1 : 0]) + ")");
+    prev_end[in_kernel ? 1 : 0] = z.offset + z.size;
   }
-  const ZoneEntry& hz = h->zones[static_cast<std::uint32_t>(ZoneId::kHeader)];
+  const ZoneEntry& hz = zones[static_cast<std::uint32_t>(ZoneId::kHeader)];
   if (hz.offset != 0 || hz.size != sizeof(ArenaHeader))
     return make_error(Errc::kCorruptHeader, "the header zone must be the 640 bytes at the base");
+  if (zones[static_cast<std::uint32_t>(ZoneId::kKernel)].offset != 0)
+    return make_error(Errc::kCorruptHeader, "the kernel zone must start at the kernel's memory's address 0");
 
   // The table must be exactly what the recorded spec lays out: this pins the
   // metadata directory and every block size the sub-headers will be checked
-  // against.
+  // against. The returned layout is compute_layout()'s, built from the
+  // snapshot's spec, never from the live header.
   ArenaSpec spec;
-  spec.compute_slot_bytes = h->compute_slot_bytes;
-  spec.layout_slot_bytes = h->layout_slot_bytes;
-  spec.result_slot_bytes = h->result_slot_bytes;
-  spec.control_ring_capacity = h->control_ring_capacity;
-  spec.handoff_ring_capacity = h->handoff_ring_capacity;
-  spec.worker_stack_count = h->worker_stack_count;
-  spec.worker_stack_bytes = h->worker_stack_bytes;
-  spec.kernel_static_bytes = h->kernel_static_bytes;
-  spec.trace_record_capacity = h->trace_record_capacity;
-  spec.handle_capacity = h->handle_capacity;
+  spec.compute_slot_bytes = TP_FIELD(compute_slot_bytes);
+  spec.layout_slot_bytes = TP_FIELD(layout_slot_bytes);
+  spec.result_slot_bytes = TP_FIELD(result_slot_bytes);
+  spec.control_ring_capacity = TP_FIELD(control_ring_capacity);
+  spec.handoff_ring_capacity = TP_FIELD(handoff_ring_capacity);
+  spec.worker_stack_count = TP_FIELD(worker_stack_count);
+  spec.worker_stack_bytes = TP_FIELD(worker_stack_bytes);
+  spec.kernel_static_bytes = TP_FIELD(kernel_static_bytes);
+  spec.trace_record_capacity = TP_FIELD(trace_record_capacity);
+  spec.handle_capacity = TP_FIELD(handle_capacity);
   auto expect = compute_layout(spec);
   if (!expect)
     return make_error(Errc::kCorruptHeader, "recorded spec is invalid: " + expect.error().message);
   const ArenaLayout& l = expect.value();
-  if (l.total_bytes != total || l.pre_bytes != pre)
+  if (l.total_bytes != total || l.kernel_bytes != kernel)
     return make_error(Errc::kCorruptHeader, "sizes differ from what the recorded spec lays out");
   for (std::uint32_t i = 0; i < kZoneCount; ++i) {
-    if (h->zones[i] != l.zones[i])
+    if (zones[i] != l.zones[i])
       return make_error(Errc::kCorruptHeader,
                         zone_label(i) + " differs from what the recorded spec lays out");
   }
   for (std::uint32_t s = 0; s < 3; ++s) {
-    if (h->tb_control[s] != l.tb_control[s])
+    if (field<std::uint64_t>(snap, offsetof(ArenaHeader, tb_control) + s * 8) != l.tb_control[s])
       return make_error(Errc::kCorruptHeader, "triple buffer " + std::to_string(s) +
                                                   " control offset differs from the layout");
   }
-  if (h->components != l.components || h->frame_rejects != l.frame_rejects ||
-      h->slot_table != l.slot_table || h->slot_table_bytes != l.slot_table_bytes ||
-      h->stacks_offset != l.stacks_offset || h->stack_stride != l.stack_stride)
+  if (TP_FIELD(components) != l.components || TP_FIELD(frame_rejects) != l.frame_rejects ||
+      TP_FIELD(slot_table) != l.slot_table || TP_FIELD(slot_table_bytes) != l.slot_table_bytes ||
+      TP_FIELD(stacks_offset) != l.stacks_offset || TP_FIELD(stack_stride) != l.stack_stride)
     return make_error(Errc::kCorruptHeader, "metadata directory differs from the layout");
+#undef TP_FIELD
   return expect;
 }
 
-Result<Arena> Arena::build(std::byte* base, const ArenaLayout& l) noexcept {
+Result<Arena> Arena::build(std::byte* base, std::byte* kernel_base, const ArenaLayout& l) noexcept {
   auto* h = new (base) ArenaHeader;
   h->initialized.store(0, std::memory_order_relaxed);
   h->magic = kArenaMagic;
@@ -208,7 +221,7 @@ Result<Arena> Arena::build(std::byte* base, const ArenaLayout& l) noexcept {
   h->header_bytes = sizeof(ArenaHeader);
   h->flags = 0;
   h->total_bytes = l.total_bytes;
-  h->pre_bytes = l.pre_bytes;
+  h->kernel_bytes = l.kernel_bytes;
   h->zone_count = kZoneCount;
   h->zone_entry_bytes = sizeof(ZoneEntry);
   h->control_ring_capacity = l.spec.control_ring_capacity;
@@ -257,6 +270,7 @@ Result<Arena> Arena::build(std::byte* base, const ArenaLayout& l) noexcept {
 
   Arena a;
   a.base_ = base;
+  a.kernel_base_ = kernel_base;
   a.layout_ = l;
   for (std::uint32_t s = 0; s < 3; ++s) {
     if (auto ok = a.rebuild_frames(static_cast<FrameStage>(s)); !ok) return ok.error();
@@ -291,20 +305,22 @@ Result<void> Arena::rebuild_frames(FrameStage stage) noexcept {
                                    : s == 1 ? l.spec.layout_slot_bytes
                                             : l.spec.result_slot_bytes;
   auto tb = TripleBuffer::create(
-      base_, static_cast<std::size_t>(l.total_bytes), l.tb_control[s],
+      base_, static_cast<std::size_t>(l.total_bytes), l.tb_control[s], slot_memory(stage),
       {l.zones[first].offset, l.zones[first + 1].offset, l.zones[first + 2].offset}, slot_bytes);
   if (!tb) return tb.error();
   frames_[s].emplace(tb.value());
   return {};
 }
 
-Result<Arena> Arena::attach_views(std::byte* base, const ArenaLayout& l) noexcept {
+Result<Arena> Arena::attach_views(std::byte* base, std::byte* kernel_base,
+                                  const ArenaLayout& l) noexcept {
   Arena a;
   a.base_ = base;
+  a.kernel_base_ = kernel_base;
   a.layout_ = l;
   const auto total = static_cast<std::size_t>(l.total_bytes);
   for (std::uint32_t s = 0; s < 3; ++s) {
-    auto tb = TripleBuffer::attach(base, total, l.tb_control[s]);
+    auto tb = TripleBuffer::attach(base, total, l.tb_control[s], a.slot_memory(static_cast<FrameStage>(s)));
     if (!tb)
       return make_error(tb.error().code,
                         "triple buffer " + std::to_string(s) + ": " + tb.error().message);
@@ -353,15 +369,21 @@ Result<Arena> Arena::attach_views(std::byte* base, const ArenaLayout& l) noexcep
 Result<Arena> Arena::create_anonymous(const ArenaSpec& spec) noexcept {
   auto l = compute_layout(spec);
   if (!l) return l.error();
-  auto start = map_region(l->pre_bytes, l->total_bytes, -1);
-  if (!start) return start.error();
-  auto a = build(start.value() + l->pre_bytes, l.value());
-  if (!a) {
-    munmap(start.value(), static_cast<std::size_t>(l->pre_bytes + l->total_bytes));
-    return a;
+  auto engine = map_memory(l->total_bytes, -1, 0);
+  if (!engine) return engine.error();
+  auto kernel = map_memory(l->kernel_bytes, -1, 0);
+  if (!kernel) {
+    munmap(engine.value(), static_cast<std::size_t>(l->total_bytes));
+    return kernel.error();
   }
-  a->map_ = start.value();
-  a->map_bytes_ = static_cast<std::size_t>(l->pre_bytes + l->total_bytes);
+  Arena owner;  // unmaps both on any failure below
+  owner.map_ = engine.value();
+  owner.map_bytes_ = static_cast<std::size_t>(l->total_bytes);
+  owner.kernel_map_ = kernel.value();
+  owner.kernel_map_bytes_ = static_cast<std::size_t>(l->kernel_bytes);
+  auto a = build(engine.value(), kernel.value(), l.value());
+  if (!a) return a;
+  a->take_mappings(owner);
   a->backing_ = Backing::kAnonymous;
   return a;
 }
@@ -372,22 +394,23 @@ Result<Arena> Arena::create_memfd(const ArenaSpec& spec, const char* name) noexc
   const int fd =
       memfd_create(name != nullptr ? name : "triptych-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return sys_error("memfd_create");
-  auto fail = [fd](Error e) -> Result<Arena> {
-    close(fd);
-    return e;
-  };
-  if (ftruncate(fd, static_cast<off_t>(l->total_bytes)) != 0) return fail(sys_error("ftruncate"));
-  if (fcntl(fd, F_ADD_SEALS, kRequiredSeals) != 0) return fail(sys_error("fcntl(F_ADD_SEALS)"));
-  auto start = map_region(l->pre_bytes, l->total_bytes, fd);
-  if (!start) return fail(start.error());
-  auto a = build(start.value() + l->pre_bytes, l.value());
-  if (!a) {
-    munmap(start.value(), static_cast<std::size_t>(l->pre_bytes + l->total_bytes));
-    return fail(a.error());
-  }
-  a->map_ = start.value();
-  a->map_bytes_ = static_cast<std::size_t>(l->pre_bytes + l->total_bytes);
-  a->fd_ = fd;
+  Arena owner;  // closes the fd and unmaps on any failure below
+  owner.fd_ = fd;
+  // One file, two memories: the engine's at file offset 0, the kernel's
+  // after it, each mapped on its own so neither lies next to the other.
+  if (ftruncate(fd, static_cast<off_t>(l->total_bytes + l->kernel_bytes)) != 0) return sys_error("ftruncate");
+  if (fcntl(fd, F_ADD_SEALS, kRequiredSeals) != 0) return sys_error("fcntl(F_ADD_SEALS)");
+  auto engine = map_memory(l->total_bytes, fd, 0);
+  if (!engine) return engine.error();
+  owner.map_ = engine.value();
+  owner.map_bytes_ = static_cast<std::size_t>(l->total_bytes);
+  auto kernel = map_memory(l->kernel_bytes, fd, l->total_bytes);
+  if (!kernel) return kernel.error();
+  owner.kernel_map_ = kernel.value();
+  owner.kernel_map_bytes_ = static_cast<std::size_t>(l->kernel_bytes);
+  auto a = build(engine.value(), kernel.value(), l.value());
+  if (!a) return a;
+  a->take_mappings(owner);
   a->backing_ = Backing::kMemfd;
   return a;
 }
@@ -410,69 +433,79 @@ Result<Arena> Arena::attach_memfd(int fd) noexcept {
   if (size > kMaxArenaBytes || size % kPageSize != 0)
     return make_error(Errc::kCorruptHeader,
                       "memfd size " + std::to_string(size) + " is not a whole number of pages");
-  // The kernel zone size decides where to map; validate() re-checks it
-  // against what was really reserved, so a peer changing it meanwhile only
-  // makes the attach fail.
-  std::uint64_t pre = 0;
-  if (pread(fd, &pre, sizeof(pre), offsetof(ArenaHeader, pre_bytes)) !=
-      static_cast<ssize_t>(sizeof(pre)))
+  // Where the split lies decides what to map: read once, then validate()
+  // checks its own snapshot against what was really mapped, so a peer
+  // changing it meanwhile only makes the attach fail.
+  std::uint64_t total = 0;
+  if (pread(fd, &total, sizeof(total), offsetof(ArenaHeader, total_bytes)) !=
+      static_cast<ssize_t>(sizeof(total)))
     return sys_error("pread");
-  if (pre > kMaxArenaBytes || pre % kPageSize != 0) pre = 0;
-  auto start = map_region(pre, size, fd);
-  if (!start) return start.error();
-  const std::size_t len = static_cast<std::size_t>(pre + size);
-  std::byte* base = start.value() + pre;
-  auto l = validate(base, static_cast<std::size_t>(size), pre);
-  if (!l) {
-    munmap(start.value(), len);
-    return l.error();
-  }
-  auto a = attach_views(base, l.value());
-  if (!a) {
-    munmap(start.value(), len);
-    return a;
-  }
-  a->map_ = start.value();
-  a->map_bytes_ = len;
+  if (total < sizeof(ArenaHeader) || total >= size || total % kPageSize != 0)
+    return make_error(Errc::kCorruptHeader, "memfd of " + std::to_string(size) +
+                                                " bytes cannot hold an engine's memory of " +
+                                                std::to_string(total) + " and a kernel's memory");
+  Arena owner;  // unmaps on any failure below
+  auto engine = map_memory(total, fd, 0);
+  if (!engine) return engine.error();
+  owner.map_ = engine.value();
+  owner.map_bytes_ = static_cast<std::size_t>(total);
+  auto kernel = map_memory(size - total, fd, total);
+  if (!kernel) return kernel.error();
+  owner.kernel_map_ = kernel.value();
+  owner.kernel_map_bytes_ = static_cast<std::size_t>(size - total);
+  auto l = validate(engine.value(), static_cast<std::size_t>(total), size - total);
+  if (!l) return l.error();
+  auto a = attach_views(engine.value(), kernel.value(), l.value());
+  if (!a) return a;
+  a->take_mappings(owner);
   a->backing_ = Backing::kMemfd;
   return a;
 }
 
-Result<Arena> Arena::adopt(std::byte* host_base, std::size_t host_bytes, std::uint64_t offset,
-                           const ArenaSpec& spec) noexcept {
-  if (host_base == nullptr) return make_error(Errc::kInvalidArgument, "host memory is null");
+namespace {
+Result<void> check_memories(const HostMemories& m) noexcept {
+  if (m.engine == nullptr || m.kernel == nullptr)
+    return make_error(Errc::kInvalidArgument, "host memory is null");
+  if (m.engine_offset > m.engine_bytes)
+    return make_error(Errc::kTooSmall, "offset " + std::to_string(m.engine_offset) + " is past the " +
+                                           std::to_string(m.engine_bytes) + "-byte engine memory");
+  if ((reinterpret_cast<std::uintptr_t>(m.engine) + m.engine_offset) % kPageSize != 0)
+    return make_error(Errc::kMisaligned, "arena base (engine memory + " + std::to_string(m.engine_offset) +
+                                             ") is not 4 KiB-aligned");
+  if (reinterpret_cast<std::uintptr_t>(m.kernel) % kPageSize != 0)
+    return make_error(Errc::kMisaligned, "the kernel's memory is not 4 KiB-aligned");
+  const auto* e0 = m.engine + m.engine_offset;
+  const auto* e1 = m.engine + m.engine_bytes;
+  const auto* k1 = m.kernel + m.kernel_bytes;
+  if (m.kernel < e1 && e0 < k1)
+    return make_error(Errc::kOverlap, "the kernel's memory overlaps the engine's");
+  return {};
+}
+}  // namespace
+
+Result<Arena> Arena::adopt(const HostMemories& m, const ArenaSpec& spec) noexcept {
+  if (auto ok = check_memories(m); !ok) return ok.error();
   auto l = compute_layout(spec);
   if (!l) return l.error();
-  if (offset > host_bytes)
-    return make_error(Errc::kTooSmall, "offset " + std::to_string(offset) + " is past the " +
-                                           std::to_string(host_bytes) + "-byte host memory");
-  if ((reinterpret_cast<std::uintptr_t>(host_base) + offset) % kPageSize != 0)
-    return make_error(Errc::kMisaligned, "arena base (host memory + " + std::to_string(offset) +
-                                             ") is not 4 KiB-aligned");
-  if (host_bytes - offset < l->total_bytes)
-    return make_error(Errc::kTooSmall, "arena needs " + std::to_string(l->total_bytes) +
-                                           " bytes; host memory has " +
-                                           std::to_string(host_bytes - offset) + " after offset " +
-                                           std::to_string(offset));
-  if (offset < l->pre_bytes)
-    return make_error(Errc::kTooSmall, "kernel zone needs " + std::to_string(l->pre_bytes) +
-                                           " bytes before the arena; offset is " +
-                                           std::to_string(offset));
-  auto a = build(host_base + offset, l.value());
+  if (m.engine_bytes - m.engine_offset < l->total_bytes)
+    return make_error(Errc::kTooSmall, "the engine's memory needs " + std::to_string(l->total_bytes) +
+                                           " bytes; it has " +
+                                           std::to_string(m.engine_bytes - m.engine_offset) +
+                                           " after offset " + std::to_string(m.engine_offset));
+  if (m.kernel_bytes < l->kernel_bytes)
+    return make_error(Errc::kTooSmall, "the kernel's memory needs " + std::to_string(l->kernel_bytes) +
+                                           " bytes; it has " + std::to_string(m.kernel_bytes));
+  auto a = build(m.engine + m.engine_offset, m.kernel, l.value());
   if (a) a->backing_ = Backing::kExternal;
   return a;
 }
 
-Result<Arena> Arena::attach_external(std::byte* host_base, std::size_t host_bytes,
-                                     std::uint64_t offset) noexcept {
-  if (host_base == nullptr) return make_error(Errc::kInvalidArgument, "host memory is null");
-  if (offset > host_bytes)
-    return make_error(Errc::kTooSmall, "offset " + std::to_string(offset) + " is past the " +
-                                           std::to_string(host_bytes) + "-byte host memory");
-  std::byte* base = host_base + offset;
-  auto l = validate(base, host_bytes - static_cast<std::size_t>(offset), offset);
+Result<Arena> Arena::attach_external(const HostMemories& m) noexcept {
+  if (auto ok = check_memories(m); !ok) return ok.error();
+  std::byte* base = m.engine + m.engine_offset;
+  auto l = validate(base, m.engine_bytes - static_cast<std::size_t>(m.engine_offset), m.kernel_bytes);
   if (!l) return l.error();
-  auto a = attach_views(base, l.value());
+  auto a = attach_views(base, m.kernel, l.value());
   if (a) a->backing_ = Backing::kExternal;
   return a;
 }
@@ -486,8 +519,11 @@ Arena& Arena::operator=(Arena&& other) noexcept {
   release();
   layout_ = other.layout_;
   base_ = std::exchange(other.base_, nullptr);
+  kernel_base_ = std::exchange(other.kernel_base_, nullptr);
   map_ = std::exchange(other.map_, nullptr);
   map_bytes_ = std::exchange(other.map_bytes_, 0);
+  kernel_map_ = std::exchange(other.kernel_map_, nullptr);
+  kernel_map_bytes_ = std::exchange(other.kernel_map_bytes_, 0);
   fd_ = std::exchange(other.fd_, -1);
   backing_ = other.backing_;
   for (std::uint32_t s = 0; s < 3; ++s) frames_[s] = std::exchange(other.frames_[s], std::nullopt);
@@ -509,9 +545,13 @@ void Arena::release() noexcept {
   handles_.reset();
   trace_.reset();
   if (map_ != nullptr) munmap(map_, map_bytes_);
+  if (kernel_map_ != nullptr) munmap(kernel_map_, kernel_map_bytes_);
   map_ = nullptr;
   map_bytes_ = 0;
+  kernel_map_ = nullptr;
+  kernel_map_bytes_ = 0;
   base_ = nullptr;
+  kernel_base_ = nullptr;
   close_fd();
 }
 
@@ -522,15 +562,32 @@ void Arena::close_fd() noexcept {
 
 std::span<std::byte> Arena::zone(ZoneId id) const noexcept {
   const ZoneEntry& z = layout_.zone(id);
-  if (id == ZoneId::kKernel) return {base_ - layout_.pre_bytes, static_cast<std::size_t>(z.size)};
-  return {base_ + z.offset, static_cast<std::size_t>(z.size)};
+  return {memory_of(id) + z.offset, static_cast<std::size_t>(z.size)};
 }
 
 std::span<std::byte> Arena::worker_stack(std::uint32_t i) const noexcept {
   if (i >= layout_.spec.worker_stack_count) return {};
   return {
-      base_ - layout_.pre_bytes + layout_.stacks_offset + std::uint64_t{i} * layout_.stack_stride,
+      kernel_base_ + layout_.stacks_offset + std::uint64_t{i} * layout_.stack_stride,
       static_cast<std::size_t>(layout_.stack_stride)};
+}
+
+void Arena::take_mappings(Arena& owner) noexcept {
+  map_ = std::exchange(owner.map_, nullptr);
+  map_bytes_ = std::exchange(owner.map_bytes_, 0);
+  kernel_map_ = std::exchange(owner.kernel_map_, nullptr);
+  kernel_map_bytes_ = std::exchange(owner.kernel_map_bytes_, 0);
+  fd_ = std::exchange(owner.fd_, -1);
+}
+
+std::byte* Arena::memory_of(ZoneId id) const noexcept {
+  return in_kernel_memory(id) ? kernel_base_ : base_;
+}
+
+TripleBuffer::SlotMemory Arena::slot_memory(FrameStage stage) const noexcept {
+  if (stage == FrameStage::kCompute)
+    return {kernel_base_, static_cast<std::size_t>(layout_.kernel_bytes)};
+  return {base_, static_cast<std::size_t>(layout_.total_bytes)};
 }
 
 TripleBuffer& Arena::frames(FrameStage stage) noexcept {
@@ -556,14 +613,14 @@ Result<std::span<std::byte>> Arena::resolve(ZoneId zone, std::uint64_t offset,
   const auto id = static_cast<std::uint32_t>(zone);
   if (id >= kZoneCount || zone == ZoneId::kKernel)
     return make_error(Errc::kOutOfRange,
-                      "zone " + std::to_string(id) + " is not addressable by arena offsets");
+                      "zone " + std::to_string(id) + " is not addressable by offsets");
   const ZoneEntry& z = layout_.zones[id];
   if (offset < z.offset || offset - z.offset > z.size || bytes > z.size - (offset - z.offset))
     return make_error(Errc::kOutOfRange, "range [" + std::to_string(offset) + ", +" +
                                              std::to_string(bytes) + ") is not inside " +
                                              zone_label(id) + " [" + std::to_string(z.offset) +
                                              ", +" + std::to_string(z.size) + ")");
-  return std::span<std::byte>(base_ + offset, static_cast<std::size_t>(bytes));
+  return std::span<std::byte>(memory_of(zone) + offset, static_cast<std::size_t>(bytes));
 }
 
 Result<std::span<std::byte>> Arena::resolve(const HandoffMessage& m) const {

@@ -123,16 +123,24 @@ Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept {
         ZoneEntry{static_cast<std::uint32_t>(id), flags, offset, size};
   };
 
-  // Kernel zone: static data from its start, then one page-rounded stack per
-  // worker; the whole zone is page-rounded so the base stays page-aligned.
+  // The kernel's memory: static data from address 0, then one page-rounded
+  // stack per worker, then the three compute slots, each on whole pages.
   Cursor k;
   l.stacks_offset = k.up(spec.kernel_static_bytes, kPageSize);
   l.stack_stride = k.up(spec.worker_stack_bytes, kPageSize);
-  l.pre_bytes =
+  const std::uint64_t kernel_zone =
       k.up(k.add(l.stacks_offset, k.mul(l.stack_stride, spec.worker_stack_count)), kPageSize);
+  set(ZoneId::kKernel, kZoneKernelMemory, 0, kernel_zone);
+  k.take(kernel_zone, kPageSize);
+  const std::uint64_t compute_size = k.up(spec.compute_slot_bytes, kPageSize);
+  for (std::uint32_t s = 0; s < 3; ++s) {
+    const auto id = static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kComputeA) + s);
+    set(id, kZoneKernelMemory | kZoneGpuImport, k.take(compute_size, kPageSize), compute_size);
+  }
+  l.kernel_bytes = k.up(k.at(), kPageSize);
   if (k.failed()) return too_large();
-  set(ZoneId::kKernel, kZonePrecedesBase, 0, l.pre_bytes);
 
+  // The engine's memory.
   Cursor c;
   set(ZoneId::kHeader, 0, c.take(sizeof(ArenaHeader), kCacheLine), sizeof(ArenaHeader));
 
@@ -147,14 +155,14 @@ Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept {
   l.slot_table_bytes = table_bytes;
   set(ZoneId::kMetadata, 0, meta_begin, c.at() - meta_begin);
 
-  // Frame zones: page-aligned and page-sized for VK_EXT_external_memory_host.
-  const std::uint64_t slot_bytes[3] = {spec.compute_slot_bytes, spec.layout_slot_bytes,
-                                       spec.result_slot_bytes};
-  for (std::uint32_t group = 0; group < 3; ++group) {
+  // Layout and result zones: page-aligned and page-sized for
+  // VK_EXT_external_memory_host.
+  const std::uint64_t slot_bytes[2] = {spec.layout_slot_bytes, spec.result_slot_bytes};
+  for (std::uint32_t group = 0; group < 2; ++group) {
     const std::uint64_t size = c.up(slot_bytes[group], kPageSize);
     for (std::uint32_t s = 0; s < 3; ++s) {
       const auto id =
-          static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kComputeA) + group * 3 + s);
+          static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kLayoutA) + group * 3 + s);
       set(id, kZoneGpuImport, c.take(size, kPageSize), size);
     }
   }
@@ -166,7 +174,7 @@ Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept {
       trace_cap == 0 ? 0 : trace::FrameTraceTable::required_bytes(static_cast<std::uint32_t>(trace_cap));
   set(ZoneId::kTrace, 0, c.take(trace_bytes, kCacheLine), trace_bytes);
   l.total_bytes = c.up(c.at(), kPageSize);
-  if (c.failed() || l.total_bytes + l.pre_bytes > kMaxArenaBytes) return too_large();
+  if (c.failed() || l.total_bytes + l.kernel_bytes > kMaxArenaBytes) return too_large();
   return l;
 }
 

@@ -126,6 +126,10 @@ struct Engine::Impl {
 
   // Compute failures of the frame in progress (any member thread).
   std::atomic<bool> frame_failed{false};
+  // The frame being dispatched (1-based). Written before the pool's dispatch,
+  // which publishes it to the members like the context (release on push,
+  // acquire on take), so relaxed suffices.
+  std::atomic<std::uint64_t> dispatch_frame{0};
   mutable std::mutex message_mu;  // failure path and status only, never per frame
   std::string last_failure;
   std::string fatal;
@@ -153,8 +157,32 @@ struct Engine::Impl {
 
   std::span<std::byte> zone(ZoneId id) const { return arena->zone(id); }
 
-  std::uint64_t offset_of(std::span<const std::byte> s) const {
-    return static_cast<std::uint64_t>(s.data() - arena->base());
+  // A compute slot as an offset in the kernel's memory (what kernels get).
+  std::uint64_t kernel_offset_of(std::span<const std::byte> s) const {
+    return static_cast<std::uint64_t>(s.data() - arena->kernel_base());
+  }
+
+  // Slot indices come from control blocks in shared memory, so each is
+  // range-checked where it is used; one out of range fails the run.
+  bool slot_index_ok(std::uint32_t index, const char* what) {
+    if (index < 3) return true;
+    set_fatal(std::string("corrupt triple buffer: ") + what + " index " + std::to_string(index) +
+              " is out of range");
+    return false;
+  }
+
+  // Publishes; when that overwrote an unread frame (kDrop, or a host that
+  // did not take its frame), counts it dropped. The new write slot is the
+  // one that held it. False (fatal) on an out-of-range index.
+  bool publish_counting_drop(TripleBuffer& tb, const std::array<std::uint64_t, 3>& frames, const char* what) {
+    const std::uint64_t dropped_before = tb.dropped();
+    (void)tb.publish();
+    if (tb.dropped() == dropped_before) return true;
+    const std::uint32_t w = tb.indices().writer;
+    if (!slot_index_ok(w, what)) return false;
+    dropped.fetch_add(1, std::memory_order_relaxed);
+    (void)table->mark_dropped(frames[w]);
+    return true;
   }
 
   void frame_loop();
@@ -216,16 +244,11 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optiona
   m.ext = memory;
   m.period_ns = config.hz > 0 ? static_cast<std::uint64_t>(1e9 / config.hz) : 0;
 
-  // The arena: our own mapping, or adopted into the host's WebAssembly.Memory
-  // with the kernel zone (WASM data + stacks) at its address 0.
+  // The arena: our own mappings, or adopted into the host's two
+  // WebAssembly.Memory objects, with the kernel zone (WASM data + stacks) at
+  // the kernel's memory's address 0.
   if (memory) {
-    if (memory->arena_offset != layout->pre_bytes) {
-      return make_error(Errc::kInvalidArgument,
-                        "the arena must start at offset " + std::to_string(layout->pre_bytes) +
-                            " (the kernel zone's size) so WASM static data stays at address 0; got " +
-                            std::to_string(memory->arena_offset));
-    }
-    auto a = Arena::adopt(memory->base, memory->bytes, memory->arena_offset, layout->spec);
+    auto a = Arena::adopt(memory->memories, layout->spec);
     if (!a) return a.error();
     m.arena.emplace(std::move(a).value());
     if (memory->ctx_address % alignof(tp_kernel_ctx) != 0 ||
@@ -233,17 +256,17 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optiona
       return make_error(Errc::kOutOfRange, "kernel context address " + std::to_string(memory->ctx_address) +
                                                " is misaligned or outside the kernel's static bytes");
     }
-    m.ctx = reinterpret_cast<tp_kernel_ctx*>(memory->base + memory->ctx_address);
+    m.ctx = reinterpret_cast<tp_kernel_ctx*>(memory->memories.kernel + memory->ctx_address);
     m.ctx_address = memory->ctx_address;
     *m.ctx = tp_kernel_ctx{};
-    m.ctx->arena_base = memory->arena_offset;
+    m.ctx->kernel_base = 0;  // kernels address their own memory from 0
   } else {
     auto a = Arena::create_anonymous(layout->spec);
     if (!a) return a.error();
     m.arena.emplace(std::move(a).value());
     m.ctx = &m.own_ctx;
     m.ctx_address = reinterpret_cast<std::uintptr_t>(m.ctx);
-    m.ctx->arena_base = reinterpret_cast<std::uintptr_t>(m.arena->base());
+    m.ctx->kernel_base = reinterpret_cast<std::uintptr_t>(m.arena->kernel_base());
   }
   m.table = m.arena->trace();
   if (m.table == nullptr) return make_error(Errc::kInvalidArgument, "the arena has no trace table");
@@ -398,7 +421,7 @@ bool Engine::wait_finished(std::chrono::nanoseconds timeout) {
 // Runs one frame's compute. Returns true when every chunk succeeded.
 bool Engine::Impl::run_compute(std::uint64_t frame, std::uint64_t index, std::uint64_t& last_output_offset) {
   TripleBuffer& tb = arena->frames(FrameStage::kCompute);
-  const std::uint64_t output = offset_of(tb.write_slot());
+  const std::uint64_t output = kernel_offset_of(tb.write_slot());
   tp_kernel_ctx& c = *ctx;
   c.abi_version = TP_KERNEL_ABI_VERSION;
   c.item_count = cfg.particles;
@@ -412,6 +435,9 @@ bool Engine::Impl::run_compute(std::uint64_t frame, std::uint64_t index, std::ui
   c.input_offset = last_output_offset == 0 ? output : last_output_offset;
   c.output_offset = output;
   c.reserved = 0;
+  // The frame id members report comes from here, never from the context,
+  // which kernels can overwrite.
+  dispatch_frame.store(frame + 1, std::memory_order_relaxed);
   frame_failed.store(false, std::memory_order_relaxed);
 
   // The pool's dispatch publishes ctx to the members (release on push,
@@ -500,16 +526,10 @@ void Engine::Impl::frame_loop() {
       continue;
     }
     const std::uint32_t w = tb.indices().writer;
+    if (!slot_index_ok(w, "compute writer")) break;
     slot_frame[w] = frame;
-    const std::uint64_t dropped_before = tb.dropped();
-    (void)tb.publish();
+    if (!publish_counting_drop(tb, slot_frame, "compute writer")) break;
     computed.fetch_add(1, std::memory_order_relaxed);
-    if (tb.dropped() != dropped_before) {
-      // Render had not taken the previous frame: it was overwritten (kDrop).
-      // Our new write slot is the one that held it.
-      dropped.fetch_add(1, std::memory_order_relaxed);
-      (void)table->mark_dropped(slot_frame[tb.indices().writer]);
-    }
   }
   // The render thread notices within one kWaitSlice: it waits on the compute
   // buffer's publish word, which only a publish may bump.
@@ -543,7 +563,9 @@ void Engine::Impl::render_loop() {
     }
     const TripleBuffer::Frame input = compute_tb.acquire_latest();
     if (!input.is_new) continue;
-    const std::uint64_t frame = slot_frame[compute_tb.indices().reader];
+    const std::uint32_t r = compute_tb.indices().reader;
+    if (!slot_index_ok(r, "compute reader")) break;
+    const std::uint64_t frame = slot_frame[r];
     const std::uint64_t taken_ns = trace::now_ns();
     render_busy_since.store(taken_ns, std::memory_order_relaxed);
     (void)fetch_add_and_wake(consumed, 1, 1);
@@ -554,6 +576,10 @@ void Engine::Impl::render_loop() {
     in.particle_count = cfg.particles;
     in.layout_zone = static_cast<std::uint32_t>(ticket % 3);
     in.result_zone = result_tb.indices().writer;
+    if (!slot_index_ok(in.result_zone, "result writer")) {
+      (void)table->mark_dropped(frame);
+      break;
+    }
     ++ticket;
     auto render_frame = [&]() -> Result<render::FrameInfo> {
       TRIPTYCH_ZONE("render");
@@ -580,18 +606,14 @@ void Engine::Impl::render_loop() {
       ema_render_ns.store(e == 0 ? d : e - e / 8 + d / 8, std::memory_order_relaxed);
       render_busy_since.store(0, std::memory_order_relaxed);
     }
-    result_frame[result_tb.indices().writer] = frame;
-    const std::uint64_t unread_before = result_tb.dropped();
-    (void)result_tb.publish();
+    result_frame[in.result_zone] = frame;
     if (cfg.host_presents) {
       // The host copies frames out and stamps them; one it never took before
       // this one replaced it was rendered but never shown: dropped.
-      if (result_tb.dropped() != unread_before) {
-        dropped.fetch_add(1, std::memory_order_relaxed);
-        (void)table->mark_dropped(result_frame[result_tb.indices().writer]);
-      }
+      if (!publish_counting_drop(result_tb, result_frame, "result writer")) break;
       continue;
     }
+    (void)result_tb.publish();
     // Present: headless, the engine itself is the result buffer's reader; the
     // frame it takes is the one a window or UI would show.
     (void)result_tb.acquire_latest();
@@ -647,14 +669,13 @@ Result<std::uint64_t> Engine::host_frame(std::span<const std::byte> particles, s
   (void)m.table->stamp(frame, trace::Stage::kComputeStart, compute_start_ns);
   (void)m.table->stamp(frame, trace::Stage::kComputeEnd, compute_end_ns);
   std::memcpy(slot.data(), particles.data(), bytes);  // the copy this mode exists to measure
-  m.slot_frame[tb.indices().writer] = frame;
-  const std::uint64_t dropped_before = tb.dropped();
-  (void)tb.publish();
-  m.computed.fetch_add(1, std::memory_order_relaxed);
-  if (tb.dropped() != dropped_before) {
-    m.dropped.fetch_add(1, std::memory_order_relaxed);
-    (void)m.table->mark_dropped(m.slot_frame[tb.indices().writer]);
+  const std::uint32_t w = tb.indices().writer;
+  if (!m.slot_index_ok(w, "compute writer")) return make_error(Errc::kCorruptHeader, "corrupt compute triple buffer");
+  m.slot_frame[w] = frame;
+  if (!m.publish_counting_drop(tb, m.slot_frame, "compute writer")) {
+    return make_error(Errc::kCorruptHeader, "corrupt compute triple buffer");
   }
+  m.computed.fetch_add(1, std::memory_order_relaxed);
   return frame;
 }
 
@@ -675,7 +696,9 @@ Result<std::optional<std::uint64_t>> Engine::copy_result(std::span<std::byte> pi
     return make_error(Errc::kCorruptHeader, "the result zone's header does not describe its image");
   }
   std::memcpy(pixels.data(), f.data.data() + h->pixel_offset, bytes);
-  const std::uint64_t frame = m.result_frame[result_tb.indices().reader];
+  const std::uint32_t r = result_tb.indices().reader;
+  if (!m.slot_index_ok(r, "result reader")) return make_error(Errc::kCorruptHeader, "corrupt result triple buffer");
+  const std::uint64_t frame = m.result_frame[r];
   m.mark_presented(frame);
   return std::optional<std::uint64_t>{frame};
 }
@@ -707,7 +730,7 @@ std::optional<ComputeJob> ComputeMember::take(std::chrono::nanoseconds timeout) 
   ComputeJob out;
   out.begin = static_cast<std::uint32_t>(job->begin());
   out.end = static_cast<std::uint32_t>(job->end());
-  out.frame = m.ctx->frame_id;
+  out.frame = m.dispatch_frame.load(std::memory_order_relaxed);
   out.ctx_address = m.ctx_address;
   job_ = std::move(job);
   return out;
@@ -718,7 +741,7 @@ void ComputeMember::complete(std::int32_t status, const std::string& message) {
   if (status != 0) {
     Engine::Impl& m = *engine_->impl_;
     m.record_failure(message.empty() ? "kernel returned " + std::to_string(status) + " at frame " +
-                                           std::to_string(m.ctx->frame_id) + ", chunk [" +
+                                           std::to_string(m.dispatch_frame.load(std::memory_order_relaxed)) + ", chunk [" +
                                            std::to_string(job_->begin()) + ", " + std::to_string(job_->end()) + ")"
                                      : message);
   }
@@ -800,8 +823,9 @@ Result<void> Engine::write_outputs(const Outputs& out,
   if (!out.snapshot_png.empty()) {
     // The front of the result buffer: the last presented frame.
     TripleBuffer& result_tb = m.arena->frames(FrameStage::kResult);
-    const auto front = m.arena->zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) +
-                                                         result_tb.indices().reader));
+    const std::uint32_t front_index = result_tb.indices().reader;
+    if (front_index >= 3) return make_error(Errc::kCorruptHeader, "corrupt result triple buffer: reader index out of range");
+    const auto front = m.arena->zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) + front_index));
     auto image = render::image_from_result_zone(front);
     if (!image) return image.error();
     if (auto ok = render::write_png(out.snapshot_png, image.value()); !ok) return ok;

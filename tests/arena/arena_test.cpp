@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -75,9 +76,10 @@ class ArenaConformance : public testing::TestWithParam<Kind> {
         break;
       }
       case Kind::kAdopted: {
-        offset_ = layout_.pre_bytes + kPageSize;  // some host data before the kernel zone
+        offset_ = kPageSize;  // some host data before the header
         host_.emplace(make_host(static_cast<std::size_t>(offset_ + layout_.total_bytes)));
-        auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+        kernel_host_.emplace(make_host(static_cast<std::size_t>(layout_.kernel_bytes)));
+        auto a = Arena::adopt(memories(), small_spec());
         ASSERT_TRUE(a.ok()) << a.error().what();
         arena_.emplace(std::move(a).value());
         break;
@@ -89,19 +91,23 @@ class ArenaConformance : public testing::TestWithParam<Kind> {
   Result<Arena> attach_peer() {
     switch (GetParam()) {
       case Kind::kAnonymous:
-        return Arena::attach_external(
-            arena_->base() - layout_.pre_bytes,
-            static_cast<std::size_t>(layout_.pre_bytes + layout_.total_bytes), layout_.pre_bytes);
+        return Arena::attach_external(HostMemories{arena_->kernel_base(), arena_->kernel_bytes(),
+                                                   arena_->base(), arena_->total_bytes(), 0});
       case Kind::kMemfd:
         return Arena::attach_memfd(arena_->fd());
       case Kind::kAdopted:
-        return Arena::attach_external(host_->mem.get(), host_->bytes, offset_);
+        return Arena::attach_external(memories());
     }
     return make_error(Errc::kInvalidArgument, "unknown kind");
   }
 
+  HostMemories memories() const {
+    return HostMemories{kernel_host_->mem.get(), kernel_host_->bytes, host_->mem.get(), host_->bytes, offset_};
+  }
+
   ArenaLayout layout_;
   std::optional<HostMemory> host_;
+  std::optional<HostMemory> kernel_host_;
   std::uint64_t offset_ = 0;
   std::optional<Arena> arena_;
 };
@@ -112,11 +118,11 @@ TEST_P(ArenaConformance, HeaderDescribesTheLayout) {
   EXPECT_EQ(h.version, kArenaVersion);
   EXPECT_EQ(h.initialized.load(std::memory_order_acquire), 1u);
   EXPECT_EQ(h.total_bytes, layout_.total_bytes);
-  EXPECT_EQ(h.pre_bytes, layout_.pre_bytes);
+  EXPECT_EQ(h.kernel_bytes, layout_.kernel_bytes);
   for (std::uint32_t i = 0; i < kZoneCount; ++i) EXPECT_EQ(h.zones[i], layout_.zones[i]);
   EXPECT_EQ(arena_->layout(), layout_);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(arena_->base()) % kPageSize, 0u);
-  auto v = Arena::validate(arena_->base(), arena_->total_bytes(), layout_.pre_bytes);
+  auto v = Arena::validate(arena_->base(), arena_->total_bytes(), layout_.kernel_bytes);
   ASSERT_TRUE(v.ok()) << v.error().what();
   EXPECT_EQ(v.value(), layout_);
 }
@@ -139,9 +145,25 @@ TEST_P(ArenaConformance, ZonesAreWritableAndDisjoint) {
     auto z = arena_->zone(id);
     for (std::byte b : z) ASSERT_EQ(b, static_cast<std::byte>(i)) << zone_name(id);
   }
-  // The kernel zone ends at the base; worker stacks lie inside it.
+  // The kernel zone starts the kernel's memory, the compute slots follow it
+  // there, and no byte of the kernel's memory is in the engine's.
   auto k = arena_->zone(ZoneId::kKernel);
-  EXPECT_EQ(k.data() + k.size(), arena_->base());
+  EXPECT_EQ(k.data(), arena_->kernel_base());
+  EXPECT_EQ(arena_->zone(ZoneId::kComputeA).data(), arena_->kernel_base() + k.size());
+  const std::byte* k0 = arena_->kernel_base();
+  const std::byte* k1 = k0 + arena_->kernel_bytes();
+  const std::byte* e0 = arena_->base();
+  const std::byte* e1 = e0 + arena_->total_bytes();
+  EXPECT_TRUE(k1 <= e0 || e1 <= k0) << "the two memories must not overlap";
+  for (std::uint32_t i = 0; i < kZoneCount; ++i) {
+    const auto id = static_cast<ZoneId>(i);
+    auto z = arena_->zone(id);
+    if (in_kernel_memory(id)) {
+      EXPECT_TRUE(z.data() >= k0 && z.data() + z.size() <= k1) << zone_name(id);
+    } else {
+      EXPECT_TRUE(z.data() >= e0 && z.data() + z.size() <= e1) << zone_name(id);
+    }
+  }
   for (std::uint32_t w = 0; w < 2; ++w) {
     auto s = arena_->worker_stack(w);
     EXPECT_EQ(s.size(), 8192u);
@@ -186,7 +208,7 @@ TEST_P(ArenaConformance, PeerSeesHandoffsAndResolvesTheirRanges) {
   ASSERT_TRUE(peer->handoffs().try_pop(out));
   auto range = peer->resolve(out);
   ASSERT_TRUE(range.ok()) << range.error().what();
-  EXPECT_EQ(range->data(), peer->base() + ca.offset + 128);
+  EXPECT_EQ(range->data(), peer->kernel_base() + ca.offset + 128) << "compute zones are in the kernel's memory";
   EXPECT_EQ(range->size(), 256u);
 }
 
@@ -209,9 +231,11 @@ TEST_P(ArenaConformance, PeerReadsPublishedFrames) {
                                             : small_spec().result_slot_bytes);
       EXPECT_EQ(frame.data.front(), static_cast<std::byte>(f + s));
       EXPECT_EQ(frame.data.back(), static_cast<std::byte>(f + s));
-      // The frame lies inside one of this stage's zones.
-      const ZoneEntry& first = layout_.zones[static_cast<std::uint32_t>(ZoneId::kComputeA) + 3 * s];
-      EXPECT_GE(frame.data.data(), peer->base() + first.offset);
+      // The frame lies inside one of this stage's zones, in its memory.
+      const auto first = static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kComputeA) + 3 * s);
+      const auto last = static_cast<ZoneId>(static_cast<std::uint32_t>(first) + 2);
+      EXPECT_GE(frame.data.data(), peer->zone(first).data());
+      EXPECT_LE(frame.data.data() + frame.data.size(), peer->zone(last).data() + peer->zone(last).size());
     }
     EXPECT_EQ(w.published(), 5u);
     EXPECT_EQ(r.consumed(), 5u);
@@ -319,13 +343,16 @@ class ArenaHostile : public testing::Test {
     auto l = compute_layout(small_spec());
     ASSERT_TRUE(l.ok());
     layout_ = l.value();
-    offset_ = layout_.pre_bytes;
-    host_.emplace(make_host(static_cast<std::size_t>(offset_ + layout_.total_bytes)));
-    auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+    host_.emplace(make_host(static_cast<std::size_t>(layout_.total_bytes)));
+    kernel_host_.emplace(make_host(static_cast<std::size_t>(layout_.kernel_bytes)));
+    auto a = Arena::adopt(memories(), small_spec());
     ASSERT_TRUE(a.ok()) << a.error().what();
   }
+  HostMemories memories() const {
+    return HostMemories{kernel_host_->mem.get(), kernel_host_->bytes, host_->mem.get(), host_->bytes, offset_};
+  }
   std::byte* base() { return host_->mem.get() + offset_; }
-  Result<Arena> attach() { return Arena::attach_external(host_->mem.get(), host_->bytes, offset_); }
+  Result<Arena> attach() { return Arena::attach_external(memories()); }
   void expect_refused(Errc code, const char* what) {
     auto r = attach();
     ASSERT_FALSE(r.ok()) << what;
@@ -338,6 +365,7 @@ class ArenaHostile : public testing::Test {
   }
   ArenaLayout layout_;
   std::optional<HostMemory> host_;
+  std::optional<HostMemory> kernel_host_;
   std::uint64_t offset_ = 0;
 };
 
@@ -374,7 +402,7 @@ TEST_F(ArenaHostile, EveryHeaderWordOverwrittenIsRefusedOrHarmless) {
 
 TEST_F(ArenaHostile, HeaderFieldsGiveTheirOwnErrors) {
   auto reset = [&] {
-    auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+    auto a = Arena::adopt(memories(), small_spec());
     ASSERT_TRUE(a.ok());
   };
   poke<std::uint64_t>(offsetof(ArenaHeader, magic), 0x1234);
@@ -401,8 +429,11 @@ TEST_F(ArenaHostile, HeaderFieldsGiveTheirOwnErrors) {
   poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), layout_.total_bytes - kPageSize);
   expect_refused(Errc::kCorruptHeader, "total_bytes short: zones end past it");
   reset();
-  poke<std::uint64_t>(offsetof(ArenaHeader, pre_bytes), layout_.pre_bytes + kPageSize);
-  expect_refused(Errc::kTooSmall, "pre_bytes past the host memory");
+  poke<std::uint64_t>(offsetof(ArenaHeader, kernel_bytes), layout_.kernel_bytes + kPageSize);
+  expect_refused(Errc::kTooSmall, "kernel_bytes past the kernel's memory");
+  reset();
+  poke<std::uint64_t>(offsetof(ArenaHeader, kernel_bytes), layout_.kernel_bytes - kPageSize);
+  expect_refused(Errc::kCorruptHeader, "kernel_bytes short: compute C ends past it");
   reset();
   poke<std::uint32_t>(offsetof(ArenaHeader, zone_count), 16);
   expect_refused(Errc::kCorruptHeader, "zone_count");
@@ -428,7 +459,7 @@ TEST_F(ArenaHostile, ZoneRowsGiveTheirOwnErrors) {
     return offsetof(ArenaHeader, zones) + static_cast<std::uint32_t>(id) * sizeof(ZoneEntry);
   };
   auto reset = [&] {
-    auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+    auto a = Arena::adopt(memories(), small_spec());
     ASSERT_TRUE(a.ok());
   };
   const ZoneEntry cb = layout_.zone(ZoneId::kComputeB);
@@ -444,8 +475,11 @@ TEST_F(ArenaHostile, ZoneRowsGiveTheirOwnErrors) {
   poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, cb.offset - kPageSize);
   expect_refused(Errc::kOverlap, "compute B over compute A");
   reset();
-  poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, layout_.total_bytes);
-  expect_refused(Errc::kCorruptHeader, "compute B past the end");
+  poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, layout_.kernel_bytes);
+  expect_refused(Errc::kCorruptHeader, "compute B past the end of the kernel's memory");
+  reset();
+  poke<std::uint32_t>(row(ZoneId::kResultA) + 4, kZoneKernelMemory | kZoneGpuImport);
+  expect_refused(Errc::kCorruptHeader, "result A moved into the kernel's memory");
   reset();
   poke<std::uint64_t>(row(ZoneId::kComputeB) + 16, ~std::uint64_t{0} - kPageSize + 1);
   expect_refused(Errc::kCorruptHeader, "offset + size overflows");
@@ -454,7 +488,7 @@ TEST_F(ArenaHostile, ZoneRowsGiveTheirOwnErrors) {
   expect_refused(Errc::kCorruptHeader, "trace size disagrees with the spec");
   reset();
   poke<std::uint64_t>(row(ZoneId::kKernel) + 16, 0);
-  expect_refused(Errc::kCorruptHeader, "kernel zone size disagrees with pre_bytes");
+  expect_refused(Errc::kCorruptHeader, "kernel zone size disagrees with the spec");
   reset();
   poke<std::uint32_t>(offsetof(ArenaHeader, zones) + kZoneCount * sizeof(ZoneEntry), 15);
   expect_refused(Errc::kCorruptHeader, "the unused row is not zero");
@@ -462,7 +496,7 @@ TEST_F(ArenaHostile, ZoneRowsGiveTheirOwnErrors) {
 
 TEST_F(ArenaHostile, CorruptSubBlocksAreRefusedWithTheirName) {
   auto reset = [&] {
-    auto a = Arena::adopt(host_->mem.get(), host_->bytes, offset_, small_spec());
+    auto a = Arena::adopt(memories(), small_spec());
     ASSERT_TRUE(a.ok());
   };
   auto expect_named = [&](Errc code, const char* name) {
@@ -480,8 +514,13 @@ TEST_F(ArenaHostile, CorruptSubBlocksAreRefusedWithTheirName) {
   expect_named(Errc::kCorruptHeader, "triple buffer 1");
   reset();
   poke<std::uint64_t>(layout_.tb_control[0] + offsetof(TripleBufferControl, slot_offsets) + 8,
-                      layout_.total_bytes);
+                      layout_.kernel_bytes);
   expect_named(Errc::kOutOfRange, "triple buffer 0");
+  reset();
+  // Compute slot 0 pointed at offset 0 of the kernel's memory: in bounds of
+  // that memory, but the kernel zone, not a compute slot.
+  poke<std::uint64_t>(layout_.tb_control[0] + offsetof(TripleBufferControl, slot_offsets), 0);
+  expect_named(Errc::kCorruptHeader, "triple buffer 0");
   reset();
   poke<std::uint64_t>(layout_.zone(ZoneId::kControlRing).offset, 0);
   expect_named(Errc::kBadMagic, "control ring");
@@ -499,22 +538,32 @@ TEST_F(ArenaHostile, CorruptSubBlocksAreRefusedWithTheirName) {
 TEST_F(ArenaHostile, TruncatedRegionsAreRefused) {
   for (std::size_t avail : {std::size_t{0}, std::size_t{100}, sizeof(ArenaHeader),
                             static_cast<std::size_t>(layout_.total_bytes - 1)}) {
-    auto r = Arena::attach_external(host_->mem.get(), static_cast<std::size_t>(offset_) + avail,
-                                    offset_);
+    HostMemories m = memories();
+    m.engine_bytes = avail;
+    auto r = Arena::attach_external(m);
     ASSERT_FALSE(r.ok()) << avail;
     EXPECT_EQ(r.error().code, Errc::kTooSmall) << avail << ": " << r.error().what();
   }
-  auto past = Arena::attach_external(host_->mem.get(), 10, 20);
-  EXPECT_EQ(past.error().code, Errc::kTooSmall);
-  auto null = Arena::attach_external(nullptr, 1 << 20, 0);
-  EXPECT_EQ(null.error().code, Errc::kInvalidArgument);
-  auto misaligned = Arena::attach_external(host_->mem.get(), host_->bytes, offset_ + 64);
-  EXPECT_EQ(misaligned.error().code, Errc::kMisaligned);
-  // Kernel zone missing: attach with the base at offset 0 of a copy.
-  HostMemory copy = make_host(static_cast<std::size_t>(layout_.total_bytes));
-  std::memcpy(copy.mem.get(), base(), copy.bytes);
-  auto no_kernel = Arena::attach_external(copy.mem.get(), copy.bytes, 0);
-  EXPECT_EQ(no_kernel.error().code, Errc::kTooSmall) << no_kernel.error().what();
+  HostMemories m = memories();
+  m.kernel_bytes = static_cast<std::size_t>(layout_.kernel_bytes - kPageSize);
+  auto short_kernel = Arena::attach_external(m);
+  EXPECT_EQ(short_kernel.error().code, Errc::kTooSmall) << short_kernel.error().what();
+  m = memories();
+  m.engine_bytes = 10;
+  m.engine_offset = 20;
+  EXPECT_EQ(Arena::attach_external(m).error().code, Errc::kTooSmall);
+  m = memories();
+  m.engine = nullptr;
+  EXPECT_EQ(Arena::attach_external(m).error().code, Errc::kInvalidArgument);
+  m = memories();
+  m.kernel = nullptr;
+  EXPECT_EQ(Arena::attach_external(m).error().code, Errc::kInvalidArgument);
+  m = memories();
+  m.engine_offset = 64;
+  EXPECT_EQ(Arena::attach_external(m).error().code, Errc::kMisaligned);
+  m = memories();
+  m.kernel = m.engine;  // one memory for both: the boundary is gone
+  EXPECT_EQ(Arena::attach_external(m).error().code, Errc::kOverlap);
 }
 
 TEST_F(ArenaHostile, ZeroedAndRandomRegionsAreRefused) {
@@ -526,38 +575,58 @@ TEST_F(ArenaHostile, ZeroedAndRandomRegionsAreRefused) {
   expect_refused(Errc::kBadMagic, "random");
 }
 
-TEST(ArenaAdopt, RejectsTooSmallOrMisalignedHostMemory) {
+TEST(ArenaAdopt, RejectsTooSmallMisalignedOrOverlappingHostMemory) {
   const ArenaSpec spec = small_spec();
   auto l = compute_layout(spec);
   ASSERT_TRUE(l.ok());
-  const std::size_t need = static_cast<std::size_t>(l->pre_bytes + l->total_bytes);
-  HostMemory host = make_host(need + kPageSize);
-  auto ok = Arena::adopt(host.mem.get(), need, l->pre_bytes, spec);
+  const auto engine_need = static_cast<std::size_t>(l->total_bytes);
+  const auto kernel_need = static_cast<std::size_t>(l->kernel_bytes);
+  HostMemory engine = make_host(engine_need + kPageSize);
+  HostMemory kernel = make_host(kernel_need + kPageSize);
+  const HostMemories fits{kernel.mem.get(), kernel_need, engine.mem.get(), engine_need, 0};
+  auto ok = Arena::adopt(fits, spec);
   EXPECT_TRUE(ok.ok()) << ok.error().what();
-  auto small = Arena::adopt(host.mem.get(), need - 1, l->pre_bytes, spec);
-  EXPECT_EQ(small.error().code, Errc::kTooSmall);
-  auto no_kernel_room = Arena::adopt(host.mem.get(), need, l->pre_bytes - kPageSize, spec);
-  EXPECT_EQ(no_kernel_room.error().code, Errc::kTooSmall);
-  auto misaligned = Arena::adopt(host.mem.get(), need + kPageSize, l->pre_bytes + 64, spec);
-  EXPECT_EQ(misaligned.error().code, Errc::kMisaligned);
-  auto past = Arena::adopt(host.mem.get(), 100, 200, spec);
-  EXPECT_EQ(past.error().code, Errc::kTooSmall);
-  auto null = Arena::adopt(nullptr, need, l->pre_bytes, spec);
-  EXPECT_EQ(null.error().code, Errc::kInvalidArgument);
+  HostMemories m = fits;
+  m.engine_bytes = engine_need - 1;
+  EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kTooSmall);
+  m = fits;
+  m.kernel_bytes = kernel_need - 1;
+  EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kTooSmall);
+  m = fits;
+  m.engine_bytes = engine_need + kPageSize;
+  m.engine_offset = 64;
+  EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kMisaligned);
+  m = fits;
+  m.kernel = kernel.mem.get() + 64;
+  EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kMisaligned);
+  m = fits;
+  m.engine_bytes = 100;
+  m.engine_offset = 200;
+  EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kTooSmall);
+  m = fits;
+  m.engine = nullptr;
+  EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kInvalidArgument);
+  // One buffer for both memories would let a kernel reach the engine's bytes.
+  HostMemory both = make_host(engine_need + kernel_need);
+  m = HostMemories{both.mem.get(), both.bytes, both.mem.get() + kernel_need, engine_need, 0};
+  EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kOverlap);
   ArenaSpec bad = spec;
   bad.control_ring_capacity = 3;
-  EXPECT_EQ(Arena::adopt(host.mem.get(), need, l->pre_bytes, bad).error().code,
-            Errc::kInvalidArgument);
+  EXPECT_EQ(Arena::adopt(fits, bad).error().code, Errc::kInvalidArgument);
 }
 
 // --- memfd ---------------------------------------------------------------------
 
-// Copies `bytes` of the arena's shared part into a new memfd with `seals`.
+// Copies the first `bytes` of the arena's file image (the engine's memory,
+// then the kernel's) into a new memfd with `seals`.
 int copy_to_memfd(const Arena& a, std::size_t bytes, unsigned seals) {
   const int fd = memfd_create("arena-copy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -1;
+  const std::size_t engine = std::min(bytes, a.total_bytes());
+  const std::size_t kernel = bytes - engine;
   if (ftruncate(fd, static_cast<off_t>(bytes)) != 0 ||
-      pwrite(fd, a.base(), bytes, 0) != static_cast<ssize_t>(bytes) ||
+      pwrite(fd, a.base(), engine, 0) != static_cast<ssize_t>(engine) ||
+      pwrite(fd, a.kernel_base(), kernel, static_cast<off_t>(engine)) != static_cast<ssize_t>(kernel) ||
       (seals != 0 && fcntl(fd, F_ADD_SEALS, seals) != 0)) {
     close(fd);
     return -1;
@@ -607,10 +676,9 @@ TEST(ArenaMemfd, TruncatedFdIsRefused) {
   auto a = Arena::create_memfd(small_spec(), "src");
   ASSERT_TRUE(a.ok());
   const unsigned all = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-  const auto total = static_cast<std::size_t>(a->total_bytes());
+  const auto total = static_cast<std::size_t>(a->total_bytes() + a->kernel_bytes());
   const int whole = copy_to_memfd(a.value(), total, all);
   ASSERT_GE(whole, 0);
-  // The copy holds no kernel zone bytes, but attach_memfd reserves them itself.
   auto good = Arena::attach_memfd(whole);
   EXPECT_TRUE(good.ok()) << good.error().what();
   close(whole);

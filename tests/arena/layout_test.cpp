@@ -36,31 +36,34 @@ ArenaSpec typical() {
 
 // Checks every structural property a valid layout must have.
 void expect_well_formed(const ArenaLayout& l) {
-  EXPECT_EQ(l.pre_bytes % kPageSize, 0u);
+  EXPECT_EQ(l.kernel_bytes % kPageSize, 0u);
   EXPECT_EQ(l.total_bytes % kPageSize, 0u);
   const ZoneEntry& kernel = l.zone(ZoneId::kKernel);
-  EXPECT_EQ(kernel.flags, kZonePrecedesBase);
-  EXPECT_EQ(kernel.offset, 0u);
-  EXPECT_EQ(kernel.size, l.pre_bytes);
+  EXPECT_EQ(kernel.flags, kZoneKernelMemory);
+  EXPECT_EQ(kernel.offset, 0u) << "the kernel zone is at the kernel's memory's address 0";
   EXPECT_EQ(l.zone(ZoneId::kHeader).offset, 0u) << "the header is at the base";
   EXPECT_EQ(l.zone(ZoneId::kHeader).size, sizeof(ArenaHeader));
-  std::uint64_t prev_end = 0;
-  for (std::uint32_t i = 1; i < kZoneCount; ++i) {
+  std::uint64_t prev_end[2] = {0, 0};  // engine's memory, kernel's memory
+  for (std::uint32_t i = 0; i < kZoneCount; ++i) {
     const ZoneEntry& z = l.zones[i];
-    SCOPED_TRACE(std::string(zone_name(static_cast<ZoneId>(i))));
+    const auto id = static_cast<ZoneId>(i);
+    SCOPED_TRACE(std::string(zone_name(id)));
     EXPECT_EQ(z.id, i);
     EXPECT_EQ(z.offset % kCacheLine, 0u);
-    EXPECT_GE(z.offset, prev_end) << "zones are in §3 order and never overlap";
-    EXPECT_LE(z.offset + z.size, l.total_bytes);
+    const bool in_kernel = in_kernel_memory(id);
+    EXPECT_EQ((z.flags & kZoneKernelMemory) != 0, in_kernel)
+        << "only the kernel zone and the compute slots are in the kernel's memory";
+    EXPECT_GE(z.offset, prev_end[in_kernel ? 1 : 0]) << "zones are in §3 order and never overlap";
+    EXPECT_LE(z.offset + z.size, in_kernel ? l.kernel_bytes : l.total_bytes);
     if (i >= static_cast<std::uint32_t>(ZoneId::kComputeA) &&
         i <= static_cast<std::uint32_t>(ZoneId::kResultC)) {
-      EXPECT_EQ(z.flags, kZoneGpuImport);
+      EXPECT_NE(z.flags & kZoneGpuImport, 0u);
       EXPECT_EQ(z.offset % kPageSize, 0u) << "GPU-imported zones are page-aligned";
       EXPECT_EQ(z.size % kPageSize, 0u) << "GPU-imported zones are whole pages";
     } else {
-      EXPECT_EQ(z.flags, 0u);
+      EXPECT_EQ(z.flags & kZoneGpuImport, 0u);
     }
-    prev_end = z.offset + z.size;
+    prev_end[in_kernel ? 1 : 0] = z.offset + z.size;
   }
   // Metadata blocks: inside the metadata zone, cache-line aligned, disjoint.
   const ZoneEntry& meta = l.zone(ZoneId::kMetadata);
@@ -96,7 +99,8 @@ TEST(Arena, Layout_MinimalSpecIsWellFormed) {
   auto l = compute_layout(s);
   ASSERT_TRUE(l.ok()) << l.error().what();
   expect_well_formed(l.value());
-  EXPECT_EQ(l->pre_bytes, 0u) << "no kernel static data, no stacks: no kernel zone";
+  EXPECT_EQ(l->zone(ZoneId::kKernel).size, 0u) << "no kernel static data, no stacks: an empty kernel zone";
+  EXPECT_EQ(l->kernel_bytes, 3 * kPageSize) << "the kernel's memory is then just the compute slots";
   EXPECT_EQ(l->zone(ZoneId::kTrace).size, 0u);
   EXPECT_EQ(l->zone(ZoneId::kComputeA).size, kPageSize);
 }
@@ -113,7 +117,8 @@ TEST(Arena, Layout_SizesFollowTheSpec) {
   EXPECT_EQ(l->slot_table_bytes, SlotTable::required_bytes(s.handle_capacity));
   EXPECT_EQ(l->stacks_offset, align_up(s.kernel_static_bytes, kPageSize));
   EXPECT_EQ(l->stack_stride, align_up(s.worker_stack_bytes, kPageSize));
-  EXPECT_EQ(l->pre_bytes, l->stacks_offset + 3 * l->stack_stride);
+  EXPECT_EQ(l->zone(ZoneId::kKernel).size, l->stacks_offset + 3 * l->stack_stride);
+  EXPECT_EQ(l->kernel_bytes, l->zone(ZoneId::kKernel).size + 3 * align_up(s.compute_slot_bytes, kPageSize));
   EXPECT_EQ(l->spec, s);
 }
 

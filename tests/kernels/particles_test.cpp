@@ -19,7 +19,7 @@ struct Frames {
   explicit Frames(std::uint32_t n) : a(n), b(n) {
     ctx.abi_version = TP_KERNEL_ABI_VERSION;
     ctx.item_count = n;
-    ctx.arena_base = 0;
+    ctx.kernel_base = 0;
     ctx.item_bytes = sizeof(tp_particle);
     ctx.dt = 1.0f / 120.0f;
     ctx.seed = 1234;

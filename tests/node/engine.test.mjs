@@ -36,17 +36,21 @@ test('WASM workers compute every frame, pinned to the plan, zero copies', { skip
   assert.equal(s.issued, 60);
   assert.equal(s.presented, 60);
   assert.equal(s.failed, 0);
-  // The arena header C++ wrote is in the very memory JS allocated, at the
-  // offset the layout promised, and the kernel's particles are in its zones.
-  const bytes = new Uint8Array(engine.memory.buffer);
-  const base = engine.layout.preBytes;
-  assert.notEqual(new DataView(engine.memory.buffer).getUint32(base, true), 0, 'arena magic visible to JS');
+  // The arena header C++ wrote is in the engine's memory JS allocated, at its
+  // address 0; the kernel's particles are in the compute zones of the
+  // kernel's memory; the two are different memories.
+  assert.notEqual(engine.kernelMemory, engine.engineMemory);
+  assert.equal(new DataView(engine.engineMemory.buffer).getUint32(0, true), 0x50495254, 'arena magic visible to JS');
+  assert.notEqual(new DataView(engine.kernelMemory.buffer).getUint32(0, true), 0x50495254, 'no header in the kernel\'s memory');
   const zone = engine.layout.zones['compute A'];
-  const particles = new Float32Array(engine.memory.buffer, base + zone.offset, small.particles * 8);
+  assert.equal(zone.memory, 'kernel');
+  assert.equal(engine.layout.zones['result A'].memory, 'engine');
+  const particles = new Float32Array(engine.kernelMemory.buffer, zone.offset, small.particles * 8);
   let inside = 0;
   for (let i = 0; i < small.particles; i++) inside += Math.abs(particles[i * 8]) <= 1 && Math.abs(particles[i * 8 + 1]) <= 1;
   assert.equal(inside, small.particles, 'every particle the kernel wrote is inside the square');
-  assert.ok(bytes.length >= base + engine.layout.totalBytes);
+  assert.ok(engine.engineMemory.buffer.byteLength >= engine.layout.engineBytes);
+  assert.ok(engine.kernelMemory.buffer.byteLength >= engine.layout.kernelBytes);
   await engine.close();
 });
 

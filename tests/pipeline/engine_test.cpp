@@ -126,7 +126,7 @@ void member_loop(Engine& engine, std::byte* memory_base, std::atomic<bool>& stop
     auto job = member.take(5ms);
     if (!job) continue;
     tp_kernel_ctx ctx = *reinterpret_cast<const tp_kernel_ctx*>(memory_base + job->ctx_address);
-    ctx.arena_base += reinterpret_cast<std::uintptr_t>(memory_base);
+    ctx.kernel_base += reinterpret_cast<std::uintptr_t>(memory_base);
     if (ctx.frame_id == trap_frame) {
       member.complete(-1, "RuntimeError: unreachable at frame " + std::to_string(ctx.frame_id));
       continue;
@@ -138,8 +138,18 @@ void member_loop(Engine& engine, std::byte* memory_base, std::atomic<bool>& stop
 
 using test::HostMemory;
 
-HostMemory host_for(const ArenaLayout& l) {
-  return HostMemory(static_cast<std::size_t>(l.pre_bytes + l.total_bytes));
+// The two memories a Node host allocates: the kernel's and the engine's.
+struct TwoMemories {
+  HostMemory kernel;
+  HostMemory engine;
+  ExternalMemory external(std::uint64_t ctx_address = 64) {
+    return ExternalMemory{HostMemories{kernel.mem.get(), kernel.bytes, engine.mem.get(), engine.bytes, 0}, ctx_address};
+  }
+};
+
+TwoMemories host_for(const ArenaLayout& l) {
+  return TwoMemories{HostMemory(static_cast<std::size_t>(l.kernel_bytes)),
+                       HostMemory(static_cast<std::size_t>(l.total_bytes))};
 }
 
 EngineConfig external_config() {
@@ -156,14 +166,15 @@ TEST(Pipeline, Engine_ExternalMembersRunEveryChunkAndATrapFailsOnlyItsFrame) {
   const EngineConfig c = external_config();
   auto layout = Engine::layout_for(c);
   ASSERT_TRUE(layout.ok()) << layout.error().what();
-  HostMemory host = host_for(layout.value());
-  auto e = Engine::create(c, ExternalMemory{host.mem.get(), host.bytes, layout->pre_bytes, 64});
+  TwoMemories host = host_for(layout.value());
+  auto e = Engine::create(c, host.external());
   ASSERT_TRUE(e.ok()) << e.error().what();
   std::unique_ptr<Engine> engine = std::move(e).value();
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> chunks{0};
-  std::thread a(member_loop, std::ref(*engine), host.mem.get(), std::ref(stop), 12, std::ref(chunks));
-  std::thread b(member_loop, std::ref(*engine), host.mem.get(), std::ref(stop), 12, std::ref(chunks));
+  std::byte* kernel = host.kernel.mem.get();
+  std::thread a(member_loop, std::ref(*engine), kernel, std::ref(stop), 12, std::ref(chunks));
+  std::thread b(member_loop, std::ref(*engine), kernel, std::ref(stop), 12, std::ref(chunks));
   ASSERT_TRUE(engine->start().ok());
   EXPECT_TRUE(engine->wait_finished(60s));
   engine->stop();
@@ -182,8 +193,8 @@ TEST(Pipeline, Engine_MemberThatDiesMidChunkFailsTheFrameAndAReplacementGoesOn) 
   c.workers = 1;
   auto layout = Engine::layout_for(c);
   ASSERT_TRUE(layout.ok());
-  HostMemory host = host_for(layout.value());
-  auto e = Engine::create(c, ExternalMemory{host.mem.get(), host.bytes, layout->pre_bytes, 64});
+  TwoMemories host = host_for(layout.value());
+  auto e = Engine::create(c, host.external());
   ASSERT_TRUE(e.ok()) << e.error().what();
   std::unique_ptr<Engine> engine = std::move(e).value();
   ASSERT_TRUE(engine->start().ok());
@@ -201,7 +212,7 @@ TEST(Pipeline, Engine_MemberThatDiesMidChunkFailsTheFrameAndAReplacementGoesOn) 
   }
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> chunks{0};
-  std::thread replacement(member_loop, std::ref(*engine), host.mem.get(), std::ref(stop), 0, std::ref(chunks));
+  std::thread replacement(member_loop, std::ref(*engine), host.kernel.mem.get(), std::ref(stop), 0, std::ref(chunks));
   EXPECT_TRUE(engine->wait_finished(60s));
   engine->stop();
   stop.store(true, std::memory_order_release);
@@ -311,13 +322,17 @@ TEST(Pipeline, Engine_RejectsBadConfigurationsClearly) {
   expect_error(c, Errc::kInvalidArgument, "memory");
   auto layout = Engine::layout_for(c);
   ASSERT_TRUE(layout.ok());
-  HostMemory host = host_for(layout.value());
-  expect_error(c, Errc::kInvalidArgument, "offset",
-               ExternalMemory{host.mem.get(), host.bytes, layout->pre_bytes + kPageSize, 64});
-  expect_error(c, Errc::kOutOfRange, "context address",
-               ExternalMemory{host.mem.get(), host.bytes, layout->pre_bytes, 4096});
-  expect_error(c, Errc::kTooSmall, "",
-               ExternalMemory{host.mem.get(), host.bytes / 2, layout->pre_bytes, 64});
+  TwoMemories host = host_for(layout.value());
+  expect_error(c, Errc::kOutOfRange, "context address", host.external(4096));
+  ExternalMemory half = host.external();
+  half.memories.engine_bytes /= 2;
+  expect_error(c, Errc::kTooSmall, "engine's memory", half);
+  ExternalMemory no_slots = host.external();
+  no_slots.memories.kernel_bytes -= kPageSize;
+  expect_error(c, Errc::kTooSmall, "kernel's memory", no_slots);
+  ExternalMemory one_memory = host.external();
+  one_memory.memories.engine = one_memory.memories.kernel;
+  expect_error(c, Errc::kOverlap, "overlaps", one_memory);
   c = small_config();
   c.compute = ComputeBackend::kHost;
   c.frames = 10;

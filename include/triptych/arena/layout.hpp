@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The arena's zone table: ArenaSpec (what the pipeline needs) ->
 // compute_layout() -> ArenaLayout (where every zone and control block sits,
-// as offsets from the arena base). Pure arithmetic with overflow checks; no
+// as offsets from the start of its memory: the kernel's memory or the
+// engine's). Pure arithmetic with overflow checks; no
 // shared memory is touched, so any thread may call it. The zone order is
 // DESIGN.md §3; the byte contract is docs/PROTOCOL.md, the design docs/arena.md.
 #pragma once
@@ -18,7 +19,7 @@ namespace triptych {
 // Zones in DESIGN.md §3 order; the value is also the zone's index in the
 // header's table. Stored as 32-bit integers in shared memory.
 enum class ZoneId : std::uint32_t {
-  kKernel = 0,  // WASM static data + per-worker stacks/TLS; lies *before* the base
+  kKernel = 0,  // WASM static data + per-worker stacks/TLS, at the kernel's memory's address 0
   kHeader,      // ArenaHeader and its zone table, at the base
   kMetadata,    // triple-buffer control blocks, component lines, slot table
   kComputeA,
@@ -41,14 +42,22 @@ static_assert(static_cast<std::uint32_t>(ZoneId::kTrace) + 1 == kZoneCount,
 
 [[nodiscard]] std::string_view zone_name(ZoneId id) noexcept;
 
+// The kernel zone and the compute slots are the only zones a kernel reaches.
+[[nodiscard]] constexpr bool in_kernel_memory(ZoneId id) noexcept {
+  return id == ZoneId::kKernel || id == ZoneId::kComputeA || id == ZoneId::kComputeB ||
+         id == ZoneId::kComputeC;
+}
+
 // Zone flags (ZoneEntry::flags).
-inline constexpr std::uint32_t kZonePrecedesBase = 1u << 0;  // spans [base - size, base)
-inline constexpr std::uint32_t kZoneGpuImport = 1u << 1;     // 4 KiB-aligned, page-sized
-inline constexpr std::uint32_t kZoneKnownFlags = kZonePrecedesBase | kZoneGpuImport;
+// A zone in the kernel's memory (the kernel zone and the compute slots): its
+// offset counts from that memory's address 0. Every other zone is in the
+// engine's memory, which no kernel is given; its offset counts from the base.
+inline constexpr std::uint32_t kZoneKernelMemory = 1u << 0;
+inline constexpr std::uint32_t kZoneGpuImport = 1u << 1;  // 4 KiB-aligned, page-sized
+inline constexpr std::uint32_t kZoneKnownFlags = kZoneKernelMemory | kZoneGpuImport;
 
 // One row of the zone table, exactly as stored in the header (24 bytes).
-// Offsets are from the arena base; a kZonePrecedesBase zone has offset 0 and
-// ends at the base.
+// Offsets are from the start of the zone's memory (kZoneKernelMemory or not).
 struct ZoneEntry {
   std::uint32_t id;
   std::uint32_t flags;
@@ -86,16 +95,16 @@ inline constexpr std::uint64_t kTraceRecordBytes = 64;
 
 struct ArenaLayout {
   ArenaSpec spec;
-  std::uint64_t pre_bytes = 0;    // kernel zone, before the base
-  std::uint64_t total_bytes = 0;  // from the base to the end, a whole number of pages
+  std::uint64_t kernel_bytes = 0;  // the kernel's memory: kernel zone, compute A B C (whole pages)
+  std::uint64_t total_bytes = 0;   // the engine's memory, from the base to the end (whole pages)
   std::array<ZoneEntry, kZoneCount> zones{};
-  // Inside the metadata zone (offsets from the base).
+  // Inside the metadata zone (offsets from the engine's base).
   std::array<std::uint64_t, 3> tb_control{};  // compute, layout, result
   std::uint64_t components = 0;               // kComponentCount ComponentLines
   std::uint64_t frame_rejects = 0;            // RejectCounters for FrameRef checks
   std::uint64_t slot_table = 0;
   std::uint64_t slot_table_bytes = 0;
-  // Inside the kernel zone (offsets from the kernel zone's start).
+  // Inside the kernel zone (offsets from the kernel's memory's address 0).
   std::uint64_t stacks_offset = 0;  // first worker stack
   std::uint64_t stack_stride = 0;   // worker i's stack: stacks_offset + i * stack_stride
 
@@ -105,10 +114,10 @@ struct ArenaLayout {
   friend constexpr bool operator==(const ArenaLayout&, const ArenaLayout&) = default;
 };
 
-// Lays the zones out in DESIGN.md §3 order: kernel zone (before the base),
-// header at offset 0, metadata, compute A B C, layout A B C, result A B C,
-// control ring, hand-off ring, trace. Every zone starts 64-byte aligned; the
-// nine frame zones start and end on 4 KiB pages. kInvalidArgument for a zero
+// Lays the zones out in DESIGN.md §3 order. The kernel's memory: kernel zone
+// at 0, then compute A B C. The engine's memory: header at 0, metadata,
+// layout A B C, result A B C, control ring, hand-off ring, trace. Every zone
+// starts 64-byte aligned; the nine frame zones start and end on 4 KiB pages. kInvalidArgument for a zero
 // slot size, a ring capacity that is not a power of two in [2, 2^31], a handle
 // capacity outside [1, 2^24], or a spec whose total passes kMaxArenaBytes.
 [[nodiscard]] Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept;

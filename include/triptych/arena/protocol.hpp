@@ -21,7 +21,7 @@ inline constexpr std::uint64_t kArenaMagic = 0x4843'5954'5049'5254ull;  // "TRIP
 // Bumped on any change to a byte's meaning or position, in this header or in
 // any block it places (rings, triple buffers, slot table, messages), and on
 // any change to compute_layout(). attach refuses every other version.
-inline constexpr std::uint32_t kArenaVersion = 1;
+inline constexpr std::uint32_t kArenaVersion = 2;
 
 // At the arena base, 640 bytes (ten cache lines). Written only by the creator
 // before `initialized`; immutable afterwards.
@@ -31,9 +31,9 @@ struct ArenaHeader {
   std::uint32_t version;                   //   8
   std::atomic<std::uint32_t> initialized;  //  12: 1 once everything is built
   std::uint32_t header_bytes;              //  16: sizeof(ArenaHeader)
-  std::uint32_t flags;                     //  20: 0 in version 1
-  std::uint64_t total_bytes;               //  24: base .. end
-  std::uint64_t pre_bytes;                 //  32: kernel zone before the base
+  std::uint32_t flags;                     //  20: 0 (no flags defined)
+  std::uint64_t total_bytes;               //  24: the engine's memory, base .. end
+  std::uint64_t kernel_bytes;              //  32: the kernel's memory, from its address 0
   std::uint32_t zone_count;                //  40: kZoneCount
   std::uint32_t zone_entry_bytes;          //  44: 24
   std::uint32_t control_ring_capacity;     //  48

@@ -47,14 +47,13 @@ enum class LagPolicy {
 
 using NativeKernelStep = std::int32_t (*)(const tp_kernel_ctx*, std::uint32_t, std::uint32_t);
 
-// Host memory the arena is adopted into (a shared WebAssembly.Memory): the
-// kernel zone starts at address 0 of it, the arena base at arena_offset, and
-// the per-frame kernel context lives at ctx_address (inside the kernel zone's
-// static part, above the module's data).
+// Host memory the arena is adopted into: two shared WebAssembly.Memory
+// objects (HostMemories, with the header at the engine's memory's start).
+// The kernel's memory is the one kernel instances import; the per-frame
+// kernel context lives at ctx_address in it (inside the kernel zone's static
+// part, above the module's data).
 struct ExternalMemory {
-  std::byte* base = nullptr;
-  std::size_t bytes = 0;
-  std::uint64_t arena_offset = 0;
+  HostMemories memories;
   std::uint64_t ctx_address = 0;
 };
 

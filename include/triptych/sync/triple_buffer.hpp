@@ -153,6 +153,21 @@ class TripleBuffer {
   static Result<TripleBuffer> create(std::byte* arena_base, std::size_t arena_bytes,
                                      std::uint64_t control_offset,
                                      std::array<std::uint64_t, 3> slot_offsets,
+                                     std::uint64_t slot_bytes) noexcept {
+    return create(arena_base, arena_bytes, control_offset, SlotMemory{arena_base, arena_bytes},
+                  slot_offsets, slot_bytes);
+  }
+
+  // The memory the slots lie in, when it is not the control block's (the
+  // compute slots are in the kernel's memory, their control block in the
+  // engine's). Slot offsets count from `base`.
+  struct SlotMemory {
+    std::byte* base = nullptr;
+    std::size_t bytes = 0;
+  };
+  static Result<TripleBuffer> create(std::byte* arena_base, std::size_t arena_bytes,
+                                     std::uint64_t control_offset, SlotMemory slots,
+                                     std::array<std::uint64_t, 3> slot_offsets,
                                      std::uint64_t slot_bytes) noexcept;
 
   // Validates a block create() built (possibly in another process) against
@@ -160,7 +175,11 @@ class TripleBuffer {
   // offset, every slot's bounds, alignment and overlap, and each slot index.
   // A corrupt or hostile block yields a typed Error, never a crash.
   static Result<TripleBuffer> attach(std::byte* arena_base, std::size_t arena_bytes,
-                                     std::uint64_t control_offset) noexcept;
+                                     std::uint64_t control_offset) noexcept {
+    return attach(arena_base, arena_bytes, control_offset, SlotMemory{arena_base, arena_bytes});
+  }
+  static Result<TripleBuffer> attach(std::byte* arena_base, std::size_t arena_bytes,
+                                     std::uint64_t control_offset, SlotMemory slots) noexcept;
 
   // --- writer side (one thread) ---
 
@@ -333,9 +352,9 @@ class TripleBuffer {
   [[nodiscard]] TripleBufferControl& control() const noexcept { return *ctl_; }
 
  private:
-  TripleBuffer(TripleBufferControl* ctl, std::byte* base) noexcept
+  TripleBuffer(TripleBufferControl* ctl, std::byte* slot_base) noexcept
       : ctl_(ctl), slot_bytes_(ctl->slot_bytes) {
-    for (std::uint32_t i = 0; i < kSlots; ++i) slots_[i] = base + ctl->slot_offsets[i];
+    for (std::uint32_t i = 0; i < kSlots; ++i) slots_[i] = slot_base + ctl->slot_offsets[i];
   }
 
   // An index read from the side's own line, which only a corrupt peer could
@@ -358,7 +377,7 @@ class TripleBuffer {
   static Result<void> validate_control(const std::byte* arena_base, std::size_t arena_bytes,
                                        std::uint64_t control_offset) noexcept;
   static Result<void> validate_layout(const std::byte* arena_base, std::size_t arena_bytes,
-                                      std::uint64_t control_offset,
+                                      std::uint64_t control_offset, SlotMemory slots,
                                       const std::array<std::uint64_t, 3>& slot_offsets,
                                       std::uint64_t slot_bytes, Errc bad_size) noexcept;
 
@@ -388,30 +407,36 @@ inline Result<void> TripleBuffer::validate_control(const std::byte* arena_base,
 
 inline Result<void> TripleBuffer::validate_layout(const std::byte* arena_base,
                                                   std::size_t arena_bytes,
-                                                  std::uint64_t control_offset,
+                                                  std::uint64_t control_offset, SlotMemory slots,
                                                   const std::array<std::uint64_t, 3>& slot_offsets,
                                                   std::uint64_t slot_bytes,
                                                   Errc bad_size) noexcept {
   if (auto ok = validate_control(arena_base, arena_bytes, control_offset); !ok) return ok;
-  if (slot_bytes == 0 || slot_bytes > arena_bytes) {
+  if (slots.base == nullptr) return make_error(Errc::kInvalidArgument, "slot memory is null");
+  if (reinterpret_cast<std::uintptr_t>(slots.base) % kCacheLine != 0) {
+    return make_error(Errc::kMisaligned, "slot memory is not 64-byte aligned");
+  }
+  const bool shared_memory = slots.base == arena_base;
+  const std::size_t memory_bytes = slots.bytes;
+  if (slot_bytes == 0 || slot_bytes > memory_bytes) {
     return make_error(bad_size, "slot size " + std::to_string(slot_bytes) +
-                                    " is zero or larger than the arena (" +
-                                    std::to_string(arena_bytes) + " bytes)");
+                                    " is zero or larger than its memory (" +
+                                    std::to_string(memory_bytes) + " bytes)");
   }
   for (std::uint32_t i = 0; i < kSlots; ++i) {
     const std::uint64_t off = slot_offsets[i];
-    if (off > arena_bytes || arena_bytes - off < slot_bytes) {
+    if (off > memory_bytes || memory_bytes - off < slot_bytes) {
       return make_error(Errc::kOutOfRange,
                         "slot " + std::to_string(i) + " [" + std::to_string(off) + ", +" +
-                            std::to_string(slot_bytes) + ") ends past the arena's " +
-                            std::to_string(arena_bytes) + " bytes");
+                            std::to_string(slot_bytes) + ") ends past its memory's " +
+                            std::to_string(memory_bytes) + " bytes");
     }
     if (off % kCacheLine != 0) {
       return make_error(Errc::kMisaligned, "slot " + std::to_string(i) + " offset " +
                                                std::to_string(off) + " is not 64-byte aligned");
     }
     // Both ranges are known to lie inside the arena, so no sum overflows.
-    if (off < control_offset + kControlBytes && control_offset < off + slot_bytes) {
+    if (shared_memory && off < control_offset + kControlBytes && control_offset < off + slot_bytes) {
       return make_error(Errc::kOverlap,
                         "slot " + std::to_string(i) + " overlaps the control block");
     }
@@ -427,10 +452,10 @@ inline Result<void> TripleBuffer::validate_layout(const std::byte* arena_base,
 }
 
 inline Result<TripleBuffer> TripleBuffer::create(std::byte* arena_base, std::size_t arena_bytes,
-                                                 std::uint64_t control_offset,
+                                                 std::uint64_t control_offset, SlotMemory slots,
                                                  std::array<std::uint64_t, 3> slot_offsets,
                                                  std::uint64_t slot_bytes) noexcept {
-  if (auto ok = validate_layout(arena_base, arena_bytes, control_offset, slot_offsets, slot_bytes,
+  if (auto ok = validate_layout(arena_base, arena_bytes, control_offset, slots, slot_offsets, slot_bytes,
                                 Errc::kInvalidArgument);
       !ok) {
     return ok.error();
@@ -446,11 +471,12 @@ inline Result<TripleBuffer> TripleBuffer::create(std::byte* arena_base, std::siz
   ctl->reader_index.store(2, std::memory_order_relaxed);
   // SYNC(tb-init): publishes every field above to attach()'s acquire load.
   ctl->magic.store(kMagic, std::memory_order_release);
-  return TripleBuffer(ctl, arena_base);
+  return TripleBuffer(ctl, slots.base);
 }
 
 inline Result<TripleBuffer> TripleBuffer::attach(std::byte* arena_base, std::size_t arena_bytes,
-                                                 std::uint64_t control_offset) noexcept {
+                                                 std::uint64_t control_offset,
+                                                 SlotMemory slot_memory) noexcept {
   if (auto ok = validate_control(arena_base, arena_bytes, control_offset); !ok) {
     return ok.error();
   }
@@ -473,7 +499,7 @@ inline Result<TripleBuffer> TripleBuffer::attach(std::byte* arena_base, std::siz
   }
   const std::array<std::uint64_t, 3> slots{ctl->slot_offsets[0], ctl->slot_offsets[1],
                                            ctl->slot_offsets[2]};
-  if (auto ok = validate_layout(arena_base, arena_bytes, control_offset, slots, ctl->slot_bytes,
+  if (auto ok = validate_layout(arena_base, arena_bytes, control_offset, slot_memory, slots, ctl->slot_bytes,
                                 Errc::kCorruptHeader);
       !ok) {
     return ok.error();
@@ -489,7 +515,7 @@ inline Result<TripleBuffer> TripleBuffer::attach(std::byte* arena_base, std::siz
                                                 ", back " + std::to_string(b) + ", reader " +
                                                 std::to_string(r) + ")");
   }
-  return TripleBuffer(ctl, arena_base);
+  return TripleBuffer(ctl, slot_memory.base);
 }
 
 }  // namespace triptych
