@@ -145,11 +145,15 @@ TYPED_TEST(RingBlocking, SleepingConsumerIsWokenByABatch) {
 }
 
 // Two rings, one each way, blocking on both sides: every round trip is a
-// sleep/wake hand-off, so a single lost wake-up shows as a slow pop (one that
-// outlived kSlowWake). Both sides stop at the first slow op, so a lossy build
-// fails within a timeout or two instead of one per round.
+// hand-off, so a single lost wake-up shows as a slow pop (one that outlived
+// kSlowWake). With both cores free the spin phase often absorbs every hand-off,
+// so each side also pauses 5 ms, 20 times, to make the other really sleep.
+// Both sides stop at the first slow op, so a lossy build fails within a
+// timeout or two instead of one per round.
 TYPED_TEST(RingBlocking, PingPongLosesNoWakeUp) {
   const std::uint64_t rounds = scaled(20000, 2000);
+  const std::uint64_t pause_every = rounds / 20;
+  constexpr auto kPause = std::chrono::milliseconds(5);
   AlignedBuffer ping_buf(TypeParam::required_bytes(2));
   AlignedBuffer pong_buf(TypeParam::required_bytes(2));
   auto ping = TypeParam::create(ping_buf.data(), ping_buf.size(), 2).value();
@@ -166,7 +170,9 @@ TYPED_TEST(RingBlocking, PingPongLosesNoWakeUp) {
   std::thread echo([&] {
     for (std::uint64_t i = 0; i < rounds && !stalled(); ++i) {
       std::uint64_t v = 0;
-      if (!timed([&] { return ping.pop(v, kWakeTimeout); }) || v != i ||
+      const bool got = timed([&] { return ping.pop(v, kWakeTimeout); });
+      if (i % pause_every == pause_every / 2) std::this_thread::sleep_for(kPause);  // main sleeps in pop
+      if (!got || v != i ||
           !timed([&] { return pong.push(v + 1, kWakeTimeout); }))
         ++echo_errors;
     }
@@ -174,6 +180,7 @@ TYPED_TEST(RingBlocking, PingPongLosesNoWakeUp) {
   std::uint64_t errors = 0;
   for (std::uint64_t i = 0; i < rounds && !stalled(); ++i) {
     std::uint64_t v = 0;
+    if (i % pause_every == 0) std::this_thread::sleep_for(kPause);  // echo sleeps in pop
     if (!timed([&] { return ping.push(i, kWakeTimeout); }) ||
         !timed([&] { return pong.pop(v, kWakeTimeout); }) || v != i + 1)
       ++errors;
