@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Linux futex syscalls behind include/triptych/sync/futex.hpp. Blocking; any
 // thread of any process may call. The lost-wake-up argument is in docs/sync.md.
+//
+// TRIPTYCH_TEST_LOSE_WAKES=1 (test-only; see docs/verification.md, "Lost-wake
+// negative check") compiles raw_wake() without its FUTEX_WAKE syscall, so every
+// wake in the binary is lost. Only the `*_lostwake` test executables build this
+// file that way, as their own copy in place of libtriptych's; a product build
+// never defines it.
 #include "triptych/sync/futex.hpp"
 
 #include <linux/futex.h>
@@ -11,6 +17,10 @@
 #include <cerrno>
 #include <climits>
 #include <ctime>
+
+#ifndef TRIPTYCH_TEST_LOSE_WAKES
+#define TRIPTYCH_TEST_LOSE_WAKES 0
+#endif
 
 namespace triptych {
 namespace {
@@ -46,9 +56,16 @@ int raw_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
 }
 
 int raw_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
+#if TRIPTYCH_TEST_LOSE_WAKES
+  // The seeded bug: every wake-up is lost. Sleepers wake only at their timeout.
+  (void)word;
+  (void)count;
+  return 0;
+#else
   const long rc = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE,
                           count, nullptr, nullptr, 0);
   return rc < 0 ? 0 : static_cast<int>(rc);
+#endif
 }
 
 }  // namespace futex

@@ -3,7 +3,10 @@
 // torn messages and asserting 0 of each: SPSC 10^7 messages (single and
 // batch ops, several capacities), MPMC 2 producers x 2 consumers with exact
 // multiset equality and per-producer order at each consumer. Labelled
-// `concurrency` and `stress`; counts are scaled down under sanitizers. See
+// `concurrency` and `stress`; counts are scaled down under sanitizers. The
+// blocking mode times every push and pop against a long timeout and counts
+// slow ones (support/wake_timing.hpp); it is also built as
+// ring_stress_test_lostwake, where it must fail (docs/verification.md). See
 // docs/rings.md.
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "ring/ring_test_util.hpp"
+#include "support/wake_timing.hpp"
 #include "triptych/ring/mpmc_ring.hpp"
 #include "triptych/ring/spsc_ring.hpp"
 
@@ -19,6 +23,8 @@ namespace triptych {
 namespace {
 
 using namespace ring_test;
+using wake_test::kWakeTimeout;
+using wake_test::Stopwatch;
 
 struct Tally {
   std::uint64_t received = 0;
@@ -115,10 +121,23 @@ enum class Mode { kSingle, kBatch, kBlocking };
 void mpmc_run(std::uint32_t capacity, std::uint64_t per_producer, Mode mode) {
   constexpr int kProducers = 2;
   constexpr int kConsumers = 2;
+  constexpr std::uint64_t kStop = 99;  // the producer id of a stop message
   AlignedBuffer buf(MpmcRing<Message>::required_bytes(capacity));
   auto ring = MpmcRing<Message>::create(buf.data(), buf.size(), capacity).value();
   const std::uint64_t total = per_producer * kProducers;
   std::atomic<std::uint64_t> consumed{0};
+  // Blocking mode: ops that outlived kSlowWake. A blocked op here waits for a
+  // peer's next op, which with 4 threads on 2 cores is at most a few
+  // scheduling periods (ms); only a lost wake makes it last its timeout
+  // (kWakeTimeout, 10x the bound). Everyone stops at the first one.
+  std::atomic<std::uint64_t> slow{0};
+  auto stalled = [&] { return slow.load(std::memory_order_relaxed) != 0; };
+  auto timed = [&](auto&& op) {
+    const Stopwatch sw;
+    const bool ok = op();
+    if (sw.slow()) slow.fetch_add(1, std::memory_order_relaxed);
+    return ok;
+  };
 
   std::vector<std::thread> threads;
   std::vector<std::uint64_t> push_failures(kProducers, 0);
@@ -129,7 +148,8 @@ void mpmc_run(std::uint32_t capacity, std::uint64_t per_producer, Mode mode) {
       std::uint64_t seq = 0;
       while (seq < per_producer) {
         if (mode == Mode::kBlocking) {
-          if (!ring.push(Message::make(id, seq), std::chrono::seconds(10))) ++push_failures[id];
+          if (stalled()) break;
+          if (!timed([&] { return ring.push(Message::make(id, seq), kWakeTimeout); })) ++push_failures[id];
           ++seq;
         } else if (mode == Mode::kBatch && seq % 2 == 1) {
           const std::uint64_t k = std::min<std::uint64_t>(batch.size(), per_producer - seq);
@@ -165,16 +185,21 @@ void mpmc_run(std::uint32_t capacity, std::uint64_t per_producer, Mode mode) {
         log.got[m.producer].push_back(m.seq);
       };
       std::array<Message, 4> out{};
+      if (mode == Mode::kBlocking) {
+        // Long timeouts throughout: the run ends with one stop message per
+        // consumer, queued after every real one, so nobody waits it out.
+        for (;;) {
+          Message m{};
+          if (!timed([&] { return ring.pop(m, kWakeTimeout); })) continue;
+          if (m.producer == kStop) break;
+          account(m);
+          consumed.fetch_add(1, std::memory_order_relaxed);
+        }
+        return;
+      }
       while (consumed.load(std::memory_order_relaxed) < total) {
         std::size_t got = 0;
-        if (mode == Mode::kBlocking) {
-          Message m{};
-          // Short timeout: the last items may all go to the other consumer.
-          if (ring.pop(m, std::chrono::milliseconds(20))) {
-            account(m);
-            got = 1;
-          }
-        } else if (mode == Mode::kBatch) {
+        if (mode == Mode::kBatch) {
           got = ring.try_pop_n(std::span<Message>(out));
           for (std::size_t i = 0; i < got; ++i) account(out[i]);
         } else {
@@ -189,7 +214,18 @@ void mpmc_run(std::uint32_t capacity, std::uint64_t per_producer, Mode mode) {
       }
     });
   }
-  for (auto& t : threads) t.join();
+  if (mode == Mode::kBlocking) {
+    for (int p = 0; p < kProducers; ++p) threads[static_cast<std::size_t>(p)].join();
+    for (int c = 0; c < kConsumers; ++c) {
+      // A slow push here is counted like any other.
+      if (!timed([&] { return ring.push(Message::make(kStop, 0), kWakeTimeout); })) ++push_failures[0];
+    }
+  }
+  for (auto& t : threads)
+    if (t.joinable()) t.join();
+  EXPECT_EQ(slow.load(std::memory_order_relaxed), 0u)
+      << "blocking ops outlived " << wake_test::kSlowWakeMs << " ms: a lost wake-up";
+  if (stalled()) return;  // producers stopped early; the counts below mean nothing
 
   std::uint64_t lost = 0, duplicated = 0, reordered = 0, torn = 0;
   for (int p = 0; p < kProducers; ++p) {

@@ -2,8 +2,11 @@
 // Threaded tests for include/triptych/sync/triple_buffer.hpp (run under
 // TSan): a writer and a reader thread exchange checksummed frames and the
 // reader counts torn, reordered and duplicated frames (all must be 0), and
-// wait_for_new() is checked for lost wake-ups. Design: docs/sync.md
-// ("Triple buffer").
+// wait_for_new() is checked for lost wake-ups: each wait passes a long
+// timeout and must return well inside it (support/wake_timing.hpp), since a
+// lost wake would still end in kChanged at the timeout. The wait tests are
+// also built as sync_triple_buffer_concurrency_test_lostwake, where they must
+// fail (docs/verification.md). Design: docs/sync.md ("Triple buffer").
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "support/wake_timing.hpp"
 #include "sync/triple_buffer_invariant.hpp"
 #include "triptych/sync/triple_buffer.hpp"
 
@@ -20,6 +24,9 @@ namespace {
 using namespace std::chrono_literals;
 using testing::IndicesAreDistinct;
 using testing::TestArena;
+using wake_test::kSlowWakeMs;
+using wake_test::kWakeTimeout;
+using wake_test::Stopwatch;
 
 // Sanitizer builds run ~10x slower on a shared 2-core machine, so they check
 // 5x fewer frames; the dev build does the full 10^6.
@@ -166,18 +173,26 @@ TEST(TripleBuffer, WaitForNew_WakesASleepingReader) {
   TripleBuffer tb = created.value();
   WaitStatus status = WaitStatus::kTimedOut;
   TripleBuffer::Frame f{};
+  std::int64_t ms = -1;
+  std::atomic<pid_t> tid{0};
   std::thread reader([&] {
-    status = tb.wait_for_new(10s, kNoSpin);
+    // SYNC(test-tid): pairs with the acquire load below.
+    tid.store(wake_test::this_tid(), std::memory_order_release);
+    const Stopwatch sw;
+    status = tb.wait_for_new(kWakeTimeout, kNoSpin);
+    ms = sw.ms();
     f = tb.acquire_latest();
   });
-  // Publish only once the reader is registered as sleeping on the futex.
-  while (tb.control().publish_word.waiters.load(std::memory_order_acquire) == 0) {
-    std::this_thread::yield();
-  }
+  pid_t reader_tid = 0;
+  while ((reader_tid = tid.load(std::memory_order_acquire)) == 0) std::this_thread::yield();  // SYNC(test-tid)
+  // Publish only once the reader sleeps in the kernel: "registered as a
+  // waiter" is not enough, it may still see the publish and never sleep.
+  EXPECT_TRUE(wake_test::wait_until_asleep(reader_tid, &tb.control().publish_word.value));
   write_frame(tb.write_slot(), 1);
   EXPECT_EQ(tb.publish(), 1u);
   reader.join();
   EXPECT_EQ(status, WaitStatus::kChanged);
+  EXPECT_LT(ms, kSlowWakeMs) << "the wait was ended by its timeout, not by the publish's wake";
   EXPECT_TRUE(f.is_new);
   EXPECT_EQ(f.generation, 1u);
   EXPECT_EQ(verify_frame(f.data), 1u);
@@ -192,12 +207,14 @@ TEST(TripleBuffer, WaitForNew_NoLostWakeupsInLockstep) {
   ASSERT_TRUE(created.ok());
   TripleBuffer tb = created.value();
   std::uint64_t writer_gave_up = 0;
+  std::atomic<bool> reader_stopped{false};
   std::thread writer([&] {
     for (std::uint64_t g = 1; g <= kLockstepFrames; ++g) {
       write_frame(tb.write_slot(), g);
       (void)tb.publish();
-      const auto deadline = std::chrono::steady_clock::now() + 10s;
+      const auto deadline = std::chrono::steady_clock::now() + kWakeTimeout;
       while (tb.consumed() < g) {
+        if (reader_stopped.load(std::memory_order_relaxed)) return;
         if (std::chrono::steady_clock::now() > deadline) {
           ++writer_gave_up;
           return;
@@ -206,18 +223,22 @@ TEST(TripleBuffer, WaitForNew_NoLostWakeupsInLockstep) {
       }
     }
   });
-  std::uint64_t timeouts = 0, not_new = 0, wrong = 0, torn = 0;
+  std::uint64_t timeouts = 0, slow = 0, not_new = 0, wrong = 0, torn = 0;
   for (std::uint64_t g = 1; g <= kLockstepFrames; ++g) {
     // Alternate a pure sleeper with the default spin-then-sleep policy.
     const SpinPolicy policy = g % 2 == 0 ? kNoSpin : SpinPolicy{};
-    if (tb.wait_for_new(5s, policy) == WaitStatus::kTimedOut) ++timeouts;
+    const Stopwatch sw;
+    if (tb.wait_for_new(kWakeTimeout, policy) == WaitStatus::kTimedOut) ++timeouts;
+    if (sw.slow()) ++slow;
     const TripleBuffer::Frame f = tb.acquire_latest();
     if (!f.is_new) ++not_new;
     if (f.generation != g) ++wrong;
     if (verify_frame(f.data) != f.generation) ++torn;
-    if (timeouts + writer_gave_up != 0) break;
+    if (timeouts + slow + writer_gave_up != 0) break;
   }
+  reader_stopped.store(true, std::memory_order_relaxed);
   writer.join();
+  EXPECT_EQ(slow, 0u) << "a wait outlived " << kSlowWakeMs << " ms: a lost wake-up";
   EXPECT_EQ(timeouts, 0u);
   EXPECT_EQ(writer_gave_up, 0u);
   EXPECT_EQ(not_new, 0u);
@@ -246,9 +267,12 @@ TEST(TripleBuffer, WaitForNew_ReaderAlwaysReachesTheLastFrameOfBursts) {
       if (rng() % 4 == 0) std::this_thread::yield();
     }
   });
-  std::uint64_t timeouts = 0, not_new = 0, reordered = 0, torn = 0, last = 0;
+  std::uint64_t timeouts = 0, slow = 0, not_new = 0, reordered = 0, torn = 0, last = 0;
   while (last < kBurstFrames) {
-    if (tb.wait_for_new(5s, last % 3 == 0 ? kNoSpin : SpinPolicy{}) == WaitStatus::kTimedOut) {
+    const Stopwatch sw;
+    const WaitStatus s = tb.wait_for_new(kWakeTimeout, last % 3 == 0 ? kNoSpin : SpinPolicy{});
+    if (sw.slow()) ++slow;
+    if (s == WaitStatus::kTimedOut) {
       ++timeouts;
       break;
     }
@@ -259,6 +283,7 @@ TEST(TripleBuffer, WaitForNew_ReaderAlwaysReachesTheLastFrameOfBursts) {
     last = f.generation;
   }
   writer.join();
+  EXPECT_EQ(slow, 0u) << "waits outlived " << kSlowWakeMs << " ms: lost wake-ups";
   EXPECT_EQ(timeouts, 0u);
   EXPECT_EQ(not_new, 0u);
   EXPECT_EQ(reordered, 0u);
