@@ -26,7 +26,7 @@ function runWasm({ particles, frames, chunk, seed, dt }) {
   let input = 0;
   for (let frame = 1; frame <= frames; frame++) {
     const output = 1 - input;
-    view.setUint32(arenaBase + 0, 1, true);
+    view.setUint32(arenaBase + 0, 2, true); // kernel ABI 2
     view.setUint32(arenaBase + 4, particles, true);
     view.setBigUint64(arenaBase + 8, BigInt(frame), true);
     view.setBigUint64(arenaBase + 16, BigInt(arenaBase), true);
