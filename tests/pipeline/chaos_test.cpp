@@ -50,13 +50,12 @@ std::int32_t fail_frame(const tp_kernel_ctx* ctx) {
   return -1;
 }
 
+// xorshift32 (never 0 from a non-zero seed): any cheap stream will do.
 std::uint32_t mix(std::uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7feb352dU;
-  x ^= x >> 15;
-  x *= 0x846ca68bU;
-  x ^= x >> 16;
-  return x;
+  x |= 1U;
+  x ^= x << 13;
+  x ^= x >> 17;
+  return x ^ (x << 5);
 }
 
 // Writes `bytes` at `at` if the range lies in the kernel's memory; false is a
