@@ -45,6 +45,10 @@ export interface EngineOptions {
   plan?: PlanOptions;
   /** The host takes each finished frame with copyResult() (a UI), instead of the engine presenting it. */
   hostPresents?: boolean;
+  /** A worker's JS heap limit in MiB (resourceLimits.maxOldGenerationSizeMb); 0 = none. */
+  workerHeapMb?: number;
+  /** Where worker deaths and replacements are logged; default stderr. */
+  log?: (line: string) => void;
 }
 
 export interface EngineStatus {
@@ -53,6 +57,9 @@ export interface EngineStatus {
   failed: number;
   dropped: number;
   presented: number;
+  /** issued - presented - dropped - failed; 0 once finished. */
+  inFlight: number;
+  started: boolean;
   late: number;
   elapsedS: number;
   fps: number;
@@ -100,7 +107,15 @@ export declare class Engine {
   readonly workerCount: number;
   readonly workers: WorkerInfo[];
   readonly replacements: number;
+  /** Each failed frame's cause (the first kept). */
   readonly failures: string[];
+  failureLog(): { kept: { frame: number; cause: string }[]; notKept: number };
+  /** Worker deaths, deadline kills and replacements, in order. */
+  readonly workerEvents: { slot: number; event: 'died' | 'deadline' | 'replaced' | 'lost'; cause: string }[];
+  /** Test only: terminates worker `slot` as an outside kill would. */
+  _terminateWorkerForTest(slot: number, opts?: { failRespawn?: boolean }): Promise<number>;
+  /** Test only: worker `slot` exhausts its JS heap (needs workerHeapMb). */
+  _exhaustWorkerHeapForTest(slot: number): void;
   start(): void;
   status(): EngineStatus;
   run(options?: { onStatus?: (s: EngineStatus) => void; intervalMs?: number }): Promise<EngineStatus>;

@@ -38,7 +38,7 @@
   app.append(el('h1', {}, stats.title));
   const f = stats.frames;
   app.append(el('p', { class: 'lede' },
-    `${f.complete} complete frames, ${f.dropped} dropped, ${f.in_flight} in flight, ` +
+    `${f.issued} frames issued: ${f.complete} presented, ${f.dropped} dropped, ${f.failed} failed, ${f.in_flight} in flight, ` +
     `${f.invalid} invalid, ${f.lost} lost. Durations in ms; percentiles within ` +
     `${pct(stats.histogram_relative_error)} (log-linear histogram), mean/stddev/min/max exact.`));
 
@@ -54,7 +54,7 @@
 
   // Frames and deadlines.
   const frames = el('table', { id: 'frames' });
-  for (const key of ['records', 'complete', 'dropped', 'in_flight', 'invalid', 'invalid_out_of_order',
+  for (const key of ['issued', 'records', 'complete', 'dropped', 'failed', 'in_flight', 'invalid', 'invalid_out_of_order',
     'invalid_future', 'invalid_unissued', 'invalid_duplicate_id', 'lost']) {
     frames.append(el('tr', {}, el('th', {}, key.replaceAll('_', ' ')),
       el('td', { 'data-key': `frames.${key}` }, String(f[key]))));
@@ -72,6 +72,16 @@
   app.append(el('div', { class: 'row' },
     el('div', {}, el('h2', {}, 'Frames'), frames),
     el('div', {}, el('h2', {}, 'Deadline misses'), deadlines)));
+
+  // Why frames failed: each failed frame's cause, as the console prints them.
+  const failures = stats.failures || { kept: [], not_kept: 0 };
+  if (failures.kept.length) {
+    const list = el('table', { id: 'failures' });
+    list.append(el('tr', {}, el('th', {}, 'frame'), el('th', {}, 'cause')));
+    for (const x of failures.kept) list.append(el('tr', {}, el('td', {}, String(x.frame)), el('td', {}, x.cause)));
+    if (failures.not_kept) list.append(el('tr', {}, el('td', {}, ''), el('td', {}, `and ${failures.not_kept} more`)));
+    app.append(el('h2', {}, 'Failed frames'), list);
+  }
 
   // Plots.
   const width = Math.max(600, Math.min(1200, window.innerWidth - 48));

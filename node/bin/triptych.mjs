@@ -192,8 +192,8 @@ async function cmdRun(args) {
   if (tty) process.stdout.write('\n');
   if (interrupted) process.stdout.write('triptych: interrupted; writing the report\n');
   process.stdout.write(engine.summaryTable());
-  if (engine.replacements) process.stdout.write(`workers replaced after a hang: ${engine.replacements}\n`);
-  for (const f of engine.failures.slice(0, 5)) process.stdout.write(`failure: ${f}\n`);
+  if (engine.replacements) process.stdout.write(`workers replaced (deadline or death): ${engine.replacements}\n`);
+  printFailures(engine, status);
   let code = 0;
   try {
     engine.writeOutputs(outputs, {
@@ -213,6 +213,17 @@ async function cmdRun(args) {
     code = 1;
   }
   return code;
+}
+
+// The first few failed frames' causes, then how many more there were, so
+// the console names every failure the outputs count (stats.json keeps them).
+const SHOWN_FAILURES = 5;
+function printFailures(engine, status) {
+  if (typeof engine.failureLog !== 'function') return;
+  const log = engine.failureLog();
+  for (const f of log.kept.slice(0, SHOWN_FAILURES)) process.stdout.write(`failed frame ${f.frame}: ${f.cause}\n`);
+  const more = status.failed - Math.min(SHOWN_FAILURES, log.kept.length);
+  if (more > 0) process.stdout.write(`... and ${more} more like this (causes in stats.json "failures")\n`);
 }
 
 // ---- plan ----------------------------------------------------------------------

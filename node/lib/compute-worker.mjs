@@ -12,9 +12,20 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 
 const { addonPath, module, memory, engineId, slot, stackLow, stackHigh, tlsSize, tlsAlign,
-  kernelName, busy } = workerData;
+  kernelName, busy, busyWords: W } = workerData;
 const addon = createRequire(import.meta.url)(addonPath);
+// This worker's words in the shared busy array: [frame, busy since (ns), command].
 const busyWords = new BigInt64Array(busy);
+const FRAME = slot * W;
+const SINCE = slot * W + 1;
+const COMMAND = slot * W + 2;
+
+// Test only (Engine._exhaustWorkerHeapForTest): grow the JS heap until V8
+// stops this worker (ERR_WORKER_OUT_OF_MEMORY under resourceLimits).
+function exhaustHeap() {
+  const hog = [];
+  for (;;) hog.push(new Array(1 << 16).fill(hog.length + 0.5));
+}
 
 let instance = null;
 let replaced = 0;
@@ -38,6 +49,7 @@ parentPort.postMessage({ type: 'ready', slot, member: joined.slot, cpu: joined.c
 const now = () => process.hrtime.bigint();
 const job = new Float64Array(4);   // [begin, end, frame, ctxAddress], reused for every chunk
 for (;;) {
+  if (Atomics.load(busyWords, COMMAND) === 1n) exhaustHeap();
   const got = addon.computeTake(50, job);
   if (got < 0) break;              // the engine has finished
   if (got === 0) continue;         // timeout: look again
@@ -45,8 +57,8 @@ for (;;) {
   const end = job[1];
   const frame = job[2];
   const ctxAddress = job[3];
-  Atomics.store(busyWords, slot * 2, BigInt(frame));
-  Atomics.store(busyWords, slot * 2 + 1, now());
+  Atomics.store(busyWords, FRAME, BigInt(frame));
+  Atomics.store(busyWords, SINCE, now());
   let rc;
   let message = '';
   try {
@@ -61,9 +73,9 @@ for (;;) {
     instance = null;
     replaced++;
   }
-  Atomics.store(busyWords, slot * 2 + 1, 0n);
+  Atomics.store(busyWords, SINCE, 0n);
   addon.computeComplete(rc, message);
-  if (rc !== 0) parentPort.postMessage({ type: 'failure', slot, frame, message, replaced });
 }
-addon.computeLeave('engine finished');
+// 'done' first: the main thread then knows this exit was asked for.
 parentPort.postMessage({ type: 'done', slot, replaced });
+addon.computeLeave('engine finished');

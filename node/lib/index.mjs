@@ -69,6 +69,7 @@ const DEFAULTS = {
   particles: 20000, hz: 60, frames: 600, grain: 4096, workers: 0, renderer: 'vulkan',
   width: 640, height: 480, lag: 'wait', seed: 1, validation: false, compute: 'wasm',
   deadlineMs: 1000, wasmTier: 'eager', workerStackBytes: 256 * 1024, plan: {}, hostPresents: false,
+  workerHeapMb: 0,
 };
 
 export function normaliseOptions(opts) {
@@ -80,7 +81,8 @@ export function normaliseOptions(opts) {
   };
   int('particles', 1, 1 << 24); int('frames', 0, 2 ** 40); int('grain', 1, 1 << 24);
   int('workers', 0, 1024); int('width', 1, 8192); int('height', 1, 8192); int('seed', 0, 2 ** 32 - 1);
-  int('deadlineMs', 1, 600000);
+  int('deadlineMs', 1, 600000); int('workerHeapMb', 0, 1 << 16);
+  if (o.log !== undefined && typeof o.log !== 'function') throw new OptionError('log must be a function (line) => void');
   if (typeof o.hostPresents !== 'boolean') throw new OptionError(`hostPresents must be a boolean, got ${JSON.stringify(o.hostPresents)}`);
   if (typeof o.hz !== 'number' || !(o.hz >= 0 && o.hz <= 1000)) throw new OptionError(`hz must be in [0, 1000], got ${o.hz}`);
   for (const [k, allowed] of [['renderer', ['vulkan', 'cpu']], ['lag', ['wait', 'drop']], ['compute', ['wasm', 'native']]]) {
@@ -137,13 +139,45 @@ export async function loadKernel(path) {
   };
 }
 
+// How long close() waits past the deadline for the frame loop to finish
+// before it gives up on the workers (docs/node.md, "Failure handling").
+const CLOSE_MARGIN_MS = 1000;
+// How long close() lets a worker leave on its own before terminating it.
+const WORKER_LEAVE_MS = 250;
+// Words per worker in the shared "busy" array: frame, busy since, command.
+const BUSY_WORDS = 3;
+const CMD_EXHAUST_HEAP = 1n;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Resolves true when `cond()` holds, false after `ms`, polling every 5 ms.
+async function until(cond, ms) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() >= end) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+// Why a worker died, in words, from its 'error' (if any) and exit code.
+function deathCause(err, code) {
+  if (err) {
+    if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') return `out of memory (${err.code}: ${err.message})`;
+    if (err instanceof RangeError && /memory/i.test(err.message)) return `out of memory (RangeError: ${err.message})`;
+    return `${err.name ?? 'Error'}${err.code ? ` ${err.code}` : ''}: ${err.message}`;
+  }
+  return `exited with code ${code}`;
+}
+
 export class Engine {
   #native; #memory; #engineMemory; #workers = []; #opts; #kernel; #addonPath; #busy; #watchdog = null;
-  #replacements = 0; #failures = []; #layout; #stopping = false; #workerErrors = [];
+  #replacements = 0; #layout; #stopping = false; #closing = null; #finalWorkers = false;
+  #events = []; #log; #failSpawnsForTest = 0;
 
   constructor(native, memories, opts, kernel, addonPath, layout) {
     this.#native = native; this.#memory = memories?.kernel ?? null; this.#engineMemory = memories?.engine ?? null;
     this.#opts = opts; this.#kernel = kernel; this.#addonPath = addonPath; this.#layout = layout;
+    this.#log = typeof opts.log === 'function' ? opts.log : (line) => process.stderr.write(`triptych: ${line}\n`);
   }
 
   // The kernel's memory (what kernel instances import: compute slots here).
@@ -153,55 +187,118 @@ export class Engine {
   get engineMemory() { return this.#engineMemory; }
   get renderer() { return this.#native.renderer; }
   get workerCount() { return this.#workers.length; }
+  // Workers started in place of one that was killed (deadline) or died.
   get replacements() { return this.#replacements; }
-  get failures() { return [...this.#failures]; }
+  // Each failed frame's cause (the first kept), as in stats.json's failures.
+  get failures() { return this.#native.failures().kept.map((f) => f.cause); }
+  // {kept: [{frame, cause}], notKept}
+  failureLog() { return this.#native.failures(); }
+  // Worker deaths and replacements: [{slot, event, cause}], also logged.
+  get workerEvents() { return this.#events.map((e) => ({ ...e })); }
   get workers() { return this.#workers.map((w) => ({ ...w.info })); }
   get layout() { return this.#layout; }
 
   async _startWorkers(count) {
-    this.#busy = new SharedArrayBuffer(16 * count);
+    this.#busy = new SharedArrayBuffer(8 * BUSY_WORDS * count);
     await Promise.all(Array.from({ length: count }, (_, slot) => this.#spawn(slot)));
   }
 
   #spawn(slot) {
+    if (this.#failSpawnsForTest > 0) {
+      this.#failSpawnsForTest--;
+      return Promise.reject(new Error('spawn refused by _terminateWorkerForTest(slot, {failRespawn: true})'));
+    }
     const l = this.#layout;
     const stackLow = l.stacksOffset + slot * l.stackStride;
+    const resourceLimits = this.#opts.workerHeapMb ? { maxOldGenerationSizeMb: this.#opts.workerHeapMb } : undefined;
     const w = new Worker(join(here, 'compute-worker.mjs'), {
       workerData: {
         addonPath: this.#addonPath, module: this.#kernel.module, memory: this.#memory, engineId: this.#native.id,
         slot, stackLow, stackHigh: stackLow + l.stackStride, tlsSize: this.#kernel.tlsSize,
-        tlsAlign: this.#kernel.tlsAlign, kernelName: this.#kernel.name, busy: this.#busy,
+        tlsAlign: this.#kernel.tlsAlign, kernelName: this.#kernel.name, busy: this.#busy, busyWords: BUSY_WORDS,
       },
+      resourceLimits,
     });
-    const entry = { worker: w, slot, info: { slot }, exited: null };
+    // expected: set before we end a worker ourselves (watchdog, close) or
+    // once it said it is done, so only a death nobody asked for is one.
+    const entry = { worker: w, slot, info: { slot }, exited: null, expected: false, error: null, ready: false };
     this.#workers[slot] = entry;
     entry.exited = new Promise((res) => w.once('exit', res));
     return new Promise((resolveReady, rejectReady) => {
       w.on('message', (m) => {
-        if (m.type === 'ready') { entry.info = { slot, cpu: m.cpu, tid: m.tid, member: m.member }; resolveReady(); }
-        if (m.type === 'failure') this.#failures.push(m.message);
+        if (m.type === 'ready') {
+          entry.info = { slot, cpu: m.cpu, tid: m.tid, member: m.member };
+          entry.ready = true;
+          resolveReady();
+        }
+        if (m.type === 'done') entry.expected = true;
       });
-      w.once('error', (err) => { this.#workerErrors.push(err); rejectReady(wrap(err)); });
+      w.on('error', (err) => { entry.error ??= err; });
+      w.once('exit', (code) => {
+        if (!entry.ready) {
+          rejectReady(wrap(entry.error ?? new TriptychError('ERR_TRIPTYCH_WORKER', `worker ${slot} exited with code ${code} before it joined`)));
+          return;
+        }
+        // Exit code 0: the worker left after the engine finished.
+        if (!entry.expected && !(code === 0 && !entry.error)) this.#onDeath(entry, deathCause(entry.error, code));
+      });
+    });
+  }
+
+  #busyWords() { return new BigInt64Array(this.#busy); }
+
+  // A worker died without being asked to (an uncaught error, out of memory,
+  // terminated from outside): log it with its cause and start another in its
+  // slot; if that fails, the run stops with an error naming kernel and cause.
+  #onDeath(entry, cause) {
+    const words = this.#busyWords();
+    const frame = Atomics.load(words, entry.slot * BUSY_WORDS);
+    const busy = Atomics.load(words, entry.slot * BUSY_WORDS + 1) !== 0n;
+    Atomics.store(words, entry.slot * BUSY_WORDS + 1, 0n);
+    Atomics.store(words, entry.slot * BUSY_WORDS + 2, 0n);
+    const what = `kernel ${this.#kernel.name}: worker ${entry.slot} died${busy ? ` at frame ${frame}` : ''}: ${cause}`;
+    this.#events.push({ slot: entry.slot, event: 'died', cause });
+    this.#log(what);
+    this.#replace(entry.slot, cause);
+  }
+
+  #replace(slot, cause) {
+    if (this.#finalWorkers || this.#native.status().finished) return;
+    this.#spawn(slot).then(() => {
+      this.#replacements++;
+      this.#events.push({ slot, event: 'replaced', cause });
+      this.#log(`kernel ${this.#kernel.name}: worker ${slot} replaced`);
+    }, (err) => {
+      const reason = `kernel ${this.#kernel.name}: worker ${slot} (${cause}) could not be replaced: ${err.message}`;
+      this.#events.push({ slot, event: 'lost', cause: reason });
+      this.#log(reason);
+      this.#stopping = true;
+      // The run fails with this reason; native code completes the chunks no
+      // worker will run, so the frame loop never waits for one.
+      try { this.#native.abandonCompute(reason); } catch { /* closed meanwhile */ }
     });
   }
 
   // Terminates a worker whose chunk outran the deadline and starts another
-  // in its slot. The addon fails the chunk in flight, so the frame fails.
+  // in its slot, also while stopping (the pool's chunks need a member). The
+  // frame fails with the deadline as its cause; its other chunks are handed
+  // back unrun.
   async #watch() {
-    const words = new BigInt64Array(this.#busy);
+    const words = this.#busyWords();
     const limit = BigInt(this.#opts.deadlineMs) * 1_000_000n;
     const now = process.hrtime.bigint();
     for (const entry of this.#workers) {
-      if (!entry || entry.replacing) continue;
-      const since = Atomics.load(words, entry.slot * 2 + 1);
+      if (!entry || entry.expected || !entry.ready) continue;
+      const since = Atomics.load(words, entry.slot * BUSY_WORDS + 1);
       if (since === 0n || now - since <= limit) continue;
-      const frame = Atomics.load(words, entry.slot * 2);
-      entry.replacing = true;
-      this.#failures.push(`kernel ${this.#kernel.name} passed the ${this.#opts.deadlineMs} ms deadline at frame ${frame}; worker ${entry.slot} terminated and replaced`);
-      Atomics.store(words, entry.slot * 2 + 1, 0n);
+      const frame = Atomics.load(words, entry.slot * BUSY_WORDS);
+      entry.expected = true;
+      const cause = `kernel ${this.#kernel.name} passed the ${this.#opts.deadlineMs} ms deadline at frame ${frame}; worker ${entry.slot} terminated and replaced`;
+      try { this.#native.failCurrentFrame(cause); } catch { /* closed meanwhile */ }
+      Atomics.store(words, entry.slot * BUSY_WORDS + 1, 0n);
+      this.#events.push({ slot: entry.slot, event: 'deadline', cause });
       await entry.worker.terminate();
-      this.#replacements++;
-      if (!this.#stopping) await this.#spawn(entry.slot).catch(() => {});
+      this.#replace(entry.slot, cause);
     }
   }
 
@@ -229,13 +326,16 @@ export class Engine {
       const s = this.status();
       if (s.finished) break;
       if (onStatus && Date.now() - last >= intervalMs) { last = Date.now(); onStatus(s); }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
+    // Both native threads are done: this join returns at once. It also
+    // counts a frame a UI never took (hostPresents) as dropped.
     this.#native.stop();
     return this.status();
   }
 
   // Asks the engine to stop after the frame in progress; run()/wait() resolve.
+  // A hung kernel still meets the watchdog, so this ends within the deadline.
   requestStop() { this.#stopping = true; this.#native.requestStop(); }
 
   writeOutputs(paths, runConfig = {}) {
@@ -253,24 +353,52 @@ export class Engine {
     try { return this.#native.copyResult(pixels); } catch (err) { throw wrap(err); }
   }
 
-  // Stops everything and releases the memory; pinned threads exit.
-  async close() {
+  // Test only: terminates worker `slot` from outside the watchdog, as an
+  // external kill would. With {failRespawn: true} its replacement is refused.
+  _terminateWorkerForTest(slot, { failRespawn = false } = {}) {
+    if (failRespawn) this.#failSpawnsForTest = 1;
+    return this.#workers[slot].worker.terminate();
+  }
+
+  // Test only: worker `slot` allocates JS heap until V8 stops it
+  // (ERR_WORKER_OUT_OF_MEMORY). Needs the workerHeapMb option.
+  _exhaustWorkerHeapForTest(slot) {
+    if (!this.#opts.workerHeapMb) throw new OptionError('_exhaustWorkerHeapForTest needs workerHeapMb');
+    Atomics.store(this.#busyWords(), slot * BUSY_WORDS + 2, CMD_EXHAUST_HEAP);
+  }
+
+  // Stops everything and releases the memory. Never blocks the event loop:
+  // it waits (asynchronously) at most deadlineMs + 1 s for the frame loop,
+  // keeping the watchdog on so a hung kernel is cut off; past that it
+  // abandons the workers; the native join runs on a libuv thread. Idempotent.
+  close() {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close() {
+    const native = this.#native;
     this.#stopping = true;
-    if (this.#watchdog) clearInterval(this.#watchdog);
-    this.#native.requestStop();
-    // Workers see the engine finish and leave on their own; wait for that
-    // (they may be finishing a chunk), then stop the native threads.
-    const deadline = Date.now() + this.#opts.deadlineMs + 2000;
-    while (!this.#native.status().finished && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
+    native.requestStop();
+    if (native.status().started && !native.status().finished) {
+      const limit = this.#opts.deadlineMs + CLOSE_MARGIN_MS;
+      if (!await until(() => native.status().finished, limit)) {
+        native.abandonCompute(`close(): the run did not stop within ${limit} ms; its workers were abandoned`);
+        this.#finalWorkers = true;
+        for (const e of this.#workers) { if (e) { e.expected = true; e.worker.terminate(); } }
+        await until(() => native.status().finished, CLOSE_MARGIN_MS);
+      }
     }
+    if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#finalWorkers = true;
+    // Workers see the engine finished and leave on their own (members parked
+    // in take() are woken); terminate any that do not within the bound.
     await Promise.all(this.#workers.map(async (e) => {
       if (!e) return;
-      const timer = setTimeout(() => e.worker.terminate(), 2000);
-      await e.exited;
-      clearTimeout(timer);
+      const left = await Promise.race([e.exited.then(() => true), sleep(WORKER_LEAVE_MS).then(() => false)]);
+      if (!left) { e.expected = true; await e.worker.terminate(); }
     }));
-    this.#native.close();
+    await native.closeAsync();
     this.#memory = null;
     this.#engineMemory = null;
   }

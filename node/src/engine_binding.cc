@@ -11,6 +11,7 @@
 #include <cctype>
 #include <chrono>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -221,7 +222,12 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                       InstanceMethod("status", &EngineWrap::Status),
                       InstanceMethod("writeOutputs", &EngineWrap::WriteOutputs),
                       InstanceMethod("summaryTable", &EngineWrap::SummaryTable),
-                      InstanceMethod("close", &EngineWrap::Close), InstanceAccessor("id", &EngineWrap::Id, nullptr),
+                      InstanceMethod("close", &EngineWrap::Close),
+                      InstanceMethod("closeAsync", &EngineWrap::CloseAsync),
+                      InstanceMethod("abandonCompute", &EngineWrap::AbandonCompute),
+                      InstanceMethod("failCurrentFrame", &EngineWrap::FailCurrentFrame),
+                      InstanceMethod("failures", &EngineWrap::Failures),
+                      InstanceAccessor("id", &EngineWrap::Id, nullptr),
                       InstanceAccessor("renderer", &EngineWrap::Renderer, nullptr),
                       InstanceAccessor("workers", &EngineWrap::Workers, nullptr)});
 }
@@ -271,13 +277,114 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   id_ = register_engine(engine_);
 }
 
-EngineWrap::~EngineWrap() { release(); }
+// The finalizer never blocks: an engine still running is asked to stop and
+// handed to a detached thread that joins it. Its memories are then kept
+// (their references are never deleted) because that thread may still touch
+// them; a host that close()s its engines never gets here with one running.
+EngineWrap::~EngineWrap() {
+  if (!engine_) return;
+  (void)unregister_engine(id_);
+  std::shared_ptr<pipeline::Engine> engine = std::move(engine_);
+  if (!engine->started() || engine->finished()) {
+    engine->stop();  // returns at once: nothing runs, or both threads are done
+    return;
+  }
+  engine->request_stop();
+  kernel_memory_ref_.SuppressDestruct();
+  engine_memory_ref_.SuppressDestruct();
+  std::thread([engine = std::move(engine)]() mutable {
+    engine->stop();
+    engine.reset();
+  }).detach();
+}
 
 void EngineWrap::release() {
   if (!engine_) return;
   engine_->stop();
   (void)unregister_engine(id_);
   engine_.reset();
+}
+
+namespace {
+// closeAsync's work: the blocking stop (joining the frame loop and render
+// threads) on a libuv pool thread, never the event loop's. The engine and
+// its memories stay alive until it is done.
+class CloseWork : public Napi::AsyncWorker {
+ public:
+  CloseWork(Napi::Env env, std::shared_ptr<pipeline::Engine> engine, Napi::ObjectReference kernel_ref,
+            Napi::ObjectReference engine_ref)
+      : Napi::AsyncWorker(env, "triptych:close"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        engine_(std::move(engine)),
+        kernel_ref_(std::move(kernel_ref)),
+        engine_ref_(std::move(engine_ref)) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+  void Execute() override {
+    engine_->stop();
+    engine_.reset();  // the last owner: the engine is destroyed here, off the event loop
+  }
+  void OnOK() override {
+    kernel_ref_.Reset();
+    engine_ref_.Reset();
+    deferred_.Resolve(Env().Undefined());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<pipeline::Engine> engine_;
+  Napi::ObjectReference kernel_ref_;
+  Napi::ObjectReference engine_ref_;
+};
+}  // namespace
+
+// closeAsync() -> Promise: unregisters the engine at once (workers can no
+// longer join), then stops and releases it off the event loop.
+Napi::Value EngineWrap::CloseAsync(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  if (!engine_) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  (void)unregister_engine(id_);
+  std::shared_ptr<pipeline::Engine> engine = std::move(engine_);
+  engine->request_stop();
+  auto* work = new CloseWork(env, std::move(engine), std::move(kernel_memory_ref_), std::move(engine_memory_ref_));
+  const Napi::Promise promise = work->promise();
+  work->Queue();
+  return promise;
+}
+
+// abandonCompute(reason): the host cannot serve compute any more (docs/node.md).
+Napi::Value EngineWrap::AbandonCompute(const Napi::CallbackInfo& info) {
+  const std::string reason = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "compute abandoned";
+  engine(info.Env()).abandon_compute(reason);
+  return info.Env().Undefined();
+}
+
+// failCurrentFrame(cause): the watchdog's verdict on the frame in progress.
+Napi::Value EngineWrap::FailCurrentFrame(const Napi::CallbackInfo& info) {
+  const std::string cause = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "failed by the host";
+  engine(info.Env()).fail_current_frame(cause);
+  return info.Env().Undefined();
+}
+
+// failures() -> {kept: [{frame, cause}], notKept}
+Napi::Value EngineWrap::Failures(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  std::uint64_t not_kept = 0;
+  const auto causes = engine(env).failure_causes(not_kept);
+  auto kept = Napi::Array::New(env, causes.size());
+  for (std::uint32_t i = 0; i < causes.size(); ++i) {
+    auto o = Napi::Object::New(env);
+    o.Set("frame", Napi::Number::New(env, static_cast<double>(causes[i].first)));
+    o.Set("cause", Napi::String::New(env, causes[i].second));
+    kept.Set(i, o);
+  }
+  auto o = Napi::Object::New(env);
+  o.Set("kept", kept);
+  o.Set("notKept", Napi::Number::New(env, static_cast<double>(not_kept)));
+  return o;
 }
 
 pipeline::Engine& EngineWrap::engine(const Napi::Env& env) {
@@ -360,11 +467,13 @@ Napi::Value EngineWrap::Status(const Napi::CallbackInfo& info) {
   o.Set("dropped", Napi::Number::New(env, static_cast<double>(s.dropped)));
   o.Set("presented", Napi::Number::New(env, static_cast<double>(s.presented)));
   o.Set("late", Napi::Number::New(env, static_cast<double>(s.late)));
+  o.Set("inFlight", Napi::Number::New(env, static_cast<double>(s.in_flight)));
   o.Set("elapsedS", Napi::Number::New(env, s.elapsed_s));
   o.Set("fps", Napi::Number::New(env, s.fps));
   o.Set("p50Ms", Napi::Number::New(env, s.p50_ms));
   o.Set("p99Ms", Napi::Number::New(env, s.p99_ms));
   o.Set("running", Napi::Boolean::New(env, s.running));
+  o.Set("started", Napi::Boolean::New(env, engine(env).started()));
   o.Set("finished", Napi::Boolean::New(env, engine(env).finished()));
   o.Set("error", Napi::String::New(env, s.error));
   o.Set("lastFailure", Napi::String::New(env, s.last_failure));

@@ -34,6 +34,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value HostFrame(const Napi::CallbackInfo& info);
   Napi::Value CopyResult(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value CloseAsync(const Napi::CallbackInfo& info);
+  Napi::Value AbandonCompute(const Napi::CallbackInfo& info);
+  Napi::Value FailCurrentFrame(const Napi::CallbackInfo& info);
+  Napi::Value Failures(const Napi::CallbackInfo& info);
   Napi::Value Status(const Napi::CallbackInfo& info);
   Napi::Value WriteOutputs(const Napi::CallbackInfo& info);
   Napi::Value SummaryTable(const Napi::CallbackInfo& info);
@@ -59,7 +63,7 @@ Napi::Value NowNs(const Napi::CallbackInfo& info);
 // so the frame fails instead of hanging.
 class ComputeSlot {
  public:
-  ~ComputeSlot() { leave("worker terminated while running a chunk"); }
+  ~ComputeSlot() { leave("the worker thread ended while running a chunk (terminated or died)"); }
   Napi::Value Join(const Napi::CallbackInfo& info);
   Napi::Value Take(const Napi::CallbackInfo& info);
   Napi::Value Complete(const Napi::CallbackInfo& info);

@@ -46,6 +46,8 @@ constexpr auto kRenderTimeout = 20s;
 constexpr std::uint64_t kJustInTimeSlackNs = 500'000;
 // Recent end-to-end latencies kept for the live status line.
 constexpr std::size_t kRecent = 256;
+// Failed frames whose cause is kept for the outputs; later ones are counted.
+constexpr std::size_t kKeptFailures = 256;
 
 std::uint32_t trace_capacity_for(const EngineConfig& c) {
   if (c.trace_capacity != 0) return c.trace_capacity;
@@ -132,7 +134,14 @@ struct Engine::Impl {
   std::atomic<std::uint64_t> dispatch_frame{0};
   mutable std::mutex message_mu;  // failure path and status only, never per frame
   std::string last_failure;
+  std::string frame_cause;  // the first failure recorded for the frame in progress
+  std::vector<trace::FrameFailure> failure_log;  // the first kKeptFailures failed frames
+  std::uint64_t failures_not_kept = 0;
   std::string fatal;
+  // abandon_compute()'s member, which completes every chunk left as failed.
+  std::thread drainer;
+  std::atomic<bool> draining{false};
+  std::atomic<bool> result_settled{false};  // host_presents: the untaken last frame is counted
 
   std::atomic<std::uint64_t> issued{0}, computed{0}, failed{0}, dropped{0}, presented{0}, late{0};
   std::string frame_loop_priority;  // written by the frame loop before it starts frames
@@ -153,6 +162,38 @@ struct Engine::Impl {
     frame_failed.store(true, std::memory_order_release);
     std::lock_guard<std::mutex> lock(message_mu);
     last_failure = message;
+    if (frame_cause.empty()) frame_cause = message;
+  }
+
+  // Counts `frame` failed, flags its record and keeps its cause (or the
+  // first failure recorded while it ran).
+  void fail_frame(std::uint64_t frame, const std::string& cause) {
+    failed.fetch_add(1, std::memory_order_relaxed);
+    (void)table->mark_failed(frame);
+    std::lock_guard<std::mutex> lock(message_mu);
+    std::string why = cause.empty() ? frame_cause : cause;
+    if (why.empty()) why = "failed (no cause recorded)";
+    if (failure_log.size() < kKeptFailures) {
+      failure_log.push_back(trace::FrameFailure{frame, std::move(why)});
+    } else {
+      ++failures_not_kept;
+    }
+  }
+
+  // Wakes members parked in take() (a no-op task each runs and hands back),
+  // so they see the engine finished now rather than at their timeout.
+  void wake_members() noexcept {
+    if (cfg.compute != ComputeBackend::kExternal) return;
+    try {
+      for (std::uint32_t i = 0; i < cfg.workers; ++i) (void)compute_pool->submit([] {});
+    } catch (...) {  // out of memory: members still see the end at their next timeout
+    }
+  }
+
+  // Counts a computed frame that will never be shown dropped and flags it.
+  void drop_frame(std::uint64_t frame) {
+    dropped.fetch_add(1, std::memory_order_relaxed);
+    (void)table->mark_dropped(frame);
   }
 
   std::span<std::byte> zone(ZoneId id) const { return arena->zone(id); }
@@ -378,6 +419,9 @@ std::string Engine::renderer_description() const {
 
 Result<void> Engine::start() {
   Impl& m = *impl_;
+  if (m.stop_requested.load(std::memory_order_acquire)) {
+    return make_error(Errc::kInvalidArgument, "the engine was stopped before it started");
+  }
   if (m.started.exchange(true, std::memory_order_acq_rel)) {
     return make_error(Errc::kInvalidArgument, "the engine was already started");
   }
@@ -393,14 +437,78 @@ void Engine::request_stop() noexcept {
   // With host-fed compute the host is the frame loop: it is done now.
   if (m.cfg.compute == ComputeBackend::kHost) m.loop_done.store(true, std::memory_order_release);
   (void)fetch_add_and_wake(m.consumed, 1, INT_MAX);  // a loop waiting for render re-checks
+  if (!m.started.load(std::memory_order_acquire)) {
+    // Never started: nothing runs, so it is finished now; start() refuses.
+    m.loop_done.store(true, std::memory_order_release);
+    if (m.finished.value.load(std::memory_order_acquire) == 0) {
+      (void)store_and_wake(m.finished, 1, INT_MAX);
+      m.wake_members();
+    }
+  }
 }
+
+void Engine::abandon_compute(const std::string& reason) {
+  Impl& m = *impl_;
+  m.set_fatal(reason);
+  m.record_failure(reason);
+  request_stop();
+  if (m.cfg.compute != ComputeBackend::kExternal || m.draining.exchange(true, std::memory_order_acq_rel)) return;
+  // A native member that hands every chunk back as failed without running
+  // it, so a parallel_for no worker will serve returns. It needs a free
+  // member slot: it retries until a dead worker's slot is free or the loop
+  // is done (the surviving members skip a failed frame's chunks themselves).
+  m.drainer = std::thread([&m] {
+    pthread_setname_np(pthread_self(), "tp-drainer");
+    while (!m.loop_done.load(std::memory_order_acquire)) {
+      auto member = m.compute_pool->join();
+      if (!member) {
+        std::this_thread::sleep_for(kWaitSlice);
+        continue;
+      }
+      while (!m.loop_done.load(std::memory_order_acquire)) {
+        auto job = member->take(kWaitSlice);
+        if (!job) continue;
+        if (!job->is_chunk()) job->run();
+        m.frame_failed.store(true, std::memory_order_release);
+        member->complete(std::move(*job));
+      }
+      member->leave();
+    }
+  });
+}
+
+void Engine::fail_current_frame(const std::string& cause) { impl_->record_failure(cause); }
 
 void Engine::stop() {
   Impl& m = *impl_;
   request_stop();
   if (m.loop_thread.joinable()) m.loop_thread.join();
   if (m.render_thread.joinable()) m.render_thread.join();
+  if (m.drainer.joinable()) m.drainer.join();
+  // host_presents: a frame the host never took before the run ended was
+  // rendered but never shown: dropped, so issued = presented + dropped +
+  // failed + in flight holds at the end too.
+  if (m.cfg.host_presents && m.started.load(std::memory_order_acquire) &&
+      !m.result_settled.exchange(true, std::memory_order_acq_rel)) {
+    TripleBuffer& result_tb = m.arena->frames(FrameStage::kResult);
+    if (result_tb.has_new() && result_tb.acquire_latest().is_new) {
+      const std::uint32_t r = result_tb.indices().reader;
+      if (m.slot_index_ok(r, "result reader")) m.drop_frame(m.result_frame[r]);
+    }
+  }
 }
+
+std::vector<std::pair<std::uint64_t, std::string>> Engine::failure_causes(std::uint64_t& not_kept) const {
+  const Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.message_mu);
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  out.reserve(m.failure_log.size());
+  for (const auto& f : m.failure_log) out.emplace_back(f.frame, f.cause);
+  not_kept = m.failures_not_kept;
+  return out;
+}
+
+bool Engine::started() const noexcept { return impl_->started.load(std::memory_order_acquire); }
 
 bool Engine::finished() const noexcept {
   return impl_->finished.value.load(std::memory_order_acquire) != 0;
@@ -439,6 +547,10 @@ bool Engine::Impl::run_compute(std::uint64_t frame, std::uint64_t index, std::ui
   // which kernels can overwrite.
   dispatch_frame.store(frame + 1, std::memory_order_relaxed);
   frame_failed.store(false, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(message_mu);
+    frame_cause.clear();
+  }
 
   // The pool's dispatch publishes ctx to the members (release on push,
   // acquire on take); for kExternal nobody but the members runs chunks.
@@ -521,8 +633,7 @@ void Engine::Impl::frame_loop() {
     }
     if (!ok) {
       // A failed frame is never published, so never shown.
-      failed.fetch_add(1, std::memory_order_relaxed);
-      (void)table->mark_dropped(frame);
+      fail_frame(frame, {});
       continue;
     }
     const std::uint32_t w = tb.indices().writer;
@@ -577,7 +688,7 @@ void Engine::Impl::render_loop() {
     in.layout_zone = static_cast<std::uint32_t>(ticket % 3);
     in.result_zone = result_tb.indices().writer;
     if (!slot_index_ok(in.result_zone, "result writer")) {
-      (void)table->mark_dropped(frame);
+      drop_frame(frame);
       break;
     }
     ++ticket;
@@ -594,7 +705,7 @@ void Engine::Impl::render_loop() {
     };
     const Result<render::FrameInfo> info = render_frame();
     if (!info) {
-      (void)table->mark_dropped(frame);
+      fail_frame(frame, std::string("render failed: ") + info.error().what());
       set_fatal("render failed at frame " + std::to_string(frame + 1) + ": " + info.error().what());
       break;
     }
@@ -625,6 +736,12 @@ void Engine::Impl::render_loop() {
   // Wait for the loop before saying "finished": it may still be dispatching.
   while (!loop_done.load(std::memory_order_acquire)) {
     (void)wait(consumed, consumed.value.load(std::memory_order_acquire), kWaitSlice);
+  }
+  // After a render failure the loop may have published a frame nobody will
+  // render: it was computed, never shown, so it is dropped (never unaccounted).
+  if (compute_tb.has_new() && compute_tb.acquire_latest().is_new) {
+    const std::uint32_t r = compute_tb.indices().reader;
+    if (slot_index_ok(r, "compute reader")) drop_frame(slot_frame[r]);
   }
   (void)store_and_wake(finished, 1, INT_MAX);
 }
@@ -727,6 +844,14 @@ std::optional<ComputeJob> ComputeMember::take(std::chrono::nanoseconds timeout) 
     member_.complete(std::move(*job));
     return std::nullopt;
   }
+  // A chunk of a frame that already failed (a trap, a passed deadline, a lost
+  // worker) is handed back unrun: the frame is never shown, and a kernel that
+  // hangs on it must not cost another deadline. SYNC(frame-failed): acquire
+  // pairs with record_failure's release.
+  if (m.frame_failed.load(std::memory_order_acquire)) {
+    member_.complete(std::move(*job));
+    return std::nullopt;
+  }
   ComputeJob out;
   out.begin = static_cast<std::uint32_t>(job->begin());
   out.end = static_cast<std::uint32_t>(job->end());
@@ -769,6 +894,8 @@ EngineStatus Engine::status() const {
   s.dropped = m.dropped.load(std::memory_order_relaxed);
   s.presented = m.presented.load(std::memory_order_relaxed);
   s.late = m.late.load(std::memory_order_relaxed);
+  const std::uint64_t settled = s.presented + s.dropped + s.failed;
+  s.in_flight = s.issued > settled ? s.issued - settled : 0;
   s.running = m.started.load(std::memory_order_acquire) && !finished();
   const std::uint64_t now = trace::now_ns();
   s.elapsed_s = m.start_ns == 0 ? 0.0 : static_cast<double>(now - m.start_ns) * 1e-9;
@@ -803,10 +930,11 @@ Result<void> Engine::write_outputs(const Outputs& out,
   if (const std::string note = trace::hw_counters_note(); !note.empty()) report.notes.push_back(note);
   report.config = run_config;
   report.config.emplace_back("renderer", renderer_description());
-  report.config.emplace_back("failed frames (compute)", std::to_string(m.failed.load(std::memory_order_relaxed)));
   {
     std::lock_guard<std::mutex> lock(m.message_mu);
     report.config.emplace_back("frame loop priority", m.frame_loop_priority);
+    report.failures = m.failure_log;
+    report.failures_not_kept = m.failures_not_kept;
   }
   if (!out.trace_json.empty()) {
     if (auto ok = trace::write_chrome_trace_file(report, out.trace_json); !ok) return ok;
@@ -852,12 +980,13 @@ std::string Engine::summary_table() const {
     os << line;
   }
   std::snprintf(line, sizeof(line),
-                "frames: issued %llu, presented %llu, late %llu, dropped %llu, failed %llu\n",
+                "frames: issued %llu, presented %llu, late %llu, dropped %llu, failed %llu, in flight %llu\n",
                 static_cast<unsigned long long>(m.issued.load(std::memory_order_relaxed)),
                 static_cast<unsigned long long>(m.presented.load(std::memory_order_relaxed)),
                 static_cast<unsigned long long>(m.late.load(std::memory_order_relaxed)),
                 static_cast<unsigned long long>(m.dropped.load(std::memory_order_relaxed)),
-                static_cast<unsigned long long>(m.failed.load(std::memory_order_relaxed)));
+                static_cast<unsigned long long>(m.failed.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(status().in_flight));
   os << line;
   return os.str();
 }

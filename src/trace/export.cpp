@@ -140,6 +140,7 @@ TraceReport make_report(std::vector<FrameSnapshot> frames, AnalyzerOptions optio
   for (std::size_t i = 0; i < frames.size(); ++i)
     r.verdicts.push_back(valid[i] ? analyzer.verdict(frames[i].frame) : FrameVerdict::kInvalid);
   r.frames = std::move(frames);
+  r.issued = options.issued != ~std::uint64_t{0} ? options.issued : r.stats.records + lost;
   return r;
 }
 
@@ -186,11 +187,11 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
     const FrameVerdict v = r.verdicts[i];
     if (v == FrameVerdict::kInvalid) continue;
     const std::string fid = std::to_string(f.frame);
-    if (v == FrameVerdict::kDropped) {
+    if (v == FrameVerdict::kDropped || v == FrameVerdict::kFailed) {
       w.begin_object();
       w.field("ph", "i");
       w.field("s", "t");
-      w.field("name", "dropped frame " + fid);
+      w.field("name", std::string(verdict_name(v)) + " frame " + fid);
       w.field("cat", "frame");
       w.field("pid", kStagePid);
       w.field("tid", std::int64_t{1});
@@ -327,7 +328,9 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
   w.begin_object();
   w.field("records", s.records);
   w.field("complete", s.complete);
+  w.field("issued", r.issued);
   w.field("dropped", s.dropped);
+  w.field("failed", s.failed);
   w.field("in_flight", s.in_flight);
   w.field("invalid", s.invalid);
   w.field("invalid_out_of_order", s.invalid_out_of_order);
@@ -337,6 +340,20 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
   w.field("lost", s.lost);
   w.field("first_ns", s.first_ns);
   w.field("last_ns", s.last_ns);
+  w.end_object();
+  // Each failed frame's cause (docs/tracing.md, "Accounting").
+  w.key("failures");
+  w.begin_object();
+  w.key("kept");
+  w.begin_array();
+  for (const auto& f : r.failures) {
+    w.begin_object();
+    w.field("frame", f.frame);
+    w.field("cause", f.cause);
+    w.end_object();
+  }
+  w.end_array();
+  w.field("not_kept", r.failures_not_kept);
   w.end_object();
   w.key("stamps");
   w.begin_object();

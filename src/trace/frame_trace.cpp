@@ -156,12 +156,16 @@ StampStatus FrameTraceTable::stamp(std::uint64_t frame, Stage stage, std::uint64
   return StampStatus::kOk;
 }
 
-bool FrameTraceTable::mark_dropped(std::uint64_t frame) noexcept {
+bool FrameTraceTable::mark_dropped(std::uint64_t frame) noexcept { return set_flag(frame, kFlagDropped); }
+
+bool FrameTraceTable::mark_failed(std::uint64_t frame) noexcept { return set_flag(frame, kFlagFailed); }
+
+bool FrameTraceTable::set_flag(std::uint64_t frame, std::uint32_t flag) noexcept {
   FrameTraceRecord& rec = record(frame);
   // SYNC(trace-open): acquire pairs with begin_frame's release of `frame`.
   if (impossible_id(frame) || rec.frame.load(std::memory_order_acquire) != frame + 1) return false;
   // SYNC(trace-stamp): publishes the flag to try_read().
-  rec.flags.fetch_or(kFlagDropped, std::memory_order_release);
+  rec.flags.fetch_or(flag, std::memory_order_release);
   return true;
 }
 

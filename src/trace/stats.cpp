@@ -35,6 +35,8 @@ std::string_view verdict_name(FrameVerdict v) noexcept {
       return "complete";
     case FrameVerdict::kDropped:
       return "dropped";
+    case FrameVerdict::kFailed:
+      return "failed";
     case FrameVerdict::kInFlight:
       return "in_flight";
     case FrameVerdict::kInvalid:
@@ -120,6 +122,7 @@ struct FrameAnalyzer::Impl {
   FrameVerdict verdict_of(const Entry& e) const {
     if (e.invalid != Invalid::kNone) return FrameVerdict::kInvalid;
     if (e.complete) return FrameVerdict::kComplete;
+    if ((e.snap.flags & kFlagFailed) != 0) return FrameVerdict::kFailed;
     if ((e.snap.flags & kFlagDropped) != 0) return FrameVerdict::kDropped;
     if (any_presented && e.snap.frame < max_presented_id) return FrameVerdict::kDropped;
     return FrameVerdict::kInFlight;
@@ -174,6 +177,9 @@ FrameStats FrameAnalyzer::finish() const {
         break;
       case FrameVerdict::kDropped:
         ++st.dropped;
+        break;
+      case FrameVerdict::kFailed:
+        ++st.failed;
         break;
       case FrameVerdict::kInFlight:
         ++st.in_flight;

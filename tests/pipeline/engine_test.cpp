@@ -94,8 +94,37 @@ TEST(Pipeline, Engine_FailedComputeFramesAreNeverPresented) {
   for (std::size_t i = 0; i < r.frames.size(); ++i) {
     const bool failed = (r.frames[i].frame + 1) % 5 == 0;
     EXPECT_EQ(r.verdicts[i] == trace::FrameVerdict::kComplete, !failed) << "frame " << r.frames[i].frame;
+    EXPECT_EQ(r.verdicts[i] == trace::FrameVerdict::kFailed, failed) << "failed, never 'dropped'";
     EXPECT_EQ(r.frames[i].at(trace::Stage::kPresented) != 0, !failed) << "frame " << r.frames[i].frame;
   }
+  // One accounting: the engine's counters and the trace's verdicts agree.
+  EXPECT_EQ(r.stats.failed, s.failed);
+  EXPECT_EQ(r.stats.dropped, s.dropped);
+  EXPECT_EQ(r.stats.complete, s.presented);
+  EXPECT_EQ(s.in_flight, 0u);
+  EXPECT_EQ(s.issued, s.presented + s.dropped + s.failed + s.in_flight);
+  // Each failed frame keeps its cause.
+  std::uint64_t not_kept = 0;
+  const auto causes = engine->failure_causes(not_kept);
+  ASSERT_EQ(causes.size(), 6u);
+  EXPECT_EQ(not_kept, 0u);
+  for (const auto& [frame, cause] : causes) {
+    EXPECT_EQ((frame + 1) % 5, 0u);
+    EXPECT_NE(cause.find("returned 7 at frame " + std::to_string(frame + 1)), std::string::npos) << cause;
+  }
+}
+
+TEST(Pipeline, Engine_StopBeforeStartFinishesAtOnceAndStartRefuses) {
+  auto e = Engine::create(small_config());
+  ASSERT_TRUE(e.ok()) << e.error().what();
+  std::unique_ptr<Engine> engine = std::move(e).value();
+  const auto t0 = std::chrono::steady_clock::now();
+  engine->request_stop();
+  EXPECT_TRUE(engine->finished());
+  engine->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms) << "stop() of an engine that never ran must not wait";
+  EXPECT_FALSE(engine->start().ok());
+  EXPECT_EQ(engine->status().issued, 0u);
 }
 
 TEST(Pipeline, Engine_DropPolicyAccountsForEveryFrame) {

@@ -45,7 +45,7 @@ test('demo writes trace.json that parses back and matches frames.csv', { skip: m
   assert.equal(rows.length, 1 + FRAMES, 'one CSV row per issued frame');
   const complete = rows.slice(1).filter((r) => r.split(',')[1] === 'complete').length;
   assert.equal(complete, stats.frames.complete);
-  assert.equal(stats.frames.complete + stats.frames.dropped + stats.frames.in_flight + stats.frames.invalid, FRAMES);
+  assert.equal(stats.frames.complete + stats.frames.dropped + stats.frames.failed + stats.frames.in_flight + stats.frames.invalid, FRAMES);
   assert.equal(stats.frames.invalid, 0);
   const computeSlices = trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'frame' && e.tid === 2);
   assert.equal(computeSlices.length, stats.frames.complete);

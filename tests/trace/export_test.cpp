@@ -35,10 +35,15 @@ TraceReport sample_report() {
   dropped.stamps[2] = dropped.stamps[3] = dropped.stamps[4] = dropped.stamps[5] = 0;
   dropped.flags = kFlagDropped;
   frames.push_back(dropped);
+  FrameSnapshot failed = complete_frame(12);
+  failed.stamps[3] = failed.stamps[4] = failed.stamps[5] = 0;
+  failed.flags = kFlagFailed;
+  frames.push_back(failed);
   FrameSnapshot bad = complete_frame(11);
   std::swap(bad.stamps[1], bad.stamps[4]);  // out of order
   frames.push_back(bad);
-  TraceReport r = make_report(std::move(frames), AnalyzerOptions{12, 1'000'000 * kMs});
+  TraceReport r = make_report(std::move(frames), AnalyzerOptions{13, 1'000'000 * kMs});
+  r.failures.push_back(FrameFailure{12, "kernel k trapped at frame 13, chunk [0, 8): RuntimeError: unreachable"});
   ThreadZones z;
   z.name = "render <0>";
   z.tid = 4242;
@@ -67,7 +72,7 @@ TEST(Export, ChromeTrace_ParsesBackAndMatchesTheFrames) {
     const std::string& ph = e["ph"].str();
     if (ph == "X" && e["cat"].str() == "frame") {
       ++slices_per_track[static_cast<std::int64_t>(e["tid"].num())];
-      EXPECT_LT(e["args"]["frame"].num(), 11.0) << "an invalid frame reached the trace";
+      EXPECT_NE(e["args"]["frame"].num(), 11.0) << "an invalid frame reached the trace";
       EXPECT_GE(e["dur"].num(), 0.0);
     } else if (ph == "X") {
       ++zones;
@@ -82,23 +87,25 @@ TEST(Export, ChromeTrace_ParsesBackAndMatchesTheFrames) {
       EXPECT_NEAR(e["args"]["latency"].num(), 5.5, 1e-9);
     } else if (ph == "i") {
       ++instants;
-      EXPECT_EQ(e["name"].str(), "dropped frame 10");
+      EXPECT_TRUE(e["name"].str() == "dropped frame 10" || e["name"].str() == "failed frame 12") << e["name"].str();
     } else if (ph == "M" && e["name"].str() == "thread_name") {
       thread_names[static_cast<std::int64_t>(e["tid"].num())] = e["args"]["name"].str();
     }
   }
-  // Tracks 1..5: queue wait has the dropped frame's slice too.
-  EXPECT_EQ(slices_per_track[1], 11);
-  for (std::int64_t tid = 2; tid <= 5; ++tid) EXPECT_EQ(slices_per_track[tid], 10) << tid;
-  EXPECT_EQ(flow_phases["s"], 10);
+  // Tracks 1..5: queue wait has the dropped and the failed frame's slices
+  // too, compute the failed frame's (it computed, then failed).
+  EXPECT_EQ(slices_per_track[1], 12);
+  EXPECT_EQ(slices_per_track[2], 11);
+  for (std::int64_t tid = 3; tid <= 5; ++tid) EXPECT_EQ(slices_per_track[tid], 10) << tid;
+  EXPECT_EQ(flow_phases["s"], 11);
   EXPECT_EQ(flow_phases["t"], 30);
-  EXPECT_EQ(flow_phases["f"], 10);
+  EXPECT_EQ(flow_phases["f"], 11);
   EXPECT_EQ(counters, 10);
-  EXPECT_EQ(instants, 1);
+  EXPECT_EQ(instants, 2);  // the dropped and the failed frame
   EXPECT_EQ(zones, 1);
   EXPECT_EQ(thread_names[2], "2 compute");
   EXPECT_EQ(thread_names[4242], "render <0>");
-  EXPECT_EQ(j["otherData"]["frames"].num(), 12.0);
+  EXPECT_EQ(j["otherData"]["frames"].num(), 13.0);
 }
 
 TEST(Export, Csv_OneRowPerFrameWithStatus) {
@@ -116,7 +123,7 @@ TEST(Export, Csv_OneRowPerFrameWithStatus) {
     if (!line.empty() && line.back() == ',') cells.emplace_back();
     rows.push_back(cells);
   }
-  ASSERT_EQ(rows.size(), 1u + 12u);
+  ASSERT_EQ(rows.size(), 1u + 13u);
   EXPECT_EQ(rows[0][0], "frame");
   EXPECT_EQ(rows[0][8], "presented_ns");
   EXPECT_EQ(rows[0][14], "latency_ns");
@@ -128,6 +135,8 @@ TEST(Export, Csv_OneRowPerFrameWithStatus) {
   EXPECT_EQ(rows[11][1], "dropped");
   EXPECT_EQ(rows[12][1], "invalid");
   EXPECT_EQ(rows[12][14], "");
+  EXPECT_EQ(rows[13][1], "failed");  // its own status, never "dropped"
+  EXPECT_EQ(rows[13][14], "");
 }
 
 TEST(Export, StatsJson_MatchesTheAnalysis) {
@@ -137,7 +146,15 @@ TEST(Export, StatsJson_MatchesTheAnalysis) {
   const Json j = parse_json(os.str());
   EXPECT_EQ(j["frames"]["complete"].num(), 10.0);
   EXPECT_EQ(j["frames"]["dropped"].num(), 1.0);
-  EXPECT_EQ(j["frames"]["invalid"].num(), 1.0);
+  EXPECT_EQ(j["frames"]["failed"].num(), 1.0);
+  EXPECT_EQ(j["frames"]["issued"].num(), 13.0);
+  EXPECT_EQ(j["frames"]["complete"].num() + j["frames"]["dropped"].num() + j["frames"]["failed"].num() +
+                j["frames"]["in_flight"].num() + j["frames"]["invalid"].num(),
+            j["frames"]["issued"].num());
+  EXPECT_EQ(j["failures"]["kept"].arr().size(), 1u);
+  EXPECT_EQ(j["failures"]["kept"].arr()[0]["frame"].num(), 12.0);
+  EXPECT_NE(j["failures"]["kept"].arr()[0]["cause"].str().find("RuntimeError"), std::string::npos);
+  EXPECT_EQ(j["failures"]["not_kept"].num(), 0.0);
   EXPECT_EQ(j["frames"]["invalid_out_of_order"].num(), 1.0);
   EXPECT_EQ(j["segments"]["latency"]["p50_ns"].num(), 5'500'000.0);
   EXPECT_EQ(j["segments"]["compute"]["max_ns"].num(), 1'900'000.0);

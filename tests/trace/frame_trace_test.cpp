@@ -132,6 +132,18 @@ TEST(FrameTrace, Table_MarkDroppedSetsTheFlag) {
   EXPECT_EQ(s.flags, kFlagDropped);
 }
 
+TEST(FrameTrace, Table_MarkFailedSetsItsOwnFlag) {
+  Buffer b(FrameTraceTable::required_bytes(4));
+  FrameTraceTable t = make(b, 4);
+  const std::uint64_t f = t.begin_frame(100);
+  EXPECT_TRUE(t.mark_failed(f));
+  EXPECT_FALSE(t.mark_failed(f + 1));  // not issued: refused
+  FrameSnapshot s;
+  ASSERT_EQ(t.try_read(f, s), ReadStatus::kOk);
+  EXPECT_EQ(s.flags, kFlagFailed);
+  EXPECT_EQ(s.flags & kFlagDropped, 0u) << "failed is not dropped";
+}
+
 TEST(FrameTrace, Attach_SeesTheCreatorsFrames) {
   Buffer b(FrameTraceTable::required_bytes(16));
   FrameTraceTable t = make(b, 16);

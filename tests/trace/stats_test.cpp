@@ -90,6 +90,32 @@ TEST(Stats, Frames_DroppedAndInFlightAreToldApart) {
   EXPECT_EQ(s[Segment::kInterval].max_ns, 30 * kMs);
 }
 
+TEST(Stats, Frames_FailedIsToldApartFromDropped) {
+  FrameAnalyzer a;
+  FrameSnapshot failed = frame(0, 1'000 * kMs, 0, kMs, 0, kMs, 0);
+  failed.stamps[3] = failed.stamps[4] = failed.stamps[5] = 0;  // computed (and failed), never rendered
+  failed.flags = kFlagFailed;
+  (void)a.add(failed);
+  FrameSnapshot dropped = frame(1, 1'010 * kMs, 0, kMs, 0, kMs, 0);
+  dropped.stamps[3] = dropped.stamps[4] = dropped.stamps[5] = 0;
+  dropped.flags = kFlagDropped;
+  (void)a.add(dropped);
+  (void)a.add(frame(2, 1'020 * kMs, 0, kMs, 0, kMs, 0));
+  FrameSnapshot last_failed = frame(3, 1'030 * kMs, 0, kMs, 0, kMs, 0);
+  last_failed.stamps[3] = last_failed.stamps[4] = last_failed.stamps[5] = 0;
+  last_failed.flags = kFlagFailed;  // after the last presented frame: still failed, not in flight
+  (void)a.add(last_failed);
+  const FrameStats s = a.finish();
+  EXPECT_EQ(s.complete, 1u);
+  EXPECT_EQ(s.dropped, 1u);
+  EXPECT_EQ(s.failed, 2u);
+  EXPECT_EQ(s.in_flight, 0u);
+  EXPECT_EQ(a.verdict(0), FrameVerdict::kFailed);
+  EXPECT_EQ(a.verdict(1), FrameVerdict::kDropped);
+  EXPECT_EQ(a.verdict(3), FrameVerdict::kFailed);
+  EXPECT_EQ(verdict_name(FrameVerdict::kFailed), "failed");
+}
+
 TEST(Stats, BadInput_OutOfOrderStampsAreInvalid) {
   FrameAnalyzer a;
   FrameSnapshot backwards = frame(0, 1'000 * kMs, 0, kMs, 0, kMs, 0);
@@ -148,7 +174,7 @@ TEST(Stats, BadInput_GarbageSnapshotsNeverCrash) {
   }
   const FrameStats s = a.finish();
   EXPECT_EQ(s.records, 10'000u);
-  EXPECT_EQ(s.complete + s.dropped + s.in_flight + s.invalid, s.records);
+  EXPECT_EQ(s.complete + s.dropped + s.failed + s.in_flight + s.invalid, s.records);
   EXPECT_GT(s.invalid, 0u);
 }
 

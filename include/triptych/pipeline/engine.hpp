@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "triptych/arena/arena.hpp"
@@ -89,10 +90,13 @@ struct EngineConfig {
 struct EngineStatus {
   std::uint64_t issued = 0;     // frames the loop started
   std::uint64_t computed = 0;   // compute finished and published
-  std::uint64_t failed = 0;     // compute failed (kernel error, trap, deadline): never shown
+  std::uint64_t failed = 0;     // compute (kernel error, trap, deadline, lost worker) or render failed: never shown
   std::uint64_t dropped = 0;    // computed but overwritten before render took it, or skipped
   std::uint64_t presented = 0;  // rendered, read back and presented
   std::uint64_t late = 0;       // presented past their frame's deadline (queued + period)
+  // issued - presented - dropped - failed: frames still in the pipeline. At
+  // the end of a run it is 0 (docs/pipeline.md, "Accounting").
+  std::uint64_t in_flight = 0;
   double elapsed_s = 0;
   double fps = 0;               // presented frames per second over the last second
   double p50_ms = 0;            // end-to-end latency (queued -> presented), recent frames
@@ -159,9 +163,24 @@ class Engine {
   [[nodiscard]] Result<void> start();
   // Asks the frame loop to finish its current frame and stop; returns at
   // once (hosts that must keep serving workers meanwhile poll finished()).
+  // Before start(): the engine is finished at once and start() refuses.
   void request_stop() noexcept;
   // request_stop(), then waits for both threads. Idempotent. External members must keep serving until it returns.
+  // Blocking: hosts with an event loop call it off that loop, or once
+  // finished() (then it returns at once). Before start() it returns at once.
   void stop();
+  // The host lost its compute members for good (a worker died and could not
+  // be replaced): the run fails with `reason` (status().error), stops, and a
+  // native member completes every chunk left as failed, so the frame loop
+  // never waits for a worker that will not come. Any thread; returns at once.
+  void abandon_compute(const std::string& reason);
+  // Fails the frame being computed with `cause` (kept as its cause when it is
+  // the first); its chunks not yet taken are handed back unrun. Any thread.
+  void fail_current_frame(const std::string& cause);
+  [[nodiscard]] bool started() const noexcept;
+  // Each failed frame's id and cause (the first one recorded for it), for the
+  // first few hundred failed frames; `not_kept` counts the rest. Any thread.
+  [[nodiscard]] std::vector<std::pair<std::uint64_t, std::string>> failure_causes(std::uint64_t& not_kept) const;
   // Blocks until the run has issued all its frames and drained, or timeout.
   bool wait_finished(std::chrono::nanoseconds timeout);
   [[nodiscard]] bool finished() const noexcept;

@@ -21,11 +21,21 @@
 
 namespace triptych::trace {
 
+// Why one frame failed: the first cause recorded for it (a kernel's return
+// code or trap message, a passed deadline, a lost worker, "render failed: ...").
+struct FrameFailure {
+  std::uint64_t frame = 0;  // frame id (as in the trace records)
+  std::string cause;
+};
+
 struct TraceReport {
   std::string title = "triptych frame trace";
   std::vector<FrameSnapshot> frames;   // sorted by frame id
   std::vector<FrameVerdict> verdicts;  // one per frame
   FrameStats stats;
+  std::uint64_t issued = 0;  // frames opened in the table (records + lost when unknown)
+  std::vector<FrameFailure> failures;   // each failed frame's cause, the first ones kept
+  std::uint64_t failures_not_kept = 0;  // failed frames past the kept ones
   std::uint64_t stale_stamps = 0;  // from the table's counters
   std::uint64_t duplicate_stamps = 0;
   std::uint64_t invalid_stamps = 0;

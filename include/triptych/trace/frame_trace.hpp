@@ -38,6 +38,10 @@ inline constexpr std::size_t kStageCount = 6;
 // Record flags (FrameTraceRecord::flags).
 inline constexpr std::uint32_t kFlagDropped = 1u << 0;    // the pipeline skipped this frame
 inline constexpr std::uint32_t kFlagDuplicate = 1u << 1;  // someone stamped a stage twice
+// The frame failed (a kernel error, trap or deadline, a lost worker, or a
+// render failure): never shown, and counted apart from dropped frames. A new
+// bit in the existing flags word; the record's bytes are unchanged.
+inline constexpr std::uint32_t kFlagFailed = 1u << 2;
 
 // One frame, one cache line. `frame` holds frame id + 1 (0: never used,
 // kOpening: being reset by the producer) and is the sequence word a reader
@@ -167,6 +171,10 @@ class FrameTraceTable {
   // false when the record holds another frame.
   bool mark_dropped(std::uint64_t frame) noexcept;
 
+  // Any thread: flags `frame` as failed (kFlagFailed). Returns false when the
+  // record holds another frame.
+  bool mark_failed(std::uint64_t frame) noexcept;
+
   // Any thread: copies `frame`'s record. Never blocks the writers.
   [[nodiscard]] ReadStatus try_read(std::uint64_t frame, FrameSnapshot& out) const noexcept;
 
@@ -187,6 +195,7 @@ class FrameTraceTable {
                   std::uint32_t capacity) noexcept
       : header_(header), records_(records), capacity_(capacity) {}
 
+  bool set_flag(std::uint64_t frame, std::uint32_t flag) noexcept;
   [[nodiscard]] FrameTraceRecord& record(std::uint64_t frame) const noexcept {
     return records_[frame & (capacity_ - 1)];
   }

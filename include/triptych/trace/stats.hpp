@@ -2,7 +2,7 @@
 // Frame statistics from trace records: per stage segment, end-to-end latency
 // (queued -> presented) and frame interval (presented -> next presented):
 // count, mean, stddev (jitter), p50/p90/p99/p99.9, min/max; deadline misses
-// at 60/120/144 Hz; dropped, in-flight and invalid frames. Records with
+// at 60/120/144 Hz; dropped, failed, in-flight and invalid frames. Records with
 // impossible stamps (out of order, in the future, from a frame id never
 // issued) are counted as invalid and left out, never trusted. Single-threaded;
 // allocates. Definitions: docs/tracing.md ("Statistics").
@@ -52,6 +52,7 @@ struct DurationStats {
 enum class FrameVerdict {
   kComplete,  // all six stamps, in order: in the statistics
   kDropped,   // flagged dropped, or never presented while a later frame was
+  kFailed,    // flagged failed (kFlagFailed): compute or render failed; never shown
   kInFlight,  // not presented yet, and no later frame was either
   kInvalid,   // impossible stamps: counted, left out
 };
@@ -62,6 +63,7 @@ struct FrameStats {
   std::uint64_t records = 0;  // snapshots analysed
   std::uint64_t complete = 0;
   std::uint64_t dropped = 0;
+  std::uint64_t failed = 0;
   std::uint64_t in_flight = 0;
   std::uint64_t invalid = 0;
   std::uint64_t invalid_out_of_order = 0;  // stamps not non-decreasing, or a gap before a set stamp
