@@ -14,12 +14,14 @@
 #include <random>
 #include <vector>
 
+#include "sync/dead_peer.hpp"
 #include "sync/triple_buffer_invariant.hpp"
 
 namespace triptych {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::dead_peer;
 using testing::IndicesAreDistinct;
 using testing::TestArena;
 
@@ -43,7 +45,7 @@ bool all_equal(std::span<const std::byte> s, std::uint8_t v) {
 }
 
 TEST(TripleBuffer, StatePacking_RoundTripsIndexDirtyAndGeneration) {
-  constexpr std::uint64_t kBigGen = (std::uint64_t{1} << 61) - 1;
+  constexpr std::uint64_t kBigGen = tb_state::kGenerationMax;
   const std::uint64_t s = tb_state::pack(2, true, kBigGen);
   EXPECT_EQ(tb_state::index(s), 2u);
   EXPECT_TRUE(tb_state::dirty(s));
@@ -62,6 +64,8 @@ TEST(TripleBuffer, Layout_MatchesTheDocumentedOffsets) {
   EXPECT_EQ(offsetof(TripleBufferControl, slot_bytes), 8u);
   EXPECT_EQ(offsetof(TripleBufferControl, slot_offsets), 16u);
   EXPECT_EQ(offsetof(TripleBufferControl, control_offset), 40u);
+  EXPECT_EQ(offsetof(TripleBufferControl, writer_epoch), 48u);
+  EXPECT_EQ(offsetof(TripleBufferControl, reader_epoch), 56u);
   EXPECT_EQ(offsetof(TripleBufferControl, state), 64u);
   EXPECT_EQ(offsetof(TripleBufferControl, publish_word), 72u);
   EXPECT_EQ(offsetof(TripleBufferControl, published), 128u);
@@ -69,10 +73,12 @@ TEST(TripleBuffer, Layout_MatchesTheDocumentedOffsets) {
   EXPECT_EQ(offsetof(TripleBufferControl, slot_generation), 144u);
   EXPECT_EQ(offsetof(TripleBufferControl, writer_index), 168u);
   EXPECT_EQ(offsetof(TripleBufferControl, writer_rejected), 176u);
+  EXPECT_EQ(offsetof(TripleBufferControl, writer_fenced), 184u);
   EXPECT_EQ(offsetof(TripleBufferControl, consumed), 192u);
   EXPECT_EQ(offsetof(TripleBufferControl, front_generation), 200u);
   EXPECT_EQ(offsetof(TripleBufferControl, reader_index), 208u);
   EXPECT_EQ(offsetof(TripleBufferControl, reader_rejected), 216u);
+  EXPECT_EQ(offsetof(TripleBufferControl, reader_fenced), 224u);
 }
 
 TEST(TripleBuffer, FirstAcquireSeesNothingNew) {
@@ -308,7 +314,7 @@ TEST(TripleBuffer, Recovery_WriterKilledInsidePublish) {
   const std::uint64_t g = die_inside_publish(reader);
   EXPECT_FALSE(IndicesAreDistinct(reader)) << "the dead writer's index is stale";
 
-  ASSERT_TRUE(reader.recover_dead_writer().ok());
+  ASSERT_TRUE(reader.recover_dead_writer(dead_peer()).ok());
   EXPECT_TRUE(IndicesAreDistinct(reader));
   auto writer = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
   ASSERT_TRUE(writer.ok()) << writer.error().what();
@@ -340,7 +346,7 @@ TEST(TripleBuffer, Recovery_ReaderKilledInsideAcquire) {
   EXPECT_EQ(writer.publish(), 2u);
   EXPECT_FALSE(IndicesAreDistinct(writer)) << "the dead reader's index is stale";
 
-  ASSERT_TRUE(writer.recover_dead_reader().ok());
+  ASSERT_TRUE(writer.recover_dead_reader(dead_peer()).ok());
   EXPECT_TRUE(IndicesAreDistinct(writer));
   auto reader = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
   ASSERT_TRUE(reader.ok()) << reader.error().what();
@@ -367,26 +373,34 @@ TEST(TripleBuffer, Recovery_KeepsTheSlotOfASideThatDiedBetweenCalls) {
   (void)tb.acquire_latest();
   (void)tb.publish();
   const TripleBuffer::Indices before = tb.indices();
-  ASSERT_TRUE(tb.recover_dead_writer().ok());
-  ASSERT_TRUE(tb.recover_dead_reader().ok());
+  ASSERT_TRUE(tb.recover_dead_writer(dead_peer()).ok());
+  ASSERT_TRUE(tb.recover_dead_reader(dead_peer()).ok());
   const TripleBuffer::Indices after = tb.indices();
   EXPECT_EQ(after.writer, before.writer);
   EXPECT_EQ(after.back, before.back);
   EXPECT_EQ(after.reader, before.reader);
   EXPECT_EQ(tb.published(), 2u);
-  EXPECT_EQ(tb.acquire_latest().generation, 2u);
+  // Both roles were taken over: the old view is fenced on both sides, a view
+  // attached after the recoveries owns them.
+  EXPECT_FALSE(tb.acquire_latest().is_new);
+  EXPECT_EQ(tb.publish(), 0u);
+  EXPECT_EQ(tb.fenced(), 2u);
+  auto fresh = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->acquire_latest().generation, 2u);
+  EXPECT_EQ(fresh->publish(), 3u);
 }
 
 TEST(TripleBuffer, Recovery_RefusesOutOfRangeOrStaleSurvivorIndex) {
   TestArena arena(kSlot);
   TripleBuffer tb = make(arena);
   tb.control().reader_index.store(3, std::memory_order_relaxed);
-  auto r = tb.recover_dead_writer();
+  auto r = tb.recover_dead_writer(dead_peer());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kCorruptHeader);
   tb.control().reader_index.store(2, std::memory_order_relaxed);
   (void)die_inside_publish(tb);  // writer index now equals the back index
-  auto w = tb.recover_dead_reader();
+  auto w = tb.recover_dead_reader(dead_peer());
   ASSERT_FALSE(w.ok()) << "the survivor's own index must be valid";
   EXPECT_EQ(w.error().code, Errc::kCorruptHeader);
 }
