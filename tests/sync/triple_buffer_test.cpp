@@ -634,3 +634,62 @@ TEST_F(TripleBufferAttach, HostileHeadersNeverEscapeTheArena) {
 
 }  // namespace
 }  // namespace triptych
+
+namespace triptych {
+namespace {
+
+// ---- indices read back after attach are checked at every use ----
+
+// A state word naming the writer's own slot as the back slot is refused and
+// counted (without the `next == w` check the writer silently shares it).
+TEST(TripleBuffer, CorruptBackEqualToWritersSlotIsRejectedAndCounted) {
+  TestArena arena(kSlot);
+  TripleBuffer tb = make(arena);
+  const std::uint32_t w = tb.indices().writer;
+  tb.control().state.store(tb_state::pack(w, false, 0), std::memory_order_relaxed);
+  EXPECT_EQ(tb.publish(), 1u);
+  EXPECT_EQ(tb.rejected(), 1u);
+  EXPECT_LT(tb.indices().writer, 3u);
+}
+
+// A dirty state word naming the reader's own slot is refused and counted,
+// and nothing is taken (without the `next == r` check it is "taken").
+TEST(TripleBuffer, CorruptBackEqualToReadersSlotIsRejectedAndCounted) {
+  TestArena arena(kSlot);
+  TripleBuffer tb = make(arena);
+  const std::uint32_t r = tb.indices().reader;
+  tb.control().state.store(tb_state::pack(r, true, 9), std::memory_order_relaxed);
+  const TripleBuffer::Frame f = tb.acquire_latest();
+  EXPECT_FALSE(f.is_new);
+  EXPECT_EQ(tb.rejected(), 1u);
+  EXPECT_EQ(tb.consumed(), 0u);
+  EXPECT_EQ(tb.indices().reader, r);
+}
+
+bool is_one_of_the_slots(const TripleBuffer& tb, const std::byte* p) {
+  return p == tb.slot(0).data() || p == tb.slot(1).data() || p == tb.slot(2).data();
+}
+
+// Indices corrupted after a successful attach: every span handed out is
+// still one of the three validated slots, indices() stays below 3, and the
+// calls that can refuse do (counted).
+TEST(TripleBuffer, IndicesCorruptedAfterAttachNeverEscapeTheSlots) {
+  TestArena arena(kSlot);
+  TripleBuffer tb = make(arena);
+  tb.control().writer_index.store(7, std::memory_order_relaxed);
+  tb.control().reader_index.store(0xFFFFFFFF, std::memory_order_relaxed);
+  tb.control().state.store(tb_state::pack(3, true, 4), std::memory_order_relaxed);
+  EXPECT_TRUE(is_one_of_the_slots(tb, tb.write_slot().data()));
+  EXPECT_EQ(tb.publish(), 0u) << "a corrupt writer index publishes nothing";
+  const TripleBuffer::Frame f = tb.acquire_latest();
+  EXPECT_FALSE(f.is_new);
+  EXPECT_TRUE(is_one_of_the_slots(tb, f.data.data()));
+  const TripleBuffer::Indices i = tb.indices();
+  EXPECT_LT(i.writer, 3u);
+  EXPECT_LT(i.back, 3u);
+  EXPECT_LT(i.reader, 3u);
+  EXPECT_GE(tb.rejected(), 3u);
+}
+
+}  // namespace
+}  // namespace triptych
