@@ -324,15 +324,16 @@ Result<Arena> Arena::attach_views(std::byte* base, std::byte* kernel_base,
     if (!tb)
       return make_error(tb.error().code,
                         "triple buffer " + std::to_string(s) + ": " + tb.error().message);
-    // The block must describe exactly this stage's three zones.
+    // The view (built from attach's one snapshot, never the live block)
+    // must address exactly this stage's three zones.
     const auto first = static_cast<std::uint32_t>(ZoneId::kComputeA) + 3 * s;
-    const TripleBufferControl& ctl = tb->control();
     const std::uint64_t slot_bytes = s == 0   ? l.spec.compute_slot_bytes
                                      : s == 1 ? l.spec.layout_slot_bytes
                                               : l.spec.result_slot_bytes;
-    if (ctl.slot_bytes != slot_bytes || ctl.slot_offsets[0] != l.zones[first].offset ||
-        ctl.slot_offsets[1] != l.zones[first + 1].offset ||
-        ctl.slot_offsets[2] != l.zones[first + 2].offset)
+    bool own_zones = tb->slot_bytes() == slot_bytes;
+    for (std::uint32_t i = 0; i < 3; ++i)
+      own_zones = own_zones && tb->slot(i).data() == a.zone(static_cast<ZoneId>(first + i)).data();
+    if (!own_zones)
       return make_error(Errc::kCorruptHeader,
                         "triple buffer " + std::to_string(s) + " does not point at its own zones");
     a.frames_[s].emplace(tb.value());

@@ -217,7 +217,11 @@ struct Engine::Impl {
   // one that held it. False (fatal) on an out-of-range index.
   bool publish_counting_drop(TripleBuffer& tb, const std::array<std::uint64_t, 3>& frames, const char* what) {
     const std::uint64_t dropped_before = tb.dropped();
-    (void)tb.publish();
+    if (tb.publish() == 0) {
+      set_fatal(std::string("the ") + what + " was refused a publish: its triple buffer's control block is "
+                "corrupt or the role was taken over");
+      return false;
+    }
     if (tb.dropped() == dropped_before) return true;
     const std::uint32_t w = tb.indices().writer;
     if (!slot_index_ok(w, what)) return false;
@@ -637,9 +641,15 @@ void Engine::Impl::frame_loop() {
       continue;
     }
     const std::uint32_t w = tb.indices().writer;
-    if (!slot_index_ok(w, "compute writer")) break;
+    if (!slot_index_ok(w, "compute writer")) {
+      fail_frame(frame, "the compute triple buffer is corrupt");
+      break;
+    }
     slot_frame[w] = frame;
-    if (!publish_counting_drop(tb, slot_frame, "compute writer")) break;
+    if (!publish_counting_drop(tb, slot_frame, "compute writer")) {
+      fail_frame(frame, "the compute triple buffer refused the publish");
+      break;
+    }
     computed.fetch_add(1, std::memory_order_relaxed);
   }
   // The render thread notices within one kWaitSlice: it waits on the compute
@@ -724,7 +734,12 @@ void Engine::Impl::render_loop() {
       if (!publish_counting_drop(result_tb, result_frame, "result writer")) break;
       continue;
     }
-    (void)result_tb.publish();
+    if (result_tb.publish() == 0) {
+      fail_frame(frame, "render failed: the result triple buffer refused the publish");
+      set_fatal("the result writer was refused a publish: its triple buffer's control block is corrupt or "
+                "the role was taken over");
+      break;
+    }
     // Present: headless, the engine itself is the result buffer's reader; the
     // frame it takes is the one a window or UI would show.
     (void)result_tb.acquire_latest();

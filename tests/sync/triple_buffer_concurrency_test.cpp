@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "support/wake_timing.hpp"
+#include "sync/dead_peer.hpp"
 #include "sync/triple_buffer_invariant.hpp"
 #include "triptych/sync/triple_buffer.hpp"
 
@@ -301,6 +302,7 @@ TEST(TripleBuffer, Recovery_ReplacementWriterContinuesAfterAKill) {
   auto created = arena.create();
   ASSERT_TRUE(created.ok());
   TripleBuffer tb = created.value();
+  const CertifiedDeath death = testing::dead_peer();  // before any thread starts
   const std::uint64_t kBefore = kBurstFrames, kAfter = kBurstFrames;
   std::atomic<int> phase{0};  // 0 writing, 1 writer dead, 2 repaired
   std::thread first([&] {
@@ -328,7 +330,7 @@ TEST(TripleBuffer, Recovery_ReplacementWriterContinuesAfterAKill) {
     // SYNC(test-phase): acquire pairs with the dead writer's release.
     if (phase.load(std::memory_order_acquire) == 1) {
       first.join();
-      if (!tb.recover_dead_writer().ok()) {
+      if (!tb.recover_dead_writer(death).ok()) {
         ++recover_failures;
         break;
       }

@@ -14,12 +14,14 @@
 #include <random>
 #include <vector>
 
+#include "sync/dead_peer.hpp"
 #include "sync/triple_buffer_invariant.hpp"
 
 namespace triptych {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::dead_peer;
 using testing::IndicesAreDistinct;
 using testing::TestArena;
 
@@ -43,7 +45,7 @@ bool all_equal(std::span<const std::byte> s, std::uint8_t v) {
 }
 
 TEST(TripleBuffer, StatePacking_RoundTripsIndexDirtyAndGeneration) {
-  constexpr std::uint64_t kBigGen = (std::uint64_t{1} << 61) - 1;
+  constexpr std::uint64_t kBigGen = tb_state::kGenerationMax;
   const std::uint64_t s = tb_state::pack(2, true, kBigGen);
   EXPECT_EQ(tb_state::index(s), 2u);
   EXPECT_TRUE(tb_state::dirty(s));
@@ -62,6 +64,8 @@ TEST(TripleBuffer, Layout_MatchesTheDocumentedOffsets) {
   EXPECT_EQ(offsetof(TripleBufferControl, slot_bytes), 8u);
   EXPECT_EQ(offsetof(TripleBufferControl, slot_offsets), 16u);
   EXPECT_EQ(offsetof(TripleBufferControl, control_offset), 40u);
+  EXPECT_EQ(offsetof(TripleBufferControl, writer_epoch), 48u);
+  EXPECT_EQ(offsetof(TripleBufferControl, reader_epoch), 56u);
   EXPECT_EQ(offsetof(TripleBufferControl, state), 64u);
   EXPECT_EQ(offsetof(TripleBufferControl, publish_word), 72u);
   EXPECT_EQ(offsetof(TripleBufferControl, published), 128u);
@@ -69,10 +73,12 @@ TEST(TripleBuffer, Layout_MatchesTheDocumentedOffsets) {
   EXPECT_EQ(offsetof(TripleBufferControl, slot_generation), 144u);
   EXPECT_EQ(offsetof(TripleBufferControl, writer_index), 168u);
   EXPECT_EQ(offsetof(TripleBufferControl, writer_rejected), 176u);
+  EXPECT_EQ(offsetof(TripleBufferControl, writer_fenced), 184u);
   EXPECT_EQ(offsetof(TripleBufferControl, consumed), 192u);
   EXPECT_EQ(offsetof(TripleBufferControl, front_generation), 200u);
   EXPECT_EQ(offsetof(TripleBufferControl, reader_index), 208u);
   EXPECT_EQ(offsetof(TripleBufferControl, reader_rejected), 216u);
+  EXPECT_EQ(offsetof(TripleBufferControl, reader_fenced), 224u);
 }
 
 TEST(TripleBuffer, FirstAcquireSeesNothingNew) {
@@ -308,7 +314,7 @@ TEST(TripleBuffer, Recovery_WriterKilledInsidePublish) {
   const std::uint64_t g = die_inside_publish(reader);
   EXPECT_FALSE(IndicesAreDistinct(reader)) << "the dead writer's index is stale";
 
-  ASSERT_TRUE(reader.recover_dead_writer().ok());
+  ASSERT_TRUE(reader.recover_dead_writer(dead_peer()).ok());
   EXPECT_TRUE(IndicesAreDistinct(reader));
   auto writer = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
   ASSERT_TRUE(writer.ok()) << writer.error().what();
@@ -340,7 +346,7 @@ TEST(TripleBuffer, Recovery_ReaderKilledInsideAcquire) {
   EXPECT_EQ(writer.publish(), 2u);
   EXPECT_FALSE(IndicesAreDistinct(writer)) << "the dead reader's index is stale";
 
-  ASSERT_TRUE(writer.recover_dead_reader().ok());
+  ASSERT_TRUE(writer.recover_dead_reader(dead_peer()).ok());
   EXPECT_TRUE(IndicesAreDistinct(writer));
   auto reader = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
   ASSERT_TRUE(reader.ok()) << reader.error().what();
@@ -367,26 +373,34 @@ TEST(TripleBuffer, Recovery_KeepsTheSlotOfASideThatDiedBetweenCalls) {
   (void)tb.acquire_latest();
   (void)tb.publish();
   const TripleBuffer::Indices before = tb.indices();
-  ASSERT_TRUE(tb.recover_dead_writer().ok());
-  ASSERT_TRUE(tb.recover_dead_reader().ok());
+  ASSERT_TRUE(tb.recover_dead_writer(dead_peer()).ok());
+  ASSERT_TRUE(tb.recover_dead_reader(dead_peer()).ok());
   const TripleBuffer::Indices after = tb.indices();
   EXPECT_EQ(after.writer, before.writer);
   EXPECT_EQ(after.back, before.back);
   EXPECT_EQ(after.reader, before.reader);
   EXPECT_EQ(tb.published(), 2u);
-  EXPECT_EQ(tb.acquire_latest().generation, 2u);
+  // Both roles were taken over: the old view is fenced on both sides, a view
+  // attached after the recoveries owns them.
+  EXPECT_FALSE(tb.acquire_latest().is_new);
+  EXPECT_EQ(tb.publish(), 0u);
+  EXPECT_EQ(tb.fenced(), 2u);
+  auto fresh = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->acquire_latest().generation, 2u);
+  EXPECT_EQ(fresh->publish(), 3u);
 }
 
 TEST(TripleBuffer, Recovery_RefusesOutOfRangeOrStaleSurvivorIndex) {
   TestArena arena(kSlot);
   TripleBuffer tb = make(arena);
   tb.control().reader_index.store(3, std::memory_order_relaxed);
-  auto r = tb.recover_dead_writer();
+  auto r = tb.recover_dead_writer(dead_peer());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kCorruptHeader);
   tb.control().reader_index.store(2, std::memory_order_relaxed);
   (void)die_inside_publish(tb);  // writer index now equals the back index
-  auto w = tb.recover_dead_reader();
+  auto w = tb.recover_dead_reader(dead_peer());
   ASSERT_FALSE(w.ok()) << "the survivor's own index must be valid";
   EXPECT_EQ(w.error().code, Errc::kCorruptHeader);
 }
@@ -616,6 +630,65 @@ TEST_F(TripleBufferAttach, HostileHeadersNeverEscapeTheArena) {
   }
   EXPECT_GE(accepted, kDraws / kUntouchedEvery);
   EXPECT_GT(refused, kDraws / 2);
+}
+
+}  // namespace
+}  // namespace triptych
+
+namespace triptych {
+namespace {
+
+// ---- indices read back after attach are checked at every use ----
+
+// A state word naming the writer's own slot as the back slot is refused and
+// counted (without the `next == w` check the writer silently shares it).
+TEST(TripleBuffer, CorruptBackEqualToWritersSlotIsRejectedAndCounted) {
+  TestArena arena(kSlot);
+  TripleBuffer tb = make(arena);
+  const std::uint32_t w = tb.indices().writer;
+  tb.control().state.store(tb_state::pack(w, false, 0), std::memory_order_relaxed);
+  EXPECT_EQ(tb.publish(), 1u);
+  EXPECT_EQ(tb.rejected(), 1u);
+  EXPECT_LT(tb.indices().writer, 3u);
+}
+
+// A dirty state word naming the reader's own slot is refused and counted,
+// and nothing is taken (without the `next == r` check it is "taken").
+TEST(TripleBuffer, CorruptBackEqualToReadersSlotIsRejectedAndCounted) {
+  TestArena arena(kSlot);
+  TripleBuffer tb = make(arena);
+  const std::uint32_t r = tb.indices().reader;
+  tb.control().state.store(tb_state::pack(r, true, 9), std::memory_order_relaxed);
+  const TripleBuffer::Frame f = tb.acquire_latest();
+  EXPECT_FALSE(f.is_new);
+  EXPECT_EQ(tb.rejected(), 1u);
+  EXPECT_EQ(tb.consumed(), 0u);
+  EXPECT_EQ(tb.indices().reader, r);
+}
+
+bool is_one_of_the_slots(const TripleBuffer& tb, const std::byte* p) {
+  return p == tb.slot(0).data() || p == tb.slot(1).data() || p == tb.slot(2).data();
+}
+
+// Indices corrupted after a successful attach: every span handed out is
+// still one of the three validated slots, indices() stays below 3, and the
+// calls that can refuse do (counted).
+TEST(TripleBuffer, IndicesCorruptedAfterAttachNeverEscapeTheSlots) {
+  TestArena arena(kSlot);
+  TripleBuffer tb = make(arena);
+  tb.control().writer_index.store(7, std::memory_order_relaxed);
+  tb.control().reader_index.store(0xFFFFFFFF, std::memory_order_relaxed);
+  tb.control().state.store(tb_state::pack(3, true, 4), std::memory_order_relaxed);
+  EXPECT_TRUE(is_one_of_the_slots(tb, tb.write_slot().data()));
+  EXPECT_EQ(tb.publish(), 0u) << "a corrupt writer index publishes nothing";
+  const TripleBuffer::Frame f = tb.acquire_latest();
+  EXPECT_FALSE(f.is_new);
+  EXPECT_TRUE(is_one_of_the_slots(tb, f.data.data()));
+  const TripleBuffer::Indices i = tb.indices();
+  EXPECT_LT(i.writer, 3u);
+  EXPECT_LT(i.back, 3u);
+  EXPECT_LT(i.reader, 3u);
+  EXPECT_GE(tb.rejected(), 3u);
 }
 
 }  // namespace

@@ -112,6 +112,12 @@ class MpmcRing {
     return static_cast<std::size_t>(sizeof(MpmcRingHeader) + cells);
   }
 
+  // What attach() expects of the header (ring_detail::validate_ring_snapshot).
+  static constexpr ring_detail::RingShape kShape{
+      "mpmc ring", static_cast<std::uint32_t>(sizeof(T)), static_cast<std::uint32_t>(alignof(T)),
+      static_cast<std::uint32_t>(kCellStride), kDataOffset, sizeof(MpmcRingHeader),
+      &required_bytes};
+
   // Builds an empty ring in place over mem[0, bytes). Nobody may use the bytes
   // until it returns. Fails on null or misaligned memory, a bad capacity, or
   // too few bytes; O(capacity) (it numbers every cell). No allocation except
@@ -149,7 +155,7 @@ class MpmcRing {
     // SYNC(ring-init): publishes the header and every cell sequence above to
     // attach()'s acquire load of magic.
     h->magic.store(kMagic, std::memory_order_release);
-    return MpmcRing(h);
+    return MpmcRing(h, capacity);
   }
 
   // Validates the header at mem[0, bytes) and returns a view. Corrupt,
@@ -158,48 +164,26 @@ class MpmcRing {
   // a corrupt one makes the ops report full/empty, never touch memory outside
   // the ring. Any thread.
   [[nodiscard]] static Result<MpmcRing> attach(std::byte* mem, std::size_t bytes) noexcept {
-    if (mem == nullptr) return make_error(Errc::kInvalidArgument, "mpmc ring: null memory");
-    if (reinterpret_cast<std::uintptr_t>(mem) % kCacheLine != 0)
-      return make_error(Errc::kMisaligned, "mpmc ring: memory is not 64-byte aligned");
-    if (bytes < sizeof(MpmcRingHeader))
-      return make_error(Errc::kTooSmall, "mpmc ring: " + std::to_string(bytes) +
-                                             " bytes cannot hold the 192-byte header");
+    if (auto ok = ring_detail::check_ring_memory(kShape, mem, bytes); !ok) return ok.error();
     auto* h = reinterpret_cast<MpmcRingHeader*>(mem);
     // SYNC(ring-init): acquire pairs with create()'s release store of magic.
     if (h->magic.load(std::memory_order_acquire) != kMagic)
       return make_error(Errc::kBadMagic, "mpmc ring: no MPMC ring header at this address");
-    if (h->version != kRingLayoutVersion)
-      return make_error(Errc::kBadVersion, "mpmc ring: layout version " +
-                                               std::to_string(h->version) + ", expected " +
-                                               std::to_string(kRingLayoutVersion));
-    if (h->elem_size != sizeof(T) || h->elem_align != alignof(T))
-      return make_error(Errc::kCorruptHeader,
-                        "mpmc ring: created for " + std::to_string(h->elem_size) + "-byte elements (align " +
-                            std::to_string(h->elem_align) + "), attached as " +
-                            std::to_string(sizeof(T)) + "-byte (align " +
-                            std::to_string(alignof(T)) + ")");
-    if (!ring_detail::valid_capacity(h->capacity))
-      return make_error(Errc::kCorruptHeader, "mpmc ring: capacity " + std::to_string(h->capacity) +
-                                                  " is not a power of two in [2, 2^31]");
-    const std::size_t need = required_bytes(h->capacity);
-    if (need == 0 || h->cell_stride != kCellStride || h->data_offset != kDataOffset ||
-        h->cells_offset != sizeof(MpmcRingHeader) || h->total_bytes != need)
-      return make_error(Errc::kCorruptHeader,
-                        "mpmc ring: recorded cell stride " + std::to_string(h->cell_stride) +
-                            " / data offset " + std::to_string(h->data_offset) + " / size " +
-                            std::to_string(h->total_bytes) + " disagree with the element type and capacity");
-    if (bytes < need)
-      return make_error(Errc::kTooSmall, "mpmc ring: capacity " + std::to_string(h->capacity) +
-                                             " needs " + std::to_string(need) + " bytes, only " +
-                                             std::to_string(bytes) + " available");
-    // Enqueue first: live dequeues only move towards it (see SpscRing::attach).
-    const std::uint64_t enq = h->enqueue_pos.load(std::memory_order_acquire);
-    const std::uint64_t deq = h->dequeue_pos.load(std::memory_order_acquire);
-    if (static_cast<std::int64_t>(enq - deq) > static_cast<std::int64_t>(h->capacity))
-      return make_error(Errc::kCorruptHeader, "mpmc ring: enqueue position " + std::to_string(enq) +
-                                                  " is more than capacity ahead of dequeue position " +
-                                                  std::to_string(deq));
-    return MpmcRing(h);
+    // Read once, validate the snapshot, build from it (docs/rings.md, "Attach").
+    ring_detail::RingHeaderSnapshot snap{};
+    snap.version = ring_detail::read_once(h->version);
+    snap.capacity = ring_detail::read_once(h->capacity);
+    snap.elem_size = ring_detail::read_once(h->elem_size);
+    snap.elem_align = ring_detail::read_once(h->elem_align);
+    snap.cell_stride = ring_detail::read_once(h->cell_stride);
+    snap.data_offset = ring_detail::read_once(h->data_offset);
+    snap.cells_offset = ring_detail::read_once(h->cells_offset);
+    snap.total_bytes = ring_detail::read_once(h->total_bytes);
+    snap.produced = h->enqueue_pos.load(std::memory_order_acquire);
+    snap.consumed = h->dequeue_pos.load(std::memory_order_acquire);
+    auto capacity = ring_detail::validate_ring_snapshot(snap, kShape, bytes);
+    if (!capacity) return capacity.error();
+    return MpmcRing(h, capacity.value());
   }
 
   // Any thread. Copies `v` in; false if the ring is full (or a corrupt cell
@@ -355,6 +339,13 @@ class MpmcRing {
 
   [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
 
+  // Every byte this view's cell indexing can reach (cell 0 up to the end of
+  // the last cell the mask allows). For tests and verifiers: an attached view
+  // must keep this inside the memory it was given. Any thread.
+  [[nodiscard]] std::span<const std::byte> cell_bytes() const noexcept {
+    return {cells_, static_cast<std::size_t>((mask_ + 1) * kCellStride)};
+  }
+
   // A snapshot that may be stale by the time it returns; for metrics only.
   [[nodiscard]] std::size_t size_approx() const noexcept {
     const std::uint64_t deq = h_->dequeue_pos.load(std::memory_order_relaxed);
@@ -367,11 +358,12 @@ class MpmcRing {
   [[nodiscard]] const MpmcRingHeader& header() const noexcept { return *h_; }
 
  private:
-  explicit MpmcRing(MpmcRingHeader* h) noexcept
+  // `capacity` is the validated value, never a re-read of the header.
+  MpmcRing(MpmcRingHeader* h, std::uint32_t capacity) noexcept
       : h_(h),
         cells_(reinterpret_cast<std::byte*>(h) + sizeof(MpmcRingHeader)),
-        mask_(h->capacity - 1u),
-        capacity_(h->capacity) {}
+        mask_(capacity - 1u),
+        capacity_(capacity) {}
 
   [[nodiscard]] std::byte* cell(std::uint64_t pos) const noexcept {
     return cells_ + (pos & mask_) * kCellStride;  // masked: garbage cannot escape the ring

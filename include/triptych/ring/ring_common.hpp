@@ -18,9 +18,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <type_traits>
 
 #include "triptych/core/config.hpp"
+#include "triptych/core/result.hpp"
 #include "triptych/sync/futex.hpp"
 
 namespace triptych {
@@ -88,6 +90,104 @@ class Deadline {
 [[nodiscard]] constexpr bool valid_capacity(std::uint64_t capacity) noexcept {
   return capacity >= kRingMinCapacity && capacity <= kRingMaxCapacity &&
          is_power_of_two(capacity);
+}
+
+// ---- attach: read every header field once, validate the snapshot ----
+
+// Reads a plain header field exactly once, as a relaxed atomic load. A peer
+// (possibly hostile, possibly in another process) may be rewriting it while
+// we attach; a relaxed load makes that a legitimate race with a defined value
+// instead of a data race, and attach builds its view from the value read here,
+// never from a second read. The acquire load of `magic` that precedes these
+// loads orders them after create()'s initialisation (SYNC(ring-init)).
+template <class U>
+[[nodiscard]] U read_once(U& field) noexcept {
+  static_assert(std::atomic_ref<U>::is_always_lock_free, "header fields are plain lock-free words");
+  return std::atomic_ref<U>(field).load(std::memory_order_relaxed);
+}
+
+// One read of every header field attach() relies on. SPSC headers record no
+// cell stride or data offset: their attach fills in the expected values.
+struct RingHeaderSnapshot {
+  std::uint32_t version;
+  std::uint32_t capacity;
+  std::uint32_t elem_size;
+  std::uint32_t elem_align;
+  std::uint32_t cell_stride;
+  std::uint32_t data_offset;
+  std::uint64_t cells_offset;
+  std::uint64_t total_bytes;
+  std::uint64_t produced;  // tail / enqueue_pos, read before `consumed`
+  std::uint64_t consumed;  // head / dequeue_pos
+};
+
+// What this build expects of a ring header for element type T.
+struct RingShape {
+  const char* name;  // "spsc ring" / "mpmc ring", for messages
+  std::uint32_t elem_size;
+  std::uint32_t elem_align;
+  std::uint32_t cell_stride;
+  std::uint32_t data_offset;
+  std::uint64_t header_bytes;
+  std::size_t (*required_bytes)(std::uint32_t capacity) noexcept;
+};
+
+// The memory checks that precede any read of the header.
+[[nodiscard]] inline Result<void> check_ring_memory(const RingShape& want, const std::byte* mem,
+                                                    std::size_t bytes) noexcept {
+  const std::string name = want.name;
+  if (mem == nullptr) return make_error(Errc::kInvalidArgument, name + ": null memory");
+  if (reinterpret_cast<std::uintptr_t>(mem) % kCacheLine != 0)
+    return make_error(Errc::kMisaligned, name + ": memory is not 64-byte aligned");
+  if (bytes < want.header_bytes)
+    return make_error(Errc::kTooSmall, name + ": " + std::to_string(bytes) +
+                                           " bytes cannot hold the " +
+                                           std::to_string(want.header_bytes) + "-byte header");
+  return {};
+}
+
+// The one attach validator both rings use. Checks the snapshot (and only the
+// snapshot) against the element type and the bytes actually available, and
+// returns the capacity the view must be built from: mask and capacity come
+// from this one value, so they cannot disagree.
+[[nodiscard]] inline Result<std::uint32_t> validate_ring_snapshot(const RingHeaderSnapshot& s,
+                                                                  const RingShape& want,
+                                                                  std::size_t bytes) noexcept {
+  const std::string name = want.name;
+  if (s.version != kRingLayoutVersion)
+    return make_error(Errc::kBadVersion, name + ": layout version " + std::to_string(s.version) +
+                                             ", expected " + std::to_string(kRingLayoutVersion));
+  if (s.elem_size != want.elem_size || s.elem_align != want.elem_align)
+    return make_error(Errc::kCorruptHeader,
+                      name + ": created for " + std::to_string(s.elem_size) +
+                          "-byte elements (align " + std::to_string(s.elem_align) +
+                          "), attached as " + std::to_string(want.elem_size) + "-byte (align " +
+                          std::to_string(want.elem_align) + ")");
+  if (!valid_capacity(s.capacity))
+    return make_error(Errc::kCorruptHeader, name + ": capacity " + std::to_string(s.capacity) +
+                                                " is not a power of two in [2, 2^31]");
+  const std::size_t need = want.required_bytes(s.capacity);
+  if (need == 0 || s.cell_stride != want.cell_stride || s.data_offset != want.data_offset ||
+      s.cells_offset != want.header_bytes || s.total_bytes != need)
+    return make_error(Errc::kCorruptHeader,
+                      name + ": recorded cell offset " + std::to_string(s.cells_offset) +
+                          " / stride " + std::to_string(s.cell_stride) + " / data offset " +
+                          std::to_string(s.data_offset) + " / size " +
+                          std::to_string(s.total_bytes) +
+                          " disagree with the element type and capacity");
+  if (bytes < need)
+    return make_error(Errc::kTooSmall, name + ": capacity " + std::to_string(s.capacity) +
+                                           " needs " + std::to_string(need) + " bytes, only " +
+                                           std::to_string(bytes) + " available");
+  // `produced` was read first: while the ring is live the consumer side only
+  // moves towards it, so a healthy ring never shows more than `capacity`
+  // elements in between.
+  if (static_cast<std::int64_t>(s.produced - s.consumed) > static_cast<std::int64_t>(s.capacity))
+    return make_error(Errc::kCorruptHeader, name + ": write position " +
+                                                std::to_string(s.produced) +
+                                                " is more than capacity ahead of read position " +
+                                                std::to_string(s.consumed));
+  return s.capacity;
 }
 
 // Asymmetric Dekker barrier (Linux membarrier, GLOBAL_EXPEDITED). The SPSC

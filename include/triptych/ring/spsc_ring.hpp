@@ -98,6 +98,11 @@ class SpscRing {
     return static_cast<std::size_t>(align_up(sizeof(SpscRingHeader) + cells, kCacheLine));
   }
 
+  // What attach() expects of the header (ring_detail::validate_ring_snapshot).
+  static constexpr ring_detail::RingShape kShape{
+      "spsc ring", static_cast<std::uint32_t>(sizeof(T)), static_cast<std::uint32_t>(alignof(T)),
+      static_cast<std::uint32_t>(sizeof(T)), 0, sizeof(SpscRingHeader), &required_bytes};
+
   // Builds an empty ring in place over mem[0, bytes). Not thread-safe with
   // respect to users of the same bytes: nobody may use them until it returns.
   // Fails (never crashes) on a null or misaligned `mem`, a bad capacity, or
@@ -129,7 +134,7 @@ class SpscRing {
     h->cached_tail = 0;
     // SYNC(ring-init): publishes every header field above to attach()'s acquire load.
     h->magic.store(kMagic, std::memory_order_release);
-    return SpscRing(h);
+    return SpscRing(h, capacity);
   }
 
   // Validates the header at mem[0, bytes) and returns a view of it. A corrupt,
@@ -139,48 +144,28 @@ class SpscRing {
   // recorded capacity (kTooSmall), null (kInvalidArgument) or misaligned
   // (kMisaligned) memory. Any thread; does not allocate except for errors.
   [[nodiscard]] static Result<SpscRing> attach(std::byte* mem, std::size_t bytes) noexcept {
-    if (mem == nullptr) return make_error(Errc::kInvalidArgument, "spsc ring: null memory");
-    if (reinterpret_cast<std::uintptr_t>(mem) % kCacheLine != 0)
-      return make_error(Errc::kMisaligned, "spsc ring: memory is not 64-byte aligned");
-    if (bytes < sizeof(SpscRingHeader))
-      return make_error(Errc::kTooSmall, "spsc ring: " + std::to_string(bytes) +
-                                             " bytes cannot hold the 192-byte header");
+    if (auto ok = ring_detail::check_ring_memory(kShape, mem, bytes); !ok) return ok.error();
     auto* h = reinterpret_cast<SpscRingHeader*>(mem);
     // SYNC(ring-init): acquire pairs with create()'s release store of magic.
     if (h->magic.load(std::memory_order_acquire) != kMagic)
       return make_error(Errc::kBadMagic, "spsc ring: no SPSC ring header at this address");
-    if (h->version != kRingLayoutVersion)
-      return make_error(Errc::kBadVersion, "spsc ring: layout version " +
-                                               std::to_string(h->version) + ", expected " +
-                                               std::to_string(kRingLayoutVersion));
-    if (h->elem_size != sizeof(T) || h->elem_align != alignof(T))
-      return make_error(Errc::kCorruptHeader,
-                        "spsc ring: created for " + std::to_string(h->elem_size) + "-byte elements (align " +
-                            std::to_string(h->elem_align) + "), attached as " +
-                            std::to_string(sizeof(T)) + "-byte (align " +
-                            std::to_string(alignof(T)) + ")");
-    if (!ring_detail::valid_capacity(h->capacity))
-      return make_error(Errc::kCorruptHeader, "spsc ring: capacity " + std::to_string(h->capacity) +
-                                                  " is not a power of two in [2, 2^31]");
-    const std::size_t need = required_bytes(h->capacity);
-    if (h->cells_offset != sizeof(SpscRingHeader) || h->total_bytes != need)
-      return make_error(Errc::kCorruptHeader, "spsc ring: recorded cell offset " +
-                                                  std::to_string(h->cells_offset) + " / size " +
-                                                  std::to_string(h->total_bytes) +
-                                                  " disagree with the capacity");
-    if (bytes < need)
-      return make_error(Errc::kTooSmall, "spsc ring: capacity " + std::to_string(h->capacity) +
-                                             " needs " + std::to_string(need) + " bytes, only " +
-                                             std::to_string(bytes) + " available");
-    // Tail first: while the ring is live, head can only move towards tail, so
-    // a healthy ring never shows more than `capacity` items in between.
-    const std::uint64_t t = h->tail.load(std::memory_order_acquire);
-    const std::uint64_t hd = h->head.load(std::memory_order_acquire);
-    if (static_cast<std::int64_t>(t - hd) > static_cast<std::int64_t>(h->capacity))
-      return make_error(Errc::kCorruptHeader, "spsc ring: tail " + std::to_string(t) +
-                                                  " is more than capacity ahead of head " +
-                                                  std::to_string(hd));
-    return SpscRing(h);
+    // Read once: every field below is validated and used from this snapshot
+    // only (docs/rings.md, "Attach"); a peer rewriting the header meanwhile
+    // can make attach refuse, never accept a view it did not validate.
+    ring_detail::RingHeaderSnapshot snap{};
+    snap.version = ring_detail::read_once(h->version);
+    snap.capacity = ring_detail::read_once(h->capacity);
+    snap.elem_size = ring_detail::read_once(h->elem_size);
+    snap.elem_align = ring_detail::read_once(h->elem_align);
+    snap.cell_stride = kShape.cell_stride;  // not recorded by SPSC headers
+    snap.data_offset = kShape.data_offset;
+    snap.cells_offset = ring_detail::read_once(h->cells_offset);
+    snap.total_bytes = ring_detail::read_once(h->total_bytes);
+    snap.produced = h->tail.load(std::memory_order_acquire);
+    snap.consumed = h->head.load(std::memory_order_acquire);
+    auto capacity = ring_detail::validate_ring_snapshot(snap, kShape, bytes);
+    if (!capacity) return capacity.error();
+    return SpscRing(h, capacity.value());
   }
 
   // Producer only. Copies `v` into the ring; false if full. Wait-free.
@@ -275,6 +260,13 @@ class SpscRing {
 
   [[nodiscard]] std::uint32_t capacity() const noexcept { return capacity_; }
 
+  // Every byte this view's cell indexing can reach (cell 0 up to the end of
+  // the last cell the mask allows). For tests and verifiers: an attached view
+  // must keep this inside the memory it was given. Any thread.
+  [[nodiscard]] std::span<const std::byte> cell_bytes() const noexcept {
+    return {cells_, static_cast<std::size_t>((mask_ + 1) * sizeof(T))};
+  }
+
   // A snapshot that may be stale by the time it returns; for metrics only.
   [[nodiscard]] std::size_t size_approx() const noexcept {
     const std::uint64_t hd = h_->head.load(std::memory_order_relaxed);
@@ -286,11 +278,12 @@ class SpscRing {
   [[nodiscard]] const SpscRingHeader& header() const noexcept { return *h_; }
 
  private:
-  explicit SpscRing(SpscRingHeader* h) noexcept
+  // `capacity` is the validated value, never a re-read of the header.
+  SpscRing(SpscRingHeader* h, std::uint32_t capacity) noexcept
       : h_(h),
         cells_(reinterpret_cast<std::byte*>(h) + sizeof(SpscRingHeader)),
-        mask_(h->capacity - 1u),
-        capacity_(h->capacity),
+        mask_(capacity - 1u),
+        capacity_(capacity),
         light_(ring_detail::asymmetric_barrier_ready()) {}
 
   // Both clamp a corrupt pair of positions (a peer wrote garbage) to "full" /
