@@ -59,6 +59,10 @@ export interface EngineStatus {
   presented: number;
   /** issued - presented - dropped - failed; 0 once finished. */
   inFlight: number;
+  /** Particles the render stage's validation dropped (non-finite, negative size, unknown shape, overflow), summed over the run. */
+  particlesRejected: number;
+  /** Particles drawn with their size or line length clamped, summed over the run. */
+  particlesClamped: number;
   started: boolean;
   late: number;
   elapsedS: number;

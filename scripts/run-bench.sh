@@ -18,3 +18,5 @@ echo "== triptych bench pipeline"
 TRIPTYCH_BUILD_DIR="$build_dir" node node/bin/triptych.mjs bench pipeline
 echo "== triptych bench kernel"
 TRIPTYCH_BUILD_DIR="$build_dir" node node/bin/triptych.mjs bench kernel
+echo "== kernel boundary: two memories against one"
+TRIPTYCH_BUILD_DIR="$build_dir" node bench/node/boundary_bench.mjs

@@ -420,17 +420,8 @@ export async function createEngine(options = {}) {
   let layout;
   try { layout = addon.layoutFor(nativeOpts); } catch (err) { throw wrap(err); }
   const workers = layout.workers;
-  const memories = {};
-  for (const [which, bytes] of [['kernel', layout.kernelBytes], ['engine', layout.engineBytes]]) {
-    const pages = Math.ceil(bytes / WASM_PAGE);
-    if (pages > MAX_WASM_PAGES) {
-      throw new TriptychError('ERR_TRIPTYCH_MEMORY_TOO_SMALL',
-        `the ${which}'s memory needs ${(bytes / 2 ** 20).toFixed(0)} MiB but a wasm32 shared memory stops at ${MAX_WASM_PAGES * WASM_PAGE / 2 ** 20} MiB: use fewer particles or a smaller resolution`);
-    }
-    memories[which] = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  }
-  const native = construct(addon, nativeOpts, new Uint8Array(memories.kernel.buffer),
-    new Uint8Array(memories.engine.buffer), { ctxAddress });
+  const { memories, kernelView, engineView } = allocateMemories(layout, opts._oneMemoryForBenchmark === true);
+  const native = construct(addon, nativeOpts, kernelView, engineView, { ctxAddress });
   const engine = new Engine(native, memories, opts, kernel, addonPath, layout);
   try {
     await engine._startWorkers(workers);
@@ -439,6 +430,33 @@ export async function createEngine(options = {}) {
     throw wrap(err);
   }
   return engine;
+}
+
+// The arena's two memories, each a shared WebAssembly.Memory that never
+// grows. `oneMemory` is the benchmark's baseline only (bench/node/
+// boundary_bench.mjs): both memories as two ranges of one WebAssembly.Memory
+// that every kernel instance imports, the layout before the kernel boundary,
+// so a kernel can reach the engine's bytes. No product path sets it.
+function allocateMemories(layout, oneMemory) {
+  const pagesFor = (which, bytes) => {
+    const pages = Math.ceil(bytes / WASM_PAGE);
+    if (pages > MAX_WASM_PAGES) {
+      throw new TriptychError('ERR_TRIPTYCH_MEMORY_TOO_SMALL',
+        `the ${which} needs ${(bytes / 2 ** 20).toFixed(0)} MiB but a wasm32 shared memory stops at ${MAX_WASM_PAGES * WASM_PAGE / 2 ** 20} MiB: use fewer particles or a smaller resolution`);
+    }
+    return pages;
+  };
+  const shared = (pages) => new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  if (oneMemory) {
+    const kernelPages = pagesFor("kernel's memory", layout.kernelBytes);
+    const one = shared(pagesFor('one memory', kernelPages * WASM_PAGE + layout.engineBytes));
+    const split = kernelPages * WASM_PAGE;
+    return { memories: { kernel: one, engine: one }, kernelView: new Uint8Array(one.buffer, 0, split),
+      engineView: new Uint8Array(one.buffer, split) };
+  }
+  const kernel = shared(pagesFor("kernel's memory", layout.kernelBytes));
+  const engine = shared(pagesFor("engine's memory", layout.engineBytes));
+  return { memories: { kernel, engine }, kernelView: new Uint8Array(kernel.buffer), engineView: new Uint8Array(engine.buffer) };
 }
 
 function construct(addon, opts, kernelView, engineView, placement) {

@@ -241,7 +241,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   if (cfg.compute == pipeline::ComputeBackend::kExternal) {
     // napi_get_typedarray_info gives the raw address of a SharedArrayBuffer's
     // bytes (napi_get_arraybuffer_info refuses shared buffers).
-    auto whole_view = [&env](const Napi::Value& v, const char* what) -> std::span<std::byte> {
+    auto memory_view = [&env](const Napi::Value& v, const char* what, bool whole) -> std::span<std::byte> {
       if (!v.IsTypedArray()) {
         throw Napi::TypeError::New(env, std::string("WASM compute needs the ") + what +
                                             " (a Uint8Array over a shared WebAssembly.Memory)");
@@ -255,11 +255,14 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
           data == nullptr) {
         throw Napi::TypeError::New(env, std::string("cannot read the address of the ") + what);
       }
-      if (byte_offset != 0) throw Napi::RangeError::New(env, std::string("the view of the ") + what + " must start at byte 0");
+      // The kernel's memory must be viewed whole: its address 0 is WASM address 0.
+      if (whole && byte_offset != 0) {
+        throw Napi::RangeError::New(env, std::string("the view of the ") + what + " must start at byte 0");
+      }
       return {static_cast<std::byte*>(data), v.As<Napi::TypedArray>().ByteLength()};
     };
-    const std::span<std::byte> kernel = whole_view(info[1], "kernel's memory");
-    const std::span<std::byte> engine_memory = whole_view(info[2], "engine's memory");
+    const std::span<std::byte> kernel = memory_view(info[1], "kernel's memory", true);
+    const std::span<std::byte> engine_memory = memory_view(info[2], "engine's memory", false);
     const Napi::Object placement = get_object(env, info[3], "placement");
     pipeline::ExternalMemory m;
     m.memories.kernel = kernel.data();
@@ -468,6 +471,8 @@ Napi::Value EngineWrap::Status(const Napi::CallbackInfo& info) {
   o.Set("presented", Napi::Number::New(env, static_cast<double>(s.presented)));
   o.Set("late", Napi::Number::New(env, static_cast<double>(s.late)));
   o.Set("inFlight", Napi::Number::New(env, static_cast<double>(s.in_flight)));
+  o.Set("particlesRejected", Napi::Number::New(env, static_cast<double>(s.particles_rejected)));
+  o.Set("particlesClamped", Napi::Number::New(env, static_cast<double>(s.particles_clamped)));
   o.Set("elapsedS", Napi::Number::New(env, s.elapsed_s));
   o.Set("fps", Napi::Number::New(env, s.fps));
   o.Set("p50Ms", Napi::Number::New(env, s.p50_ms));

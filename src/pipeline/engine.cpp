@@ -144,6 +144,7 @@ struct Engine::Impl {
   std::atomic<bool> result_settled{false};  // host_presents: the untaken last frame is counted
 
   std::atomic<std::uint64_t> issued{0}, computed{0}, failed{0}, dropped{0}, presented{0}, late{0};
+  std::atomic<std::uint64_t> particles_rejected{0}, particles_clamped{0};  // render thread writes
   std::string frame_loop_priority;  // written by the frame loop before it starts frames
   std::uint64_t start_ns = 0;
   std::array<std::atomic<std::uint64_t>, kRecent> recent_latency{};
@@ -719,6 +720,8 @@ void Engine::Impl::render_loop() {
       set_fatal("render failed at frame " + std::to_string(frame + 1) + ": " + info.error().what());
       break;
     }
+    particles_rejected.fetch_add(info->stats.dropped(), std::memory_order_relaxed);
+    particles_clamped.fetch_add(info->stats.clamped, std::memory_order_relaxed);
     (void)table->stamp(frame, trace::Stage::kRenderStart, static_cast<std::uint64_t>(info->render_start_ns));
     (void)table->stamp(frame, trace::Stage::kRenderEnd, static_cast<std::uint64_t>(info->render_end_ns));
     {
@@ -909,6 +912,8 @@ EngineStatus Engine::status() const {
   s.dropped = m.dropped.load(std::memory_order_relaxed);
   s.presented = m.presented.load(std::memory_order_relaxed);
   s.late = m.late.load(std::memory_order_relaxed);
+  s.particles_rejected = m.particles_rejected.load(std::memory_order_relaxed);
+  s.particles_clamped = m.particles_clamped.load(std::memory_order_relaxed);
   const std::uint64_t settled = s.presented + s.dropped + s.failed;
   s.in_flight = s.issued > settled ? s.issued - settled : 0;
   s.running = m.started.load(std::memory_order_acquire) && !finished();
@@ -945,6 +950,9 @@ Result<void> Engine::write_outputs(const Outputs& out,
   if (const std::string note = trace::hw_counters_note(); !note.empty()) report.notes.push_back(note);
   report.config = run_config;
   report.config.emplace_back("renderer", renderer_description());
+  report.config.emplace_back("particles rejected by validation",
+                             std::to_string(m.particles_rejected.load(std::memory_order_relaxed)));
+  report.config.emplace_back("particles clamped", std::to_string(m.particles_clamped.load(std::memory_order_relaxed)));
   {
     std::lock_guard<std::mutex> lock(m.message_mu);
     report.config.emplace_back("frame loop priority", m.frame_loop_priority);
@@ -1002,6 +1010,10 @@ std::string Engine::summary_table() const {
                 static_cast<unsigned long long>(m.dropped.load(std::memory_order_relaxed)),
                 static_cast<unsigned long long>(m.failed.load(std::memory_order_relaxed)),
                 static_cast<unsigned long long>(status().in_flight));
+  os << line;
+  std::snprintf(line, sizeof(line), "particles: rejected by validation %llu, clamped %llu\n",
+                static_cast<unsigned long long>(m.particles_rejected.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.particles_clamped.load(std::memory_order_relaxed)));
   os << line;
   return os.str();
 }

@@ -166,6 +166,7 @@ TEST_P(PipelineChaos, KernelSpoilsOnlyItsOwnFrames) {
   EXPECT_EQ(kernel_failed, s.failed) << "the engine failed exactly the frames the kernel failed";
   if (c.kind == Chaos::kNonfinite) {
     EXPECT_EQ(s.failed, 0u) << "non-finite particles are the render stage's to cull, not a failure";
+    EXPECT_GT(s.particles_rejected, 0u) << "the render stage counts the particles it drops";
   }
   std::printf("%s: presented %llu, failed %llu, dropped %llu\n", c.name,
               static_cast<unsigned long long>(s.presented), static_cast<unsigned long long>(s.failed),

@@ -97,6 +97,12 @@ struct EngineStatus {
   // issued - presented - dropped - failed: frames still in the pipeline. At
   // the end of a run it is 0 (docs/pipeline.md, "Accounting").
   std::uint64_t in_flight = 0;
+  // Particles the render stage's validation threw away in presented and
+  // failed-render frames alike (non-finite values, negative sizes, unknown
+  // shapes, beyond the layout zone), summed over the run: what a kernel's bad
+  // output cost its pictures. Culled (off-screen) particles are not counted.
+  std::uint64_t particles_rejected = 0;
+  std::uint64_t particles_clamped = 0;  // drawn with their size or line length clamped
   double elapsed_s = 0;
   double fps = 0;               // presented frames per second over the last second
   double p50_ms = 0;            // end-to-end latency (queued -> presented), recent frames
