@@ -9,14 +9,13 @@
 // construction and runs under TSan (label `concurrency`).
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <random>
-#include <thread>
 #include <vector>
 
 #include "ring/ring_test_util.hpp"
+#include "support/hostile_peer.hpp"
 #include "triptych/ring/mpmc_ring.hpp"
 #include "triptych/ring/spsc_ring.hpp"
 
@@ -24,18 +23,14 @@ namespace triptych {
 namespace {
 
 using namespace std::chrono_literals;
+using hostile_test::Field;
+using hostile_test::HostilePeer;
 using ring_test::AlignedBuffer;
 using ring_test::Mpmc;
 using ring_test::Spsc;
 
 constexpr auto kRun = TRIPTYCH_SANITIZED ? 700ms : 2s;
 constexpr std::uint32_t kCap = 64;
-
-// One header field the peer may rewrite, with its width.
-struct Field {
-  void* at;
-  unsigned bytes;  // 4 or 8
-};
 
 template <class R>
 std::vector<Field> identity_fields(std::byte* mem);
@@ -62,24 +57,6 @@ std::uint64_t stride() {
   }
 }
 
-std::uint64_t load(const Field& f) {
-  if (f.bytes == 4) {
-    return std::atomic_ref<std::uint32_t>(*static_cast<std::uint32_t*>(f.at))
-        .load(std::memory_order_relaxed);
-  }
-  return std::atomic_ref<std::uint64_t>(*static_cast<std::uint64_t*>(f.at))
-      .load(std::memory_order_relaxed);
-}
-void store(const Field& f, std::uint64_t v) {
-  if (f.bytes == 4) {
-    std::atomic_ref<std::uint32_t>(*static_cast<std::uint32_t*>(f.at))
-        .store(static_cast<std::uint32_t>(v), std::memory_order_relaxed);
-  } else {
-    std::atomic_ref<std::uint64_t>(*static_cast<std::uint64_t*>(f.at))
-        .store(v, std::memory_order_relaxed);
-  }
-}
-
 template <class R>
 class RingHostileAttach : public ::testing::Test {};
 TYPED_TEST_SUITE(RingHostileAttach, ring_test::RingTypes, ring_test::RingNames);
@@ -89,28 +66,15 @@ TYPED_TEST(RingHostileAttach, AcceptedViewsStayInsideTheirMemory) {
   const std::size_t bytes = R::required_bytes(kCap);
   AlignedBuffer buf(bytes);
   ASSERT_TRUE(R::create(buf.data(), bytes, kCap).ok());
-  const std::vector<Field> fields = identity_fields<R>(buf.data());
-  std::vector<std::uint64_t> good;
-  for (const Field& f : fields) good.push_back(load(f));
-
-  std::atomic<bool> stop{false};
-  std::thread peer([&] {
-    std::mt19937_64 rng(12);
-    while (!stop.load(std::memory_order_relaxed)) {
-      const std::size_t i = rng() % fields.size();
-      const Field& f = fields[i];
-      std::uint64_t bad = 0;
-      switch (rng() % 4) {
-        case 0: bad = rng(); break;
-        case 1: bad = good[i] ^ (std::uint64_t{1} << (rng() % (8 * f.bytes))); break;
-        case 2: bad = good[i] << (1 + rng() % 24); break;  // a valid, larger capacity
-        default: bad = std::uint64_t{1} << 31; break;
-      }
-      store(f, bad);
-      for (int spin = static_cast<int>(rng() % 64); spin > 0; --spin) cpu_relax();
-      store(f, good[i]);
+  const auto bad = [](std::mt19937_64& rng, const Field& f, std::uint64_t good) -> std::uint64_t {
+    switch (rng() % 4) {
+      case 0: return rng();
+      case 1: return good ^ (std::uint64_t{1} << (rng() % (8 * f.bytes)));
+      case 2: return good << (1 + rng() % 24);  // a valid, larger capacity
+      default: return std::uint64_t{1} << 31;
     }
-  });
+  };
+  HostilePeer peer(identity_fields<R>(buf.data()), /*seed=*/12, bad);
 
   static_assert(sizeof(SpscRingHeader) == sizeof(MpmcRingHeader));
   const auto begin = reinterpret_cast<std::uintptr_t>(buf.data()) + sizeof(SpscRingHeader);
@@ -131,8 +95,7 @@ TYPED_TEST(RingHostileAttach, AcceptedViewsStayInsideTheirMemory) {
         !is_power_of_two(r->capacity()))
       ++inconsistent;
   }
-  stop.store(true, std::memory_order_relaxed);
-  peer.join();
+  peer.stop();
   EXPECT_EQ(escaped, 0u) << "views whose cells reach past the memory given";
   EXPECT_EQ(inconsistent, 0u) << "views whose mask disagrees with their capacity";
   EXPECT_GT(accepted, 0u);

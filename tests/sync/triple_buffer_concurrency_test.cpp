@@ -10,12 +10,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstring>
 #include <random>
 #include <thread>
 
 #include "support/wake_timing.hpp"
 #include "sync/dead_peer.hpp"
+#include "sync/frame_pattern.hpp"
 #include "sync/triple_buffer_invariant.hpp"
 #include "triptych/sync/triple_buffer.hpp"
 
@@ -35,50 +35,7 @@ constexpr std::uint64_t kTornPublishes = TRIPTYCH_SANITIZED ? 200'000 : 1'000'00
 constexpr std::uint64_t kLockstepFrames = TRIPTYCH_SANITIZED ? 300 : 3'000;
 constexpr std::uint64_t kBurstFrames = TRIPTYCH_SANITIZED ? 5'000 : 50'000;
 constexpr std::size_t kFrameBytes = 1024;
-constexpr std::size_t kWords = kFrameBytes / sizeof(std::uint64_t);
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// Word 0: the frame number; words 1..n-2: a pattern of the frame number;
-// word n-1: a checksum of all the others. A frame mixing two writes fails.
-// The slot is accessed one word at a time, in place: a whole-frame memcpy
-// may compile to `rep movs`, which TSan does not see.
-void store_word(std::span<std::byte> slot, std::size_t i, std::uint64_t v) {
-  std::memcpy(slot.data() + i * sizeof v, &v, sizeof v);
-}
-std::uint64_t load_word(std::span<const std::byte> slot, std::size_t i) {
-  std::uint64_t v;
-  std::memcpy(&v, slot.data() + i * sizeof v, sizeof v);
-  return v;
-}
-
-void write_frame(std::span<std::byte> slot, std::uint64_t frame) {
-  store_word(slot, 0, frame);
-  std::uint64_t sum = frame;
-  for (std::size_t i = 1; i + 1 < kWords; ++i) {
-    const std::uint64_t w = mix(frame * kWords + i);
-    store_word(slot, i, w);
-    sum = sum * 31 + w;
-  }
-  store_word(slot, kWords - 1, sum);
-}
-
-// Returns the frame number, or 0 if the frame is torn.
-std::uint64_t verify_frame(std::span<const std::byte> slot) {
-  const std::uint64_t frame = load_word(slot, 0);
-  std::uint64_t sum = frame;
-  for (std::size_t i = 1; i + 1 < kWords; ++i) {
-    const std::uint64_t w = load_word(slot, i);
-    if (w != mix(frame * kWords + i)) return 0;
-    sum = sum * 31 + w;
-  }
-  return sum == load_word(slot, kWords - 1) ? frame : 0;
-}
+using Frames = testing::FramePattern<kFrameBytes>;
 
 struct ReaderCounts {
   std::uint64_t taken = 0;                 // acquires that returned a new frame
@@ -102,7 +59,7 @@ void run_torn_frame_check(std::uint64_t n, unsigned reader_pause, unsigned write
   std::thread writer([&] {
     std::minstd_rand rng(1);
     for (std::uint64_t g = 1; g <= n; ++g) {
-      write_frame(tb.write_slot(), g);
+      Frames::write(tb.write_slot(), g);
       if (tb.publish() != g) ++bad_publish_returns;
       if (writer_pause != 0 && rng() % writer_pause == 0) {
         for (unsigned i = 0; i < 200; ++i) cpu_relax();
@@ -120,13 +77,13 @@ void run_torn_frame_check(std::uint64_t n, unsigned reader_pause, unsigned write
       const TripleBuffer::Frame f = tb.acquire_latest();
       if (f.is_new) {
         ++c.taken;
-        const std::uint64_t inside = verify_frame(f.data);
+        const std::uint64_t inside = Frames::verify(f.data);
         if (inside == 0) ++c.torn;
         if (inside != f.generation) ++c.mislabeled;
         if (f.generation <= c.last) ++c.reordered;
         if (tb.slot_generation(tb.indices().reader) != f.generation) ++mismatched_slot_generation;
         c.last = f.generation;
-      } else if (f.generation != 0 && verify_frame(f.data) != f.generation) {
+      } else if (f.generation != 0 && Frames::verify(f.data) != f.generation) {
         ++c.changed_under_reader;
       }
       if (c.last == n) break;
@@ -189,14 +146,14 @@ TEST(TripleBuffer, WaitForNew_WakesASleepingReader) {
   // Publish only once the reader sleeps in the kernel: "registered as a
   // waiter" is not enough, it may still see the publish and never sleep.
   EXPECT_TRUE(wake_test::wait_until_asleep(reader_tid, &tb.control().publish_word.value));
-  write_frame(tb.write_slot(), 1);
+  Frames::write(tb.write_slot(), 1);
   EXPECT_EQ(tb.publish(), 1u);
   reader.join();
   EXPECT_EQ(status, WaitStatus::kChanged);
   EXPECT_LT(ms, kSlowWakeMs) << "the wait was ended by its timeout, not by the publish's wake";
   EXPECT_TRUE(f.is_new);
   EXPECT_EQ(f.generation, 1u);
-  EXPECT_EQ(verify_frame(f.data), 1u);
+  EXPECT_EQ(Frames::verify(f.data), 1u);
   EXPECT_EQ(tb.control().publish_word.waiters.load(std::memory_order_relaxed), 0u);
 }
 
@@ -211,7 +168,7 @@ TEST(TripleBuffer, WaitForNew_NoLostWakeupsInLockstep) {
   std::atomic<bool> reader_stopped{false};
   std::thread writer([&] {
     for (std::uint64_t g = 1; g <= kLockstepFrames; ++g) {
-      write_frame(tb.write_slot(), g);
+      Frames::write(tb.write_slot(), g);
       (void)tb.publish();
       const auto deadline = std::chrono::steady_clock::now() + kWakeTimeout;
       while (tb.consumed() < g) {
@@ -234,7 +191,7 @@ TEST(TripleBuffer, WaitForNew_NoLostWakeupsInLockstep) {
     const TripleBuffer::Frame f = tb.acquire_latest();
     if (!f.is_new) ++not_new;
     if (f.generation != g) ++wrong;
-    if (verify_frame(f.data) != f.generation) ++torn;
+    if (Frames::verify(f.data) != f.generation) ++torn;
     if (timeouts + slow + writer_gave_up != 0) break;
   }
   reader_stopped.store(true, std::memory_order_relaxed);
@@ -262,7 +219,7 @@ TEST(TripleBuffer, WaitForNew_ReaderAlwaysReachesTheLastFrameOfBursts) {
     while (g < kBurstFrames) {
       const std::uint64_t burst = 1 + rng() % 16;
       for (std::uint64_t i = 0; i < burst && g < kBurstFrames; ++i) {
-        write_frame(tb.write_slot(), ++g);
+        Frames::write(tb.write_slot(), ++g);
         (void)tb.publish();
       }
       if (rng() % 4 == 0) std::this_thread::yield();
@@ -280,7 +237,7 @@ TEST(TripleBuffer, WaitForNew_ReaderAlwaysReachesTheLastFrameOfBursts) {
     const TripleBuffer::Frame f = tb.acquire_latest();
     if (!f.is_new) ++not_new;
     if (f.generation <= last) ++reordered;
-    if (verify_frame(f.data) != f.generation) ++torn;
+    if (Frames::verify(f.data) != f.generation) ++torn;
     last = f.generation;
   }
   writer.join();
@@ -307,13 +264,13 @@ TEST(TripleBuffer, Recovery_ReplacementWriterContinuesAfterAKill) {
   std::atomic<int> phase{0};  // 0 writing, 1 writer dead, 2 repaired
   std::thread first([&] {
     for (std::uint64_t g = 1; g <= kBefore; ++g) {
-      write_frame(tb.write_slot(), g);
+      Frames::write(tb.write_slot(), g);
       (void)tb.publish();
     }
     // The kill: publish()'s exchange happens, nothing after it does.
     TripleBufferControl& c = tb.control();
     const std::uint32_t w = c.writer_index.load(std::memory_order_relaxed);
-    write_frame(tb.write_slot(), kBefore + 1);
+    Frames::write(tb.write_slot(), kBefore + 1);
     c.slot_generation[w].store(kBefore + 1, std::memory_order_relaxed);
     (void)c.state.exchange(tb_state::pack(w, true, kBefore + 1), std::memory_order_acq_rel);
     // SYNC(test-phase): release pairs with the reader's acquire (the
@@ -342,14 +299,14 @@ TEST(TripleBuffer, Recovery_ReplacementWriterContinuesAfterAKill) {
           return;
         }
         for (std::uint64_t i = 0; i < kAfter; ++i) {
-          write_frame(view->write_slot(), view->published() + 1);
+          Frames::write(view->write_slot(), view->published() + 1);
           (void)view->publish();
         }
       });
     }
     const TripleBuffer::Frame f = tb.acquire_latest();
     if (!f.is_new) continue;
-    if (verify_frame(f.data) != f.generation) ++torn;
+    if (Frames::verify(f.data) != f.generation) ++torn;
     if (f.generation <= last) ++reordered;
     last = f.generation;
   }

@@ -10,13 +10,13 @@
 // `concurrency`).
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <random>
-#include <thread>
+#include <utility>
 #include <vector>
 
+#include "support/hostile_peer.hpp"
 #include "sync/triple_buffer_invariant.hpp"
 #include "triptych/sync/triple_buffer.hpp"
 
@@ -24,32 +24,11 @@ namespace triptych {
 namespace {
 
 using namespace std::chrono_literals;
+using hostile_test::Field;
+using hostile_test::HostilePeer;
 using testing::TestArena;
 
 constexpr auto kRun = TRIPTYCH_SANITIZED ? 700ms : 2s;
-
-struct Field {
-  void* at;
-  unsigned bytes;  // 4 or 8
-};
-
-std::uint64_t load(const Field& f) {
-  if (f.bytes == 4) {
-    return std::atomic_ref<std::uint32_t>(*static_cast<std::uint32_t*>(f.at))
-        .load(std::memory_order_relaxed);
-  }
-  return std::atomic_ref<std::uint64_t>(*static_cast<std::uint64_t*>(f.at))
-      .load(std::memory_order_relaxed);
-}
-void store(const Field& f, std::uint64_t v) {
-  if (f.bytes == 4) {
-    std::atomic_ref<std::uint32_t>(*static_cast<std::uint32_t*>(f.at))
-        .store(static_cast<std::uint32_t>(v), std::memory_order_relaxed);
-  } else {
-    std::atomic_ref<std::uint64_t>(*static_cast<std::uint64_t*>(f.at))
-        .store(v, std::memory_order_relaxed);
-  }
-}
 
 TEST(TripleBufferHostileAttach, AcceptedViewsStayInsideTheArena) {
   TestArena arena(4096);  // a 12 KiB arena, as in the report
@@ -57,32 +36,20 @@ TEST(TripleBufferHostileAttach, AcceptedViewsStayInsideTheArena) {
   ASSERT_TRUE(created.ok());
   TripleBufferControl& c = created->control();
   // Slot offsets are listed twice: the report's escape came through them.
-  const std::vector<Field> fields = {
+  std::vector<Field> fields = {
       {&c.version, 4},         {&c.slot_bytes, 8},      {&c.slot_offsets[0], 8},
       {&c.slot_offsets[1], 8}, {&c.slot_offsets[2], 8}, {&c.slot_offsets[0], 8},
       {&c.slot_offsets[1], 8}, {&c.slot_offsets[2], 8}, {&c.control_offset, 8},
       {&c.writer_index, 4},    {&c.reader_index, 4},    {&c.state, 8}};
-  std::vector<std::uint64_t> good;
-  for (const Field& f : fields) good.push_back(load(f));
-
-  std::atomic<bool> stop{false};
-  std::thread peer([&] {
-    std::mt19937_64 rng(21);
-    while (!stop.load(std::memory_order_relaxed)) {
-      const std::size_t i = rng() % fields.size();
-      const Field& f = fields[i];
-      std::uint64_t bad = 0;
-      switch (rng() % 4) {
-        case 0: bad = rng(); break;
-        case 1: bad = good[i] ^ (std::uint64_t{1} << (rng() % (8 * f.bytes))); break;
-        case 2: bad = std::uint64_t{1} << 40; break;
-        default: bad = good[i] + 64 * (1 + rng() % 4); break;
-      }
-      store(f, bad);
-      for (int spin = static_cast<int>(rng() % 64); spin > 0; --spin) cpu_relax();
-      store(f, good[i]);
+  const auto bad = [](std::mt19937_64& rng, const Field& f, std::uint64_t good) -> std::uint64_t {
+    switch (rng() % 4) {
+      case 0: return rng();
+      case 1: return good ^ (std::uint64_t{1} << (rng() % (8 * f.bytes)));
+      case 2: return std::uint64_t{1} << 40;
+      default: return good + 64 * (1 + rng() % 4);
     }
-  });
+  };
+  HostilePeer peer(std::move(fields), /*seed=*/21, bad);
 
   const auto base = reinterpret_cast<std::uintptr_t>(arena.base());
   const auto lo = base + TripleBuffer::kControlBytes;  // the slots come after the block
@@ -105,8 +72,7 @@ TEST(TripleBufferHostileAttach, AcceptedViewsStayInsideTheArena) {
     const TripleBuffer::Indices ix = r->indices();
     if (ix.writer >= 3 || ix.back >= 3 || ix.reader >= 3) ++bad_index;
   }
-  stop.store(true, std::memory_order_relaxed);
-  peer.join();
+  peer.stop();
   EXPECT_EQ(escaped, 0u) << "views with a slot outside the arena";
   EXPECT_EQ(bad_index, 0u) << "indices() handed out an index >= 3";
   EXPECT_GT(accepted, 0u);

@@ -10,11 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstring>
 #include <random>
 #include <thread>
 
 #include "sync/dead_peer.hpp"
+#include "sync/frame_pattern.hpp"
 #include "sync/triple_buffer_invariant.hpp"
 #include "triptych/sync/triple_buffer.hpp"
 
@@ -28,52 +28,45 @@ constexpr int kRounds = TRIPTYCH_SANITIZED ? 8 : 30;
 constexpr std::uint64_t kReplacementFrames = TRIPTYCH_SANITIZED ? 50 : 200;
 constexpr std::uint64_t kGiveUp = 1000;  // late successes before a test gives up
 constexpr std::size_t kFrameBytes = 256;
-constexpr std::size_t kWords = kFrameBytes / sizeof(std::uint64_t);
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// Word by word (TSan does not see `rep movs`): word 0 the frame number,
-// then a pattern of it, then a checksum of all the others.
-void write_frame(std::span<std::byte> slot, std::uint64_t frame) {
-  std::uint64_t sum = frame;
-  std::memcpy(slot.data(), &frame, sizeof frame);
-  for (std::size_t i = 1; i + 1 < kWords; ++i) {
-    const std::uint64_t w = mix(frame * kWords + i);
-    std::memcpy(slot.data() + i * sizeof w, &w, sizeof w);
-    sum = sum * 31 + w;
-  }
-  std::memcpy(slot.data() + (kWords - 1) * sizeof sum, &sum, sizeof sum);
-}
-// The frame number, or 0 if torn.
-std::uint64_t verify_frame(std::span<const std::byte> slot) {
-  std::uint64_t frame = 0, last = 0;
-  std::memcpy(&frame, slot.data(), sizeof frame);
-  std::uint64_t sum = frame;
-  for (std::size_t i = 1; i + 1 < kWords; ++i) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, slot.data() + i * sizeof w, sizeof w);
-    if (w != mix(frame * kWords + i)) return 0;
-    sum = sum * 31 + w;
-  }
-  std::memcpy(&last, slot.data() + (kWords - 1) * sizeof last, sizeof last);
-  return sum == last ? frame : 0;
-}
+using Frames = testing::FramePattern<kFrameBytes>;
 
 struct Checks {
   std::uint64_t torn = 0, mislabeled = 0, reordered = 0, last = 0, taken = 0;
   void take(const TripleBuffer::Frame& f) {
     if (!f.is_new) return;
     ++taken;
-    const std::uint64_t n = verify_frame(f.data);
+    const std::uint64_t n = Frames::verify(f.data);
     if (n == 0) ++torn;
     else if (n != f.generation) ++mislabeled;
     if (f.generation <= last) ++reordered;
     last = f.generation;
+  }
+  // Adds the other's bad-frame counts (torn, mislabeled, reordered).
+  void add_bad(const Checks& o) {
+    torn += o.torn;
+    mislabeled += o.mislabeled;
+    reordered += o.reordered;
+  }
+};
+
+// All frames accepted were whole, correctly labeled and in order.
+::testing::AssertionResult NoBadFrames(const Checks& c) {
+  if (c.torn == 0 && c.mislabeled == 0 && c.reordered == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "torn " << c.torn << ", mislabeled " << c.mislabeled << ", reordered " << c.reordered;
+}
+
+// One round's buffer: a fresh arena, the survivor's view (the side that will
+// recover the other's role; it creates the buffer) and a view attached for
+// the side it will presume dead, which keeps running. attach() gives the
+// replacement's view.
+struct RoundBuffer {
+  TestArena arena{kFrameBytes};
+  Result<TripleBuffer> survivor = arena.create();
+  Result<TripleBuffer> presumed_dead = attach();
+  [[nodiscard]] bool ok() const { return survivor.ok() && presumed_dead.ok(); }
+  [[nodiscard]] Result<TripleBuffer> attach() const {
+    return TripleBuffer::attach(arena.base(), arena.bytes(), 0);
   }
 };
 
@@ -86,21 +79,18 @@ TEST(TripleBufferRecovery, LiveWriterIsFencedAndNoTornFrameIsAccepted) {
   std::uint64_t published_after_recovery = 0, recover_failures = 0, fenced_rounds = 0;
   Checks checks;
   for (int round = 0; round < kRounds; ++round) {
-    TestArena arena(kFrameBytes);
-    auto created = arena.create();
-    ASSERT_TRUE(created.ok());
-    TripleBuffer tb = created.value();  // the reader's view
-    auto writer_view = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
-    ASSERT_TRUE(writer_view.ok());
+    const RoundBuffer buffer;
+    ASSERT_TRUE(buffer.ok());
+    TripleBuffer tb = buffer.survivor.value();  // the reader's view
     std::atomic<bool> recovered{false};
     std::atomic<bool> writer_stopped{false};
     std::uint64_t late_successes = 0;  // written by the writer thread, read after join
-    std::thread writer([&, view = writer_view.value()]() mutable {
+    std::thread writer([&, view = buffer.presumed_dead.value()]() mutable {
       for (;;) {
         // SYNC(test-recovered): acquire pairs with the reader's release
         // after recover_dead_writer() returned.
         const bool after = recovered.load(std::memory_order_acquire);
-        write_frame(view.write_slot(), view.published() + 1);
+        Frames::write(view.write_slot(), view.published() + 1);
         if (view.publish() == 0) break;
         if (after && ++late_successes > kGiveUp) break;  // unfenced: fail, do not hang
       }
@@ -118,12 +108,12 @@ TEST(TripleBufferRecovery, LiveWriterIsFencedAndNoTornFrameIsAccepted) {
     if (tb.fenced() >= 1) ++fenced_rounds;
     round_checks.take(tb.acquire_latest());
     // The role's new owner attaches after the recovery and keeps numbering.
-    auto replacement = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
+    auto replacement = buffer.attach();
     ASSERT_TRUE(replacement.ok());
     const std::uint64_t final_gen = tb.published() + kReplacementFrames;
     std::thread next([&, view = replacement.value()]() mutable {
       for (std::uint64_t i = 0; i < kReplacementFrames; ++i) {
-        write_frame(view.write_slot(), view.published() + 1);
+        Frames::write(view.write_slot(), view.published() + 1);
         (void)view.publish();
       }
     });
@@ -132,17 +122,13 @@ TEST(TripleBufferRecovery, LiveWriterIsFencedAndNoTornFrameIsAccepted) {
     round_checks.take(tb.acquire_latest());
     EXPECT_EQ(round_checks.last, tb.published()) << "round " << round;
     EXPECT_EQ(tb.rejected(), 0u);
-    checks.torn += round_checks.torn;
-    checks.mislabeled += round_checks.mislabeled;
-    checks.reordered += round_checks.reordered;
+    checks.add_bad(round_checks);
   }
   EXPECT_EQ(recover_failures, 0u);
   EXPECT_EQ(published_after_recovery, 0u)
       << "a writer published after it saw the recovery of its role finish";
   EXPECT_EQ(fenced_rounds, static_cast<std::uint64_t>(kRounds));
-  EXPECT_EQ(checks.torn, 0u);
-  EXPECT_EQ(checks.mislabeled, 0u);
-  EXPECT_EQ(checks.reordered, 0u);
+  EXPECT_TRUE(NoBadFrames(checks));
 }
 
 // The writer recovers the reader's role while the reader thread keeps
@@ -154,18 +140,15 @@ TEST(TripleBufferRecovery, LiveReaderIsFencedAndNoTornFrameIsAccepted) {
   std::uint64_t taken_after_recovery = 0, recover_failures = 0, fenced_rounds = 0;
   Checks total;
   for (int round = 0; round < kRounds; ++round) {
-    TestArena arena(kFrameBytes);
-    auto created = arena.create();
-    ASSERT_TRUE(created.ok());
-    TripleBuffer tb = created.value();  // the writer's view
-    auto reader_view = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
-    ASSERT_TRUE(reader_view.ok());
+    const RoundBuffer buffer;
+    ASSERT_TRUE(buffer.ok());
+    TripleBuffer tb = buffer.survivor.value();  // the writer's view
     std::atomic<bool> recovered{false};
     std::atomic<bool> reader_stopped{false};
     std::atomic<std::uint64_t> taken{0};
     Checks stale_checks;  // the reader thread's, read after join
     std::uint64_t late_takes = 0;
-    std::thread reader([&, view = reader_view.value()]() mutable {
+    std::thread reader([&, view = buffer.presumed_dead.value()]() mutable {
       std::uint64_t fenced_seen = 0;
       for (;;) {
         // SYNC(test-recovered): acquire pairs with the writer's release.
@@ -184,20 +167,20 @@ TEST(TripleBufferRecovery, LiveReaderIsFencedAndNoTornFrameIsAccepted) {
     });
     const std::uint64_t recover_after = rng() % 64;
     while (taken.load(std::memory_order_relaxed) < recover_after) {
-      write_frame(tb.write_slot(), tb.published() + 1);
+      Frames::write(tb.write_slot(), tb.published() + 1);
       (void)tb.publish();
     }
     if (!tb.recover_dead_reader(death).ok()) ++recover_failures;
     recovered.store(true, std::memory_order_release);  // SYNC(test-recovered)
     // SYNC(test-stopped): acquire pairs with the reader's release.
     while (!reader_stopped.load(std::memory_order_acquire)) {
-      write_frame(tb.write_slot(), tb.published() + 1);
+      Frames::write(tb.write_slot(), tb.published() + 1);
       (void)tb.publish();
     }
     reader.join();
     taken_after_recovery += late_takes;
     if (tb.fenced() >= 1) ++fenced_rounds;
-    auto replacement = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
+    auto replacement = buffer.attach();
     ASSERT_TRUE(replacement.ok());
     const std::uint64_t final_gen = tb.published() + kReplacementFrames;
     Checks next_checks;
@@ -205,24 +188,19 @@ TEST(TripleBufferRecovery, LiveReaderIsFencedAndNoTornFrameIsAccepted) {
       while (next_checks.last < final_gen) next_checks.take(view.acquire_latest());
     });
     for (std::uint64_t i = 0; i < kReplacementFrames; ++i) {
-      write_frame(tb.write_slot(), tb.published() + 1);
+      Frames::write(tb.write_slot(), tb.published() + 1);
       EXPECT_NE(tb.publish(), 0u);
     }
     next.join();
     EXPECT_EQ(tb.rejected(), 0u);
-    for (const Checks* c : {&stale_checks, &next_checks}) {
-      total.torn += c->torn;
-      total.mislabeled += c->mislabeled;
-      total.reordered += c->reordered;
-    }
+    total.add_bad(stale_checks);
+    total.add_bad(next_checks);
   }
   EXPECT_EQ(recover_failures, 0u);
   EXPECT_EQ(taken_after_recovery, 0u)
       << "a reader took a frame after it saw the recovery of its role finish";
   EXPECT_EQ(fenced_rounds, static_cast<std::uint64_t>(kRounds));
-  EXPECT_EQ(total.torn, 0u);
-  EXPECT_EQ(total.mislabeled, 0u);
-  EXPECT_EQ(total.reordered, 0u);
+  EXPECT_TRUE(NoBadFrames(total));
 }
 
 }  // namespace
