@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The render stage's build: Vulkan headers (the loader is opened at run time,
 # so binaries that never render start on machines without libvulkan1), GLSL
-# compiled to SPIR-V by glslc at build time and embedded in libtriptych as
+# compiled to SPIR-V by glslc at build time and embedded in the render layer as
 # generated headers, and stb (Debian libstb-dev, header-only) for PNG files.
-# Included by the top-level CMakeLists.txt right after libtriptych. See docs/render-stage.md.
+# Included by the top-level CMakeLists.txt right after the render layer. See docs/render-stage.md.
 
 find_package(Vulkan REQUIRED)
 find_program(TRIPTYCH_GLSLC glslc REQUIRED)
@@ -28,10 +28,10 @@ foreach(_shader IN ITEMS quad.vert sdf.frag)
   list(APPEND _triptych_shader_incs ${_out})
 endforeach()
 add_custom_target(triptych_shaders DEPENDS ${_triptych_shader_incs})
-add_dependencies(triptych triptych_shaders)
-target_sources(triptych PRIVATE ${_triptych_shader_incs})
+add_dependencies(triptych_render triptych_shaders)
+target_sources(triptych_render PRIVATE ${_triptych_shader_incs})
 
-target_include_directories(triptych PRIVATE ${PROJECT_BINARY_DIR}/generated)
-target_include_directories(triptych SYSTEM PRIVATE ${TRIPTYCH_STB_INCLUDE_DIR})
-target_link_libraries(triptych PUBLIC Vulkan::Headers ${CMAKE_DL_LIBS})
-target_compile_definitions(triptych PUBLIC VK_NO_PROTOTYPES)
+target_include_directories(triptych_render PRIVATE ${PROJECT_BINARY_DIR}/generated)
+target_include_directories(triptych_render SYSTEM PRIVATE ${TRIPTYCH_STB_INCLUDE_DIR})
+target_link_libraries(triptych_render PUBLIC Vulkan::Headers PRIVATE ${CMAKE_DL_LIBS})
+target_compile_definitions(triptych_render PUBLIC VK_NO_PROTOTYPES)

@@ -27,8 +27,8 @@
 #include "triptych/render/image.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
 #include "triptych/trace/clock.hpp"
-#include "triptych/trace/counters.hpp"
-#include "triptych/trace/export.hpp"
+#include "triptych/report/counters.hpp"
+#include "triptych/report/export.hpp"
 #include "triptych/trace/trace.hpp"
 #include "triptych/trace/zones.hpp"
 

@@ -22,8 +22,8 @@
 
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/sched/topology.hpp"
-#include "triptych/trace/export.hpp"
-#include "triptych/trace/stats.hpp"
+#include "triptych/report/export.hpp"
+#include "triptych/report/stats.hpp"
 
 namespace triptych::pipeline {
 namespace {

@@ -16,7 +16,7 @@
 #include "triptych/render/scene.hpp"
 #include "triptych/sched/topology.hpp"
 #include "triptych/trace/clock.hpp"
-#include "triptych/trace/export.hpp"
+#include "triptych/report/export.hpp"
 
 namespace triptych::pipeline {
 namespace {

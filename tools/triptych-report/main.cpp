@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "triptych/trace/export.hpp"
+#include "triptych/report/export.hpp"
 
 namespace {
 

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <thread>
 
-#include "triptych/trace/export.hpp"
+#include "triptych/report/export.hpp"
 #include "triptych/trace/trace.hpp"
 
 namespace {

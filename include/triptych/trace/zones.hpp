@@ -18,7 +18,7 @@
 
 #include "triptych/core/config.hpp"
 #include "triptych/trace/clock.hpp"
-#include "triptych/trace/counters.hpp"
+#include "triptych/trace/thread_counters.hpp"
 
 namespace triptych::trace {
 

@@ -2,7 +2,7 @@
 // LogLinearHistogram against known distributions: exact where the histogram
 // is exact (count, min, max, mean, stddev, values below 256), within
 // kMaxRelativeError of the true order statistic otherwise.
-#include "triptych/trace/histogram.hpp"
+#include "triptych/report/histogram.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // misses, dropped / in-flight classification, and impossible records
 // (out of order, from the future, never issued, duplicated) counted as
 // invalid and left out of the statistics.
-#include "triptych/trace/stats.hpp"
+#include "triptych/report/stats.hpp"
 
 #include <gtest/gtest.h>
 

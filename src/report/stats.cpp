@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// FrameAnalyzer (include/triptych/trace/stats.hpp): validates snapshots,
+// FrameAnalyzer (include/triptych/report/stats.hpp): validates snapshots,
 // classifies frames and fills one LogLinearHistogram per segment.
 // Single-threaded; allocates. Definitions in docs/tracing.md ("Statistics").
-#include "triptych/trace/stats.hpp"
+#include "triptych/report/stats.hpp"
 
 #include <algorithm>
 #include <unordered_map>

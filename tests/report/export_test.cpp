@@ -2,14 +2,14 @@
 // Exporters: the Chrome trace, stats JSON and the HTML report's data parse
 // back and match the recorded frames; the CSV has one row per frame; invalid
 // records never reach a trace event.
-#include "triptych/trace/export.hpp"
+#include "triptych/report/export.hpp"
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <sstream>
 
-#include "trace/json_parse.hpp"
+#include "report/json_parse.hpp"
 
 namespace triptych::trace {
 namespace {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Report building and the Chrome-trace, CSV and stats-JSON exporters
-// (include/triptych/trace/export.hpp). Off the hot path: single-threaded,
+// (include/triptych/report/export.hpp). Off the hot path: single-threaded,
 // allocating. Event layout and file formats: docs/tracing.md ("Exporters").
-#include "triptych/trace/export.hpp"
+#include "triptych/report/export.hpp"
 
 #include <algorithm>
 #include <cerrno>

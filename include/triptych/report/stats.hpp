@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "triptych/trace/frame_trace.hpp"
-#include "triptych/trace/histogram.hpp"
+#include "triptych/report/histogram.hpp"
 
 namespace triptych::trace {
 

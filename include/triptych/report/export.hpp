@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "triptych/core/result.hpp"
-#include "triptych/trace/counters.hpp"
+#include "triptych/report/counters.hpp"
 #include "triptych/trace/frame_trace.hpp"
-#include "triptych/trace/stats.hpp"
+#include "triptych/report/stats.hpp"
 #include "triptych/trace/zones.hpp"
 
 namespace triptych::trace {

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// The self-contained HTML report (include/triptych/trace/export.hpp): one file
-// with uPlot (from node_modules/uplot/dist), the page script report/report.js
+// The self-contained HTML report (include/triptych/report/export.hpp): one file
+// with uPlot (from TRIPTYCH_UPLOT_DIR), the page script src/report/assets/report.js
 // and the run's data inlined, so it opens from file:// with no network. The
-// assets are embedded into libtriptych at configure time by
-// tools/triptych-report/CMakeLists.txt; without them (no `make deps`) the
+// assets are embedded into the report layer at configure time by
+// cmake/TriptychReport.cmake; without them (no `make deps`) the
 // writer reports kUnsupported. Single-threaded, allocating. docs/tracing.md.
 #include <string_view>
 
 #include "json_writer.hpp"
-#include "triptych/trace/export.hpp"
+#include "triptych/report/export.hpp"
 
-#if __has_include("triptych_trace/report_assets.hpp")
-#include "triptych_trace/report_assets.hpp"
+#if __has_include("triptych_report/assets.hpp")
+#include "triptych_report/assets.hpp"
 #define TRIPTYCH_HAVE_REPORT_ASSETS 1
 #else
 #define TRIPTYCH_HAVE_REPORT_ASSETS 0

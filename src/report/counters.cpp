@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// System counters behind include/triptych/trace/counters.hpp: getrusage,
+// System counters behind include/triptych/report/counters.hpp: getrusage,
 // perf_event_open (software CPU-migration counter; optional hardware
 // counters), /proc/thread-self/sched as the migration fallback, and the
 // futex-wait timing wrapper. Blocking only inside timed_wait. docs/tracing.md.
-#include "triptych/trace/counters.hpp"
+#include "triptych/report/counters.hpp"
 
 #include <fcntl.h>
 #include <linux/perf_event.h>
