@@ -2,7 +2,7 @@
 // Run-time loading of the Vulkan loader and its entry points (vk_api.hpp).
 // Called on the thread that creates a renderer; the tables are read-only
 // afterwards. See docs/render-stage.md ("Fallbacks and errors").
-#include "render/vk_api.hpp"
+#include "render/vulkan/vk_api.hpp"
 
 #include <dlfcn.h>
 
