@@ -20,7 +20,7 @@ std::optional<std::uint32_t> VulkanRenderer::Impl::memory_type(std::uint32_t bit
 }
 
 void VulkanRenderer::Impl::sharing(VkSharingMode& mode, std::uint32_t& count, const std::uint32_t*& families,
-             const std::array<std::uint32_t, 2>& both) const {
+                                   const std::array<std::uint32_t, 2>& both) const {
   if (transfer_family != graphics_family) {
     mode = VK_SHARING_MODE_CONCURRENT;
     count = 2;
@@ -32,8 +32,9 @@ void VulkanRenderer::Impl::sharing(VkSharingMode& mode, std::uint32_t& count, co
   }
 }
 
-Result<void> VulkanRenderer::Impl::create_buffer(VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want,
-                           VkMemoryPropertyFlags fallback, bool map, vk::Buffer& out) {
+Result<void> VulkanRenderer::Impl::create_buffer(VkDeviceSize size, VkBufferUsageFlags usage,
+                                                 VkMemoryPropertyFlags want, VkMemoryPropertyFlags fallback, bool map,
+                                                 vk::Buffer& out) {
   const std::array<std::uint32_t, 2> both{graphics_family, transfer_family};
   auto bci = vk::make<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
   bci.size = size;
@@ -54,7 +55,8 @@ Result<void> VulkanRenderer::Impl::create_buffer(VkDeviceSize size, VkBufferUsag
 }
 
 // Imports `bytes` as a buffer with VK_EXT_external_memory_host, or says why not.
-bool VulkanRenderer::Impl::import_zone(std::span<std::byte> bytes, VkBufferUsageFlags usage, vk::Buffer& out, std::string& why) {
+bool VulkanRenderer::Impl::import_zone(std::span<std::byte> bytes, VkBufferUsageFlags usage, vk::Buffer& out,
+                                       std::string& why) {
   auto fail = [&](std::string reason) {
     why = std::move(reason);
     if (out.buffer != VK_NULL_HANDLE) fn.vkDestroyBuffer(device, out.buffer, nullptr);
@@ -114,7 +116,8 @@ bool VulkanRenderer::Impl::import_zone(std::span<std::byte> bytes, VkBufferUsage
   return true;
 }
 
-Result<void> VulkanRenderer::Impl::bind_zones(std::span<const std::span<std::byte>> layout, std::span<const std::span<std::byte>> result) {
+Result<void> VulkanRenderer::Impl::bind_zones(std::span<const std::span<std::byte>> layout,
+                                              std::span<const std::span<std::byte>> result) {
   if (layout.empty()) return make_error(Errc::kInvalidArgument, "the renderer needs at least one layout zone");
   if (cfg.readback && result.empty()) return make_error(Errc::kInvalidArgument, "readback needs at least one result zone");
   for (std::size_t i = 0; i < layout.size(); ++i) {

@@ -20,7 +20,8 @@ static_assert(std::is_same_v<VkInstance, VkInstance_T*> && std::is_same_v<VkPhys
 static_assert(std::is_same_v<VulkanGetInstanceProcAddr, PFN_vkGetInstanceProcAddr>,
               "VulkanGetInstanceProcAddr is PFN_vkGetInstanceProcAddr");
 static_assert(kPresentFormat == vk::kColorFormat, "kPresentFormat is the colour image's VkFormat");
-static_assert(kPresentLayout == VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, "kPresentLayout is the render pass's final layout");
+static_assert(kPresentLayout == VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
+              "kPresentLayout is the render pass's final layout");
 
 VulkanRenderer::Impl::~Impl() { shutdown(); }
 

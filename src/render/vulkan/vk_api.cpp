@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Run-time loading of the Vulkan loader and its entry points (vk_api.hpp).
 // Called on the thread that creates a renderer; the tables are read-only
-// afterwards. See docs/render-stage.md ("Fallbacks and errors").
+// afterwards. See docs/render-stage.md ("Errors").
 #include "render/vulkan/vk_api.hpp"
 
 #include <dlfcn.h>
