@@ -14,7 +14,7 @@ set(_triptych_shader_out ${PROJECT_BINARY_DIR}/generated/triptych/render)
 file(MAKE_DIRECTORY ${_triptych_shader_out})
 
 # Each shader becomes <name>.spv.inc: a brace-enclosed list of 32-bit SPIR-V
-# words that src/render/shaders.cpp includes into a constexpr array.
+# words that src/render/vulkan/pipeline.cpp includes into a constexpr array.
 set(_triptych_shader_incs)
 foreach(_shader IN ITEMS quad.vert sdf.frag)
   set(_out ${_triptych_shader_out}/${_shader}.spv.inc)

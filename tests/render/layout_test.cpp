@@ -12,6 +12,11 @@
 #include "render_test_util.hpp"
 #include "triptych/render/layout.hpp"
 
+// vulkan_renderer.hpp (through render_test_util.hpp) keeps Vulkan off its callers' include path.
+#ifdef VULKAN_CORE_H_
+#error "triptych/render/vulkan_renderer.hpp must not include the Vulkan headers"
+#endif
+
 namespace triptych::render {
 namespace {
 

@@ -5,6 +5,7 @@
 // out-of-order polling, hostile instance data, fallbacks, missing loader or
 // driver, and the presenter hook. See docs/render-stage.md.
 #include <gtest/gtest.h>
+#include <vulkan/vulkan.h>
 
 #include <algorithm>
 #include <atomic>
@@ -576,7 +577,8 @@ class RecordingPresenter final : public Presenter {
  public:
   Result<void> present(const PresentImage& img) override {
     if (img.image == VK_NULL_HANDLE || img.rendered == VK_NULL_HANDLE || img.rendered_value != img.ticket + 1 ||
-        img.extent.width != kW || img.layout != VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL) {
+        img.extent.width != kW || img.layout != static_cast<std::uint32_t>(VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL) ||
+        img.format != static_cast<std::uint32_t>(VK_FORMAT_R8G8B8A8_UNORM)) {
       ++bad;
     }
     if (img.ticket != presented) ++bad;

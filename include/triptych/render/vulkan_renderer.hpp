@@ -7,10 +7,10 @@
 // Blocking API: submit / wait_frame / set_* belong to one render thread; the
 // frame-ready WaitWord may be waited on by any thread; the callback runs on
 // the renderer's completion thread. Satisfies the RenderStage concept.
-// Frame lifecycle, semaphores and fallbacks: docs/render-stage.md.
+// Vulkan itself stays out of this header: its handles are declared opaquely
+// below, so callers need no Vulkan headers. Frame lifecycle, semaphores and
+// fallbacks: docs/render-stage.md.
 #pragma once
-
-#include <vulkan/vulkan.h>
 
 #include <array>
 #include <chrono>
@@ -26,7 +26,22 @@
 #include "triptych/render/render_stage.hpp"
 #include "triptych/trace/frame_trace.hpp"
 
+// Vulkan's handle types, declared as the Vulkan headers declare them on
+// 64-bit targets (a VkImage is a VkImage_T*), so a caller that includes
+// Vulkan can pass these fields straight to it; the renderer's implementation
+// checks at compile time that they match.
+struct VkInstance_T;
+struct VkPhysicalDevice_T;
+struct VkDevice_T;
+struct VkQueue_T;
+struct VkImage_T;
+struct VkSemaphore_T;
+
 namespace triptych::render {
+
+// PFN_vkVoidFunction and PFN_vkGetInstanceProcAddr, spelled without Vulkan.
+using VulkanVoidFunction = void (*)();
+using VulkanGetInstanceProcAddr = VulkanVoidFunction (*)(VkInstance_T* instance, const char* name);
 
 // Where the GPU reads layout zones / writes result zones.
 enum class HostMemoryPath {
@@ -68,12 +83,21 @@ struct VulkanOptions {
 
 // What the present path hands a presenter: the frame's colour image, which
 // the presenter may read (blit/copy) once `rendered` reaches rendered_value.
+// The format and layout are VkFormat / VkImageLayout values.
+inline constexpr std::uint32_t kPresentFormat = 37;  // VK_FORMAT_R8G8B8A8_UNORM
+inline constexpr std::uint32_t kPresentLayout = 6;   // VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL
+
+struct PresentExtent {
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+};
+
 struct PresentImage {
-  VkImage image = VK_NULL_HANDLE;
-  VkFormat format = VK_FORMAT_R8G8B8A8_UNORM;
-  VkExtent2D extent{};
-  VkImageLayout layout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;  // must be left in this layout
-  VkSemaphore rendered = VK_NULL_HANDLE;  // timeline semaphore
+  VkImage_T* image = nullptr;
+  std::uint32_t format = kPresentFormat;
+  PresentExtent extent{};
+  std::uint32_t layout = kPresentLayout;  // must be left in this layout
+  VkSemaphore_T* rendered = nullptr;      // timeline semaphore
   std::uint64_t rendered_value = 0;
   std::uint64_t ticket = 0;
   std::uint64_t frame = 0;
@@ -93,12 +117,12 @@ class Presenter {
 
 // The handles a presenter needs to share the renderer's device.
 struct VulkanHandles {
-  VkInstance instance = VK_NULL_HANDLE;
-  VkPhysicalDevice physical_device = VK_NULL_HANDLE;
-  VkDevice device = VK_NULL_HANDLE;
-  VkQueue graphics_queue = VK_NULL_HANDLE;
+  VkInstance_T* instance = nullptr;
+  VkPhysicalDevice_T* physical_device = nullptr;
+  VkDevice_T* device = nullptr;
+  VkQueue_T* graphics_queue = nullptr;
   std::uint32_t graphics_family = 0;
-  PFN_vkGetInstanceProcAddr get_instance_proc_addr = nullptr;
+  VulkanGetInstanceProcAddr get_instance_proc_addr = nullptr;
 };
 
 struct VulkanRendererConfig {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Run-time loading of the Vulkan loader and its entry points (vk_api.hpp).
 // Called on the thread that creates a renderer; the tables are read-only
-// afterwards. See docs/render-stage.md ("Fallbacks and errors").
-#include "render/vk_api.hpp"
+// afterwards. See docs/render-stage.md ("Errors").
+#include "render/vulkan/vk_api.hpp"
 
 #include <dlfcn.h>
 

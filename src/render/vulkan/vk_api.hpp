@@ -4,8 +4,8 @@
 // dependency on it: a machine without the loader gets a typed error naming
 // the package to install instead of a binary that cannot start. Tables are
 // filled once per renderer and then read-only (any thread). The
-// TRIPTYCH_VK_TRY wrapper turns a failing call into an Error naming the call.
-// See docs/render-stage.md.
+// TRIPTYCH_VK_TRY wrapper turns a failing call into an Error naming the call;
+// make<T> gives a Vulkan struct with its sType set. See docs/render-stage.md.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -103,6 +103,15 @@ struct DeviceFns {
   TRIPTYCH_VK_DEVICE_FNS(TRIPTYCH_VK_DECLARE)
   TRIPTYCH_VK_HOST_IMPORT_FNS(TRIPTYCH_VK_DECLARE)
 };
+
+// A Vulkan struct with its sType (and pNext) set and every other field zero.
+template <class T>
+T make(VkStructureType type, const void* next = nullptr) {
+  T t{};
+  t.sType = type;
+  t.pNext = const_cast<void*>(next);
+  return t;
+}
 
 // "VK_ERROR_DEVICE_LOST" etc.
 [[nodiscard]] const char* result_name(VkResult r) noexcept;

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Vulkan device: choosing the physical device (by index, by name, or the
+// best usable type), then creating the logical device with timeline
+// semaphores, VK_EXT_external_memory_host where offered, a graphics queue and
+// (where the hardware has one) a dedicated transfer queue. Blocking; runs once,
+// inside VulkanRenderer::create, on the creating thread. Device selection and
+// queues: docs/render-stage.md ("Frame lifecycle and synchronisation").
+#include <cctype>
+
+#include "render/vulkan/renderer_impl.hpp"
+
+namespace triptych::render {
+
+namespace {
+
+int type_rank(VkPhysicalDeviceType t) {
+  switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
+    default: return 4;
+  }
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+Result<void> VulkanRenderer::Impl::pick_device() {
+  auto pds = ctx.physical_devices();
+  if (!pds) return pds.error();
+  std::vector<DeviceInfo> all;
+  for (std::uint32_t i = 0; i < pds.value().size(); ++i) all.push_back(ctx.describe(pds.value()[i], i));
+  auto listing = [&] {
+    std::string s;
+    for (const auto& d : all) {
+      s += " [" + std::to_string(d.index) + "] " + d.name + " (" + d.type + (d.usable ? "" : ", unusable") + ")";
+    }
+    return s;
+  };
+  const DeviceChoice& want = cfg.vulkan.device;
+  const DeviceInfo* chosen = nullptr;
+  if (want.index >= 0) {
+    if (static_cast<std::size_t>(want.index) >= all.size()) {
+      return make_error(Errc::kUnsupported, "no Vulkan device with index " + std::to_string(want.index) +
+                                                "; devices:" + listing());
+    }
+    chosen = &all[static_cast<std::size_t>(want.index)];
+  } else if (!want.name.empty()) {
+    for (const auto& d : all) {
+      if (lower(d.name).find(lower(want.name)) != std::string::npos) {
+        chosen = &d;
+        break;
+      }
+    }
+    if (chosen == nullptr) {
+      return make_error(Errc::kUnsupported, "no Vulkan device named like '" + want.name + "'; devices:" + listing());
+    }
+  } else {
+    for (const auto& d : all) {
+      if (!d.usable) continue;
+      VkPhysicalDeviceProperties pa{};
+      VkPhysicalDeviceProperties pb{};
+      ctx.fns.vkGetPhysicalDeviceProperties(pds.value()[d.index], &pa);
+      if (chosen != nullptr) ctx.fns.vkGetPhysicalDeviceProperties(pds.value()[chosen->index], &pb);
+      if (chosen == nullptr || type_rank(pa.deviceType) < type_rank(pb.deviceType)) chosen = &d;
+    }
+    if (chosen == nullptr) {
+      return make_error(Errc::kUnsupported, "no usable Vulkan device (needs Vulkan 1.2 and a graphics queue); devices:" + listing());
+    }
+  }
+  if (!chosen->usable) {
+    return make_error(Errc::kUnsupported, "Vulkan device '" + chosen->name + "' is unusable: it needs Vulkan 1.2 and a graphics queue");
+  }
+  info = *chosen;
+  physical = pds.value()[chosen->index];
+  return {};
+}
+
+Result<void> VulkanRenderer::Impl::create_device() {
+  std::uint32_t qn = 0;
+  ctx.fns.vkGetPhysicalDeviceQueueFamilyProperties(physical, &qn, nullptr);
+  std::vector<VkQueueFamilyProperties> q(qn);
+  ctx.fns.vkGetPhysicalDeviceQueueFamilyProperties(physical, &qn, q.data());
+  bool have_graphics = false;
+  for (std::uint32_t i = 0; i < qn; ++i) {
+    if ((q[i].queueFlags & VK_QUEUE_GRAPHICS_BIT) != 0) {
+      graphics_family = i;
+      have_graphics = true;
+      break;
+    }
+  }
+  if (!have_graphics) return make_error(Errc::kUnsupported, "device has no graphics queue");
+  transfer_family = graphics_family;
+  for (std::uint32_t i = 0; i < qn; ++i) {
+    if ((q[i].queueFlags & VK_QUEUE_TRANSFER_BIT) != 0 && (q[i].queueFlags & VK_QUEUE_GRAPHICS_BIT) == 0) {
+      transfer_family = i;
+      if ((q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) == 0) break;  // a pure copy engine is best
+    }
+  }
+  host_import = info.host_import;
+  import_alignment = info.import_alignment != 0 ? info.import_alignment : kPageSize;
+
+  const float priority = 1.0F;
+  std::array<VkDeviceQueueCreateInfo, 2> qci{};
+  qci[0] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, graphics_family, 1, &priority};
+  qci[1] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, transfer_family, 1, &priority};
+  std::vector<const char*> ext;
+  if (host_import) ext.push_back(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
+  auto f12 = vk::make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
+  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f12, {}};
+  ctx.fns.vkGetPhysicalDeviceFeatures2(physical, &f2);
+  if (f12.timelineSemaphore == VK_FALSE) {
+    return make_error(Errc::kUnsupported, "Vulkan device '" + info.name + "' lacks timeline semaphores");
+  }
+  auto want12 = vk::make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
+  want12.timelineSemaphore = VK_TRUE;
+  auto dci = vk::make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+  dci.pNext = &want12;
+  dci.queueCreateInfoCount = transfer_family == graphics_family ? 1U : 2U;
+  dci.pQueueCreateInfos = qci.data();
+  dci.enabledExtensionCount = static_cast<std::uint32_t>(ext.size());
+  dci.ppEnabledExtensionNames = ext.data();
+  TRIPTYCH_VK_TRY(ctx.fns.vkCreateDevice(physical, &dci, nullptr, &device));
+  if (auto r = vk::load_device(ctx.fns, device, fn); !r) return r;
+  if (host_import && fn.vkGetMemoryHostPointerPropertiesEXT == nullptr) host_import = false;
+  fn.vkGetDeviceQueue(device, graphics_family, 0, &graphics_queue);
+  fn.vkGetDeviceQueue(device, transfer_family, 0, &transfer_queue);
+  ctx.fns.vkGetPhysicalDeviceMemoryProperties(physical, &memory_props);
+  return {};
+}
+
+}  // namespace triptych::render

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: Apache-2.0
+// One frame on the render thread: submit() waits until the frame's slot and
+// zones are free, runs the layout pass, then records and submits up to three
+// GPU steps chained by timeline semaphores (staging upload on the transfer
+// queue, the render pass on the graphics queue, the copy into the result zone
+// or readback buffer on the transfer queue), publishes the ticket to the
+// completion thread and hands the image to a presenter. Blocking; render
+// thread only. docs/render-stage.md ("Frame lifecycle and synchronisation").
+#include <algorithm>
+#include <cstring>
+
+#include "render/vulkan/renderer_impl.hpp"
+#include "triptych/trace/trace.hpp"
+
+namespace triptych::render {
+
+namespace {
+
+VkCommandBufferBeginInfo one_time_begin() {
+  auto begin = vk::make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  return begin;
+}
+
+// A queue submission of at most one command buffer that may wait on one
+// timeline semaphore and signals another, both at `value` (ticket + 1). The
+// Vulkan structs point into it, so it stays where it was built.
+struct TimelineSubmit {
+  std::uint64_t value;
+  VkPipelineStageFlags wait_stage;
+  VkTimelineSemaphoreSubmitInfo timeline;
+  VkSubmitInfo info;
+
+  TimelineSubmit(std::uint64_t ticket_value, const VkCommandBuffer* cb, const VkSemaphore* signal,
+                 const VkSemaphore* wait = nullptr, VkPipelineStageFlags stage = 0)
+      : value(ticket_value), wait_stage(stage) {
+    const std::uint32_t waits = wait != nullptr ? 1U : 0U;
+    timeline = vk::make<VkTimelineSemaphoreSubmitInfo>(VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO);
+    timeline.waitSemaphoreValueCount = waits;
+    timeline.pWaitSemaphoreValues = &value;
+    timeline.signalSemaphoreValueCount = 1;
+    timeline.pSignalSemaphoreValues = &value;
+    info = vk::make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO, &timeline);
+    info.waitSemaphoreCount = waits;
+    info.pWaitSemaphores = wait;
+    info.pWaitDstStageMask = wait != nullptr ? &wait_stage : nullptr;
+    info.commandBufferCount = cb != nullptr ? 1U : 0U;
+    info.pCommandBuffers = cb;
+    info.signalSemaphoreCount = 1;
+    info.pSignalSemaphores = signal;
+  }
+  TimelineSubmit(const TimelineSubmit&) = delete;
+  TimelineSubmit& operator=(const TimelineSubmit&) = delete;
+};
+
+}  // namespace
+
+Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
+  if (failed.load(std::memory_order_acquire)) {  // SYNC(failed)
+    std::lock_guard lk(mu);
+    return *failure;
+  }
+  if (in.layout_zone >= layout_zones.size()) {
+    return make_error(Errc::kOutOfRange, "layout zone " + std::to_string(in.layout_zone) + " of " + std::to_string(layout_zones.size()));
+  }
+  if (cfg.readback && in.result_zone >= result_zones.size()) {
+    return make_error(Errc::kOutOfRange, "result zone " + std::to_string(in.result_zone) + " of " + std::to_string(result_zones.size()));
+  }
+  const std::uint64_t t = next_ticket;
+  vk::Slot& s = slots[t % fif];
+  vk::Zone& lz = layout_zones[in.layout_zone];
+  vk::Zone* rz = cfg.readback ? &result_zones[in.result_zone] : nullptr;
+  const std::int64_t start = now_ns();
+  if (cfg.trace != nullptr) TRIPTYCH_STAMP(*cfg.trace, in.frame, trace::Stage::kRenderStart);
+  // The slot's command buffers and image, and both zones, must be free.
+  std::uint64_t need = t >= fif ? t - fif + 1 : 0;
+  if (lz.last_ticket != vk::kNoTicket) need = std::max(need, lz.last_ticket + 1);
+  if (rz != nullptr && rz->last_ticket != vk::kNoTicket) need = std::max(need, rz->last_ticket + 1);
+  if (auto r = wait_completed(need, cfg.gpu_timeout); !r) return r.error();
+  if (presenter != nullptr && t >= fif) presenter->retire(t - fif);
+
+  auto lr = layout_pass(cfg.layout, in.frame, in.compute_slot, in.particle_count, lz.bytes, cfg.layout_tasks, pool);
+  if (!lr) return lr.error();
+  const std::int64_t layout_end = now_ns();
+  if (auto r = record_and_submit(t, s, lz, rz, lr.value()); !r) return fail(r.error());
+
+  FrameInfo& p = s.pending;
+  p = FrameInfo{};
+  p.ticket = t;
+  p.frame = in.frame;
+  p.layout_zone = in.layout_zone;
+  p.result_zone = in.result_zone;
+  p.stats = lr->stats;
+  p.render_start_ns = start;
+  p.layout_end_ns = layout_end;
+  p.submitted_ns = now_ns();
+  p.layout_imported = lz.binding.imported;
+  p.result_imported = rz != nullptr && rz->binding.imported;
+  lz.last_ticket = t;
+  if (rz != nullptr) rz->last_ticket = t;
+  next_ticket = t + 1;
+  {
+    std::lock_guard lk(mu);  // publishes s.pending to the completion thread
+    submitted = t + 1;
+  }
+  cv.notify_one();
+  if (presenter != nullptr) {
+    PresentImage img;
+    img.image = s.image;
+    img.extent = {cfg.layout.width, cfg.layout.height};
+    img.rendered = rendered;
+    img.rendered_value = t + 1;
+    img.ticket = t;
+    img.frame = in.frame;
+    if (auto r = presenter->present(img); !r) return r.error();
+  }
+  return t;
+}
+
+Result<void> VulkanRenderer::Impl::record_and_submit(std::uint64_t t, vk::Slot& s, vk::Zone& lz, vk::Zone* rz,
+                                                     const LayoutResult& lr) {
+  // 1. Staging upload: only the chunks' instance ranges.
+  const bool upload = !lz.binding.imported && lr.instance_count > 0;
+  if (upload) {
+    if (auto r = submit_upload(t, s, lz, lr); !r) return r;
+  }
+  // 2. Render: clear, then one instanced draw per non-empty chunk, in order.
+  if (auto r = submit_render(t, s, lz, lr, upload); !r) return r;
+  // 3. Readback: image -> result zone (imported) or the slot's readback buffer.
+  return submit_copy(t, s, rz);
+}
+
+Result<void> VulkanRenderer::Impl::submit_upload(std::uint64_t t, vk::Slot& s, const vk::Zone& lz,
+                                                 const LayoutResult& lr) {
+  const auto* instances = lz.bytes.data() + kZonePayloadOffset;
+  std::array<VkBufferCopy, kMaxLayoutChunks> regions{};
+  std::uint32_t n = 0;
+  for (std::uint32_t c = 0; c < lr.chunk_count; ++c) {
+    if (lr.chunks[c].count == 0) continue;
+    const VkDeviceSize off = VkDeviceSize{lr.chunks[c].first} * sizeof(Instance);
+    const VkDeviceSize len = VkDeviceSize{lr.chunks[c].count} * sizeof(Instance);
+    std::memcpy(static_cast<std::byte*>(s.staging.mapped) + off, instances + off, len);
+    regions[n++] = {off, off, len};
+  }
+  const auto begin = one_time_begin();
+  TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(s.upload_cb, 0));
+  TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(s.upload_cb, &begin));
+  fn.vkCmdCopyBuffer(s.upload_cb, s.staging.buffer, s.vertices.buffer, n, regions.data());
+  TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(s.upload_cb));
+  const TimelineSubmit submission(t + 1, &s.upload_cb, &uploaded);
+  const VkSubmitInfo& si = submission.info;
+  TRIPTYCH_VK_TRY(fn.vkQueueSubmit(transfer_queue, 1, &si, VK_NULL_HANDLE));
+  return {};
+}
+
+Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz,
+                                                 const LayoutResult& lr, bool wait_upload) {
+  const auto begin = one_time_begin();
+  TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(s.render_cb, 0));
+  TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(s.render_cb, &begin));
+  VkClearValue clear{};
+  std::memcpy(clear.color.float32, cfg.clear_color.data(), sizeof clear.color.float32);
+  auto rb = vk::make<VkRenderPassBeginInfo>(VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO);
+  rb.renderPass = render_pass;
+  rb.framebuffer = s.framebuffer;
+  rb.renderArea = {{0, 0}, {cfg.layout.width, cfg.layout.height}};
+  rb.clearValueCount = 1;
+  rb.pClearValues = &clear;
+  fn.vkCmdBeginRenderPass(s.render_cb, &rb, VK_SUBPASS_CONTENTS_INLINE);
+  if (lr.instance_count > 0) {
+    fn.vkCmdBindPipeline(s.render_cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline);
+    const std::array<float, 2> viewport{static_cast<float>(cfg.layout.width), static_cast<float>(cfg.layout.height)};
+    fn.vkCmdPushConstants(s.render_cb, pipeline_layout, VK_SHADER_STAGE_VERTEX_BIT, 0, sizeof viewport, viewport.data());
+    const VkBuffer vb = lz.binding.imported ? lz.gpu.buffer : s.vertices.buffer;
+    const VkDeviceSize vb_offset = lz.binding.imported ? kZonePayloadOffset : 0;
+    fn.vkCmdBindVertexBuffers(s.render_cb, 0, 1, &vb, &vb_offset);
+    for (std::uint32_t c = 0; c < lr.chunk_count; ++c) {
+      if (lr.chunks[c].count > 0) fn.vkCmdDraw(s.render_cb, 4, lr.chunks[c].count, 0, lr.chunks[c].first);
+    }
+  }
+  fn.vkCmdEndRenderPass(s.render_cb);
+  TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(s.render_cb));
+  const TimelineSubmit submission(t + 1, &s.render_cb, &rendered, wait_upload ? &uploaded : nullptr,
+                                  VK_PIPELINE_STAGE_VERTEX_INPUT_BIT);
+  const VkSubmitInfo& si = submission.info;
+  TRIPTYCH_VK_TRY(fn.vkQueueSubmit(graphics_queue, 1, &si, VK_NULL_HANDLE));
+  return {};
+}
+
+// Without readback the submission still runs, empty, so `copied` marks every ticket.
+Result<void> VulkanRenderer::Impl::submit_copy(std::uint64_t t, vk::Slot& s, const vk::Zone* rz) {
+  const bool copy = cfg.readback && rz != nullptr;
+  if (copy) {
+    const auto begin = one_time_begin();
+    TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(s.copy_cb, 0));
+    TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(s.copy_cb, &begin));
+    VkBufferImageCopy region{};
+    region.bufferOffset = rz->binding.imported ? kZonePayloadOffset : 0;
+    region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    region.imageExtent = {cfg.layout.width, cfg.layout.height, 1};
+    const VkBuffer dst = rz->binding.imported ? rz->gpu.buffer : s.readback.buffer;
+    fn.vkCmdCopyImageToBuffer(s.copy_cb, s.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, dst, 1, &region);
+    // Make the copy's writes visible to the host that reads the pixels.
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER, nullptr, VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_HOST_READ_BIT};
+    fn.vkCmdPipelineBarrier(s.copy_cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0,
+                            nullptr, 0, nullptr);
+    TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(s.copy_cb));
+  }
+  const TimelineSubmit submission(t + 1, copy ? &s.copy_cb : nullptr, &copied, &rendered,
+                                  VK_PIPELINE_STAGE_TRANSFER_BIT);
+  const VkSubmitInfo& si = submission.info;
+  TRIPTYCH_VK_TRY(fn.vkQueueSubmit(transfer_queue, 1, &si, VK_NULL_HANDLE));
+  return {};
+}
+
+}  // namespace triptych::render

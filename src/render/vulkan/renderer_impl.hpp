@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Vulkan renderer's private state, shared by the files of src/render/vulkan/:
+// the instance context, the GPU buffers behind zones and slots, and
+// VulkanRenderer::Impl with each member function's home file named. The render
+// thread owns everything not marked "guarded by mu" or atomic; the completion
+// thread reads a slot's `pending` FrameInfo only after `submitted` (under mu)
+// covers its ticket. Blocking, as the public API. docs/render-stage.md
+// ("Frame lifecycle and synchronisation") draws the threads and semaphores.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "render/vulkan/vk_api.hpp"
+#include "triptych/render/vulkan_renderer.hpp"
+
+namespace triptych::render {
+
+namespace vk {
+
+constexpr VkFormat kColorFormat = VK_FORMAT_R8G8B8A8_UNORM;
+constexpr std::uint32_t kMaxFramesInFlight = 8;
+constexpr std::uint64_t kNoTicket = ~std::uint64_t{0};
+
+// The loader, the instance and (with validation) the debug messenger (instance.cpp).
+struct InstanceContext {
+  Library library;
+  InstanceFns fns{};
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  ValidationSink sink;  // stable address: the messenger's user data
+
+  InstanceContext() = default;
+  InstanceContext(const InstanceContext&) = delete;
+  InstanceContext& operator=(const InstanceContext&) = delete;
+  ~InstanceContext();
+
+  [[nodiscard]] Result<void> create(const VulkanOptions& options);
+  [[nodiscard]] static Error no_driver_error(const std::string& what);
+  [[nodiscard]] Result<std::vector<VkPhysicalDevice>> physical_devices() const;
+  [[nodiscard]] DeviceInfo describe(VkPhysicalDevice pd, std::uint32_t index) const;
+};
+
+struct Buffer {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  void* mapped = nullptr;
+  VkDeviceSize size = 0;
+};
+
+struct Zone {
+  std::span<std::byte> bytes;
+  Buffer gpu;  // the imported zone, when binding.imported
+  ZoneBinding binding;
+  std::uint64_t last_ticket = kNoTicket;  // latest submitted ticket that uses it
+};
+
+// One frame in flight: its colour target, command buffers and copies.
+struct Slot {
+  VkImage image = VK_NULL_HANDLE;            // colour attachment, then copy source
+  VkDeviceMemory image_memory = VK_NULL_HANDLE;
+  VkImageView view = VK_NULL_HANDLE;
+  VkFramebuffer framebuffer = VK_NULL_HANDLE;
+  VkCommandBuffer upload_cb = VK_NULL_HANDLE;  // staging -> vertices (transfer queue)
+  VkCommandBuffer render_cb = VK_NULL_HANDLE;  // the render pass (graphics queue)
+  VkCommandBuffer copy_cb = VK_NULL_HANDLE;    // image -> result zone or readback (transfer queue)
+  Buffer staging;   // host-visible copy of the instances (staging path)
+  Buffer vertices;  // device-local instances (staging path)
+  Buffer readback;  // host-visible pixels (result zone not imported)
+  FrameInfo pending;  // written by submit before the ticket is published
+};
+
+}  // namespace vk
+
+struct VulkanRenderer::Impl {
+  VulkanRendererConfig cfg;
+  vk::InstanceContext ctx;
+  DeviceInfo info;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkPhysicalDeviceMemoryProperties memory_props{};
+  VkDevice device = VK_NULL_HANDLE;
+  vk::DeviceFns fn{};
+  std::uint32_t graphics_family = 0;
+  std::uint32_t transfer_family = 0;
+  VkQueue graphics_queue = VK_NULL_HANDLE;  // render submissions
+  VkQueue transfer_queue = VK_NULL_HANDLE;  // upload and readback copies (may equal graphics_queue)
+  bool host_import = false;
+  VkDeviceSize import_alignment = kPageSize;
+
+  VkRenderPass render_pass = VK_NULL_HANDLE;
+  VkPipelineLayout pipeline_layout = VK_NULL_HANDLE;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  VkCommandPool graphics_pool = VK_NULL_HANDLE;
+  VkCommandPool transfer_pool = VK_NULL_HANDLE;
+  // Timeline semaphores, value = ticket + 1 once that ticket's step is done.
+  VkSemaphore uploaded = VK_NULL_HANDLE;
+  VkSemaphore rendered = VK_NULL_HANDLE;
+  VkSemaphore copied = VK_NULL_HANDLE;
+
+  std::vector<vk::Zone> layout_zones;
+  std::vector<vk::Zone> result_zones;
+  std::array<vk::Slot, vk::kMaxFramesInFlight> slots{};
+  std::uint32_t fif = 2;
+  std::uint32_t max_capacity = 0;
+  VkDeviceSize pixel_bytes = 0;
+  ParallelFor pool;
+  Presenter* presenter = nullptr;
+
+  // Render-thread state.
+  std::uint64_t next_ticket = 0;
+
+  // Shared with the completion thread.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::uint64_t submitted = 0;  // guarded by mu
+  bool stop = false;            // guarded by mu
+  std::optional<Error> failure;  // guarded by mu
+  std::array<FrameInfo, kFrameHistory> history{};  // guarded by mu
+  std::shared_ptr<const FrameReadyCallback> callback;  // guarded by mu
+  std::atomic<std::uint64_t> completed{0};
+  std::atomic<bool> failed{false};
+  WaitWord own_ready;
+  WaitWord* ready = &own_ready;
+  std::thread completion;
+
+  // renderer.cpp: teardown in reverse order of creation.
+  ~Impl();
+  void shutdown();
+
+  // device.cpp: choosing the physical device, creating the device and queues.
+  [[nodiscard]] Result<void> pick_device();
+  [[nodiscard]] Result<void> create_device();
+
+  // host_memory.cpp: buffers, and zones imported or left to staging.
+  [[nodiscard]] std::optional<std::uint32_t> memory_type(std::uint32_t bits, VkMemoryPropertyFlags want) const;
+  void sharing(VkSharingMode& mode, std::uint32_t& count, const std::uint32_t*& families,
+               const std::array<std::uint32_t, 2>& both) const;
+  [[nodiscard]] Result<void> create_buffer(VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want,
+                                           VkMemoryPropertyFlags fallback, bool map, vk::Buffer& out);
+  [[nodiscard]] bool import_zone(std::span<std::byte> bytes, VkBufferUsageFlags usage, vk::Buffer& out,
+                                 std::string& why);
+  [[nodiscard]] Result<void> bind_zones(std::span<const std::span<std::byte>> layout,
+                                        std::span<const std::span<std::byte>> result);
+
+  // pipeline.cpp: the render pass and the SDF quad pipeline.
+  [[nodiscard]] Result<VkShaderModule> shader(std::span<const std::uint32_t> words);
+  [[nodiscard]] Result<void> create_render_pass();
+  [[nodiscard]] Result<void> create_pipeline();
+
+  // frame_resources.cpp: command pools, timeline semaphores, per-slot targets.
+  [[nodiscard]] Result<void> create_frame_resources();
+  [[nodiscard]] Result<void> create_slot(vk::Slot& s, bool staged_layout, bool staged_result);
+
+  // frame.cpp: one frame on the render thread.
+  [[nodiscard]] Result<std::uint64_t> submit(const FrameInput& in);
+  [[nodiscard]] Result<void> record_and_submit(std::uint64_t t, vk::Slot& s, vk::Zone& lz, vk::Zone* rz,
+                                               const LayoutResult& lr);
+  [[nodiscard]] Result<void> submit_upload(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const LayoutResult& lr);
+  [[nodiscard]] Result<void> submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const LayoutResult& lr,
+                                           bool wait_upload);
+  [[nodiscard]] Result<void> submit_copy(std::uint64_t t, vk::Slot& s, const vk::Zone* rz);
+
+  // completion.cpp: the completion thread, and waiting for it.
+  Error fail(Error e);
+  [[nodiscard]] Result<void> wait_completed(std::uint64_t target, std::chrono::nanoseconds timeout);
+  void completion_loop();
+};
+
+}  // namespace triptych::render
