@@ -6,7 +6,6 @@
 // and docs/scheduler.md for the parking protocol and its lost-wake-up argument.
 #include "triptych/sched/pool.hpp"
 
-#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <new>
 
 #include "triptych/sched/chase_lev.hpp"
+#include "triptych/sched/pinning.hpp"
 
 namespace triptych::sched {
 namespace {
@@ -41,12 +41,8 @@ constexpr std::uint32_t kNoSlot = 0xffffffffu;
 thread_local const Pool* tl_pool = nullptr;
 thread_local std::uint32_t tl_slot = kNoSlot;
 
-bool pin_self(std::uint32_t cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
-}
+// A slot's CPU as a set for pin_current_thread (empty: unpinned).
+CpuSet cpus_of_slot(std::uint32_t cpu) { return cpu == kNoSlot ? CpuSet{} : CpuSet{cpu}; }
 
 std::uint64_t xorshift(std::uint64_t& s) noexcept {
   s ^= s << 13;
@@ -256,9 +252,8 @@ std::vector<int> Pool::thread_ids() const {
 void Pool::worker_main(std::uint32_t slot) {
   Slot& s = *slots_[slot];
   // Prologue: pin, name, register (the pinning hook).
-  const bool pinned = s.cpu == kNoSlot || pin_self(s.cpu);
   const std::string name = "tp-" + config_.name + "-" + std::to_string(slot);
-  (void)pthread_setname_np(pthread_self(), name.c_str());
+  const bool pinned = pin_current_thread(cpus_of_slot(s.cpu), name).ok();
   tl_pool = this;
   tl_slot = slot;
   // SYNC(tid): publishes the id to thread_ids().
@@ -629,10 +624,10 @@ Result<Member> Pool::join() {
     }
     CPU_ZERO(&s.saved_affinity);
     (void)sched_getaffinity(0, sizeof(s.saved_affinity), &s.saved_affinity);
-    if (s.cpu != kNoSlot && !pin_self(s.cpu)) {
+    if (auto pinned = pin_current_thread(cpus_of_slot(s.cpu), {}); !pinned) {
       s.active.store(false, std::memory_order_release);
       return make_error(Errc::kSystem, "pool '" + name() + "': cannot pin the joining thread to CPU " +
-                                           std::to_string(s.cpu));
+                                           std::to_string(s.cpu) + ": " + pinned.error().message);
     }
     tl_pool = this;
     tl_slot = i;

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "sched/proc_task.hpp"
+
 namespace triptych::sched {
 namespace {
 
@@ -40,20 +42,6 @@ std::unique_ptr<Pool> make_pool(PoolConfig c) {
   auto p = Pool::create(std::move(c));
   EXPECT_TRUE(p.ok()) << (p.ok() ? "" : p.error().what());
   return std::move(p).value();
-}
-
-std::string proc_field(int tid, const std::string& file, const std::string& key) {
-  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/" + file);
-  std::string line;
-  while (std::getline(f, line)) {
-    if (key.empty()) return line;
-    if (line.rfind(key + ":", 0) == 0) {
-      std::string v = line.substr(key.size() + 1);
-      v.erase(0, v.find_first_not_of(" \t"));
-      return v;
-    }
-  }
-  return {};
 }
 
 // utime + stime of one thread, in clock ticks (/proc/<pid>/task/<tid>/stat fields 14, 15).
