@@ -14,12 +14,43 @@
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <type_traits>
 
 #include "engine_impl.hpp"
+#include "triptych/render/scene.hpp"
 #include "triptych/trace/clock.hpp"
 #include "triptych_kernel.h"
 
 namespace triptych::pipeline {
+
+// Kernels write tp_particle (sdk/wasm/triptych_kernel.h) into the compute
+// slots; the render stage reads the same bytes as render::Particle. This is
+// the one file that sees both declarations, so it ties them together.
+static_assert(std::is_standard_layout_v<tp_particle> && std::is_trivially_copyable_v<tp_particle>,
+              "PROTOCOL: tp_particle is plain bytes, so offsetof below is meaningful");
+static_assert(sizeof(render::Particle) == sizeof(tp_particle),
+              "PROTOCOL: render::Particle and tp_particle are one 32-byte record");
+static_assert(alignof(render::Particle) == alignof(tp_particle),
+              "PROTOCOL: render::Particle and tp_particle are one record: same alignment");
+static_assert(offsetof(render::Particle, x) == offsetof(tp_particle, x) &&
+                  offsetof(render::Particle, y) == offsetof(tp_particle, y),
+              "PROTOCOL: the layout pass reads the position where kernels write it");
+static_assert(offsetof(render::Particle, vx) == offsetof(tp_particle, vx) &&
+                  offsetof(render::Particle, vy) == offsetof(tp_particle, vy),
+              "PROTOCOL: the layout pass reads the velocity where kernels write it");
+static_assert(offsetof(render::Particle, size) == offsetof(tp_particle, size),
+              "PROTOCOL: the layout pass reads the size where kernels write it");
+static_assert(offsetof(render::Particle, rgba) == offsetof(tp_particle, rgba),
+              "PROTOCOL: the layout pass reads the colour where kernels write it");
+static_assert(offsetof(render::Particle, shape) == offsetof(tp_particle, shape),
+              "PROTOCOL: the layout pass reads the shape id where kernels write it");
+static_assert(offsetof(render::Particle, reserved) == offsetof(tp_particle, reserved),
+              "PROTOCOL: the reserved word sits at the same offset in both declarations");
+static_assert(static_cast<std::uint32_t>(render::Shape::kCircle) == TP_SHAPE_CIRCLE &&
+                  static_cast<std::uint32_t>(render::Shape::kRoundedRect) == TP_SHAPE_ROUNDED_RECT &&
+                  static_cast<std::uint32_t>(render::Shape::kLine) == TP_SHAPE_LINE,
+              "PROTOCOL: kernels and the layout pass agree on the shape ids");
+
 namespace {
 
 using namespace std::chrono_literals;
