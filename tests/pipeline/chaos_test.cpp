@@ -24,6 +24,7 @@
 #include "triptych/sched/topology.hpp"
 #include "triptych/trace/export.hpp"
 #include "triptych/trace/stats.hpp"
+#include "triptych_kernel.h"
 
 namespace triptych::pipeline {
 namespace {
