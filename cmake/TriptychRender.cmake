@@ -33,5 +33,7 @@ target_sources(triptych_render PRIVATE ${_triptych_shader_incs})
 
 target_include_directories(triptych_render PRIVATE ${PROJECT_BINARY_DIR}/generated)
 target_include_directories(triptych_render SYSTEM PRIVATE ${TRIPTYCH_STB_INCLUDE_DIR})
-target_link_libraries(triptych_render PUBLIC Vulkan::Headers PRIVATE ${CMAKE_DL_LIBS})
-target_compile_definitions(triptych_render PUBLIC VK_NO_PROTOTYPES)
+# Vulkan stays private: the public headers name no Vulkan type
+# (include/triptych/render/vulkan_renderer.hpp forward-declares its handles).
+target_link_libraries(triptych_render PRIVATE Vulkan::Headers ${CMAKE_DL_LIBS})
+target_compile_definitions(triptych_render PRIVATE VK_NO_PROTOTYPES)

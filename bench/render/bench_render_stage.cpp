@@ -20,18 +20,14 @@
 #include "triptych/render/host_zone.hpp"
 #include "triptych/render/layout.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
+#include "bench_pin.hpp"
 
 namespace {
 
 using namespace triptych;
 using namespace triptych::render;
 
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<unsigned>(cpu), &set);
-  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) std::fprintf(stderr, "cannot pin to CPU %d\n", cpu);
-}
+void pin(int cpu) { triptych::bench::pin_or_warn(cpu); }
 
 std::vector<Particle> particles(std::uint32_t n, std::uint32_t w, std::uint32_t h) {
   std::vector<Particle> v(n);

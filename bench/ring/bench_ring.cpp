@@ -24,6 +24,7 @@
 
 #include "triptych/ring/mpmc_ring.hpp"
 #include "triptych/ring/spsc_ring.hpp"
+#include "bench_pin.hpp"
 
 namespace {
 
@@ -33,13 +34,7 @@ using triptych::SpscRing;
 
 int g_cpu[2] = {0, 1};
 
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<std::size_t>(cpu), &set);
-  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
-    std::fprintf(stderr, "warning: could not pin to CPU %d\n", cpu);
-}
+void pin(int cpu) { triptych::bench::pin_or_warn(cpu); }
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();

@@ -35,6 +35,7 @@
 
 #include "triptych/sched/pool.hpp"
 #include "triptych/sync/futex.hpp"
+#include "bench_pin.hpp"
 
 namespace {
 
@@ -43,12 +44,7 @@ using triptych::sched::AffinityPartitioner;
 using triptych::sched::Pool;
 using triptych::sched::PoolConfig;
 
-void pin(std::uint32_t cpu) {
-  cpu_set_t s;
-  CPU_ZERO(&s);
-  CPU_SET(cpu, &s);
-  (void)pthread_setaffinity_np(pthread_self(), sizeof(s), &s);
-}
+void pin(std::uint32_t cpu) { triptych::bench::pin_or_warn(static_cast<int>(cpu)); }
 
 double ns_since(Clock::time_point t0) { return std::chrono::duration<double, std::nano>(Clock::now() - t0).count(); }
 

@@ -21,6 +21,7 @@
 
 #include "triptych/core/config.hpp"
 #include "triptych/sync/futex.hpp"
+#include "bench_pin.hpp"
 
 namespace triptych::bench {
 
@@ -39,15 +40,7 @@ inline Cpus parse_cpus(int argc, char** argv) {
 
 // Pins the calling thread; a failure is reported, not fatal (the numbers are
 // then for unpinned threads, and the line says so).
-inline void pin_this_thread(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  const auto index = static_cast<std::size_t>(cpu < 0 ? 0 : cpu);
-  CPU_SET(index, &set);
-  if (cpu < 0 || pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) {
-    std::fprintf(stderr, "warning: could not pin to CPU %d; running unpinned\n", cpu);
-  }
-}
+inline void pin_this_thread(int cpu) { triptych::bench::pin_or_warn(cpu); }
 
 inline std::uint64_t now_ns() noexcept {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(

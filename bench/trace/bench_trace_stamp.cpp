@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "triptych/trace/trace.hpp"
+#include "bench_pin.hpp"
 
 namespace {
 
@@ -26,13 +27,7 @@ using namespace triptych::trace;
 constexpr int kBatch = 1000;
 constexpr int kBatches = 2000;
 
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<std::size_t>(cpu), &set);
-  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
-    std::fprintf(stderr, "note: could not pin to CPU %d\n", cpu);
-}
+void pin(int cpu) { triptych::bench::pin_or_warn(cpu); }
 
 struct Cost {
   double p50, p99;

@@ -6,6 +6,7 @@
 // never pointers. Control functions run on the main thread; compute-member
 // functions block natively and are for worker threads only. See docs/node.md.
 #include "engine_binding.hpp"
+#include "triptych_kernel.h"
 
 #include <algorithm>
 #include <cctype>

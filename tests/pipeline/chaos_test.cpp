@@ -24,6 +24,7 @@
 #include "triptych/sched/topology.hpp"
 #include "triptych/report/export.hpp"
 #include "triptych/report/stats.hpp"
+#include "triptych_kernel.h"
 
 namespace triptych::pipeline {
 namespace {

@@ -17,6 +17,7 @@
 #include "triptych/sched/topology.hpp"
 #include "triptych/trace/clock.hpp"
 #include "triptych/report/export.hpp"
+#include "triptych_kernel.h"
 
 namespace triptych::pipeline {
 namespace {

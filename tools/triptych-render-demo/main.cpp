@@ -22,7 +22,10 @@
 
 #include "triptych/render/host_zone.hpp"
 #include "triptych/render/image.hpp"
+#include <vulkan/vulkan.h>
+
 #include "triptych/render/vulkan_renderer.hpp"
+#include "triptych/sched/pinning.hpp"
 
 namespace {
 
@@ -116,10 +119,11 @@ int main(int argc, char** argv) {
   if (want_info) return info(cfg.vulkan.validation);
   if (frames == 0 || particles == 0) return usage();
   if (cpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(static_cast<unsigned>(cpu), &set);
-    (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    if (auto ok = triptych::sched::pin_current_thread(triptych::sched::CpuSet{static_cast<std::uint32_t>(cpu)}, {});
+        !ok) {
+      std::fprintf(stderr, "triptych-render-demo: --cpu %d: %s\n", cpu, ok.error().what().c_str());
+      return 2;
+    }
   }
 
   // The synthetic arena: one compute slot and the layout / result triple buffers.

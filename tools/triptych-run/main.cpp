@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "triptych/pipeline/engine.hpp"
+#include "triptych_kernel.h"
 #include "triptych/sched/core_plan.hpp"
 #include "triptych/sched/topology.hpp"
 

@@ -32,7 +32,7 @@ inline constexpr std::uint32_t kShapeCount = 3;
 // colour is straight (not premultiplied) RGBA8 with R in the lowest byte.
 struct Particle {
   float x, y;      // position
-  float vx, vy;    // velocity per frame; a line is drawn along it
+  float vx, vy;    // velocity, world units per second; a line is drawn along v * velocity_scale
   float size;      // radius / half extent / half thickness, world units
   std::uint32_t rgba;
   std::uint32_t shape;  // a Shape value; anything else is dropped and counted

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// Engine::Impl: the state the pipeline's threads share, and the map of which
+// file implements which part of it (private to src/pipeline). Blocking where
+// the frame loop and render thread wait; counters are lock-free. The frame
+// loop, the render thread, compute members and the host thread all reach it:
+// each member says who writes it. Every SYNC label used on these fields is
+// listed in docs/pipeline.md, "Orderings".
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "triptych/pipeline/engine.hpp"
+#include "triptych/render/cpu_stage.hpp"
+#include "triptych/render/vulkan_renderer.hpp"
+#include "triptych/report/counters.hpp"
+#include "triptych/report/export.hpp"
+#include "triptych/trace/trace.hpp"
+#include "triptych_kernel.h"  // the kNative context is held by value
+
+namespace triptych::pipeline {
+
+// How long a blocked thread sleeps before re-checking the stop flag: the
+// liveness re-check every peer-dependent wait has (CONVENTIONS.md #10).
+inline constexpr std::chrono::milliseconds kWaitSlice{20};
+// Recent end-to-end latencies kept for the live status line.
+inline constexpr std::size_t kRecent = 256;
+
+struct Engine::Impl {
+  EngineConfig cfg;
+  std::optional<ExternalMemory> ext;
+  std::optional<Arena> arena;
+  std::unique_ptr<sched::Pool> compute_pool;
+  std::unique_ptr<sched::Pool> render_pool;
+  sched::AffinityPartitioner partitioner;
+  std::unique_ptr<render::VulkanRenderer> vulkan;
+  std::unique_ptr<render::CpuRenderStage> cpu;
+  trace::FrameTraceTable* table = nullptr;
+  tp_kernel_ctx* ctx = nullptr;      // where kernels read the frame context
+  tp_kernel_ctx own_ctx{};           // kNative: the context lives here
+  std::uint64_t ctx_address = 0;     // ctx as an address in the kernel's memory
+  std::uint64_t period_ns = 0;       // 0: as fast as possible
+
+  // Compute slot -> frame id. Written by the frame loop before publish and
+  // read by the render thread after acquire_latest: the triple buffer's
+  // acq_rel exchanges order these plain accesses like the slot bytes.
+  std::array<std::uint64_t, 3> slot_frame{};
+  std::array<std::uint64_t, 3> result_frame{};  // likewise for the result buffer
+
+  std::thread loop_thread;
+  std::thread render_thread;
+  // Flags whose readers act on the flag alone and read nothing else on its
+  // strength (fatal and causes are under message_mu): relaxed throughout.
+  std::atomic<bool> started{false};
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> loop_done{false};  // SYNC(loop-done)
+  WaitWord consumed;  // bumped by render after taking a compute frame (kWait pacing)
+  // Just-in-time dispatch estimates (kWait): when render took its current
+  // frame (0: idle) and how long a render takes; the loop's compute time.
+  std::atomic<std::uint64_t> render_busy_since{0};
+  std::atomic<std::uint64_t> ema_render_ns{0};
+  std::uint64_t ema_compute_ns = 0;  // frame loop only
+  WaitWord finished;  // 1 once both threads are done: SYNC(finished)
+
+  // Compute failures of the frame in progress (any member thread). Relaxed:
+  // the frame loop reads it after parallel_for, ordered by SYNC(group-done).
+  std::atomic<bool> frame_failed{false};
+  // The frame being dispatched (1-based). Written before the pool's dispatch,
+  // which publishes it to the members like the context (SYNC(inbox)), so
+  // relaxed suffices.
+  std::atomic<std::uint64_t> dispatch_frame{0};
+  mutable std::mutex message_mu;  // failure path and status only, never per frame
+  std::string last_failure;
+  std::string frame_cause;  // the first failure recorded for the frame in progress
+  std::vector<trace::FrameFailure> failure_log;  // the first kKeptFailures failed frames
+  std::uint64_t failures_not_kept = 0;
+  std::string fatal;
+  // abandon_compute()'s member, which completes every chunk left as failed.
+  std::thread drainer;
+  std::atomic<bool> draining{false};        // once-guard: the RMW alone decides
+  std::atomic<bool> result_settled{false};  // host_presents: the untaken last frame is counted
+
+  std::atomic<std::uint64_t> issued{0}, computed{0}, failed{0}, dropped{0}, presented{0}, late{0};
+  std::atomic<std::uint64_t> particles_rejected{0}, particles_clamped{0};  // render thread writes
+  std::string frame_loop_priority;  // written by the frame loop before it starts frames
+  std::uint64_t start_ns = 0;
+  std::array<std::atomic<std::uint64_t>, kRecent> recent_latency{};  // SYNC(recent)
+  std::array<std::atomic<std::uint64_t>, kRecent> recent_presented{};
+  std::atomic<std::uint64_t> recent_count{0};
+
+  trace::ProcessProbe process;
+
+  // ---- creation steps (engine.cpp) ----
+  [[nodiscard]] Result<void> build_arena(const ArenaSpec& spec);
+  [[nodiscard]] Result<void> build_pools();
+  [[nodiscard]] Result<void> build_render_stage();
+  // Names this thread and pins it to `cpus`; a refused pin is fatal.
+  void pin_this_thread(const sched::CpuSet& cpus, const char* name);
+
+  // ---- frame accounting and failures (frame_accounting.cpp) ----
+  void set_fatal(const std::string& message);
+  void record_failure(const std::string& message);
+  void fail_frame(std::uint64_t frame, const std::string& cause);
+  void drop_frame(std::uint64_t frame);
+  [[nodiscard]] bool slot_index_ok(std::uint32_t index, const char* what);
+  [[nodiscard]] bool publish_counting_drop(TripleBuffer& tb, const std::array<std::uint64_t, 3>& frames,
+                                           const char* what);
+  [[nodiscard]] const char* publish_compute(std::uint64_t frame);
+  void mark_presented(std::uint64_t frame);
+
+  // ---- compute members (compute_members.cpp) ----
+  void wake_members() noexcept;
+  void drain_compute();
+
+  // ---- the frame loop (frame_loop.cpp) ----
+  void frame_loop();
+  [[nodiscard]] bool wait_for_render(TripleBuffer& tb);
+  [[nodiscard]] bool run_compute(std::uint64_t frame, std::uint64_t index, std::uint64_t& last_output_offset);
+  void note_compute_time(std::uint64_t frame);
+
+  // ---- the render thread (render_loop.cpp) ----
+  void render_loop();
+  [[nodiscard]] Result<render::FrameInfo> render_frame(const render::FrameInput& in);
+  void note_render(std::uint64_t frame, const render::FrameInfo& info, std::uint64_t taken_ns);
+  [[nodiscard]] bool present(std::uint64_t frame, std::uint32_t result_zone);
+  void leave_render_thread(TripleBuffer& compute_tb, trace::ThreadProbe& probe);
+
+  // ---- the copy-based baseline (host_feed.cpp) ----
+  void settle_untaken_result();
+
+  std::span<std::byte> zone(ZoneId id) const { return arena->zone(id); }
+
+  // A compute slot as an offset in the kernel's memory (what kernels get).
+  std::uint64_t kernel_offset_of(std::span<const std::byte> s) const {
+    return static_cast<std::uint64_t>(s.data() - arena->kernel_base());
+  }
+};
+
+}  // namespace triptych::pipeline

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// The finished run's outputs: write_outputs() (Chrome trace, HTML report,
+// frames.csv, stats.json, a PNG of the last presented frame) and
+// summary_table() (the per-stage console table). Blocking (file I/O). Host
+// thread, after stop(). Design: docs/pipeline.md ("Accounting" says why the
+// outputs agree) and docs/tracing.md.
+#include <cstdio>
+#include <mutex>
+#include <sstream>
+#include <string>
+
+#include "engine_impl.hpp"
+#include "triptych/render/image.hpp"
+
+namespace triptych::pipeline {
+
+Result<void> Engine::write_outputs(const Outputs& out,
+                                   const std::vector<std::pair<std::string, std::string>>& run_config) {
+  Impl& m = *impl_;
+  trace::TraceReport report = trace::collect_report(*m.table);
+  report.title = "triptych run";
+  report.threads = trace::collect_threads();
+  report.process = m.process.finish();
+  report.has_process = true;
+  if (const std::string note = trace::hw_counters_note(); !note.empty()) report.notes.push_back(note);
+  report.config = run_config;
+  report.config.emplace_back("renderer", renderer_description());
+  report.config.emplace_back("particles rejected by validation",
+                             std::to_string(m.particles_rejected.load(std::memory_order_relaxed)));
+  report.config.emplace_back("particles clamped", std::to_string(m.particles_clamped.load(std::memory_order_relaxed)));
+  {
+    std::lock_guard<std::mutex> lock(m.message_mu);
+    report.config.emplace_back("frame loop priority", m.frame_loop_priority);
+    report.failures = m.failure_log;
+    report.failures_not_kept = m.failures_not_kept;
+  }
+  if (!out.trace_json.empty()) {
+    if (auto ok = trace::write_chrome_trace_file(report, out.trace_json); !ok) return ok;
+  }
+  if (!out.frames_csv.empty()) {
+    if (auto ok = trace::write_frames_csv_file(report, out.frames_csv); !ok) return ok;
+  }
+  if (!out.stats_json.empty()) {
+    if (auto ok = trace::write_stats_json_file(report, out.stats_json); !ok) return ok;
+  }
+  if (!out.report_html.empty()) {
+    if (auto ok = trace::write_html_report_file(report, out.report_html); !ok) return ok;
+  }
+  if (!out.snapshot_png.empty()) {
+    // The front of the result buffer: the last presented frame.
+    TripleBuffer& result_tb = m.arena->frames(FrameStage::kResult);
+    const std::uint32_t front_index = result_tb.indices().reader;
+    if (front_index >= 3) return make_error(Errc::kCorruptHeader, "corrupt result triple buffer: reader index out of range");
+    const auto front = m.arena->zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) + front_index));
+    auto image = render::image_from_result_zone(front);
+    if (!image) return image.error();
+    if (auto ok = render::write_png(out.snapshot_png, image.value()); !ok) return ok;
+  }
+  return {};
+}
+
+std::string Engine::summary_table() const {
+  const Impl& m = *impl_;
+  const trace::TraceReport report = trace::collect_report(*m.table);
+  const trace::FrameStats& st = report.stats;
+  std::ostringstream os;
+  char line[160];
+  std::snprintf(line, sizeof(line), "%-22s %8s %9s %9s %9s %9s %9s\n", "stage (ms)", "count", "mean",
+                "p50", "p99", "max", "stddev");
+  os << line;
+  for (std::size_t i = 0; i < trace::kSegmentCount; ++i) {
+    const auto seg = static_cast<trace::Segment>(i);
+    const trace::DurationStats& d = st[seg];
+    std::snprintf(line, sizeof(line), "%-22s %8llu %9.3f %9.3f %9.3f %9.3f %9.3f\n",
+                  std::string(trace::segment_name(seg)).c_str(), static_cast<unsigned long long>(d.count),
+                  d.mean_ns * 1e-6, static_cast<double>(d.p50_ns) * 1e-6, static_cast<double>(d.p99_ns) * 1e-6,
+                  static_cast<double>(d.max_ns) * 1e-6, d.stddev_ns * 1e-6);
+    os << line;
+  }
+  std::snprintf(line, sizeof(line),
+                "frames: issued %llu, presented %llu, late %llu, dropped %llu, failed %llu, in flight %llu\n",
+                static_cast<unsigned long long>(m.issued.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.presented.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.late.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.dropped.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.failed.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(status().in_flight));
+  os << line;
+  std::snprintf(line, sizeof(line), "particles: rejected by validation %llu, clamped %llu\n",
+                static_cast<unsigned long long>(m.particles_rejected.load(std::memory_order_relaxed)),
+                static_cast<unsigned long long>(m.particles_clamped.load(std::memory_order_relaxed)));
+  os << line;
+  return os.str();
+}
+
+}  // namespace triptych::pipeline
