@@ -7,6 +7,7 @@
 // Design: docs/node.md.
 #include "engine_wrap.hpp"
 
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
