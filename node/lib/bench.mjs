@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAddon, defaultKernelPath, setWasmTiering, createEngine } from './index.mjs';
+import { loadTestingAddon, defaultKernelPath, setWasmTiering, createEngine } from './index.mjs';
 import { createCopyBaseline } from './baseline.mjs';
 
 function median(xs) {
@@ -73,7 +73,7 @@ async function handoff(mode, bytes, rounds) {
 
 export async function benchKernel({ particles, frames, grain, out }) {
   setWasmTiering('eager');
-  const { addon } = loadAddon();
+  const { addon } = loadTestingAddon();
   const module = new WebAssembly.Module(readFileSync(defaultKernelPath()));
   const reps = 5;
   const wasm = [];

@@ -36,15 +36,28 @@ export function buildDir() {
   return join(root, 'build/dev');
 }
 
-let cachedAddon = null;
-export function loadAddon() {
-  if (cachedAddon) return cachedAddon;
-  const path = join(buildDir(), 'node/triptych.node');
+const loadedAddons = new Map();
+function loadBuiltAddon(file) {
+  if (loadedAddons.has(file)) return loadedAddons.get(file);
+  const path = join(buildDir(), 'node', file);
   if (!existsSync(path)) {
     throw new TriptychError('ERR_TRIPTYCH_NOT_BUILT', `the native addon is not built (${path}): run 'make build'`);
   }
-  cachedAddon = { addon: require(path), path };
-  return cachedAddon;
+  const loaded = { addon: require(path), path };
+  loadedAddons.set(file, loaded);
+  return loaded;
+}
+
+// The production addon (triptych.node): {addon, path}.
+export function loadAddon() {
+  return loadBuiltAddon('triptych.node');
+}
+
+// The test and benchmark addon (triptych_testing.node, built beside
+// triptych.node): kernelBenchNative and the zero-copy and futex probes the
+// tests use. The engine never loads it.
+export function loadTestingAddon() {
+  return loadBuiltAddon('triptych_testing.node');
 }
 
 export function defaultKernelPath() {

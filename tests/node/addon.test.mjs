@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Node-API addon's low-level bindings: zero copy over a shared
+// The Node-API addons' low-level bindings: zero copy over a shared
 // WebAssembly.Memory, thread pinning, native futex blocking across worker
-// threads, no external buffers, and clear errors on bad arguments.
+// threads, no external buffers, clear errors on bad arguments, and the
+// test/bench entry points living in triptych_testing.node, not triptych.node.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -12,9 +13,12 @@ import { join, resolve } from 'node:path';
 
 const buildDir = resolve(process.env.TRIPTYCH_BUILD_DIR ?? 'build/dev');
 const addonPath = join(buildDir, 'node/triptych.node');
-const built = existsSync(addonPath);
-const skip = !built && `build ${addonPath} first (make build)`;
+const testingPath = join(buildDir, 'node/triptych_testing.node');
+const built = existsSync(addonPath) && existsSync(testingPath);
+const skip = !built && `build ${addonPath} and ${testingPath} first (make build)`;
 const addon = built ? createRequire(import.meta.url)(addonPath) : null;
+const testing = built ? createRequire(import.meta.url)(testingPath) : null;
+const testOnly = ['addressOf', 'checksum', 'futexWait', 'futexWake', 'kernelBenchNative'];
 
 function fnv1a(bytes) {
   let h = 2166136261;
@@ -36,17 +40,26 @@ test('C++ reads the bytes a WASM kernel wrote, in place', { skip }, () => {
   assert.equal(exports.tp_kernel_step(base, 0, n), 0);
   const whole = new Uint8Array(memory.buffer);
   const fromJs = fnv1a(whole.subarray(base + 64, base + 64 + 32 * n));
-  assert.equal(addon.checksum(whole, base + 64, 32 * n), fromJs);
+  assert.equal(testing.checksum(whole, base + 64, 32 * n), fromJs);
   // Same address for two views of the same memory: no copy was made for C++.
-  const a0 = addon.addressOf(whole);
-  const a1 = addon.addressOf(new Uint8Array(memory.buffer, base + 64));
+  const a0 = testing.addressOf(whole);
+  const a1 = testing.addressOf(new Uint8Array(memory.buffer, base + 64));
   assert.equal(a1 - a0, BigInt(base + 64));
 });
 
-test('the addon creates no external buffers (Electron memory cage)', { skip }, () => {
-  const symbols = execFileSync('nm', ['-D', '--undefined-only', addonPath], { encoding: 'utf8' });
-  assert.match(symbols, /napi_get_typedarray_info/);
-  assert.doesNotMatch(symbols, /napi_create_external_(arraybuffer|buffer)/);
+test('neither addon creates external buffers (Electron memory cage)', { skip }, () => {
+  for (const path of [addonPath, testingPath]) {
+    const symbols = execFileSync('nm', ['-D', '--undefined-only', path], { encoding: 'utf8' });
+    assert.match(symbols, /napi_get_typedarray_info/, path);
+    assert.doesNotMatch(symbols, /napi_create_external_(arraybuffer|buffer)/, path);
+  }
+});
+
+test('test and bench entry points live in the testing addon only', { skip }, () => {
+  // DefineAddon's methods are not enumerable: ask for each name, not Object.keys.
+  assert.deepEqual(testOnly.filter((name) => name in addon), [], 'the production addon exports none');
+  for (const name of testOnly) assert.equal(typeof testing[name], 'function', name);
+  assert.ok(testing.kernelBenchNative({ particles: 64, frames: 2 }) > 0);
 });
 
 test('pinThread pins the calling worker thread only', { skip }, async () => {
@@ -70,11 +83,11 @@ test('a worker blocked natively in futexWait is woken by futexWake', { skip }, a
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
-    const addon = require(workerData.addonPath);
+    const testing = require(workerData.testingPath);
     const words = new Uint32Array(workerData.buffer);
     parentPort.postMessage('waiting');
-    parentPort.postMessage(addon.futexWait(words, 64, 0, 10000));`;
-  const w = new Worker(code, { eval: true, workerData: { addonPath, buffer: memory.buffer } });
+    parentPort.postMessage(testing.futexWait(words, 64, 0, 10000));`;
+  const w = new Worker(code, { eval: true, workerData: { testingPath, buffer: memory.buffer } });
   const messages = [];
   const done = new Promise((res, rej) => {
     w.on('message', (m) => { messages.push(m); if (messages.length === 2) res(); });
@@ -82,7 +95,7 @@ test('a worker blocked natively in futexWait is woken by futexWake', { skip }, a
   });
   const words = new Uint32Array(memory.buffer);
   while (messages.length === 0 || Atomics.load(words, 17) === 0) await new Promise((r) => setTimeout(r, 1));
-  assert.equal(addon.futexWake(words, 64, 1), 0);
+  assert.equal(testing.futexWake(words, 64, 1), 0);
   await done;
   await w.terminate();
   assert.deepEqual(messages, ['waiting', 'changed']);
@@ -90,12 +103,13 @@ test('a worker blocked natively in futexWait is woken by futexWake', { skip }, a
 
 test('bad arguments throw clear errors', { skip }, () => {
   const u = new Uint8Array(new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer);
-  assert.throws(() => addon.addressOf({}), { name: 'TypeError', message: /TypedArray/ });
-  assert.throws(() => addon.checksum(u, 65530, 100), { name: 'RangeError', message: /outside/ });
-  assert.throws(() => addon.checksum(u, -1, 1), { name: 'RangeError' });
-  assert.throws(() => addon.futexWait(u, 3, 0, 1), { name: 'RangeError', message: /misaligned/ });
-  assert.throws(() => addon.futexWait(u, 65536, 0, 1), { name: 'RangeError' });
-  assert.throws(() => addon.futexWait(u, 0, 0, NaN), { name: 'RangeError', message: /timeoutMs/ });
+  assert.throws(() => testing.addressOf({}), { name: 'TypeError', message: /TypedArray/ });
+  assert.throws(() => testing.checksum(u, 65530, 100), { name: 'RangeError', message: /outside/ });
+  assert.throws(() => testing.checksum(u, -1, 1), { name: 'RangeError' });
+  assert.throws(() => testing.futexWait(u, 3, 0, 1), { name: 'RangeError', message: /misaligned/ });
+  assert.throws(() => testing.futexWait(u, 65536, 0, 1), { name: 'RangeError' });
+  assert.throws(() => testing.futexWait(u, 0, 0, NaN), { name: 'RangeError', message: /timeoutMs/ });
+  assert.throws(() => testing.kernelBenchNative({ particles: 0 }), { name: 'RangeError', message: /particles/ });
   assert.throws(() => addon.pinThread([]), { name: 'RangeError' });
   assert.throws(() => addon.pinThread([100000]), { name: 'RangeError', message: /out of range/ });
   assert.throws(() => addon.pinThread('0'), { name: 'TypeError' });
