@@ -25,6 +25,7 @@ using namespace ring_test;
 using namespace std::chrono_literals;
 using ring_test::Mpmc;
 using ring_test::Spsc;
+using wake_test::kSleepInducingPause;
 using wake_test::kSlowWakeMs;
 using wake_test::kWakeTimeout;
 using wake_test::Stopwatch;
@@ -153,7 +154,7 @@ TYPED_TEST(RingBlocking, SleepingConsumerIsWokenByABatch) {
 TYPED_TEST(RingBlocking, PingPongLosesNoWakeUp) {
   const std::uint64_t rounds = scaled(20000, 2000);
   const std::uint64_t pause_every = rounds / 20;
-  constexpr auto kPause = std::chrono::milliseconds(5);
+  constexpr auto kPause = kSleepInducingPause;
   AlignedBuffer ping_buf(TypeParam::required_bytes(2));
   AlignedBuffer pong_buf(TypeParam::required_bytes(2));
   auto ping = TypeParam::create(ping_buf.data(), ping_buf.size(), 2).value();
@@ -202,7 +203,7 @@ TYPED_TEST(RingBlocking, PingPongLosesNoWakeUp) {
 TYPED_TEST(RingBlocking, BlockingStreamThroughATinyRing) {
   const std::uint64_t n = scaled(50000, 5000);
   const std::uint64_t pause_every = n / 20;
-  constexpr auto kPause = std::chrono::milliseconds(5);
+  constexpr auto kPause = kSleepInducingPause;
   AlignedBuffer buf(TypeParam::required_bytes(2));
   auto ring = TypeParam::create(buf.data(), buf.size(), 2).value();
   std::atomic<std::uint64_t> slow{0};

@@ -42,6 +42,12 @@ inline constexpr milliseconds kSlowWake{TRIPTYCH_SANITIZED ? 2'000 : 1'000};
 static_assert(kSlowWake * 2 <= kWakeTimeout,
               "a lost wake must exceed the slow bound by a wide margin in every build");
 
+// How long a stream test's side pauses so that its peer falls asleep in the
+// kernel rather than finishing inside its spin phase. The negative-check build
+// pauses longer: it must see at least one real sleep even when a loaded
+// machine deschedules the peer mid-spin (5 ms alone was seen to miss there).
+inline constexpr milliseconds kSleepInducingPause{TRIPTYCH_TEST_LOSE_WAKES ? 50 : 5};
+
 // Milliseconds since construction; gtest prints integers, not durations.
 class Stopwatch {
  public:
