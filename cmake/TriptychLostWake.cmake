@@ -3,11 +3,11 @@
 # with every FUTEX_WAKE suppressed must fail, or they could not catch a lost
 # wake-up. src/sync/futex.cpp is compiled a second time, with
 # TRIPTYCH_TEST_LOSE_WAKES=1, into an object library that only the `*_lostwake`
-# test executables link. Its objects come before libtriptych.a on their link
+# test executables link. Its objects come before libtriptych_sync.a on their link
 # line, so the archive's futex.o is never pulled in; if it ever were, the
 # duplicate strong symbols would stop the link ("multiple definition"), so a
 # binary can never mix the two variants. Unsanitized builds only (dev and
-# release); libtriptych itself is never built with the flag.
+# release); the sync layer itself is never built with the flag.
 include_guard(GLOBAL)
 
 if(NOT TRIPTYCH_SANITIZE AND NOT TARGET triptych_futex_lostwake)

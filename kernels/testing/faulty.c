@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Test kernels: the particle kernel with faults injected, for the failure
- * tests (tests/node/compute_faults.test.mjs). Built in variants:
+ * tests (tests/node/engine.test.mjs, faults.test.mjs). Built in variants:
  *   TP_FAULT_TRAP_EVERY=N   traps (unreachable) in chunk 0 of frames whose id
  *                           hashes to 0 mod N (about 1/N of frames)
  *   TP_FAULT_HANG_FRAME=F   loops forever in chunk 0 of frame F

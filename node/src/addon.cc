@@ -22,7 +22,7 @@
 #include "compute_slot.hpp"
 #include "engine_wrap.hpp"
 #include "options.hpp"
-#include "triptych/render/vulkan_renderer.hpp"
+#include "triptych/pipeline/devices.hpp"
 #include "triptych/trace/clock.hpp"
 #include "triptych_kernel.h"
 
@@ -30,10 +30,10 @@ namespace triptych::node {
 namespace {
 
 // devices() -> [{index, name, type, usable, hostImport, apiVersion}]: the
-// Vulkan devices this machine offers.
+// render devices this machine offers.
 Napi::Value Devices(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  auto devices = render::list_devices();
+  auto devices = pipeline::render_devices();
   if (!devices) throw_error(env, devices.error());
   auto arr = Napi::Array::New(env);
   std::uint32_t n = 0;
@@ -44,9 +44,7 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
     o.Set("type", Napi::String::New(env, d.type));
     o.Set("usable", Napi::Boolean::New(env, d.usable));
     o.Set("hostImport", Napi::Boolean::New(env, d.host_import));
-    o.Set("apiVersion", Napi::String::New(env, std::to_string(d.api_version >> 22) + "." +
-                                                   std::to_string((d.api_version >> 12) & 0x3FF) + "." +
-                                                   std::to_string(d.api_version & 0xFFF)));
+    o.Set("apiVersion", Napi::String::New(env, d.api_version));
     arr.Set(n++, o);
   }
   return arr;

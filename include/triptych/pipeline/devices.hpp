@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// The render devices an engine can be given (EngineConfig::device /
+// device_index), as hosts list them (`triptych info`, the addon's devices()).
+// The pipeline fronts the render stage here so that hosts need no render
+// header: the render layer (and Vulkan) stay below the pipeline. Blocking
+// (opens the Vulkan loader); any thread. Design: docs/pipeline.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "triptych/core/result.hpp"
+
+namespace triptych::pipeline {
+
+struct RenderDevice {
+  std::uint32_t index = 0;  // what EngineConfig::device_index takes
+  std::string name;
+  std::string type;         // "discrete", "integrated", "virtual", "cpu", "other"
+  std::string api_version;  // "major.minor.patch"
+  bool usable = false;      // can run the render stage
+  bool host_import = false; // can read the arena's zones in place (no staging copy)
+};
+
+// Every device the Vulkan loader offers. Errors: no loader, no instance.
+[[nodiscard]] Result<std::vector<RenderDevice>> render_devices();
+
+}  // namespace triptych::pipeline

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// render_devices() (include/triptych/pipeline/devices.hpp): the render
+// stage's device list in the pipeline's words. Blocking; any thread.
+#include "triptych/pipeline/devices.hpp"
+
+#include "triptych/render/vulkan_renderer.hpp"
+
+namespace triptych::pipeline {
+
+Result<std::vector<RenderDevice>> render_devices() {
+  auto listed = render::list_devices();
+  if (!listed) return listed.error();
+  std::vector<RenderDevice> out;
+  out.reserve(listed->size());
+  for (const render::DeviceInfo& d : listed.value()) {
+    // VK_API_VERSION_MAJOR/MINOR/PATCH: 7, 10 and 12 bits above the variant.
+    const std::string version = std::to_string((d.api_version >> 22) & 0x7FU) + "." +
+                                std::to_string((d.api_version >> 12) & 0x3FFU) + "." +
+                                std::to_string(d.api_version & 0xFFFU);
+    out.push_back(RenderDevice{d.index, d.name, d.type, version, d.usable, d.host_import});
+  }
+  return out;
+}
+
+}  // namespace triptych::pipeline
