@@ -9,7 +9,7 @@ find_package(Vulkan REQUIRED)
 find_program(TRIPTYCH_GLSLC glslc REQUIRED)
 find_path(TRIPTYCH_STB_INCLUDE_DIR stb_image_write.h PATH_SUFFIXES stb REQUIRED)
 
-set(_triptych_shader_src ${PROJECT_SOURCE_DIR}/shaders)
+set(_triptych_shader_src ${PROJECT_SOURCE_DIR}/src/render/shaders)
 set(_triptych_shader_out ${PROJECT_BINARY_DIR}/generated/triptych/render)
 file(MAKE_DIRECTORY ${_triptych_shader_out})
 

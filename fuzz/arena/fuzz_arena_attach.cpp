@@ -30,7 +30,7 @@ void exercise(Arena& a) {
   if (a.handoffs().try_pop(h)) (void)a.resolve(h);
   (void)a.handoffs().try_push(h);
   for (std::uint32_t s = 0; s < 3; ++s) {
-    TripleBuffer& tb = a.frames(static_cast<FrameStage>(s));
+    TripleBuffer& tb = a.triple_buffer(static_cast<FrameStage>(s));
     auto f = tb.acquire_latest();
     if (!f.data.empty()) (void)f.data.front();
     auto w = tb.write_slot();

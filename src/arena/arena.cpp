@@ -308,7 +308,7 @@ Result<void> Arena::rebuild_frames(FrameStage stage) noexcept {
       base_, static_cast<std::size_t>(l.total_bytes), l.tb_control[s], slot_memory(stage),
       {l.zones[first].offset, l.zones[first + 1].offset, l.zones[first + 2].offset}, slot_bytes);
   if (!tb) return tb.error();
-  frames_[s].emplace(tb.value());
+  triple_buffers_[s].emplace(tb.value());
   return {};
 }
 
@@ -336,7 +336,7 @@ Result<Arena> Arena::attach_views(std::byte* base, std::byte* kernel_base,
     if (!own_zones)
       return make_error(Errc::kCorruptHeader,
                         "triple buffer " + std::to_string(s) + " does not point at its own zones");
-    a.frames_[s].emplace(tb.value());
+    a.triple_buffers_[s].emplace(tb.value());
   }
   const ZoneEntry& cz = l.zone(ZoneId::kControlRing);
   auto control = ControlRing::attach(base + cz.offset, static_cast<std::size_t>(cz.size));
@@ -527,7 +527,7 @@ Arena& Arena::operator=(Arena&& other) noexcept {
   kernel_map_bytes_ = std::exchange(other.kernel_map_bytes_, 0);
   fd_ = std::exchange(other.fd_, -1);
   backing_ = other.backing_;
-  for (std::uint32_t s = 0; s < 3; ++s) frames_[s] = std::exchange(other.frames_[s], std::nullopt);
+  for (std::uint32_t s = 0; s < 3; ++s) triple_buffers_[s] = std::exchange(other.triple_buffers_[s], std::nullopt);
   control_ = std::exchange(other.control_, std::nullopt);
   handoffs_ = std::exchange(other.handoffs_, std::nullopt);
   handles_ = std::exchange(other.handles_, std::nullopt);
@@ -540,7 +540,7 @@ Arena::~Arena() {
 }
 
 void Arena::release() noexcept {
-  for (auto& f : frames_) f.reset();
+  for (auto& f : triple_buffers_) f.reset();
   control_.reset();
   handoffs_.reset();
   handles_.reset();
@@ -591,8 +591,8 @@ TripleBuffer::SlotMemory Arena::slot_memory(FrameStage stage) const noexcept {
   return {base_, static_cast<std::size_t>(layout_.total_bytes)};
 }
 
-TripleBuffer& Arena::frames(FrameStage stage) noexcept {
-  return *frames_[static_cast<std::uint32_t>(stage) % 3];
+TripleBuffer& Arena::triple_buffer(FrameStage stage) noexcept {
+  return *triple_buffers_[static_cast<std::uint32_t>(stage) % 3];
 }
 
 ComponentLine& Arena::component(Component c) const noexcept {
@@ -633,7 +633,7 @@ Result<std::span<std::byte>> Arena::resolve(const HandoffMessage& m) const {
 }
 
 ResolveStatus Arena::check(FrameStage stage, FrameRef ref) noexcept {
-  return check_frame_ref(frames(stage), ref, &frame_rejects());
+  return check_frame_ref(triple_buffer(stage), ref, &frame_rejects());
 }
 
 }  // namespace triptych

@@ -86,7 +86,7 @@ bool Engine::Impl::publish_counting_drop(TripleBuffer& tb, const std::array<std:
 // loop or host_frame). Returns nullptr, or why the frame could not be
 // published (fatal already).
 const char* Engine::Impl::publish_compute(std::uint64_t frame) {
-  TripleBuffer& tb = arena->frames(FrameStage::kCompute);
+  TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   const std::uint32_t w = tb.indices().writer;
   if (!slot_index_ok(w, "compute writer")) return "the compute triple buffer is corrupt";
   slot_frame[w] = frame;

@@ -58,7 +58,7 @@ void Engine::Impl::frame_loop() {
   }
   trace::register_thread("frame loop");
   trace::ThreadProbe probe;
-  TripleBuffer& tb = arena->frames(FrameStage::kCompute);
+  TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   std::uint64_t last_output = 0;
   std::uint64_t next_deadline = trace::now_ns() + period_ns;
   for (std::uint64_t i = 0; cfg.frames == 0 || i < cfg.frames; ++i) {
@@ -127,7 +127,7 @@ bool Engine::Impl::wait_for_render(TripleBuffer& tb) {
 
 // Runs one frame's compute. Returns true when every chunk succeeded.
 bool Engine::Impl::run_compute(std::uint64_t frame, std::uint64_t index, std::uint64_t& last_output_offset) {
-  TripleBuffer& tb = arena->frames(FrameStage::kCompute);
+  TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   const std::uint64_t output = kernel_offset_of(tb.write_slot());
   tp_kernel_ctx& c = *ctx;
   c.abi_version = TP_KERNEL_ABI_VERSION;

@@ -23,7 +23,7 @@ Result<std::uint64_t> Engine::host_frame(std::span<const std::byte> particles, s
   if (m.stop_requested.load(std::memory_order_relaxed)) {
     return make_error(Errc::kInvalidArgument, "the engine is stopping");
   }
-  TripleBuffer& tb = m.arena->frames(FrameStage::kCompute);
+  TripleBuffer& tb = m.arena->triple_buffer(FrameStage::kCompute);
   const std::span<std::byte> slot = tb.write_slot();
   const std::size_t bytes = std::size_t{m.cfg.particles} * sizeof(tp_particle);
   if (particles.size() != bytes) {
@@ -50,7 +50,7 @@ Result<std::optional<std::uint64_t>> Engine::copy_result(std::span<std::byte> pi
   if (pixels.size() < bytes) {
     return make_error(Errc::kTooSmall, "the pixel buffer needs " + std::to_string(bytes) + " bytes");
   }
-  TripleBuffer& result_tb = m.arena->frames(FrameStage::kResult);
+  TripleBuffer& result_tb = m.arena->triple_buffer(FrameStage::kResult);
   const TripleBuffer::Frame f = result_tb.acquire_latest();
   if (!f.is_new) return std::optional<std::uint64_t>{};
   // The zone header is ours, but checked like any arena bytes before use.
@@ -75,7 +75,7 @@ void Engine::Impl::settle_untaken_result() {
       result_settled.exchange(true, std::memory_order_relaxed)) {
     return;
   }
-  TripleBuffer& result_tb = arena->frames(FrameStage::kResult);
+  TripleBuffer& result_tb = arena->triple_buffer(FrameStage::kResult);
   if (result_tb.has_new() && result_tb.acquire_latest().is_new) {
     const std::uint32_t r = result_tb.indices().reader;
     if (slot_index_ok(r, "result reader")) drop_frame(result_frame[r]);

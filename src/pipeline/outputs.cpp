@@ -48,7 +48,7 @@ Result<void> Engine::write_outputs(const Outputs& out,
   }
   if (!out.snapshot_png.empty()) {
     // The front of the result buffer: the last presented frame.
-    TripleBuffer& result_tb = m.arena->frames(FrameStage::kResult);
+    TripleBuffer& result_tb = m.arena->triple_buffer(FrameStage::kResult);
     const std::uint32_t front_index = result_tb.indices().reader;
     if (front_index >= 3) return make_error(Errc::kCorruptHeader, "corrupt result triple buffer: reader index out of range");
     const auto front = m.arena->zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) + front_index));

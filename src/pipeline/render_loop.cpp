@@ -26,8 +26,8 @@ void Engine::Impl::render_loop() {
   pin_this_thread(cfg.plan.render.cpus, "tp-render");
   trace::register_thread("render");
   trace::ThreadProbe probe;
-  TripleBuffer& compute_tb = arena->frames(FrameStage::kCompute);
-  TripleBuffer& result_tb = arena->frames(FrameStage::kResult);
+  TripleBuffer& compute_tb = arena->triple_buffer(FrameStage::kCompute);
+  TripleBuffer& result_tb = arena->triple_buffer(FrameStage::kResult);
   std::uint64_t ticket = 0;
   for (;;) {
     if (!compute_tb.has_new()) {
@@ -108,7 +108,7 @@ void Engine::Impl::note_render(std::uint64_t frame, const render::FrameInfo& inf
 // Publishes the rendered frame and presents it (or, with host_presents,
 // leaves it for copy_result). False (fatal) when the result buffer refused.
 bool Engine::Impl::present(std::uint64_t frame, std::uint32_t result_zone) {
-  TripleBuffer& result_tb = arena->frames(FrameStage::kResult);
+  TripleBuffer& result_tb = arena->triple_buffer(FrameStage::kResult);
   result_frame[result_zone] = frame;
   if (cfg.host_presents) {
     // The host copies frames out and stamps them; one it never took before

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The CPU reference renderer (cpu_stage.hpp). Mirrors shaders/quad.vert and
-// shaders/sdf.frag: the quad is the shape plus a one-pixel margin, coverage
+// The CPU reference renderer (cpu_stage.hpp). Mirrors src/render/shaders/quad.vert and
+// sdf.frag: the quad is the shape plus a one-pixel margin, coverage
 // is clamp(0.5 - distance, 0, 1) at the pixel centre, and blending is
 // straight-alpha "over" rounded to 8 bits after every instance, as a UNORM8
 // attachment does. Single-threaded. See docs/render-stage.md.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Helpers every RenderStage shares (render_stage.hpp): result zone headers and
-// the steady-clock stamps. init_result_zone runs before a zone is handed to a
-// renderer (single-threaded); now_ns is wait-free. See docs/render-stage.md.
+// Helpers every RenderStage shares (render_stage.hpp): result zone headers.
+// init_result_zone runs before a zone is handed to a renderer
+// (single-threaded). See docs/render-stage.md.
 #include "triptych/render/render_stage.hpp"
 
 #include <chrono>
@@ -36,12 +36,6 @@ Result<void> init_result_zone(std::span<std::byte> zone, std::uint32_t width,
   h->reserved = 0;
   h->frame.store(0, std::memory_order_release);
   return {};
-}
-
-std::int64_t now_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace triptych::render

@@ -217,8 +217,8 @@ TEST_P(ArenaConformance, PeerReadsPublishedFrames) {
   ASSERT_TRUE(peer.ok()) << peer.error().what();
   for (std::uint32_t s = 0; s < 3; ++s) {
     const auto stage = static_cast<FrameStage>(s);
-    TripleBuffer& w = arena_->frames(stage);
-    TripleBuffer& r = peer->frames(stage);
+    TripleBuffer& w = arena_->triple_buffer(stage);
+    TripleBuffer& r = peer->triple_buffer(stage);
     for (std::uint64_t f = 1; f <= 5; ++f) {
       auto slot = w.write_slot();
       std::memset(slot.data(), static_cast<int>(f + s), slot.size());
@@ -276,7 +276,7 @@ TEST_P(ArenaConformance, PeerSeesTraceStampsInTheTraceZone) {
 }
 
 TEST_P(ArenaConformance, FrameRefsAreCheckedAndCounted) {
-  TripleBuffer& tb = arena_->frames(FrameStage::kCompute);
+  TripleBuffer& tb = arena_->triple_buffer(FrameStage::kCompute);
   const std::uint64_t g = tb.publish();
   auto f = tb.acquire_latest();
   ASSERT_TRUE(f.is_new);
@@ -326,7 +326,7 @@ TEST_P(ArenaConformance, MovedArenaKeepsWorking) {
   ASSERT_TRUE(moved.control().try_pop(out));
   EXPECT_EQ(out.sequence, 1u);
   Arena again = std::move(moved);
-  EXPECT_TRUE(again.frames(FrameStage::kResult).write_slot().size() > 0);
+  EXPECT_TRUE(again.triple_buffer(FrameStage::kResult).write_slot().size() > 0);
   arena_.reset();
 }
 

@@ -78,8 +78,8 @@ constexpr std::size_t kReportWords = sizeof(Report) / 8;
   ComponentLine& line = a.component(Component::kRender);
   line.pid.store(static_cast<std::uint32_t>(getpid()), std::memory_order_relaxed);
   line.state.store(static_cast<std::uint32_t>(ComponentState::kRunning), std::memory_order_relaxed);
-  TripleBuffer& compute = a.frames(FrameStage::kCompute);
-  TripleBuffer& result = a.frames(FrameStage::kResult);
+  TripleBuffer& compute = a.triple_buffer(FrameStage::kCompute);
+  TripleBuffer& result = a.triple_buffer(FrameStage::kResult);
   Report r{0, child_id, 0, 0, 0, 0, 0, 0};
   const auto die_at = Clock::now() + kChildLifetime;
   while (Clock::now() < die_at) {
@@ -125,9 +125,9 @@ struct Parent {
     // Blocking push: while the ring is full the parent sleeps and leaves the
     // CPU to the child (the test machines have two cores).
     if (a.control().push(m, 50ms)) ++next_seq;
-    fill(a.frames(FrameStage::kCompute).write_slot(), compute_published + 1);
-    compute_published = a.frames(FrameStage::kCompute).publish();
-    auto f = a.frames(FrameStage::kResult).acquire_latest();
+    fill(a.triple_buffer(FrameStage::kCompute).write_slot(), compute_published + 1);
+    compute_published = a.triple_buffer(FrameStage::kCompute).publish();
+    auto f = a.triple_buffer(FrameStage::kResult).acquire_latest();
     if (f.is_new) {
       ++results_taken;
       if (!intact(f.data, kReportWords)) {
@@ -196,13 +196,13 @@ TEST(ArenaMultiprocess, ChildKilledMidStreamThenReattached) {
   EXPECT_EQ(p.last.seq_errors, 0u) << "child 1 saw lost, duplicated or reordered messages";
   EXPECT_EQ(p.last.torn, 0u) << "child 1 accepted torn compute frames";
   EXPECT_GT(p.last.compute_frames, 0u);
-  TripleBuffer& compute = a.frames(FrameStage::kCompute);
+  TripleBuffer& compute = a.triple_buffer(FrameStage::kCompute);
   EXPECT_EQ(compute.published(), p.compute_published);
   // Each frame was consumed, dropped, or is still pending; a reader killed
   // inside acquire_latest may not have counted its last one.
   EXPECT_LE(compute.consumed() + compute.dropped(), compute.published());
   EXPECT_GE(compute.consumed() + compute.dropped() + 2, compute.published());
-  EXPECT_EQ(a.frames(FrameStage::kResult).consumed(), p.results_taken);
+  EXPECT_EQ(a.triple_buffer(FrameStage::kResult).consumed(), p.results_taken);
   const std::uint64_t reported =
       a.component(Component::kRender).frame.load(std::memory_order_relaxed);
   EXPECT_LT(reported, p.next_seq);
@@ -246,7 +246,7 @@ TEST(ArenaMultiprocess, ChildKilledMidStreamThenReattached) {
   EXPECT_EQ(p.last.seq_errors, 0u);
   EXPECT_EQ(p.last.torn, 0u);
   EXPECT_EQ(p.torn_results, 0u);
-  EXPECT_EQ(a.frames(FrameStage::kCompute).rejected() + a.frames(FrameStage::kResult).rejected(),
+  EXPECT_EQ(a.triple_buffer(FrameStage::kCompute).rejected() + a.triple_buffer(FrameStage::kResult).rejected(),
             0u);
 }
 

@@ -111,7 +111,7 @@ class Arena {
   // The stack of WASM worker i, or an empty span if i >= worker_stack_count.
   [[nodiscard]] std::span<std::byte> worker_stack(std::uint32_t i) const noexcept;
 
-  [[nodiscard]] TripleBuffer& frames(FrameStage stage) noexcept;
+  [[nodiscard]] TripleBuffer& triple_buffer(FrameStage stage) noexcept;
   // Rebuilds one stage's triple-buffer control block (fresh state, counters
   // zero, slot contents kept). For the creator after a peer process died: a
   // peer killed between its exchange and its index store leaves a stale
@@ -156,7 +156,7 @@ class Arena {
   std::size_t kernel_map_bytes_ = 0;
   int fd_ = -1;
   Backing backing_ = Backing::kExternal;
-  std::optional<TripleBuffer> frames_[3];
+  std::optional<TripleBuffer> triple_buffers_[3];
   std::optional<ControlRing> control_;
   std::optional<HandoffRing> handoffs_;
   std::optional<SlotTable> handles_;

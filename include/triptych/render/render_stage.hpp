@@ -18,6 +18,7 @@
 
 #include "triptych/core/result.hpp"
 #include "triptych/render/scene.hpp"
+#include "triptych/trace/clock.hpp"
 #include "triptych/sync/futex.hpp"
 
 namespace triptych::render {
@@ -80,7 +81,8 @@ inline constexpr std::uint32_t kFrameHistory = 64;
 [[nodiscard]] Result<void> init_result_zone(std::span<std::byte> zone, std::uint32_t width,
                                             std::uint32_t height);
 
-// Monotonic nanoseconds (steady_clock) for FrameInfo stamps.
-[[nodiscard]] std::int64_t now_ns() noexcept;
+// The one clock (trace::now_ns, CLOCK_MONOTONIC), signed as FrameInfo's
+// stamps are, so render stamps compare with every other stamp of the run.
+[[nodiscard]] inline std::int64_t now_ns() noexcept { return static_cast<std::int64_t>(trace::now_ns()); }
 
 }  // namespace triptych::render

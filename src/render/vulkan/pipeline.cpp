@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The render pass and the one graphics pipeline: instanced SDF quads
-// (shaders/quad.vert, shaders/sdf.frag, embedded as SPIR-V at build time)
+// (src/render/shaders/quad.vert, sdf.frag, embedded as SPIR-V at build time)
 // blended straight-alpha "over" into the RGBA8 colour image, which the pass
 // leaves ready for the readback copy or a presenter. Blocking; runs once,
 // inside VulkanRenderer::create, on the creating thread.
