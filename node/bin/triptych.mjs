@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import process from 'node:process';
+import { DEFAULTS } from '../lib/defaults.mjs';
 
 const USAGE = `usage: triptych <command> [options]
 
@@ -48,12 +49,12 @@ Runs a scene: WASM compute on pinned workers -> Vulkan render -> present. Headle
 
   --scene NAME          particles (the default scene)
   --kernel FILE         a custom kernel .wasm built with triptych_add_wasm_kernel
-  --particles N         particles (default 8000)
+  --particles N         particles (default ${DEFAULTS.particles})
   --hz RATE             target frame rate; 0 = as fast as possible (default 60)
   --seconds S           run for S seconds (default 10) ...
   --frames N            ... or for N frames
   --workers N           compute workers (default: one per compute CPU of the plan)
-  --grain N             particles per compute chunk (default 2048)
+  --grain N             particles per compute chunk (default ${DEFAULTS.grain})
   --renderer KIND       vulkan | cpu (default vulkan)
   --device NAME         Vulkan device name substring (see 'triptych info')
   --validation          Khronos validation layer; any message fails the run
@@ -144,8 +145,8 @@ async function cmdRun(args) {
   const frames = values.frames !== undefined ? int(values, 'frames', 1, 2 ** 40)
     : hz > 0 ? Math.max(1, Math.round(seconds * hz)) : 0;
   const opts = {
-    particles: int(values, 'particles', 1, 1 << 24, 8000), hz, frames,
-    workers: int(values, 'workers', 1, 1024, 0), grain: int(values, 'grain', 1, 1 << 24, 2048),
+    particles: int(values, 'particles', 1, 1 << 24, DEFAULTS.particles), hz, frames,
+    workers: int(values, 'workers', 1, 1024, 0), grain: int(values, 'grain', 1, 1 << 24, DEFAULTS.grain),
     renderer: oneOf(values, 'renderer', ['vulkan', 'cpu'], 'vulkan'),
     width: int(values, 'width', 1, 8192, 640), height: int(values, 'height', 1, 8192, 480),
     lag: oneOf(values, 'lag', ['wait', 'drop'], 'wait'), compute: oneOf(values, 'compute', ['wasm', 'native'], 'wasm'),

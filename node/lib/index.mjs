@@ -16,8 +16,9 @@ import { dirname, join, resolve, basename } from 'node:path';
 import v8 from 'node:v8';
 
 import { TriptychError, OptionError, KernelError, wrap } from './errors.mjs';
+import { DEFAULTS } from './defaults.mjs';
 
-export { TriptychError, OptionError, KernelError };
+export { TriptychError, OptionError, KernelError, DEFAULTS };
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -78,12 +79,6 @@ export function setWasmTiering(mode) {
   tieringSet = mode;
 }
 
-const DEFAULTS = {
-  particles: 20000, hz: 60, frames: 600, grain: 4096, workers: 0, renderer: 'vulkan',
-  width: 640, height: 480, lag: 'wait', seed: 1, validation: false, compute: 'wasm',
-  deadlineMs: 1000, wasmTier: 'eager', workerStackBytes: 256 * 1024, plan: {}, hostPresents: false,
-  workerHeapMb: 0,
-};
 
 export function normaliseOptions(opts) {
   const o = { ...DEFAULTS, ...opts };

@@ -61,6 +61,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("Engine", EngineWrap::Define(env));
     exports.Set("layoutFor", Napi::Function::New(env, LayoutFor, "layoutFor"));
     exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
+    exports.Set("engineDefaults", Napi::Function::New(env, EngineDefaults, "engineDefaults"));
     exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
     exports.Set("kernelAbiVersion", Napi::Number::New(env, TP_KERNEL_ABI_VERSION));
     exports.Set("nowNs", Napi::Function::New(env, NowNs, "nowNs"));

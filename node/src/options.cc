@@ -121,6 +121,26 @@ Napi::Value LayoutFor(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// engineDefaults() -> the numbers pipeline::EngineConfig{} starts from, so
+// the JS defaults (node/lib/defaults.mjs) can be checked against them.
+Napi::Value EngineDefaults(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const pipeline::EngineConfig c;
+  auto o = Napi::Object::New(env);
+  o.Set("particles", Napi::Number::New(env, c.particles));
+  o.Set("hz", Napi::Number::New(env, c.hz));
+  o.Set("frames", Napi::Number::New(env, static_cast<double>(c.frames)));
+  o.Set("grain", Napi::Number::New(env, c.grain));
+  o.Set("workers", Napi::Number::New(env, c.workers));
+  o.Set("width", Napi::Number::New(env, c.width));
+  o.Set("height", Napi::Number::New(env, c.height));
+  o.Set("seed", Napi::Number::New(env, c.seed));
+  o.Set("validation", Napi::Boolean::New(env, c.validation));
+  o.Set("workerStackBytes", Napi::Number::New(env, c.worker_stack_bytes));
+  o.Set("hostPresents", Napi::Boolean::New(env, c.host_presents));
+  return o;
+}
+
 Napi::Value Plan(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   auto plan = plan_from(get_object(env, info[0], "options"));

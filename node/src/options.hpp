@@ -22,5 +22,7 @@ Napi::Value LayoutFor(const Napi::CallbackInfo& info);
 
 // plan(options) -> {table, json}: the core plan for these overrides.
 Napi::Value Plan(const Napi::CallbackInfo& info);
+// engineDefaults() -> pipeline::EngineConfig{}'s numbers.
+Napi::Value EngineDefaults(const Napi::CallbackInfo& info);
 
 }  // namespace triptych::node

@@ -122,3 +122,12 @@ test('bad arguments throw clear errors', { skip }, () => {
   assert.throws(() => host.copyResult(new Uint8Array(4)), { code: 'ERR_TRIPTYCH_INVALID_ARGUMENT', message: /hostPresents|host_presents/ });
   host.close();
 });
+
+test('every host starts from the same defaults: the JS table equals EngineConfig{}', { skip }, async () => {
+  const { DEFAULTS } = await import('../../node/lib/defaults.mjs');
+  const native = addon.engineDefaults();
+  assert.ok(Object.keys(native).length >= 8);
+  for (const [key, value] of Object.entries(native)) {
+    assert.equal(DEFAULTS[key], value, `default ${key}: JS ${DEFAULTS[key]}, C++ ${value}`);
+  }
+});

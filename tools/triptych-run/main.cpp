@@ -24,10 +24,10 @@ using triptych::pipeline::EngineConfig;
 constexpr const char* kUsage =
     "usage: triptych-run [options]\n"
     "Runs the default particle scene with the native kernel and writes a report.\n"
-    "  --particles N      particles (default 20000)\n"
+    "  --particles N      particles (default %u)\n"
     "  --hz RATE          target frame rate, 0 = as fast as possible (default 60)\n"
     "  --frames N         frames to run (default 600)\n"
-    "  --grain N          particles per compute chunk (default 4096)\n"
+    "  --grain N          particles per compute chunk (default %u)\n"
     "  --workers N        compute threads (default: the plan's compute CPUs)\n"
     "  --renderer KIND    vulkan | cpu (default vulkan)\n"
     "  --width W --height H  render target (default 640x480)\n"
@@ -39,6 +39,12 @@ constexpr const char* kUsage =
     "Exit codes: 0 ok, 1 runtime failure, 2 bad usage.\n";
 
 volatile std::sig_atomic_t g_interrupted = 0;
+
+// The usage text, with EngineConfig{}'s defaults (every host's).
+void print_usage(std::FILE* to) {
+  const EngineConfig defaults;
+  std::fprintf(to, kUsage, defaults.particles, defaults.grain);
+}
 
 bool parse_uint(std::string_view s, std::uint64_t& out) {
   if (s.empty()) return false;
@@ -78,7 +84,7 @@ int main(int argc, char** argv) {
     };
     std::string_view v;
     if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
+      print_usage(stdout);
       return 0;
     } else if (a == "--particles") {
       cfg.particles = static_cast<std::uint32_t>(number(1, 1u << 24));
@@ -119,7 +125,8 @@ int main(int argc, char** argv) {
       value(v);
       out = std::string(v);
     } else {
-      std::fprintf(stderr, "triptych-run: unknown option '%s'\n%s", argv[i], kUsage);
+      std::fprintf(stderr, "triptych-run: unknown option '%s'\n", argv[i]);
+      print_usage(stderr);
       return 2;
     }
   }

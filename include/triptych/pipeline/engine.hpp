@@ -61,11 +61,13 @@ struct ExternalMemory {
   std::uint64_t ctx_address = 0;
 };
 
+// The defaults are every host's: the JS API and the CLI keep the same numbers
+// in node/lib/defaults.mjs, checked against these by tests/node/addon.test.mjs.
 struct EngineConfig {
-  std::uint32_t particles = 20000;
+  std::uint32_t particles = 8000;
   double hz = 60.0;                 // target frame rate; 0 = as fast as possible
   std::uint64_t frames = 600;       // frames to issue; 0 = until stop()
-  std::uint32_t grain = 4096;       // particles per compute chunk
+  std::uint32_t grain = 2048;       // particles per compute chunk
   std::uint32_t workers = 0;        // compute members; 0 = one per compute CPU of the plan
   ComputeBackend compute = ComputeBackend::kNative;
   NativeKernelStep native_kernel = nullptr;  // kNative only
