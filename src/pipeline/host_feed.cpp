@@ -53,13 +53,12 @@ Result<std::optional<std::uint64_t>> Engine::copy_result(std::span<std::byte> pi
   TripleBuffer& result_tb = m.arena->triple_buffer(FrameStage::kResult);
   const TripleBuffer::Frame f = result_tb.acquire_latest();
   if (!f.is_new) return std::optional<std::uint64_t>{};
-  // The zone header is ours, but checked like any arena bytes before use.
-  const auto* h = reinterpret_cast<const render::ResultZoneHeader*>(f.data.data());
-  if (h->width != m.cfg.width || h->height != m.cfg.height || h->row_bytes != m.cfg.width * 4 ||
-      std::uint64_t{h->pixel_offset} + bytes > f.data.size()) {
+  // The zone header is ours, but read once and checked like any arena bytes.
+  const auto geometry = render::read_result_zone(f.data);
+  if (!geometry || geometry->width != m.cfg.width || geometry->height != m.cfg.height) {
     return make_error(Errc::kCorruptHeader, "the result zone's header does not describe its image");
   }
-  std::memcpy(pixels.data(), f.data.data() + h->pixel_offset, bytes);
+  std::memcpy(pixels.data(), f.data.data() + geometry->pixel_offset, bytes);
   const std::uint32_t r = result_tb.indices().reader;
   if (!m.slot_index_ok(r, "result reader")) return make_error(Errc::kCorruptHeader, "corrupt result triple buffer");
   const std::uint64_t frame = m.result_frame[r];

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "triptych/render/render_stage.hpp"
 #include "triptych/render/scene.hpp"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -30,23 +31,18 @@
 namespace triptych::render {
 
 Result<Image> image_from_result_zone(std::span<const std::byte> zone, std::uint64_t* frame) {
-  if (zone.size() < kZonePayloadOffset) return make_error(Errc::kTooSmall, "result zone smaller than its header page");
+  auto geometry = read_result_zone(zone);
+  if (!geometry) return geometry.error();
+  const ResultZoneImage& g = geometry.value();
   const auto* h = reinterpret_cast<const ResultZoneHeader*>(zone.data());
-  if (h->magic != kResultZoneMagic) return make_error(Errc::kBadMagic, "not a result zone");
-  if (h->version != kRenderZoneVersion) return make_error(Errc::kBadVersion, "result zone version " + std::to_string(h->version));
-  if (h->format != kPixelFormatRgba8 || h->width == 0 || h->height == 0 || h->row_bytes != h->width * 4 ||
-      h->pixel_offset < sizeof(ResultZoneHeader) ||
-      std::uint64_t{h->pixel_offset} + std::uint64_t{h->row_bytes} * h->height > zone.size()) {
-    return make_error(Errc::kCorruptHeader, "result zone header describes pixels outside the zone");
-  }
   // SYNC(result-frame): acquires the pixels the renderer published with this frame word.
   const std::uint64_t f = h->frame.load(std::memory_order_acquire);
   if (frame != nullptr) *frame = f;
   Image img;
-  img.width = h->width;
-  img.height = h->height;
-  img.rgba.resize(std::size_t{h->row_bytes} * h->height);
-  std::memcpy(img.rgba.data(), zone.data() + h->pixel_offset, img.rgba.size());
+  img.width = g.width;
+  img.height = g.height;
+  img.rgba.resize(std::size_t{g.row_bytes} * g.height);
+  std::memcpy(img.rgba.data(), zone.data() + g.pixel_offset, img.rgba.size());
   return img;
 }
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers every RenderStage shares (render_stage.hpp): result zone headers.
 // init_result_zone runs before a zone is handed to a renderer
-// (single-threaded). See docs/render-stage.md.
+// (single-threaded); read_result_zone may run on any thread. See docs/render-stage.md.
 #include "triptych/render/render_stage.hpp"
 
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -36,6 +38,29 @@ Result<void> init_result_zone(std::span<std::byte> zone, std::uint32_t width,
   h->reserved = 0;
   h->frame.store(0, std::memory_order_release);
   return {};
+}
+
+Result<ResultZoneImage> read_result_zone(std::span<const std::byte> zone) {
+  if (zone.size() < kZonePayloadOffset) return make_error(Errc::kTooSmall, "result zone smaller than its header page");
+  // The plain fields precede `frame`: one copy of them, then only the copy.
+  std::uint32_t f[offsetof(ResultZoneHeader, frame) / sizeof(std::uint32_t)];
+  std::memcpy(f, zone.data(), sizeof(f));
+  const std::uint32_t magic = f[offsetof(ResultZoneHeader, magic) / 4];
+  const std::uint32_t version = f[offsetof(ResultZoneHeader, version) / 4];
+  const std::uint32_t format = f[offsetof(ResultZoneHeader, format) / 4];
+  ResultZoneImage img;
+  img.width = f[offsetof(ResultZoneHeader, width) / 4];
+  img.height = f[offsetof(ResultZoneHeader, height) / 4];
+  img.row_bytes = f[offsetof(ResultZoneHeader, row_bytes) / 4];
+  img.pixel_offset = f[offsetof(ResultZoneHeader, pixel_offset) / 4];
+  if (magic != kResultZoneMagic) return make_error(Errc::kBadMagic, "not a result zone");
+  if (version != kRenderZoneVersion) return make_error(Errc::kBadVersion, "result zone version " + std::to_string(version));
+  if (format != kPixelFormatRgba8 || img.width == 0 || img.height == 0 || img.row_bytes != std::uint64_t{img.width} * 4 ||
+      img.pixel_offset < sizeof(ResultZoneHeader) ||
+      std::uint64_t{img.pixel_offset} + std::uint64_t{img.row_bytes} * img.height > zone.size()) {
+    return make_error(Errc::kCorruptHeader, "result zone header describes pixels outside the zone");
+  }
+  return img;
 }
 
 }  // namespace triptych::render

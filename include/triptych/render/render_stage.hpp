@@ -76,6 +76,20 @@ concept RenderStage = requires(R& r, const FrameInput& in, std::uint64_t ticket,
 // FrameInfo records kept for out-of-order wait_frame calls.
 inline constexpr std::uint32_t kFrameHistory = 64;
 
+// A result zone's image geometry, copied from its header once and validated:
+// callers build from this copy, never from the shared header again.
+struct ResultZoneImage {
+  std::uint32_t width = 0;
+  std::uint32_t height = 0;
+  std::uint32_t row_bytes = 0;
+  std::uint32_t pixel_offset = 0;
+};
+
+// Reads `zone`'s header fields (all but `frame`) once and checks magic,
+// version, format and that the pixels lie inside the zone. kTooSmall,
+// kBadMagic, kBadVersion or kCorruptHeader; never reads past `zone`.
+[[nodiscard]] Result<ResultZoneImage> read_result_zone(std::span<const std::byte> zone);
+
 // Writes a result zone's header (everything but `frame`, which is stored 0).
 // kTooSmall / kMisaligned if the zone cannot hold a width x height image.
 [[nodiscard]] Result<void> init_result_zone(std::span<std::byte> zone, std::uint32_t width,
