@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <array>
+#include <chrono>
 #include <atomic>
 #include <cstdio>
 #include <vector>
@@ -141,8 +142,10 @@ TEST_P(PipelineChaos, KernelSpoilsOnlyItsOwnFrames) {
   g_run = ChaosRun{c.kind, c.count, engine->arena().kernel_base(), engine->arena().kernel_bytes()};
   for (auto& f : g_failed_frame) f.store(false, std::memory_order_relaxed);
   std::vector<std::byte> header(engine->arena().base(), engine->arena().base() + sizeof(ArenaHeader));
+  const auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(engine->start().ok());
   ASSERT_TRUE(engine->wait_finished(120s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 60s) << "the run must end well inside the 120 s wait";
   engine->stop();
 
   const EngineStatus s = engine->status();

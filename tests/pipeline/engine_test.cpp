@@ -328,6 +328,37 @@ TEST(Pipeline, Engine_HostFedFramesAreRenderedAndCopiedOut) {
   EXPECT_EQ(r.stats.complete, 20u);
 }
 
+// A control block corrupted under a running engine (an index out of range in
+// the compute triple buffer's writer line) must stop the run with an error
+// that names the buffer, fail the frame it hit, and leave every frame
+// accounted; never a write through the bad index.
+TEST(Pipeline, Engine_CorruptTripleBufferStopsTheRunClearlyWithEveryFrameAccounted) {
+  EngineConfig c = small_config();
+  c.frames = 0;  // until stopped: the corruption ends the run
+  auto e = Engine::create(c);
+  ASSERT_TRUE(e.ok()) << e.error().what();
+  std::unique_ptr<Engine> engine = std::move(e).value();
+  ASSERT_TRUE(engine->start().ok());
+  TripleBufferControl& ctl = engine->arena().triple_buffer(FrameStage::kCompute).control();
+  const auto t0 = std::chrono::steady_clock::now();
+  // The writer rewrites its own index each publish: keep corrupting it until
+  // the engine notices (bounded).
+  while (engine->status().error.empty() && std::chrono::steady_clock::now() - t0 < 10s) {
+    ctl.writer_index.store(7, std::memory_order_relaxed);
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(engine->wait_finished(30s));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 10s) << "the engine must notice within a few frames, well inside the 30 s wait";
+  engine->stop();
+  const EngineStatus s = engine->status();
+  EXPECT_NE(s.error.find("compute writer"), std::string::npos) << s.error;
+  EXPECT_NE(s.error.find("refused a publish"), std::string::npos) << s.error;
+  EXPECT_GE(s.failed, 1u) << "the frame the corruption hit is failed, not lost";
+  EXPECT_EQ(s.in_flight, 0u);
+  EXPECT_EQ(s.issued, s.presented + s.dropped + s.failed);
+}
+
 TEST(Pipeline, Engine_RejectsBadConfigurationsClearly) {
   auto expect_error = [](const EngineConfig& c, Errc code, const char* words,
                          std::optional<ExternalMemory> mem = std::nullopt) {
