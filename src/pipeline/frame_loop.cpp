@@ -145,8 +145,9 @@ bool Engine::Impl::run_compute(std::uint64_t frame, std::uint64_t index, std::ui
   // The frame id members report comes from here, never from the context,
   // which kernels can overwrite.
   dispatch_frame.store(frame + 1, std::memory_order_relaxed);
-  frame_failed.store(false, std::memory_order_relaxed);
-  {
+  // Only a failed frame leaves a cause behind, so only then is there
+  // something to clear: a clean frame takes no lock.
+  if (frame_failed.exchange(false, std::memory_order_relaxed)) {
     std::lock_guard<std::mutex> lock(message_mu);
     frame_cause.clear();
   }
