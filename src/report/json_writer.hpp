@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// A minimal streaming JSON writer for the exporters (src/trace/export.cpp).
+// A minimal streaming JSON writer for the exporters (export.cpp, html_report.cpp).
 // Escapes '<', '>' and '&' too, so its output can sit inside an HTML <script>
 // element unchanged. Single-threaded; not a public API. docs/tracing.md.
 #pragma once

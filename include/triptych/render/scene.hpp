@@ -57,7 +57,7 @@ static_assert(std::is_standard_layout_v<Instance> && std::is_trivially_copyable_
 static_assert(sizeof(Instance) == 32, "the vertex input binding stride is 32 bytes");
 static_assert(offsetof(Instance, param) == 16 && offsetof(Instance, rgba) == 20 &&
                   offsetof(Instance, shape) == 24,
-              "the vertex attribute offsets in vulkan_renderer.cpp assume this layout");
+              "the vertex attribute offsets in src/render/vulkan/pipeline.cpp assume this layout");
 
 // Counters of one layout pass. Every input particle lands in exactly one of
 // drawn, culled, nonfinite, bad_size, bad_shape or overflow; clamped counts
