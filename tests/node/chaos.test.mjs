@@ -73,6 +73,8 @@ test('chaos kernels spoil only their own frames; the engine and later kernels ar
   for (const name of kinds) {
     const t0 = Date.now();
     const r = await runKernel(name);
+    // Each run takes seconds; the test's own limit is 600 s for all of them.
+    assert.ok(Date.now() - t0 < 60_000, `${name}: the run must end well inside the test's time limit`);
     checkBoundary(name, r);
     if (name === 'chaos_nonfinite') {
       assert.equal(r.status.failed, 0, 'bad particle values are the render stage\'s to drop, not a failure');
