@@ -22,7 +22,9 @@ export interface EngineOptions {
   particles?: number;
   /** Target frame rate; 0 = as fast as possible. */
   hz?: number;
-  /** Frames to run; 0 = until requestStop(). */
+  /** Wall-clock seconds to run, at any rate (default 10); 0 = until requestStop(). */
+  seconds?: number;
+  /** Frames to run instead of `seconds` (giving both is refused). */
   frames?: number;
   /** Particles per compute chunk. */
   grain?: number;
@@ -133,6 +135,10 @@ export declare class Engine {
 }
 
 export declare function createEngine(options?: EngineOptions): Promise<Engine>;
+/** Every option with its default, checked against the run options table (throws OptionError). */
+export declare function normaliseOptions(options?: EngineOptions): Required<Omit<EngineOptions, 'kernel' | 'device' | 'log'>> & EngineOptions;
+/** The defaults every host shares (the run options table's). */
+export declare function defaults(): EngineOptions;
 export declare function plan(options?: PlanOptions): { table: string; json: string };
 export declare function devices(): Array<{ index: number; name: string; type: string; usable: boolean; hostImport: boolean; apiVersion: string }>;
 export declare function buildDir(): string;

@@ -6,7 +6,6 @@ import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import process from 'node:process';
-import { DEFAULTS } from '../lib/defaults.mjs';
 
 const USAGE = `usage: triptych <command> [options]
 
@@ -19,59 +18,46 @@ commands:
 'triptych <command> --help' describes each command's options.
 `;
 
-const PLAN_OPTIONS = {
-  topology: { type: 'string' },
-  'reserved-cores': { type: 'string' },
-  'compute-threads': { type: 'string' },
-  'render-threads': { type: 'string' },
-  'reserved-cpus': { type: 'string' },
-  'compute-cpus': { type: 'string' },
-  'render-cpus': { type: 'string' },
-  smt: { type: 'boolean' },
-  oversubscribe: { type: 'boolean' },
-};
+// The run options table (the addon's, shared with createEngine() and
+// triptych-run): this command line's flags, their checks, defaults and help.
+let table = null;
+async function runOptionTable() {
+  if (table) return table;
+  const { loadAddon } = await api();
+  const { addon } = loadAddon();
+  const rows = addon.runOptions().filter((o) => o.hosts.includes('cli'));
+  const flags = {};
+  for (const o of rows) flags[o.flag] = { type: o.type === 'switch' ? 'boolean' : 'string', ...(o.key === 'quiet' ? { short: 'q' } : {}) };
+  const planFlags = Object.fromEntries(rows.filter((o) => o.plan).map((o) => [o.flag, flags[o.flag]]));
+  table = {
+    flags, planFlags,
+    help: addon.optionsHelp('cli', false), planHelp: addon.optionsHelp('cli', true),
+    // parseArgs' {flag: text | true} -> createEngine()'s options, checked.
+    normalise: (values) => {
+      try {
+        return addon.normaliseRunOptions(values, 'cli');
+      } catch (err) {
+        if (err.code === 'ERR_TRIPTYCH_BAD_OPTION') throw new UsageError(err.message.replace(/^bad option: /, ''));
+        throw err;
+      }
+    },
+  };
+  return table;
+}
 
-const PLAN_HELP = `core plan options:
-  --topology FILE         plan for the machine in this hwloc XML file (lstopo --of xml)
-  --reserved-cores N      cores reserved for the orchestrator, UI and OS (default 1-3)
-  --compute-threads N     compute (WASM worker) threads
-  --render-threads N      render pool threads
-  --reserved-cpus LIST    explicit CPU lists, e.g. 0-2 (likewise --compute-cpus, --render-cpus)
-  --smt                   one thread per hardware thread instead of per core
-  --oversubscribe         allow more threads than CPUs (warns)
-  The TRIPTYCH_* environment variables of docs/scheduler.md apply too.
-`;
+const PLAN_ENV_HELP = '  The TRIPTYCH_* environment variables of docs/scheduler.md apply too.\n';
 
-const RUN_HELP = `usage: triptych run [options]
+async function runHelp() {
+  const t = await runOptionTable();
+  return `usage: triptych run [options]
 
 Runs a scene: WASM compute on pinned workers -> Vulkan render -> present. Headless,
 "present" is the read-back result frame; the run ends with a per-stage summary.
 
-  --scene NAME          particles (the default scene)
-  --kernel FILE         a custom kernel .wasm built with triptych_add_wasm_kernel
-  --particles N         particles (default ${DEFAULTS.particles})
-  --hz RATE             target frame rate; 0 = as fast as possible (default 60)
-  --seconds S           run for S seconds (default 10) ...
-  --frames N            ... or for N frames
-  --workers N           compute workers (default: one per compute CPU of the plan)
-  --grain N             particles per compute chunk (default ${DEFAULTS.grain})
-  --renderer KIND       vulkan | cpu (default vulkan)
-  --device NAME         Vulkan device name substring (see 'triptych info')
-  --validation          Khronos validation layer; any message fails the run
-  --width W, --height H render target (default 640x480)
-  --lag POLICY          wait | drop: when render lags, compute waits or its frames drop
-  --baseline copy       the same scene the way a typical Electron app moves data:
-                        postMessage clones, a staging buffer, staging upload and readback
-  --compute KIND        wasm | native (native: the C kernel, for comparison)
-  --seed N              initial particle placement (default 1)
-  --wasm-tier MODE      eager | lazy V8 tiering for the kernel (default eager)
-  --deadline-ms MS      a chunk running longer fails its frame; its worker is replaced (default 1000)
-  --headless            never open a window (the default: no window presenter yet)
-  --out DIR             write trace.json report.html frames.csv stats.json snapshot.png there
-                        (default out/ when no single-file option is given)
-  --trace FILE --report FILE --csv FILE --stats FILE --snapshot FILE
-  -q, --quiet           no live status line
-${PLAN_HELP}`;
+${t.help}
+core plan options:
+${t.planHelp}${PLAN_ENV_HELP}`;
+}
 
 class UsageError extends Error {}
 
@@ -103,20 +89,6 @@ function oneOf(values, key, allowed, fallback) {
   return v;
 }
 
-function planOptions(values) {
-  const p = {};
-  if (values.topology) p.topology = resolve(values.topology);
-  if (values['reserved-cores'] !== undefined) p.reservedCores = int(values, 'reserved-cores', 0, 4096);
-  if (values['compute-threads'] !== undefined) p.computeThreads = int(values, 'compute-threads', 1, 4096);
-  if (values['render-threads'] !== undefined) p.renderThreads = int(values, 'render-threads', 1, 4096);
-  if (values['reserved-cpus']) p.reservedCpus = values['reserved-cpus'];
-  if (values['compute-cpus']) p.computeCpus = values['compute-cpus'];
-  if (values['render-cpus']) p.renderCpus = values['render-cpus'];
-  if (values.smt) p.smt = true;
-  if (values.oversubscribe) p.oversubscribe = true;
-  return p;
-}
-
 async function api() {
   return import('../lib/index.mjs');
 }
@@ -124,67 +96,36 @@ async function api() {
 // ---- run ---------------------------------------------------------------------
 
 async function cmdRun(args) {
-  const { values } = parse(args, {
-    scene: { type: 'string' }, kernel: { type: 'string' }, particles: { type: 'string' }, hz: { type: 'string' },
-    seconds: { type: 'string' }, frames: { type: 'string' }, workers: { type: 'string' }, grain: { type: 'string' },
-    renderer: { type: 'string' }, device: { type: 'string' }, validation: { type: 'boolean' },
-    width: { type: 'string' }, height: { type: 'string' }, lag: { type: 'string' }, compute: { type: 'string' },
-    'wasm-tier': { type: 'string' }, 'deadline-ms': { type: 'string' }, headless: { type: 'boolean' },
-    out: { type: 'string' }, trace: { type: 'string' }, report: { type: 'string' }, csv: { type: 'string' },
-    stats: { type: 'string' }, snapshot: { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
-    baseline: { type: 'string' }, seed: { type: 'string' },
-    ...PLAN_OPTIONS,
-  }, RUN_HELP);
-  if (values.help) { process.stdout.write(RUN_HELP); return 0; }
-  oneOf(values, 'scene', ['particles'], 'particles');
-  const baseline = values.baseline === undefined ? null : oneOf(values, 'baseline', ['copy'], 'copy');
-  if (baseline && values.compute === 'native') throw new UsageError('--baseline copy runs the WASM kernel; drop --compute native');
-  if (values.seconds !== undefined && values.frames !== undefined) throw new UsageError('give --seconds or --frames, not both');
-  const hz = num(values, 'hz', 0, 1000, 60);
-  const seconds = num(values, 'seconds', 0.01, 86400, 10);
-  const frames = values.frames !== undefined ? int(values, 'frames', 1, 2 ** 40)
-    : hz > 0 ? Math.max(1, Math.round(seconds * hz)) : 0;
-  const opts = {
-    particles: int(values, 'particles', 1, 1 << 24, DEFAULTS.particles), hz, frames,
-    workers: int(values, 'workers', 1, 1024, 0), grain: int(values, 'grain', 1, 1 << 24, DEFAULTS.grain),
-    renderer: oneOf(values, 'renderer', ['vulkan', 'cpu'], 'vulkan'),
-    width: int(values, 'width', 1, 8192, 640), height: int(values, 'height', 1, 8192, 480),
-    lag: oneOf(values, 'lag', ['wait', 'drop'], 'wait'), compute: oneOf(values, 'compute', ['wasm', 'native'], 'wasm'),
-    wasmTier: oneOf(values, 'wasm-tier', ['eager', 'lazy'], 'eager'),
-    deadlineMs: int(values, 'deadline-ms', 1, 600000, 1000), validation: !!values.validation,
-    seed: int(values, 'seed', 0, 2 ** 32 - 1, 1),
-    plan: planOptions(values),
-  };
-  if (values.device !== undefined) opts.device = values.device;
-  if (values.kernel) opts.kernel = resolve(values.kernel);
-  const single = ['trace', 'report', 'csv', 'stats', 'snapshot'].some((k) => values[k]);
-  const outDir = values.out ?? (single ? null : 'out');
-  const outputs = {};
-  for (const [key, file] of [['trace', 'trace.json'], ['report', 'report.html'], ['csv', 'frames.csv'], ['stats', 'stats.json'], ['snapshot', 'snapshot.png']]) {
-    if (values[key]) outputs[key] = resolve(values[key]);
-    else if (outDir) outputs[key] = resolve(outDir, file);
-  }
+  const t = await runOptionTable();
+  const help = await runHelp();
+  const { values } = parse(args, t.flags, help);
+  if (values.help) { process.stdout.write(help); return 0; }
+  const { files, baseline, headless, quiet, scene, out, trace, report, csv, stats, snapshot, ...opts } = t.normalise(values);
+  if (opts.kernel) opts.kernel = resolve(opts.kernel);
+  if (opts.plan.topology) opts.plan.topology = resolve(opts.plan.topology);
+  const outputs = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, resolve(f)]));
   for (const f of Object.values(outputs)) mkdirSync(dirname(f), { recursive: true });
-  if (!values.headless && process.env.DISPLAY) {
+  if (!headless && process.env.DISPLAY) {
     process.stderr.write('triptych: a window presenter is not available yet; running headless\n');
   }
+  const { hz, frames, seconds } = opts;
 
   const { createEngine } = await api();
   const t0 = performance.now();
   const engine = baseline ? await (await import('../lib/baseline.mjs')).createCopyBaseline(opts) : await createEngine(opts);
   const startup = performance.now() - t0;
-  const untilDone = frames === 0 ? 'until Ctrl-C' : `${frames} frames`;
+  const untilDone = frames !== 0 ? `${frames} frames` : seconds > 0 ? `${seconds} s` : 'until Ctrl-C';
   const computeText = baseline ? `${engine.workerCount} WASM workers, COPY BASELINE (postMessage + staging copies)`
     : opts.compute === 'wasm' ? `${engine.workerCount} WASM workers` : 'native compute';
   process.stdout.write(`triptych run: ${opts.particles} particles, ${computeText}, ${engine.renderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
   let interrupted = false;
   const onSigint = () => { interrupted = true; engine.requestStop(); };
   process.once('SIGINT', onSigint);
-  const tty = process.stdout.isTTY && !values.quiet;
+  const tty = process.stdout.isTTY && !quiet;
   const line = (s) => `${s.elapsedS.toFixed(1).padStart(6)} s  ${String(s.fps).padStart(4)} fps  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  presented ${s.presented}  late ${s.late}  dropped ${s.dropped}  failed ${s.failed}`;
   const status = await engine.run({
     intervalMs: tty ? 250 : 1000,
-    onStatus: values.quiet ? undefined : (s) => {
+    onStatus: quiet ? undefined : (s) => {
       if (tty) process.stdout.write(`\r${line(s)}\x1b[K`);
       else process.stdout.write(`${line(s)}\n`);
     },
@@ -198,7 +139,7 @@ async function cmdRun(args) {
   let code = 0;
   try {
     engine.writeOutputs(outputs, {
-      host: 'node', scene: 'particles', particles: opts.particles, hz, frames,
+      host: 'node', scene, particles: opts.particles, hz, frames, seconds,
       compute: baseline ? 'wasm, copy baseline' : opts.compute,
       workers: engine.workerCount, renderer: engine.renderer, lag: opts.lag, 'wasm tier': opts.wasmTier,
       'start-up ms': startup.toFixed(0),
@@ -230,12 +171,16 @@ function printFailures(engine, status) {
 // ---- plan ----------------------------------------------------------------------
 
 async function cmdPlan(args) {
-  const help = `usage: triptych plan [--json] [options]\n\nPrints which CPUs the orchestrator (reserved), the WASM compute workers and the\nrender pool would use, and why.\n  --json                  JSON instead of a table\n${PLAN_HELP}`;
-  const { values } = parse(args, { json: { type: 'boolean' }, ...PLAN_OPTIONS }, help);
+  const t = await runOptionTable();
+  const help = `usage: triptych plan [--json] [options]\n\nPrints which CPUs the orchestrator (reserved), the WASM compute workers and the\nrender pool would use, and why.\n  --json                  JSON instead of a table\n${t.planHelp}${PLAN_ENV_HELP}`;
+  const { values } = parse(args, { json: { type: 'boolean' }, ...t.planFlags }, help);
   if (values.help) { process.stdout.write(help); return 0; }
+  const { json, ...planValues } = values;
+  const { plan: overrides } = t.normalise(planValues);
+  if (overrides.topology) overrides.topology = resolve(overrides.topology);
   const { plan } = await api();
-  const p = plan(planOptions(values));
-  process.stdout.write(values.json ? `${p.json}\n` : p.table);
+  const p = plan(overrides);
+  process.stdout.write(json ? `${p.json}\n` : p.table);
   return 0;
 }
 

@@ -49,8 +49,10 @@ export class CopyBaseline {
     const periodNs = o.hz > 0 ? BigInt(Math.round(1e9 / o.hz)) : 0n;
     const dt = Math.fround(o.hz > 0 ? 1 / o.hz : 1 / 120);
     let deadline = now() + periodNs;
+    // A run of `seconds` ends on the wall clock, as the engine's frame loop does.
+    const endNs = o.frames === 0 && o.seconds > 0 ? now() + BigInt(Math.round(o.seconds * 1e9)) : 0n;
     let lastStatus = 0;
-    for (let i = 0; (o.frames === 0 || i < o.frames) && !this.#stop; i++) {
+    for (let i = 0; (o.frames === 0 || i < o.frames) && !this.#stop && (endNs === 0n || now() < endNs); i++) {
       if (periodNs > 0n) {
         const wait = Number(deadline - now()) / 1e6;
         if (wait > 0) await sleep(Math.max(0, wait - 1));
@@ -103,13 +105,17 @@ export async function createCopyBaseline(options = {}) {
   const opts = normaliseOptions(options);
   const { addon, path: addonPath } = loadAddon();
   const kernel = await loadKernel(opts.kernel ?? defaultKernelPath());
+  const { log, _oneMemoryForBenchmark, ...tableOpts } = opts;
   let native;
+  let plan;
   try {
-    native = new addon.Engine({ ...opts, compute: 'host', staging: true, hostPresents: true, frames: 0 });
+    // The host copies each frame in: the engine has no frame loop of its own.
+    const prepared = addon.prepareEngine({ ...tableOpts, compute: 'copy-in', staging: true, hostPresents: true, frames: 0 });
+    native = new addon.Engine(prepared.setup);
+    plan = JSON.parse(prepared.plan);
   } catch (err) {
     throw wrap(err);
   }
-  const plan = JSON.parse(addon.plan(opts.plan ?? {}).json);
   const count = opts.workers || plan.compute.threads.length;
   const workers = [];
   for (let k = 0; k < count; k++) {

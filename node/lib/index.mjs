@@ -16,9 +16,8 @@ import { dirname, join, resolve, basename } from 'node:path';
 import v8 from 'node:v8';
 
 import { TriptychError, OptionError, KernelError, wrap } from './errors.mjs';
-import { DEFAULTS } from './defaults.mjs';
 
-export { TriptychError, OptionError, KernelError, DEFAULTS };
+export { TriptychError, OptionError, KernelError };
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -80,23 +79,28 @@ export function setWasmTiering(mode) {
 }
 
 
-export function normaliseOptions(opts) {
-  const o = { ...DEFAULTS, ...opts };
-  const int = (k, lo, hi) => {
-    if (!Number.isInteger(o[k]) || o[k] < lo || o[k] > hi) {
-      throw new OptionError(`${k} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(o[k])}`);
-    }
-  };
-  int('particles', 1, 1 << 24); int('frames', 0, 2 ** 40); int('grain', 1, 1 << 24);
-  int('workers', 0, 1024); int('width', 1, 8192); int('height', 1, 8192); int('seed', 0, 2 ** 32 - 1);
-  int('deadlineMs', 1, 600000); int('workerHeapMb', 0, 1 << 16);
-  if (o.log !== undefined && typeof o.log !== 'function') throw new OptionError('log must be a function (line) => void');
-  if (typeof o.hostPresents !== 'boolean') throw new OptionError(`hostPresents must be a boolean, got ${JSON.stringify(o.hostPresents)}`);
-  if (typeof o.hz !== 'number' || !(o.hz >= 0 && o.hz <= 1000)) throw new OptionError(`hz must be in [0, 1000], got ${o.hz}`);
-  for (const [k, allowed] of [['renderer', ['vulkan', 'cpu']], ['lag', ['wait', 'drop']], ['compute', ['wasm', 'native']]]) {
-    if (!allowed.includes(o[k])) throw new OptionError(`${k} must be one of ${allowed.join(', ')}, got '${o[k]}'`);
+// Options only JS can hold: kept out of the table's check, passed through.
+const JS_ONLY = ['log', '_oneMemoryForBenchmark'];
+
+// Every createEngine() option with its default filled in, checked against
+// the one run options table (the addon's; docs/cli.md). Throws OptionError.
+export function normaliseOptions(options = {}) {
+  if (options === null || typeof options !== 'object') throw new OptionError('options must be an object');
+  let normalised;
+  try {
+    normalised = loadAddon().addon.normaliseRunOptions(tableOptions(options), 'api');
+  } catch (err) {
+    if (err?.code === 'ERR_TRIPTYCH_BAD_OPTION') throw new OptionError(err.message.replace(/^bad option: /, ''));
+    throw wrap(err);
   }
-  return o;
+  if (options.log !== undefined && typeof options.log !== 'function') throw new OptionError('log must be a function (line) => void');
+  for (const k of JS_ONLY) if (options[k] !== undefined) normalised[k] = options[k];
+  return normalised;
+}
+
+// The defaults every host shares, as createEngine() spells them.
+export function defaults() {
+  return normaliseOptions({});
 }
 
 // Compiles the kernel once and checks it against the ABI before any memory
@@ -412,32 +416,42 @@ export class Engine {
   }
 }
 
-// createEngine({ kernel, particles, hz, frames, workers, renderer, ... })
+// createEngine({ kernel, particles, hz, seconds, frames, workers, renderer, ... })
 export async function createEngine(options = {}) {
   const opts = normaliseOptions(options);
   const { addon, path: addonPath } = loadAddon();
   if (opts.compute === 'native') {
-    const native = construct(addon, { ...opts }, undefined, undefined, undefined);
-    const engine = new Engine(native, null, opts, null, addonPath, null);
-    return engine;
+    const native = construct(addon, prepare(addon, opts).setup);
+    return new Engine(native, null, opts, null, addonPath, null);
   }
   setWasmTiering(opts.wasmTier);
   const kernel = await loadKernel(resolve(opts.kernel ?? defaultKernelPath()));
   const ctxAddress = Math.ceil(kernel.heapBase / 64) * 64;
-  const nativeOpts = { ...opts, kernelStaticBytes: ctxAddress + 64 };
-  let layout;
-  try { layout = addon.layoutFor(nativeOpts); } catch (err) { throw wrap(err); }
-  const workers = layout.workers;
+  // The one topology load, core plan and layout of this engine.
+  const prepared = prepare(addon, { ...opts, kernelStaticBytes: ctxAddress + 64 });
+  const { layout } = prepared;
+  layout.workers = prepared.workers;
   const { memories, kernelView, engineView } = allocateMemories(layout, opts._oneMemoryForBenchmark === true);
-  const native = construct(addon, nativeOpts, kernelView, engineView, { ctxAddress });
+  const native = construct(addon, prepared.setup, kernelView, engineView, { ctxAddress });
   const engine = new Engine(native, memories, opts, kernel, addonPath, layout);
   try {
-    await engine._startWorkers(workers);
+    await engine._startWorkers(prepared.workers);
   } catch (err) {
     await engine.close();
     throw wrap(err);
   }
   return engine;
+}
+
+// The addon's options: the table's keys only (the JS-only ones stay here).
+function tableOptions(opts) {
+  const o = { ...opts };
+  for (const k of JS_ONLY) delete o[k];
+  return o;
+}
+
+function prepare(addon, opts) {
+  try { return addon.prepareEngine(tableOptions(opts)); } catch (err) { throw wrap(err); }
 }
 
 // The arena's two memories, each a shared WebAssembly.Memory that never
@@ -467,9 +481,9 @@ function allocateMemories(layout, oneMemory) {
   return { memories: { kernel, engine }, kernelView: new Uint8Array(kernel.buffer), engineView: new Uint8Array(engine.buffer) };
 }
 
-function construct(addon, opts, kernelView, engineView, placement) {
+function construct(addon, setup, kernelView, engineView, placement) {
   try {
-    return new addon.Engine(opts, kernelView, engineView, placement);
+    return new addon.Engine(setup, kernelView, engineView, placement);
   } catch (err) {
     throw wrap(err);
   }

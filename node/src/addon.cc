@@ -59,9 +59,11 @@ class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
     exports.Set("Engine", EngineWrap::Define(env));
-    exports.Set("layoutFor", Napi::Function::New(env, LayoutFor, "layoutFor"));
+    exports.Set("runOptions", Napi::Function::New(env, RunOptions, "runOptions"));
+    exports.Set("optionsHelp", Napi::Function::New(env, OptionsHelp, "optionsHelp"));
+    exports.Set("normaliseRunOptions", Napi::Function::New(env, NormaliseRunOptions, "normaliseRunOptions"));
+    exports.Set("prepareEngine", Napi::Function::New(env, PrepareEngine, "prepareEngine"));
     exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
-    exports.Set("engineDefaults", Napi::Function::New(env, EngineDefaults, "engineDefaults"));
     exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
     exports.Set("kernelAbiVersion", Napi::Number::New(env, TP_KERNEL_ABI_VERSION));
     exports.Set("nowNs", Napi::Function::New(env, NowNs, "nowNs"));

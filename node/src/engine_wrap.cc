@@ -109,17 +109,20 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                       InstanceAccessor("workers", &EngineWrap::Workers, nullptr)});
 }
 
-// new Engine(config, kernelMemoryView?, engineMemoryView?, placement?)
+// new Engine(setup | options, kernelMemoryView?, engineMemoryView?, placement?):
+// `setup` from prepareEngine() (what createEngine() sized the memories from),
+// or an options object prepared here.
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
   const Napi::Env env = info.Env();
-  const pipeline::EngineConfig cfg = config_from(env, get_object(env, info[0], "config"));
+  pipeline::EngineSetup setup = info[0].IsExternal() ? *info[0].As<Napi::External<pipeline::EngineSetup>>().Data()
+                                                     : setup_from(env, info[0]);
   std::optional<pipeline::ExternalMemory> memory;
-  if (cfg.compute == pipeline::ComputeBackend::kExternal) {
+  if (setup.config.compute == pipeline::ComputeBackend::kExternal) {
     memory = external_memory(info);
     kernel_memory_ref_ = Napi::Persistent(info[1].As<Napi::Object>());  // keeps the bytes alive
     engine_memory_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
   }
-  auto engine = pipeline::Engine::create(cfg, memory);
+  auto engine = pipeline::Engine::create(std::move(setup), memory);
   if (!engine) throw_error(env, engine.error());
   engine_ = std::shared_ptr<pipeline::Engine>(std::move(engine).value().release());
   id_ = register_engine(engine_);

@@ -1,47 +1,137 @@
 // SPDX-License-Identifier: Apache-2.0
-// Engine options from JS (contracts in options.hpp): the core-plan overrides,
-// the engine configuration, and the arena layout they give, as JS objects.
-// Non-blocking apart from reading a topology file; any JS thread. Design:
-// docs/node.md.
+// Run options from JS through the one table (contracts in options.hpp): JS
+// values become OptionValues, the table checks and stores them, and what
+// comes back to JS is read from the table too. Non-blocking apart from
+// reading a topology file; any JS thread. Design: docs/node.md.
 #include "options.hpp"
 
 #include <string>
+#include <utility>
 
 #include "args.hpp"
-#include "triptych/sched/topology.hpp"
+#include "triptych/pipeline/run_options.hpp"
 #include "triptych_kernel.h"
 
 namespace triptych::node {
 namespace {
 
-Result<sched::CorePlan> plan_from(const Napi::Object& o) {
-  sched::TopologyOptions topo_opts;
-  if (auto f = opt_string(o, "topology")) topo_opts.xml_file = *f;
-  auto topo = sched::Topology::load(topo_opts);
-  if (!topo) return topo.error();
-  sched::PlanPolicy policy;
-  if (auto env = sched::apply_env(policy); !env) return env.error();
-  auto count = [&](const char* key, std::optional<int>& out, std::uint64_t lo) {
-    if (o.Get(key).IsUndefined()) return;
-    out = static_cast<int>(opt_uint(o, key, 0, lo, 4096));
-  };
-  count("reservedCores", policy.reserved_cores, 0);
-  count("computeThreads", policy.compute_threads, 1);
-  count("renderThreads", policy.render_threads, 1);
-  auto cpus = [&](const char* key, std::optional<sched::CpuSet>& out) -> Result<void> {
-    if (auto s = opt_string(o, key)) {
-      auto set = sched::CpuSet::parse(*s);
-      if (!set) return make_error(set.error().code, std::string(key) + ": " + set.error().message);
-      out = set.value();
+using pipeline::OptionNaming;
+using pipeline::OptionValue;
+using pipeline::RunConfig;
+using pipeline::RunHost;
+using pipeline::RunOption;
+
+[[noreturn]] void throw_bad_option(const Napi::Env& env, const std::string& message) {
+  throw_error(env, Error{Errc::kBadOption, message});
+}
+
+// A JS value as the table takes it; objects and functions are no option's value.
+OptionValue option_value(const Napi::Env& env, const Napi::Value& v, const std::string& name) {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value();
+  if (v.IsNumber()) return v.As<Napi::Number>().DoubleValue();
+  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
+  if (v.IsBigInt()) {
+    if (auto u = bigint_u64(v); u && *u <= (std::uint64_t{1} << 53)) return static_cast<double>(*u);
+  }
+  throw_bad_option(env, name + " must be a number, text or a boolean, not " +
+                            (v.IsFunction() ? "a function" : v.IsBigInt() ? "a BigInt this large" : "an object"));
+}
+
+RunHost host_named(const Napi::Env& env, const Napi::Value& v) {
+  const std::string host = string_or(v, "api");
+  if (host == "api") return pipeline::kApiHost;
+  if (host == "cli") return pipeline::kCliHost;
+  throw Napi::RangeError::New(env, "host must be 'api' or 'cli', got '" + host + "'");
+}
+
+void set_one(const Napi::Env& env, RunConfig& c, const RunOption& o, const Napi::Value& v, RunHost host,
+             OptionNaming naming) {
+  const std::string name = naming == OptionNaming::kFlag ? "--" + std::string(o.flag) : std::string(o.key);
+  OptionValue value = option_value(env, v, name);
+  // Command-line text ("8000", "0-3") is parsed by the table, like triptych-run's argv.
+  if (naming == OptionNaming::kFlag && std::holds_alternative<std::string>(value)) {
+    auto parsed = pipeline::parse_option_text(o, std::get<std::string>(value));
+    if (!parsed) throw_error(env, parsed.error());
+    value = std::move(parsed).value();
+  }
+  if (auto ok = pipeline::set_option(c, o, value, host, naming); !ok) throw_error(env, ok.error());
+}
+
+// The JS API's shape: {key: value, ..., plan: {key: value}}; the command
+// line's: {flag: text | true} with the plan's flags among the rest.
+RunConfig run_config_from(const Napi::Env& env, const Napi::Value& options, RunHost host) {
+  RunConfig c;
+  const Napi::Object o = get_object(env, options, "options");
+  const bool flags = host == pipeline::kCliHost;
+  const OptionNaming naming = flags ? OptionNaming::kFlag : OptionNaming::kKey;
+  const Napi::Array keys = o.GetPropertyNames();
+  for (std::uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+    if (!flags && key == "plan") {
+      const Napi::Object plan = get_object(env, o.Get(key), "plan");
+      const Napi::Array plan_keys = plan.GetPropertyNames();
+      for (std::uint32_t j = 0; j < plan_keys.Length(); ++j) {
+        const std::string pk = plan_keys.Get(j).As<Napi::String>().Utf8Value();
+        const RunOption* po = pipeline::option_by_key(pk);
+        if (po == nullptr || !po->plan) throw_bad_option(env, "unknown core plan option 'plan." + pk + "'");
+        set_one(env, c, *po, plan.Get(pk), host, naming);
+      }
+      continue;
     }
-    return {};
-  };
-  if (auto r = cpus("reservedCpus", policy.reserved_cpus); !r) return r.error();
-  if (auto r = cpus("computeCpus", policy.compute_cpus); !r) return r.error();
-  if (auto r = cpus("renderCpus", policy.render_cpus); !r) return r.error();
-  policy.use_smt = opt_bool(o, "smt", false);
-  policy.allow_oversubscribe = opt_bool(o, "oversubscribe", false);
-  return sched::plan_cores(topo.value(), policy);
+    const RunOption* opt = flags ? pipeline::option_by_flag(key) : pipeline::option_by_key(key);
+    if (opt == nullptr || (!flags && opt->plan)) {
+      throw_bad_option(env, flags ? "unknown option '--" + key + "'"
+                                  : "unknown option '" + key + "'" +
+                                        (opt != nullptr ? " (core plan options go under 'plan')" : ""));
+    }
+    set_one(env, c, *opt, o.Get(key), host, naming);
+  }
+  if (auto ok = pipeline::finish_run_config(c); !ok) throw_error(env, ok.error());
+  return c;
+}
+
+Napi::Value js_value(const Napi::Env& env, const OptionValue& v) {
+  if (std::holds_alternative<bool>(v)) return Napi::Boolean::New(env, std::get<bool>(v));
+  if (std::holds_alternative<double>(v)) return Napi::Number::New(env, std::get<double>(v));
+  if (std::holds_alternative<std::string>(v)) return Napi::String::New(env, std::get<std::string>(v));
+  return env.Undefined();
+}
+
+// Every option of `host`, as the JS API spells it (internal ones when given).
+Napi::Object options_object(const Napi::Env& env, const RunConfig& c, RunHost host) {
+  auto o = Napi::Object::New(env);
+  auto plan = Napi::Object::New(env);
+  for (const RunOption& opt : pipeline::run_options()) {
+    if ((opt.hosts & host) == 0 || (opt.internal && !pipeline::was_given(c, opt))) continue;
+    const OptionValue v = opt.get(c);
+    if (std::holds_alternative<std::monostate>(v)) continue;
+    (opt.plan ? plan : o).Set(std::string(opt.key), js_value(env, v));
+  }
+  o.Set("plan", plan);
+  if (host == pipeline::kCliHost) {
+    const pipeline::RunOutputs f = pipeline::output_files(c.outputs);
+    auto files = Napi::Object::New(env);
+    for (const auto& [name, path] : {std::pair{"trace", &f.trace}, std::pair{"report", &f.report},
+                                     std::pair{"csv", &f.csv}, std::pair{"stats", &f.stats},
+                                     std::pair{"snapshot", &f.snapshot}}) {
+      if (!path->empty()) files.Set(name, *path);
+    }
+    o.Set("files", files);
+  }
+  return o;
+}
+
+const char* type_name(pipeline::OptionType t) {
+  switch (t) {
+    case pipeline::OptionType::kInteger: return "integer";
+    case pipeline::OptionType::kNumber: return "number";
+    case pipeline::OptionType::kChoice: return "choice";
+    case pipeline::OptionType::kSwitch: return "switch";
+    case pipeline::OptionType::kText: return "text";
+    case pipeline::OptionType::kCpuList: return "cpu-list";
+  }
+  return "text";
 }
 
 Napi::Object layout_object(const Napi::Env& env, const ArenaLayout& l) {
@@ -50,7 +140,6 @@ Napi::Object layout_object(const Napi::Env& env, const ArenaLayout& l) {
   o.Set("engineBytes", Napi::Number::New(env, static_cast<double>(l.total_bytes)));
   o.Set("stacksOffset", Napi::Number::New(env, static_cast<double>(l.stacks_offset)));
   o.Set("stackStride", Napi::Number::New(env, static_cast<double>(l.stack_stride)));
-  o.Set("workers", Napi::Number::New(env, l.spec.worker_stack_count));
   auto zones = Napi::Object::New(env);
   for (std::uint32_t i = 0; i < kZoneCount; ++i) {
     const auto id = static_cast<ZoneId>(i);
@@ -64,86 +153,89 @@ Napi::Object layout_object(const Napi::Env& env, const ArenaLayout& l) {
   return o;
 }
 
-
 }  // namespace
 
-pipeline::EngineConfig config_from(const Napi::Env& env, const Napi::Object& o) {
-  pipeline::EngineConfig c;
-  c.particles = static_cast<std::uint32_t>(opt_uint(o, "particles", c.particles, 1, 1u << 24));
-  if (auto hz = opt_number(o, "hz")) c.hz = *hz;
-  c.frames = opt_uint(o, "frames", c.frames, 0, std::uint64_t{1} << 40);
-  c.grain = static_cast<std::uint32_t>(opt_uint(o, "grain", c.grain, 1, 1u << 24));
-  c.workers = static_cast<std::uint32_t>(opt_uint(o, "workers", 0, 0, 1024));
-  c.width = static_cast<std::uint32_t>(opt_uint(o, "width", c.width, 1, 8192));
-  c.height = static_cast<std::uint32_t>(opt_uint(o, "height", c.height, 1, 8192));
-  c.seed = static_cast<std::uint32_t>(opt_uint(o, "seed", c.seed, 0, 0xFFFFFFFFu));
-  if (!o.Get("deviceIndex").IsUndefined()) c.device_index = static_cast<int>(opt_uint(o, "deviceIndex", 0, 0, 1024));
-  if (auto d = opt_string(o, "device")) c.device = *d;
-  c.validation = opt_bool(o, "validation", false);
-  c.worker_stack_bytes = static_cast<std::uint32_t>(opt_uint(o, "workerStackBytes", c.worker_stack_bytes, 4096, 64u << 20));
-  c.kernel_static_bytes = opt_uint(o, "kernelStaticBytes", 0, 0, std::uint64_t{1} << 31);
-  c.trace_capacity = static_cast<std::uint32_t>(opt_uint(o, "traceCapacity", 0, 0, 1u << 24));
-  const std::string renderer = opt_string(o, "renderer").value_or("vulkan");
-  if (renderer == "vulkan") c.renderer = pipeline::RendererKind::kVulkan;
-  else if (renderer == "cpu") c.renderer = pipeline::RendererKind::kCpu;
-  else throw Napi::RangeError::New(env, "renderer must be 'vulkan' or 'cpu', got '" + renderer + "'");
-  const std::string lag = opt_string(o, "lag").value_or("wait");
-  if (lag == "wait") c.lag = pipeline::LagPolicy::kWait;
-  else if (lag == "drop") c.lag = pipeline::LagPolicy::kDrop;
-  else throw Napi::RangeError::New(env, "lag must be 'wait' or 'drop', got '" + lag + "'");
-  const std::string compute = opt_string(o, "compute").value_or("wasm");
-  if (compute == "wasm") {
+pipeline::EngineSetup setup_from(const Napi::Env& env, const Napi::Value& options) {
+  const RunConfig run = run_config_from(env, options, pipeline::kApiHost);
+  pipeline::EngineConfig c = run.engine;
+  if (run.compute == "wasm") {
     c.compute = pipeline::ComputeBackend::kExternal;
-  } else if (compute == "native") {
+  } else if (run.compute == "native") {
     c.compute = pipeline::ComputeBackend::kNative;
     c.native_kernel = &tp_kernel_step;
-  } else if (compute == "host") {
-    c.compute = pipeline::ComputeBackend::kHost;
-    c.frames = 0;
   } else {
-    throw Napi::RangeError::New(env, "compute must be 'wasm', 'native' or 'host', got '" + compute + "'");
+    c.compute = pipeline::ComputeBackend::kCopyIn;  // the copy baseline's feed: no frame loop
+    c.frames = 0;
+    c.seconds = 0;
   }
-  c.staging = opt_bool(o, "staging", false);
-  c.host_presents = opt_bool(o, "hostPresents", false);
-  auto plan = plan_from(get_object(env, o.Get("plan"), "plan"));
+  auto plan = pipeline::plan_for(run);
   if (!plan) throw_error(env, plan.error());
-  c.plan = plan.value();
-  return c;
+  c.plan = std::move(plan).value();
+  auto setup = pipeline::Engine::prepare(std::move(c));
+  if (!setup) throw_error(env, setup.error());
+  return std::move(setup).value();
 }
 
-Napi::Value LayoutFor(const Napi::CallbackInfo& info) {
+Napi::Value RunOptions(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  const pipeline::EngineConfig cfg = config_from(env, get_object(env, info[0], "config"));
-  auto l = pipeline::Engine::layout_for(cfg);
-  if (!l) throw_error(env, l.error());
-  auto o = layout_object(env, l.value());
-  o.Set("workers", Napi::Number::New(env, static_cast<double>(cfg.workers != 0 ? cfg.workers : cfg.plan.compute.threads.size())));
-  return o;
+  auto arr = Napi::Array::New(env);
+  std::uint32_t n = 0;
+  for (const RunOption& opt : pipeline::run_options()) {
+    auto o = Napi::Object::New(env);
+    o.Set("key", std::string(opt.key));
+    o.Set("flag", std::string(opt.flag));
+    o.Set("type", type_name(opt.type));
+    auto hosts = Napi::Array::New(env);
+    std::uint32_t h = 0;
+    if ((opt.hosts & pipeline::kApiHost) != 0) hosts.Set(h++, "api");
+    if ((opt.hosts & pipeline::kCliHost) != 0) hosts.Set(h++, "cli");
+    if ((opt.hosts & pipeline::kNativeCliHost) != 0) hosts.Set(h++, "native");
+    o.Set("hosts", hosts);
+    o.Set("plan", opt.plan);
+    o.Set("internal", opt.internal);
+    if (opt.type == pipeline::OptionType::kInteger || opt.type == pipeline::OptionType::kNumber) {
+      o.Set("min", opt.min);
+      o.Set("max", opt.max);
+    }
+    if (!opt.choices.empty()) o.Set("choices", std::string(opt.choices));
+    o.Set("valueName", std::string(opt.value_name));
+    o.Set("help", std::string(opt.help));
+    o.Set("default", pipeline::default_text(opt));
+    o.Set("defaultValue", js_value(env, opt.get(RunConfig{})));
+    arr.Set(n++, o);
+  }
+  return arr;
 }
 
-// engineDefaults() -> the numbers pipeline::EngineConfig{} starts from, so
-// the JS defaults (node/lib/defaults.mjs) can be checked against them.
-Napi::Value EngineDefaults(const Napi::CallbackInfo& info) {
+Napi::Value OptionsHelp(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  const pipeline::EngineConfig c;
+  return Napi::String::New(env, pipeline::options_help(host_named(env, info[0]), info[1].ToBoolean().Value()));
+}
+
+Napi::Value NormaliseRunOptions(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const RunHost host = host_named(env, info[1]);
+  return options_object(env, run_config_from(env, info[0], host), host);
+}
+
+Napi::Value PrepareEngine(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  auto* setup = new pipeline::EngineSetup(setup_from(env, info[0]));
   auto o = Napi::Object::New(env);
-  o.Set("particles", Napi::Number::New(env, c.particles));
-  o.Set("hz", Napi::Number::New(env, c.hz));
-  o.Set("frames", Napi::Number::New(env, static_cast<double>(c.frames)));
-  o.Set("grain", Napi::Number::New(env, c.grain));
-  o.Set("workers", Napi::Number::New(env, c.workers));
-  o.Set("width", Napi::Number::New(env, c.width));
-  o.Set("height", Napi::Number::New(env, c.height));
-  o.Set("seed", Napi::Number::New(env, c.seed));
-  o.Set("validation", Napi::Boolean::New(env, c.validation));
-  o.Set("workerStackBytes", Napi::Number::New(env, c.worker_stack_bytes));
-  o.Set("hostPresents", Napi::Boolean::New(env, c.host_presents));
+  o.Set("layout", layout_object(env, setup->layout));
+  o.Set("workers", Napi::Number::New(env, setup->config.workers));
+  o.Set("plan", Napi::String::New(env, setup->config.plan.to_json()));
+  o.Set("setup", Napi::External<pipeline::EngineSetup>::New(
+                     env, setup, [](Napi::Env, pipeline::EngineSetup* s) { delete s; }));
   return o;
 }
 
 Napi::Value Plan(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
-  auto plan = plan_from(get_object(env, info[0], "options"));
+  auto options = Napi::Object::New(env);
+  options.Set("plan", info[0].IsUndefined() ? Napi::Object::New(env) : info[0]);
+  const RunConfig run = run_config_from(env, options, pipeline::kApiHost);
+  auto plan = pipeline::plan_for(run);
   if (!plan) throw_error(env, plan.error());
   auto o = Napi::Object::New(env);
   o.Set("table", Napi::String::New(env, plan->to_table()));

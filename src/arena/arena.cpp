@@ -370,6 +370,11 @@ Result<Arena> Arena::attach_views(std::byte* base, std::byte* kernel_base,
 Result<Arena> Arena::create_anonymous(const ArenaSpec& spec) noexcept {
   auto l = compute_layout(spec);
   if (!l) return l.error();
+  return create_anonymous(l.value());
+}
+
+Result<Arena> Arena::create_anonymous(const ArenaLayout& layout) noexcept {
+  const ArenaLayout* l = &layout;
   auto engine = map_memory(l->total_bytes, -1, 0);
   if (!engine) return engine.error();
   auto kernel = map_memory(l->kernel_bytes, -1, 0);
@@ -382,7 +387,7 @@ Result<Arena> Arena::create_anonymous(const ArenaSpec& spec) noexcept {
   owner.map_bytes_ = static_cast<std::size_t>(l->total_bytes);
   owner.kernel_map_ = kernel.value();
   owner.kernel_map_bytes_ = static_cast<std::size_t>(l->kernel_bytes);
-  auto a = build(engine.value(), kernel.value(), l.value());
+  auto a = build(engine.value(), kernel.value(), layout);
   if (!a) return a;
   a->take_mappings(owner);
   a->backing_ = Backing::kAnonymous;
@@ -485,9 +490,14 @@ Result<void> check_memories(const HostMemories& m) noexcept {
 }  // namespace
 
 Result<Arena> Arena::adopt(const HostMemories& m, const ArenaSpec& spec) noexcept {
-  if (auto ok = check_memories(m); !ok) return ok.error();
   auto l = compute_layout(spec);
   if (!l) return l.error();
+  return adopt(m, l.value());
+}
+
+Result<Arena> Arena::adopt(const HostMemories& m, const ArenaLayout& layout) noexcept {
+  if (auto ok = check_memories(m); !ok) return ok.error();
+  const ArenaLayout* l = &layout;
   if (m.engine_bytes - m.engine_offset < l->total_bytes)
     return make_error(Errc::kTooSmall, "the engine's memory needs " + std::to_string(l->total_bytes) +
                                            " bytes; it has " +
@@ -496,7 +506,7 @@ Result<Arena> Arena::adopt(const HostMemories& m, const ArenaSpec& spec) noexcep
   if (m.kernel_bytes < l->kernel_bytes)
     return make_error(Errc::kTooSmall, "the kernel's memory needs " + std::to_string(l->kernel_bytes) +
                                            " bytes; it has " + std::to_string(m.kernel_bytes));
-  auto a = build(m.engine + m.engine_offset, m.kernel, l.value());
+  auto a = build(m.engine + m.engine_offset, m.kernel, layout);
   if (a) a->backing_ = Backing::kExternal;
   return a;
 }

@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "engine_impl.hpp"
+#include "triptych/pipeline/run_options.hpp"
 #include "triptych/render/scene.hpp"
 #include "triptych/sched/pinning.hpp"
 #include "triptych/trace/clock.hpp"
@@ -58,19 +59,19 @@ using namespace std::chrono_literals;
 
 std::uint32_t trace_capacity_for(const EngineConfig& c) {
   if (c.trace_capacity != 0) return c.trace_capacity;
-  const std::uint64_t want = c.frames == 0 ? 65536 : c.frames + 64;
+  std::uint64_t want = 65536;  // until stop(), or as fast as possible for `seconds`
+  if (c.frames != 0) want = c.frames + 64;
+  else if (c.seconds > 0 && c.hz > 0) want = static_cast<std::uint64_t>(c.seconds * c.hz) + 64;
   std::uint32_t cap = 1024;
   while (cap < want && cap < (1u << 20)) cap <<= 1;
   return cap;
 }
 
-// The checks create() makes beyond layout_for(); fills in the worker count.
-Result<void> validate_config(EngineConfig& config, const std::optional<ExternalMemory>& memory) {
-  if (!(config.hz >= 0.0) || config.hz > 1000.0) {
-    return make_error(Errc::kInvalidArgument, "hz must be in [0, 1000] (0 = as fast as possible)");
-  }
-  if (config.grain == 0) return make_error(Errc::kInvalidArgument, "grain must be at least 1");
-  if (config.compute == ComputeBackend::kHost && config.frames != 0) {
+// The rules beyond each option's range (run_options.hpp); fills in the
+// worker count.
+Result<void> validate_config(EngineConfig& config) {
+  if (auto ok = check_engine_config(config); !ok) return ok.error();
+  if (config.compute == ComputeBackend::kCopyIn && config.frames != 0) {
     return make_error(Errc::kInvalidArgument, "host-fed compute is driven by host_frame(); frames must be 0");
   }
   if (config.plan.compute.threads.empty() || config.plan.render.threads.empty()) {
@@ -80,10 +81,22 @@ Result<void> validate_config(EngineConfig& config, const std::optional<ExternalM
   if (config.compute == ComputeBackend::kNative && config.native_kernel == nullptr) {
     return make_error(Errc::kInvalidArgument, "native compute needs a kernel function");
   }
-  if (config.compute == ComputeBackend::kExternal && !memory) {
-    return make_error(Errc::kInvalidArgument, "external (WASM) compute needs the host's memory");
-  }
   return {};
+}
+
+// The arena spec for a checked config.
+ArenaSpec arena_spec_for(const EngineConfig& c) {
+  ArenaSpec spec;
+  spec.compute_slot_bytes = std::uint64_t{c.particles} * sizeof(tp_particle);
+  spec.layout_slot_bytes = render::layout_zone_bytes(c.particles);
+  spec.result_slot_bytes = render::result_zone_bytes(c.width, c.height);
+  if (c.compute == ComputeBackend::kExternal) {
+    spec.worker_stack_count = c.workers;
+    spec.worker_stack_bytes = c.worker_stack_bytes;
+    spec.kernel_static_bytes = c.kernel_static_bytes;
+  }
+  spec.trace_record_capacity = trace_capacity_for(c);
+  return spec;
 }
 
 // Where the layout pass puts the world: [-1, 1]² fills the shorter side, centred.
@@ -102,41 +115,29 @@ render::LayoutParams layout_params_for(const EngineConfig& config) {
 
 // ---- creation ---------------------------------------------------------------
 
-Result<ArenaLayout> Engine::layout_for(const EngineConfig& c) {
-  if (c.particles == 0) return make_error(Errc::kInvalidArgument, "particles must be at least 1");
-  if (c.particles > (1u << 24)) {
-    return make_error(Errc::kInvalidArgument, "particles " + std::to_string(c.particles) +
-                                                  " exceeds the supported 16,777,216");
-  }
-  if (c.width == 0 || c.height == 0 || c.width > 8192 || c.height > 8192) {
-    return make_error(Errc::kInvalidArgument, "resolution " + std::to_string(c.width) + "x" +
-                                                  std::to_string(c.height) + " is outside 1..8192");
-  }
-  ArenaSpec spec;
-  spec.compute_slot_bytes = std::uint64_t{c.particles} * sizeof(tp_particle);
-  spec.layout_slot_bytes = render::layout_zone_bytes(c.particles);
-  spec.result_slot_bytes = render::result_zone_bytes(c.width, c.height);
-  const std::uint32_t workers = c.workers != 0 ? c.workers
-                                               : static_cast<std::uint32_t>(c.plan.compute.threads.size());
-  if (c.compute == ComputeBackend::kExternal) {
-    spec.worker_stack_count = workers;
-    spec.worker_stack_bytes = c.worker_stack_bytes;
-    spec.kernel_static_bytes = c.kernel_static_bytes;
-  }
-  spec.trace_record_capacity = trace_capacity_for(c);
-  return compute_layout(spec);
+Result<EngineSetup> Engine::prepare(EngineConfig config) {
+  if (auto ok = validate_config(config); !ok) return ok.error();
+  auto layout = compute_layout(arena_spec_for(config));
+  if (!layout) return layout.error();
+  return EngineSetup{std::move(config), std::move(layout).value()};
 }
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optional<ExternalMemory> memory) {
+  auto setup = prepare(std::move(config));
+  if (!setup) return setup.error();
+  return create(std::move(setup).value(), std::move(memory));
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(EngineSetup setup, std::optional<ExternalMemory> memory) {
+  if (setup.config.compute == ComputeBackend::kExternal && !memory) {
+    return make_error(Errc::kInvalidArgument, "external (WASM) compute needs the host's memory");
+  }
   auto impl = std::make_unique<Impl>();
   Impl& m = *impl;
-  if (auto ok = validate_config(config, memory); !ok) return ok.error();
-  auto layout = layout_for(config);
-  if (!layout) return layout.error();
-  m.cfg = config;
+  m.cfg = std::move(setup.config);
   m.ext = memory;
-  m.period_ns = config.hz > 0 ? static_cast<std::uint64_t>(1e9 / config.hz) : 0;
-  if (auto ok = m.build_arena(layout->spec); !ok) return ok.error();
+  m.period_ns = m.cfg.hz > 0 ? static_cast<std::uint64_t>(1e9 / m.cfg.hz) : 0;
+  if (auto ok = m.build_arena(setup.layout); !ok) return ok.error();
   if (auto ok = m.build_pools(); !ok) return ok.error();
   if (auto ok = m.build_render_stage(); !ok) return ok.error();
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -145,9 +146,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optiona
 // The arena: our own mappings, or adopted into the host's two
 // WebAssembly.Memory objects, with the kernel zone (WASM data + stacks) at
 // the kernel's memory's address 0. Then the kernel context and trace table.
-Result<void> Engine::Impl::build_arena(const ArenaSpec& spec) {
+Result<void> Engine::Impl::build_arena(const ArenaLayout& layout) {
   if (ext) {
-    auto a = Arena::adopt(ext->memories, spec);
+    auto a = Arena::adopt(ext->memories, layout);
     if (!a) return a.error();
     arena.emplace(std::move(a).value());
     if (ext->ctx_address % alignof(tp_kernel_ctx) != 0 ||
@@ -160,7 +161,7 @@ Result<void> Engine::Impl::build_arena(const ArenaSpec& spec) {
     *ctx = tp_kernel_ctx{};
     ctx->kernel_base = 0;  // kernels address their own memory from 0
   } else {
-    auto a = Arena::create_anonymous(spec);
+    auto a = Arena::create_anonymous(layout);
     if (!a) return a.error();
     arena.emplace(std::move(a).value());
     ctx = &own_ctx;
@@ -184,7 +185,7 @@ Result<void> Engine::Impl::build_pools() {
   if (cfg.compute == ComputeBackend::kNative) {
     pc.cpus = compute_cpus;
     pc.threads = compute_cpus.size();
-  } else if (cfg.compute == ComputeBackend::kHost) {
+  } else if (cfg.compute == ComputeBackend::kCopyIn) {
     pc.threads = 0;  // unused: the host computes
     pc.max_external = 1;
   } else {
@@ -288,7 +289,7 @@ Result<void> Engine::start() {
   }
   m.start_ns = trace::now_ns();
   m.render_thread = std::thread([&m] { m.render_loop(); });
-  if (m.cfg.compute != ComputeBackend::kHost) m.loop_thread = std::thread([&m] { m.frame_loop(); });
+  if (m.cfg.compute != ComputeBackend::kCopyIn) m.loop_thread = std::thread([&m] { m.frame_loop(); });
   return {};
 }
 
@@ -297,7 +298,7 @@ void Engine::request_stop() noexcept {
   m.stop_requested.store(true, std::memory_order_relaxed);  // a flag: see its declaration
   // With host-fed compute the host is the frame loop: it is done now.
   // SYNC(loop-done): publishes the host's last host_frame() publish to the render thread.
-  if (m.cfg.compute == ComputeBackend::kHost) m.loop_done.store(true, std::memory_order_release);
+  if (m.cfg.compute == ComputeBackend::kCopyIn) m.loop_done.store(true, std::memory_order_release);
   (void)fetch_add_and_wake(m.consumed, 1, INT_MAX);  // a loop waiting for render re-checks
   if (!m.started.load(std::memory_order_relaxed)) {
     // Never started: nothing runs, so it is finished now; start() refuses.

@@ -100,7 +100,7 @@ struct Engine::Impl {
   trace::ProcessProbe process;
 
   // ---- creation steps (engine.cpp) ----
-  [[nodiscard]] Result<void> build_arena(const ArenaSpec& spec);
+  [[nodiscard]] Result<void> build_arena(const ArenaLayout& layout);
   [[nodiscard]] Result<void> build_pools();
   [[nodiscard]] Result<void> build_render_stage();
   // Names this thread and pins it to `cpus`; a refused pin is fatal.

@@ -4,7 +4,7 @@
 // context, runs one parallel_for over the compute pool per frame and
 // publishes the compute triple buffer. Blocking (sleeps, futex waits,
 // parallel_for). Runs on its own thread only, started by Engine::start()
-// (never for kHost). Design: docs/pipeline.md, "Per frame".
+// (never for kCopyIn). Design: docs/pipeline.md, "Per frame".
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -61,14 +61,19 @@ void Engine::Impl::frame_loop() {
   TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   std::uint64_t last_output = 0;
   std::uint64_t next_deadline = trace::now_ns() + period_ns;
+  // A run of `seconds` ends on the wall clock, whatever rate it keeps.
+  const std::uint64_t end_ns = cfg.frames == 0 && cfg.seconds > 0
+                                   ? trace::now_ns() + static_cast<std::uint64_t>(cfg.seconds * 1e9)
+                                   : 0;
   for (std::uint64_t i = 0; cfg.frames == 0 || i < cfg.frames; ++i) {
     if (stop_requested.load(std::memory_order_relaxed)) break;
     if (period_ns != 0) {
-      sleep_until(next_deadline);
+      sleep_until(end_ns != 0 ? std::min(next_deadline, end_ns) : next_deadline);
       // Absolute deadlines; when we fall behind, restart from now rather
       // than firing a burst of catch-up frames.
       next_deadline = std::max(next_deadline + period_ns, trace::now_ns());
     }
+    if (end_ns != 0 && trace::now_ns() >= end_ns) break;
     if (cfg.lag == LagPolicy::kWait && !wait_for_render(tb)) break;
     const std::uint64_t frame = table->begin_frame(trace::now_ns());
     issued.fetch_add(1, std::memory_order_relaxed);

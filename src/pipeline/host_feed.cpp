@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The copy-based baseline's native half: host_frame() copies a frame the host
-// computed elsewhere into the compute write slot and publishes it (kHost has
+// computed elsewhere into the compute write slot and publishes it (kCopyIn has
 // no frame loop); copy_result() copies the newest finished frame's pixels out
 // for the host (host_presents) and stamps it presented. Both copy on purpose:
 // they measure what the zero-copy path saves. Non-blocking. Host thread only
@@ -17,7 +17,7 @@ namespace triptych::pipeline {
 Result<std::uint64_t> Engine::host_frame(std::span<const std::byte> particles, std::uint64_t queued_ns,
                                          std::uint64_t compute_start_ns, std::uint64_t compute_end_ns) {
   Impl& m = *impl_;
-  if (m.cfg.compute != ComputeBackend::kHost) {
+  if (m.cfg.compute != ComputeBackend::kCopyIn) {
     return make_error(Errc::kInvalidArgument, "host_frame needs host-fed compute");
   }
   if (m.stop_requested.load(std::memory_order_relaxed)) {

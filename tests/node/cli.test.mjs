@@ -33,13 +33,15 @@ test('help and usage errors', { skip }, () => {
     assert.match(r.out, /usage: triptych/, cmd);
   }
   const bad = [
-    [['run', '--particles=-5'], /--particles expects an integer/],
-    [['run', '--particles', '0'], /--particles expects an integer in \[1, 16777216\]/],
-    [['run', '--hz', 'fast'], /--hz expects a number/],
+    [['run', '--particles=-5'], /--particles must be an integer/],
+    [['run', '--particles', '0'], /--particles must be an integer in \[1, 16777216\], got 0/],
+    [['run', '--hz', 'fast'], /--hz must be a number in \[0, 1000\], got .fast./],
     [['run', '--renderer', 'metal'], /--renderer must be one of vulkan, cpu/],
     [['run', '--seconds', '1', '--frames', '10'], /not both/],
     [['run', '--nonsense'], /Unknown option '--nonsense'/],
-    [['plan', '--reserved-cores', 'x'], /--reserved-cores expects an integer/],
+    [['plan', '--reserved-cores', 'x'], /--reserved-cores must be an integer/],
+    [['run', '--compute', 'native', '--kernel', 'k.wasm'], /not a .wasm: drop the kernel/],
+    [['run', '--frames=-1'], /--frames must be an integer in \[0, /],
   ];
   for (const [args, message] of bad) {
     const r = triptych(...args);

@@ -149,7 +149,7 @@ test('a worker whose JS heap runs out (resourceLimits) dies with ERR_WORKER_OUT_
 
 test('a worker that dies and cannot be replaced stops the run with an error naming kernel and cause', { skip, timeout: 60000 }, async () => {
   const lines = [];
-  const engine = await lib.createEngine({ ...small, workers: 1, frames: 0, hz: 120, log: (l) => lines.push(l) });
+  const engine = await lib.createEngine({ ...small, workers: 1, seconds: 0, hz: 120, log: (l) => lines.push(l) });
   engine.start();
   await sleep(200);
   const t0 = performance.now();
@@ -179,7 +179,7 @@ test('close() of an engine that never ran returns in < 100 ms, and its workers a
 
 test('stop and close while a kernel hangs: bounded, and the event loop is never blocked', { skip, timeout: 60000 }, async () => {
   const deadlineMs = 500;
-  const engine = await lib.createEngine({ ...small, workers: 1, frames: 0, hz: 60, deadlineMs, kernel: kernel('faulty_hang') });
+  const engine = await lib.createEngine({ ...small, workers: 1, seconds: 0, hz: 60, deadlineMs, kernel: kernel('faulty_hang') });
   engine.start();
   await sleep(300);  // frame 5 hangs from about 0.08 s
   let maxGap = 0;

@@ -79,7 +79,7 @@ test('compute of frame N+1 overlaps render of frame N', { skip }, () => {
 test('backpressure: a stalled render stage keeps memory flat and the policy exact', { skip }, async () => {
   const lib = await import('../../node/lib/index.mjs');
   for (const lag of ['wait', 'drop']) {
-    const engine = await lib.createEngine({ particles: 20000, grain: 5000, hz: 0, frames: 0, renderer: 'cpu', width: 1600, height: 1200, lag });
+    const engine = await lib.createEngine({ particles: 20000, grain: 5000, hz: 0, seconds: 0, renderer: 'cpu', width: 1600, height: 1200, lag });
     engine.start();
     await new Promise((r) => setTimeout(r, 500));
     const rss0 = process.memoryUsage().rss;

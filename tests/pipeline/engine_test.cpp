@@ -194,10 +194,10 @@ EngineConfig external_config() {
 
 TEST(Pipeline, Engine_ExternalMembersRunEveryChunkAndATrapFailsOnlyItsFrame) {
   const EngineConfig c = external_config();
-  auto layout = Engine::layout_for(c);
-  ASSERT_TRUE(layout.ok()) << layout.error().what();
-  TwoMemories host = host_for(layout.value());
-  auto e = Engine::create(c, host.external());
+  auto setup = Engine::prepare(c);
+  ASSERT_TRUE(setup.ok()) << setup.error().what();
+  TwoMemories host = host_for(setup->layout);
+  auto e = Engine::create(setup.value(), host.external());
   ASSERT_TRUE(e.ok()) << e.error().what();
   std::unique_ptr<Engine> engine = std::move(e).value();
   std::atomic<bool> stop{false};
@@ -221,10 +221,10 @@ TEST(Pipeline, Engine_ExternalMembersRunEveryChunkAndATrapFailsOnlyItsFrame) {
 TEST(Pipeline, Engine_MemberThatDiesMidChunkFailsTheFrameAndAReplacementGoesOn) {
   EngineConfig c = external_config();
   c.workers = 1;
-  auto layout = Engine::layout_for(c);
-  ASSERT_TRUE(layout.ok());
-  TwoMemories host = host_for(layout.value());
-  auto e = Engine::create(c, host.external());
+  auto setup = Engine::prepare(c);
+  ASSERT_TRUE(setup.ok());
+  TwoMemories host = host_for(setup->layout);
+  auto e = Engine::create(setup.value(), host.external());
   ASSERT_TRUE(e.ok()) << e.error().what();
   std::unique_ptr<Engine> engine = std::move(e).value();
   ASSERT_TRUE(engine->start().ok());
@@ -269,7 +269,7 @@ TEST(Pipeline, Engine_VulkanPathIsValidationClean) {
 // in, and copies each result out; staging buffers instead of imports.
 TEST(Pipeline, Engine_HostFedFramesAreRenderedAndCopiedOut) {
   EngineConfig c = small_config();
-  c.compute = ComputeBackend::kHost;
+  c.compute = ComputeBackend::kCopyIn;
   c.native_kernel = nullptr;
   c.frames = 0;
   c.staging = true;
@@ -359,6 +359,36 @@ TEST(Pipeline, Engine_CorruptTripleBufferStopsTheRunClearlyWithEveryFrameAccount
   EXPECT_EQ(s.issued, s.presented + s.dropped + s.failed);
 }
 
+std::int32_t slow_kernel(const tp_kernel_ctx* ctx, std::uint32_t begin, std::uint32_t end) {
+  if (begin == 0) std::this_thread::sleep_for(40ms);  // each frame takes at least 40 ms
+  return tp_kernel_step(ctx, begin, end);
+}
+
+// `seconds` is wall-clock time at any rate: as fast as possible, and at a
+// rate the machine cannot keep (each frame takes 40 ms against 8.3 ms).
+TEST(Pipeline, Engine_SecondsEndTheRunOnTheWallClock) {
+  for (const bool overloaded : {false, true}) {
+    EngineConfig c = small_config();
+    c.frames = 0;
+    c.seconds = 1.0;
+    c.hz = overloaded ? 120 : 0;
+    if (overloaded) c.native_kernel = &slow_kernel;
+    auto e = Engine::create(c);
+    ASSERT_TRUE(e.ok()) << e.error().what();
+    std::unique_ptr<Engine> engine = std::move(e).value();
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(engine->start().ok());
+    EXPECT_TRUE(engine->wait_finished(10s));
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    engine->stop();
+    EXPECT_GT(took, 0.95) << (overloaded ? "overloaded" : "as fast as possible");
+    EXPECT_LT(took, 1.3) << (overloaded ? "overloaded" : "as fast as possible");
+    const EngineStatus s = engine->status();
+    EXPECT_GT(s.presented, 5u);
+    EXPECT_EQ(s.issued, s.presented + s.dropped + s.failed);
+  }
+}
+
 TEST(Pipeline, Engine_RejectsBadConfigurationsClearly) {
   auto expect_error = [](const EngineConfig& c, Errc code, const char* words,
                          std::optional<ExternalMemory> mem = std::nullopt) {
@@ -369,21 +399,24 @@ TEST(Pipeline, Engine_RejectsBadConfigurationsClearly) {
   };
   EngineConfig c = small_config();
   c.particles = 0;
-  expect_error(c, Errc::kInvalidArgument, "particles");
+  expect_error(c, Errc::kBadOption, "particles must be an integer in [1, 16777216], got 0");
   c = small_config();
   c.hz = -1;
-  expect_error(c, Errc::kInvalidArgument, "hz");
+  expect_error(c, Errc::kBadOption, "hz must be a number in [0, 1000]");
+  c = small_config();
+  c.seconds = -2;
+  expect_error(c, Errc::kBadOption, "seconds");
   c = small_config();
   c.native_kernel = nullptr;
   expect_error(c, Errc::kInvalidArgument, "kernel");
   c = small_config();
   c.width = 0;
-  expect_error(c, Errc::kInvalidArgument, "resolution");
+  expect_error(c, Errc::kBadOption, "width must be an integer in [1, 8192], got 0");
   c = external_config();
   expect_error(c, Errc::kInvalidArgument, "memory");
-  auto layout = Engine::layout_for(c);
-  ASSERT_TRUE(layout.ok());
-  TwoMemories host = host_for(layout.value());
+  auto setup = Engine::prepare(c);
+  ASSERT_TRUE(setup.ok());
+  TwoMemories host = host_for(setup->layout);
   expect_error(c, Errc::kOutOfRange, "context address", host.external(4096));
   ExternalMemory half = host.external();
   half.memories.engine_bytes /= 2;
@@ -395,7 +428,7 @@ TEST(Pipeline, Engine_RejectsBadConfigurationsClearly) {
   one_memory.memories.engine = one_memory.memories.kernel;
   expect_error(c, Errc::kOverlap, "overlaps", one_memory);
   c = small_config();
-  c.compute = ComputeBackend::kHost;
+  c.compute = ComputeBackend::kCopyIn;
   c.frames = 10;
   expect_error(c, Errc::kInvalidArgument, "frames must be 0");
   // Host-fed calls on an engine that computes for itself are refused.

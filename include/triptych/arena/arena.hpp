@@ -55,6 +55,9 @@ class Arena {
   // A fresh arena in two shared anonymous mappings, one per memory (shared
   // with fork()ed children). kInvalidArgument for a bad spec, kSystem if mmap fails.
   static Result<Arena> create_anonymous(const ArenaSpec& spec) noexcept;
+  // The same from a layout compute_layout() gave (hosts that sized memory
+  // from it build the arena without laying it out again).
+  static Result<Arena> create_anonymous(const ArenaLayout& layout) noexcept;
 
   // A fresh arena in a memfd sealed with F_SEAL_SHRINK | F_SEAL_GROW |
   // F_SEAL_SEAL, so attachers can trust its size. The Arena owns the fd
@@ -74,6 +77,7 @@ class Arena {
   // kOverlap if they overlap; kTooSmall if either does not fit. The host must
   // keep both mapped for the Arena's lifetime.
   static Result<Arena> adopt(const HostMemories& memories, const ArenaSpec& spec) noexcept;
+  static Result<Arena> adopt(const HostMemories& memories, const ArenaLayout& layout) noexcept;
 
   // Validates and views an arena already built in `memories`.
   static Result<Arena> attach_external(const HostMemories& memories) noexcept;

@@ -26,6 +26,7 @@ enum class Errc {
   kUnsupported,       // the platform or device lacks a required feature
   kStale,             // a handle's generation no longer matches
   kOutOfRange,        // an index beyond its table
+  kBadOption,         // a run option that is unknown, of the wrong type or out of range
 };
 
 [[nodiscard]] constexpr std::string_view errc_name(Errc e) noexcept {
@@ -42,6 +43,7 @@ enum class Errc {
     case Errc::kUnsupported: return "unsupported";
     case Errc::kStale: return "stale";
     case Errc::kOutOfRange: return "out of range";
+    case Errc::kBadOption: return "bad option";
   }
   return "unknown";
 }

@@ -37,7 +37,7 @@ namespace triptych::pipeline {
 enum class ComputeBackend {
   kNative,    // own pool threads call a native kernel (tests, benchmarks, the native host)
   kExternal,  // external members (Node workers) run the WASM kernel; nobody else does
-  kHost,      // the host computes elsewhere and copies each frame in (host_frame): the
+  kCopyIn,    // the host computes elsewhere and copies each frame in (host_frame): the
               // copy-based baseline; there is no frame-loop thread
 };
 
@@ -61,12 +61,13 @@ struct ExternalMemory {
   std::uint64_t ctx_address = 0;
 };
 
-// The defaults are every host's: the JS API and the CLI keep the same numbers
-// in node/lib/defaults.mjs, checked against these by tests/node/addon.test.mjs.
+// The defaults are every host's: the run options table (run_options.hpp)
+// reads them from EngineConfig{} for the CLI, the JS API and the native host.
 struct EngineConfig {
   std::uint32_t particles = 8000;
   double hz = 60.0;                 // target frame rate; 0 = as fast as possible
-  std::uint64_t frames = 600;       // frames to issue; 0 = until stop()
+  double seconds = 10.0;            // wall-clock run time, when frames is 0; both 0 = until stop()
+  std::uint64_t frames = 0;         // frames to issue; 0 = `seconds` ends the run
   std::uint32_t grain = 2048;       // particles per compute chunk
   std::uint32_t workers = 0;        // compute members; 0 = one per compute CPU of the plan
   ComputeBackend compute = ComputeBackend::kNative;
@@ -157,19 +158,30 @@ class ComputeMember {
   bool left_ = false;
 };
 
+// A checked configuration with its arena layout: what Engine::prepare()
+// gives, and what hosts size their memory from before create().
+struct EngineSetup {
+  EngineConfig config;
+  ArenaLayout layout;
+};
+
 class Engine {
  public:
+  // Checks `config` against the run options' ranges (run_options.hpp) and the
+  // rules between them, fills in the worker count and computes the layout,
+  // once. Errors: kBadOption, kInvalidArgument.
+  [[nodiscard]] static Result<EngineSetup> prepare(EngineConfig config);
   // Builds the arena (anonymous, or adopted into `memory`), the pools, the
   // render stage and the trace table. Errors: bad config, no Vulkan device,
   // memory too small or misaligned, a plan CPU we may not use.
+  [[nodiscard]] static Result<std::unique_ptr<Engine>> create(
+      EngineSetup setup, std::optional<ExternalMemory> memory = std::nullopt);
+  // prepare(), then create().
   [[nodiscard]] static Result<std::unique_ptr<Engine>> create(
       EngineConfig config, std::optional<ExternalMemory> memory = std::nullopt);
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
   ~Engine();  // stop()s
-
-  // The arena spec create() will use for `config` (hosts size memory from it).
-  [[nodiscard]] static Result<ArenaLayout> layout_for(const EngineConfig& config);
 
   [[nodiscard]] Result<void> start();
   // Asks the frame loop to finish its current frame and stop; returns at
@@ -198,7 +210,7 @@ class Engine {
 
   [[nodiscard]] Result<ComputeMember> join_compute();
 
-  // kHost: one computed frame, copied into the compute slot and published.
+  // kCopyIn: one computed frame, copied into the compute slot and published.
   // The stamps are the host's (CLOCK_MONOTONIC ns). Returns the frame id.
   // Errors: wrong backend, wrong size, stopped. Host thread only.
   [[nodiscard]] Result<std::uint64_t> host_frame(std::span<const std::byte> particles, std::uint64_t queued_ns,
