@@ -9,13 +9,11 @@
 #include <cstring>
 #include <fstream>
 
-#include "json_writer.hpp"
+#include "triptych/core/json_writer.hpp"
 #include "triptych/trace/clock.hpp"
 
 namespace triptych::trace {
 namespace {
-
-using detail::JsonWriter;
 
 // Synthetic ids for the per-stage tracks; thread zones use the real pid/tids.
 constexpr std::int64_t kStagePid = 1;

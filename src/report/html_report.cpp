@@ -7,7 +7,7 @@
 // writer reports kUnsupported. Single-threaded, allocating. docs/tracing.md.
 #include <string_view>
 
-#include "json_writer.hpp"
+#include "triptych/core/json_writer.hpp"
 #include "triptych/report/export.hpp"
 
 #if __has_include("triptych_report/assets.hpp")
@@ -48,8 +48,7 @@ void html_text(std::ostream& os, std::string_view s) {
 }
 
 // Per-frame columns of the complete frames, in milliseconds, for the plots.
-void write_series(const TraceReport& r, std::ostream& os) {
-  detail::JsonWriter w(os);
+void write_series(const TraceReport& r, JsonWriter& w) {
   std::vector<const FrameSnapshot*> done;
   for (std::size_t i = 0; i < r.frames.size(); ++i)
     if (r.verdicts[i] == FrameVerdict::kComplete) done.push_back(&r.frames[i]);
@@ -100,11 +99,15 @@ Result<void> write_html_report(const TraceReport& r, std::ostream& os) {
   os << "\n</style>\n</head>\n<body>\n<div id=\"app\"></div>\n<script>\n";
   write_asset(os, assets::kUplotJs, sizeof(assets::kUplotJs));
   // The JSON writer escapes '<', so the data can never close this element early.
-  os << "\n</script>\n<script id=\"triptych-data\" type=\"application/json\">{\"stats\":";
-  write_stats_json(r, os);
-  os << ",\"series\":";
-  write_series(r, os);
-  os << "}</script>\n<script>\n";
+  os << "\n</script>\n<script id=\"triptych-data\" type=\"application/json\">";
+  JsonWriter w(os);
+  w.begin_object();
+  w.key("stats");
+  w.nested([&](std::ostream& out) { write_stats_json(r, out); });
+  w.key("series");
+  write_series(r, w);
+  w.end_object();
+  os << "</script>\n<script>\n";
   write_asset(os, assets::kReportJs, sizeof(assets::kReportJs));
   os << "\n</script>\n</body>\n</html>\n";
   if (!os) return make_error(Errc::kSystem, "writing the HTML report failed");
