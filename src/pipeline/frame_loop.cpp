@@ -57,7 +57,7 @@ void Engine::Impl::frame_loop() {
     frame_loop_priority = raise_frame_loop_priority();
   }
   trace::register_thread("frame loop");
-  trace::ThreadProbe probe;
+  report::ThreadProbe probe;
   TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   std::uint64_t last_output = 0;
   std::uint64_t next_deadline = trace::now_ns() + period_ns;
@@ -105,7 +105,7 @@ bool Engine::Impl::wait_for_render(TripleBuffer& tb) {
     // took the frame, so the has_new() re-check sees that take.
     const std::uint32_t seen = consumed.value.load(std::memory_order_acquire);
     if (!tb.has_new()) break;
-    (void)trace::timed_wait(consumed, seen, kWaitSlice);
+    (void)report::timed_wait(consumed, seen, kWaitSlice);
   }
   if (stop_requested.load(std::memory_order_relaxed)) return false;
   // Just in time: when render is busy with the previous frame, start this one
