@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "triptych/render/layout.hpp"
+#include "triptych/render/layout_pass.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
 #include "bench_pin.hpp"
 #include "support/host_zone.hpp"

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "triptych/core/result.hpp"
-#include "triptych/render/layout.hpp"
+#include "triptych/render/layout_pass.hpp"
 #include "triptych/render/render_stage.hpp"
 #include "triptych/trace/frame_trace.hpp"
 
