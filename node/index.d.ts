@@ -134,7 +134,7 @@ export declare class Engine {
 
 export declare function createEngine(options?: EngineOptions): Promise<Engine>;
 export declare function plan(options?: PlanOptions): { table: string; json: string };
-export declare function devices(): Array<{ index: number; name: string; type: string; usable: boolean; hostImport: boolean; apiVersion: string }>;
+export declare function devices(): Array<{ index: number; name: string; type: string; usable: boolean; hostImport: boolean; apiVersion: string; picked: boolean; why: string }>;
 export declare function buildDir(): string;
 export declare function defaultKernelPath(): string;
 export declare function setWasmTiering(mode: 'eager' | 'lazy'): void;

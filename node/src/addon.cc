@@ -29,8 +29,9 @@
 namespace triptych::node {
 namespace {
 
-// devices() -> [{index, name, type, usable, hostImport, apiVersion}]: the
-// render devices this machine offers.
+// devices() -> [{index, name, type, usable, hostImport, apiVersion, picked,
+// why}]: the render devices this machine offers; `picked` marks the one an
+// engine takes by default, `why` says why (or why not).
 Napi::Value Devices(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   auto devices = pipeline::render_devices();
@@ -45,6 +46,8 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
     o.Set("usable", Napi::Boolean::New(env, d.usable));
     o.Set("hostImport", Napi::Boolean::New(env, d.host_import));
     o.Set("apiVersion", Napi::String::New(env, d.api_version));
+    o.Set("picked", Napi::Boolean::New(env, d.picked));
+    o.Set("why", Napi::String::New(env, d.why));
     arr.Set(n++, o);
   }
   return arr;

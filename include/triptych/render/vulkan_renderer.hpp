@@ -81,6 +81,19 @@ struct VulkanOptions {
 // Lists the physical devices (the `info` command). Errors as VulkanRenderer::create.
 [[nodiscard]] Result<std::vector<DeviceInfo>> list_devices(const VulkanOptions& options = {});
 
+// The device a renderer takes, and why, in words a host can print.
+struct DevicePick {
+  std::uint32_t index = 0;  // DeviceInfo::index of the chosen device
+  std::string why;
+};
+
+// The one device ranking (VulkanRenderer::create uses it; hosts show it):
+// `want.index`, else the first device whose name contains `want.name`
+// (case-insensitive), else the first usable device of the best type:
+// discrete > integrated > virtual > cpu > other. Pure; any thread.
+// kUnsupported (listing every device) when nothing matches or the match is unusable.
+[[nodiscard]] Result<DevicePick> choose_device(const std::vector<DeviceInfo>& devices, const DeviceChoice& want);
+
 // What the present path hands a presenter: the frame's colour image, which
 // the presenter may read (blit/copy) once `rendered` reaches rendered_value.
 // The format and layout are VkFormat / VkImageLayout values.
