@@ -23,6 +23,7 @@
 #include "engine_wrap.hpp"
 #include "options.hpp"
 #include "triptych/pipeline/devices.hpp"
+#include "triptych/pipeline/frame_pacer.hpp"
 #include "triptych/trace/clock.hpp"
 #include "triptych_kernel.h"
 
@@ -58,6 +59,29 @@ Napi::Value NowNs(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<std::uint64_t>(trace::now_ns()));
 }
 
+// new FramePacer(periodNs: bigint): the native frame loop's pacing
+// (pipeline::FramePacer) for a JS frame loop (the copy baseline): paced,
+// deadlineNs (bigint, the trace clock) and startFrame(), which reads the clock.
+class FramePacerWrap : public Napi::ObjectWrap<FramePacerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "FramePacer",
+                       {InstanceAccessor<&FramePacerWrap::Paced>("paced"),
+                        InstanceAccessor<&FramePacerWrap::DeadlineNs>("deadlineNs"),
+                        InstanceMethod<&FramePacerWrap::StartFrame>("startFrame")});
+  }
+  explicit FramePacerWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<FramePacerWrap>(info),
+        pacer_(to_u64(info.Env(), info[0], "periodNs"), static_cast<std::uint64_t>(trace::now_ns())) {}
+
+ private:
+  Napi::Value Paced(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), pacer_.paced()); }
+  Napi::Value DeadlineNs(const Napi::CallbackInfo& info) { return Napi::BigInt::New(info.Env(), pacer_.deadline_ns()); }
+  void StartFrame(const Napi::CallbackInfo&) { pacer_.start_frame(static_cast<std::uint64_t>(trace::now_ns())); }
+
+  pipeline::FramePacer pacer_;
+};
+
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
@@ -66,6 +90,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
     exports.Set("engineDefaults", Napi::Function::New(env, EngineDefaults, "engineDefaults"));
     exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
+    exports.Set("FramePacer", FramePacerWrap::Define(env));
     exports.Set("kernelAbiVersion", Napi::Number::New(env, TP_KERNEL_ABI_VERSION));
     exports.Set("nowNs", Napi::Function::New(env, NowNs, "nowNs"));
     DefineAddon(exports, {

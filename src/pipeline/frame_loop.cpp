@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The frame loop (`tp-frameloop`): paces frames, holds compute back for
+// The frame loop (`tp-frameloop`): paces frames (FramePacer), holds compute back for
 // render (kWait backpressure and just-in-time dispatch), writes the kernel
 // context, runs one parallel_for over the compute pool per frame and
 // publishes the compute triple buffer. Blocking (sleeps, futex waits,
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "engine_impl.hpp"
+#include "triptych/pipeline/frame_pacer.hpp"
 #include "triptych/trace/clock.hpp"
 #include "triptych/trace/zones.hpp"
 #include "triptych_kernel.h"
@@ -60,14 +61,12 @@ void Engine::Impl::frame_loop() {
   report::ThreadProbe probe;
   TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   std::uint64_t last_output = 0;
-  std::uint64_t next_deadline = trace::now_ns() + period_ns;
+  FramePacer pacer(period_ns, trace::now_ns());
   for (std::uint64_t i = 0; cfg.frames == 0 || i < cfg.frames; ++i) {
     if (stop_requested.load(std::memory_order_relaxed)) break;
-    if (period_ns != 0) {
-      sleep_until(next_deadline);
-      // Absolute deadlines; when we fall behind, restart from now rather
-      // than firing a burst of catch-up frames.
-      next_deadline = std::max(next_deadline + period_ns, trace::now_ns());
+    if (pacer.paced()) {
+      sleep_until(pacer.deadline_ns());
+      pacer.start_frame(trace::now_ns());
     }
     if (cfg.lag == LagPolicy::kWait && !wait_for_render(tb)) break;
     const std::uint64_t frame = table->begin_frame(trace::now_ns());
