@@ -17,15 +17,16 @@
 #include <string>
 #include <vector>
 
-#include "triptych/render/host_zone.hpp"
-#include "triptych/render/layout.hpp"
+#include "triptych/render/layout_pass.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
 #include "bench_pin.hpp"
+#include "support/host_zone.hpp"
 
 namespace {
 
 using namespace triptych;
 using namespace triptych::render;
+using triptych::test::HostZone;
 
 void pin(int cpu) { triptych::bench::pin_or_warn(cpu); }
 

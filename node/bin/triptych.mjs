@@ -212,8 +212,7 @@ async function cmdInfo(args) {
   let devices = [];
   let deviceError = null;
   try { devices = lib.devices(); } catch (err) { deviceError = err.message; }
-  const order = { discrete: 0, integrated: 1, virtual: 2, cpu: 3, other: 4 };
-  const pick = devices.filter((d) => d.usable).sort((a, b) => order[a.type] - order[b.type])[0];
+  const pick = devices.find((d) => d.picked);  // the engine's own ranking (addon devices())
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...info, plan, devices, deviceError, pick: pick?.name ?? null }, null, 2)}\n`);
     return 0;
@@ -227,7 +226,7 @@ async function cmdInfo(args) {
   for (const d of devices) {
     process.stdout.write(`  [${d.index}] ${d.name} (${d.type}, Vulkan ${d.apiVersion})${d.usable ? '' : ' unusable'}${d.hostImport ? ', imports host memory' : ''}\n`);
   }
-  process.stdout.write(`engine would pick: ${pick ? pick.name : 'no usable Vulkan device (use --renderer cpu)'}\n`);
+  process.stdout.write(`engine would pick: ${pick ? `${pick.name}: ${pick.why}` : 'no usable Vulkan device (use --renderer cpu)'}\n`);
   return 0;
 }
 

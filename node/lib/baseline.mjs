@@ -6,7 +6,8 @@
 // them into one staging buffer, the engine copies that into the compute slot
 // and uploads it to the GPU through a staging buffer, reads the image back
 // through a staging buffer, and the main thread copies the pixels out. Same
-// pacing, stamps and report as the zero-copy engine. Main thread only.
+// pacing (the addon's FramePacer, the native frame loop's own rule), stamps and
+// report as the zero-copy engine. Main thread only.
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -48,16 +49,17 @@ export class CopyBaseline {
     const pixels = new Uint8Array(o.width * o.height * 4);
     const periodNs = o.hz > 0 ? BigInt(Math.round(1e9 / o.hz)) : 0n;
     const dt = Math.fround(o.hz > 0 ? 1 / o.hz : 1 / 120);
-    let deadline = now() + periodNs;
+    const pacer = new this.#addon.FramePacer(periodNs);  // the native frame loop's pacing rule
     // A run of `seconds` ends on the wall clock, as the engine's frame loop does.
     const endNs = o.frames === 0 && o.seconds > 0 ? now() + BigInt(Math.round(o.seconds * 1e9)) : 0n;
     let lastStatus = 0;
     for (let i = 0; (o.frames === 0 || i < o.frames) && !this.#stop && (endNs === 0n || now() < endNs); i++) {
-      if (periodNs > 0n) {
+      if (pacer.paced) {
+        const deadline = pacer.deadlineNs;
         const wait = Number(deadline - now()) / 1e6;
         if (wait > 0) await sleep(Math.max(0, wait - 1));
         while (now() < deadline) await tick();
-        deadline = deadline + periodNs > now() ? deadline + periodNs : now();
+        pacer.startFrame();
       }
       const queued = now();
       const replies = this.#workers.map((w, k) => {

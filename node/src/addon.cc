@@ -23,14 +23,16 @@
 #include "engine_wrap.hpp"
 #include "options.hpp"
 #include "triptych/pipeline/devices.hpp"
+#include "triptych/pipeline/frame_pacer.hpp"
 #include "triptych/trace/clock.hpp"
 #include "triptych_kernel.h"
 
 namespace triptych::node {
 namespace {
 
-// devices() -> [{index, name, type, usable, hostImport, apiVersion}]: the
-// render devices this machine offers.
+// devices() -> [{index, name, type, usable, hostImport, apiVersion, picked,
+// why}]: the render devices this machine offers; `picked` marks the one an
+// engine takes by default, `why` says why (or why not).
 Napi::Value Devices(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   auto devices = pipeline::render_devices();
@@ -45,6 +47,8 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
     o.Set("usable", Napi::Boolean::New(env, d.usable));
     o.Set("hostImport", Napi::Boolean::New(env, d.host_import));
     o.Set("apiVersion", Napi::String::New(env, d.api_version));
+    o.Set("picked", Napi::Boolean::New(env, d.picked));
+    o.Set("why", Napi::String::New(env, d.why));
     arr.Set(n++, o);
   }
   return arr;
@@ -54,6 +58,29 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
 Napi::Value NowNs(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<std::uint64_t>(trace::now_ns()));
 }
+
+// new FramePacer(periodNs: bigint): the native frame loop's pacing
+// (pipeline::FramePacer) for a JS frame loop (the copy baseline): paced,
+// deadlineNs (bigint, the trace clock) and startFrame(), which reads the clock.
+class FramePacerWrap : public Napi::ObjectWrap<FramePacerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "FramePacer",
+                       {InstanceAccessor<&FramePacerWrap::Paced>("paced"),
+                        InstanceAccessor<&FramePacerWrap::DeadlineNs>("deadlineNs"),
+                        InstanceMethod<&FramePacerWrap::StartFrame>("startFrame")});
+  }
+  explicit FramePacerWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<FramePacerWrap>(info),
+        pacer_(to_u64(info.Env(), info[0], "periodNs"), static_cast<std::uint64_t>(trace::now_ns())) {}
+
+ private:
+  Napi::Value Paced(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), pacer_.paced()); }
+  Napi::Value DeadlineNs(const Napi::CallbackInfo& info) { return Napi::BigInt::New(info.Env(), pacer_.deadline_ns()); }
+  void StartFrame(const Napi::CallbackInfo&) { pacer_.start_frame(static_cast<std::uint64_t>(trace::now_ns())); }
+
+  pipeline::FramePacer pacer_;
+};
 
 class Addon : public Napi::Addon<Addon> {
  public:
@@ -65,6 +92,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("prepareEngine", Napi::Function::New(env, PrepareEngine, "prepareEngine"));
     exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
     exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
+    exports.Set("FramePacer", FramePacerWrap::Define(env));
     exports.Set("kernelAbiVersion", Napi::Number::New(env, TP_KERNEL_ABI_VERSION));
     exports.Set("nowNs", Napi::Function::New(env, NowNs, "nowNs"));
     DefineAddon(exports, {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // render_devices() (include/triptych/pipeline/devices.hpp): the render
-// stage's device list in the pipeline's words. Blocking; any thread.
+// stage's device list and default pick (render::choose_device) in the
+// pipeline's words. Blocking; any thread.
 #include "triptych/pipeline/devices.hpp"
 
 #include "triptych/render/vulkan_renderer.hpp"
@@ -17,7 +18,18 @@ Result<std::vector<RenderDevice>> render_devices() {
     const std::string version = std::to_string((d.api_version >> 22) & 0x7FU) + "." +
                                 std::to_string((d.api_version >> 12) & 0x3FFU) + "." +
                                 std::to_string(d.api_version & 0xFFFU);
-    out.push_back(RenderDevice{d.index, d.name, d.type, version, d.usable, d.host_import});
+    out.push_back(RenderDevice{d.index, d.name, d.type, version, d.usable, d.host_import, false, {}});
+  }
+  const auto pick = render::choose_device(listed.value(), render::DeviceChoice{});
+  for (RenderDevice& d : out) {
+    d.picked = pick && pick->index == d.index;
+    if (d.picked) {
+      d.why = pick->why;
+    } else if (!d.usable) {
+      d.why = "unusable: needs Vulkan 1.2 and a graphics queue";
+    } else {
+      d.why = "ranked below [" + std::to_string(pick->index) + "] " + out[pick->index].name;
+    }
   }
   return out;
 }

@@ -198,9 +198,9 @@ Result<void> Engine::Impl::build_pools() {
   if (!cp) return cp.error();
   compute_pool = std::move(cp).value();
 
-  sched::PoolConfig rc = sched::PoolConfig::from_plan(cfg.plan.render);
-  rc.name = "render";
-  auto rp = sched::Pool::create(rc);
+  sched::PoolConfig render_pool_config = sched::PoolConfig::from_plan(cfg.plan.render);
+  render_pool_config.name = "render";
+  auto rp = sched::Pool::create(render_pool_config);
   if (!rp) return rp.error();
   render_pool = std::move(rp).value();
   return {};

@@ -81,7 +81,7 @@ struct Engine::Impl {
   mutable std::mutex message_mu;  // failure path and status only, never per frame
   std::string last_failure;
   std::string frame_cause;  // the first failure recorded for the frame in progress
-  std::vector<trace::FrameFailure> failure_log;  // the first kKeptFailures failed frames
+  std::vector<report::FrameFailure> failure_log;  // the first kKeptFailures failed frames
   std::uint64_t failures_not_kept = 0;
   std::string fatal;
   // abandon_compute()'s member, which completes every chunk left as failed.
@@ -97,7 +97,7 @@ struct Engine::Impl {
   std::array<std::atomic<std::uint64_t>, kRecent> recent_presented{};
   std::atomic<std::uint64_t> recent_count{0};
 
-  trace::ProcessProbe process;
+  report::ProcessProbe process;
 
   // ---- creation steps (engine.cpp) ----
   [[nodiscard]] Result<void> build_arena(const ArenaLayout& layout);
@@ -132,7 +132,7 @@ struct Engine::Impl {
   [[nodiscard]] Result<render::FrameInfo> render_frame(const render::FrameInput& in);
   void note_render(std::uint64_t frame, const render::FrameInfo& info, std::uint64_t taken_ns);
   [[nodiscard]] bool present(std::uint64_t frame, std::uint32_t result_zone);
-  void leave_render_thread(TripleBuffer& compute_tb, trace::ThreadProbe& probe);
+  void leave_render_thread(TripleBuffer& compute_tb, report::ThreadProbe& probe);
 
   // ---- the copy-based baseline (host_feed.cpp) ----
   void settle_untaken_result();

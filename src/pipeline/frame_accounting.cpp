@@ -43,7 +43,7 @@ void Engine::Impl::fail_frame(std::uint64_t frame, const std::string& cause) {
   std::string why = cause.empty() ? frame_cause : cause;
   if (why.empty()) why = "failed (no cause recorded)";
   if (failure_log.size() < kKeptFailures) {
-    failure_log.push_back(trace::FrameFailure{frame, std::move(why)});
+    failure_log.push_back(report::FrameFailure{frame, std::move(why)});
   } else {
     ++failures_not_kept;
   }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The frame loop (`tp-frameloop`): paces frames, holds compute back for
+// The frame loop (`tp-frameloop`): paces frames (FramePacer), holds compute back for
 // render (kWait backpressure and just-in-time dispatch), writes the kernel
 // context, runs one parallel_for over the compute pool per frame and
 // publishes the compute triple buffer. Blocking (sleeps, futex waits,
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "engine_impl.hpp"
+#include "triptych/pipeline/frame_pacer.hpp"
 #include "triptych/trace/clock.hpp"
 #include "triptych/trace/zones.hpp"
 #include "triptych_kernel.h"
@@ -57,21 +58,19 @@ void Engine::Impl::frame_loop() {
     frame_loop_priority = raise_frame_loop_priority();
   }
   trace::register_thread("frame loop");
-  trace::ThreadProbe probe;
+  report::ThreadProbe probe;
   TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   std::uint64_t last_output = 0;
-  std::uint64_t next_deadline = trace::now_ns() + period_ns;
+  FramePacer pacer(period_ns, trace::now_ns());
   // A run of `seconds` ends on the wall clock, whatever rate it keeps.
   const std::uint64_t end_ns = cfg.frames == 0 && cfg.seconds > 0
                                    ? trace::now_ns() + static_cast<std::uint64_t>(cfg.seconds * 1e9)
                                    : 0;
   for (std::uint64_t i = 0; cfg.frames == 0 || i < cfg.frames; ++i) {
     if (stop_requested.load(std::memory_order_relaxed)) break;
-    if (period_ns != 0) {
-      sleep_until(end_ns != 0 ? std::min(next_deadline, end_ns) : next_deadline);
-      // Absolute deadlines; when we fall behind, restart from now rather
-      // than firing a burst of catch-up frames.
-      next_deadline = std::max(next_deadline + period_ns, trace::now_ns());
+    if (pacer.paced()) {
+      sleep_until(end_ns != 0 ? std::min(pacer.deadline_ns(), end_ns) : pacer.deadline_ns());
+      pacer.start_frame(trace::now_ns());
     }
     if (end_ns != 0 && trace::now_ns() >= end_ns) break;
     if (cfg.lag == LagPolicy::kWait && !wait_for_render(tb)) break;
@@ -110,7 +109,7 @@ bool Engine::Impl::wait_for_render(TripleBuffer& tb) {
     // took the frame, so the has_new() re-check sees that take.
     const std::uint32_t seen = consumed.value.load(std::memory_order_acquire);
     if (!tb.has_new()) break;
-    (void)trace::timed_wait(consumed, seen, kWaitSlice);
+    (void)report::timed_wait(consumed, seen, kWaitSlice);
   }
   if (stop_requested.load(std::memory_order_relaxed)) return false;
   // Just in time: when render is busy with the previous frame, start this one

@@ -17,34 +17,34 @@ namespace triptych::pipeline {
 Result<void> Engine::write_outputs(const Outputs& out,
                                    const std::vector<std::pair<std::string, std::string>>& run_config) {
   Impl& m = *impl_;
-  trace::TraceReport report = trace::collect_report(*m.table);
-  report.title = "triptych run";
-  report.threads = trace::collect_threads();
-  report.process = m.process.finish();
-  report.has_process = true;
-  if (const std::string note = trace::hw_counters_note(); !note.empty()) report.notes.push_back(note);
-  report.config = run_config;
-  report.config.emplace_back("renderer", renderer_description());
-  report.config.emplace_back("particles rejected by validation",
-                             std::to_string(m.particles_rejected.load(std::memory_order_relaxed)));
-  report.config.emplace_back("particles clamped", std::to_string(m.particles_clamped.load(std::memory_order_relaxed)));
+  report::TraceReport run_report = report::collect_report(*m.table);
+  run_report.title = "triptych run";
+  run_report.threads = trace::collect_threads();
+  run_report.process = m.process.finish();
+  run_report.has_process = true;
+  if (const std::string note = report::hw_counters_note(); !note.empty()) run_report.notes.push_back(note);
+  run_report.config = run_config;
+  run_report.config.emplace_back("renderer", renderer_description());
+  run_report.config.emplace_back("particles rejected by validation",
+                                 std::to_string(m.particles_rejected.load(std::memory_order_relaxed)));
+  run_report.config.emplace_back("particles clamped", std::to_string(m.particles_clamped.load(std::memory_order_relaxed)));
   {
     std::lock_guard<std::mutex> lock(m.message_mu);
-    report.config.emplace_back("frame loop priority", m.frame_loop_priority);
-    report.failures = m.failure_log;
-    report.failures_not_kept = m.failures_not_kept;
+    run_report.config.emplace_back("frame loop priority", m.frame_loop_priority);
+    run_report.failures = m.failure_log;
+    run_report.failures_not_kept = m.failures_not_kept;
   }
   if (!out.trace_json.empty()) {
-    if (auto ok = trace::write_chrome_trace_file(report, out.trace_json); !ok) return ok;
+    if (auto ok = report::write_chrome_trace_file(run_report, out.trace_json); !ok) return ok;
   }
   if (!out.frames_csv.empty()) {
-    if (auto ok = trace::write_frames_csv_file(report, out.frames_csv); !ok) return ok;
+    if (auto ok = report::write_frames_csv_file(run_report, out.frames_csv); !ok) return ok;
   }
   if (!out.stats_json.empty()) {
-    if (auto ok = trace::write_stats_json_file(report, out.stats_json); !ok) return ok;
+    if (auto ok = report::write_stats_json_file(run_report, out.stats_json); !ok) return ok;
   }
   if (!out.report_html.empty()) {
-    if (auto ok = trace::write_html_report_file(report, out.report_html); !ok) return ok;
+    if (auto ok = report::write_html_report_file(run_report, out.report_html); !ok) return ok;
   }
   if (!out.snapshot_png.empty()) {
     // The front of the result buffer: the last presented frame.
@@ -61,18 +61,18 @@ Result<void> Engine::write_outputs(const Outputs& out,
 
 std::string Engine::summary_table() const {
   const Impl& m = *impl_;
-  const trace::TraceReport report = trace::collect_report(*m.table);
-  const trace::FrameStats& st = report.stats;
+  const report::TraceReport run_report = report::collect_report(*m.table);
+  const report::FrameStats& st = run_report.stats;
   std::ostringstream os;
   char line[160];
   std::snprintf(line, sizeof(line), "%-22s %8s %9s %9s %9s %9s %9s\n", "stage (ms)", "count", "mean",
                 "p50", "p99", "max", "stddev");
   os << line;
-  for (std::size_t i = 0; i < trace::kSegmentCount; ++i) {
-    const auto seg = static_cast<trace::Segment>(i);
-    const trace::DurationStats& d = st[seg];
+  for (std::size_t i = 0; i < report::kSegmentCount; ++i) {
+    const auto seg = static_cast<report::Segment>(i);
+    const report::DurationStats& d = st[seg];
     std::snprintf(line, sizeof(line), "%-22s %8llu %9.3f %9.3f %9.3f %9.3f %9.3f\n",
-                  std::string(trace::segment_name(seg)).c_str(), static_cast<unsigned long long>(d.count),
+                  std::string(report::segment_name(seg)).c_str(), static_cast<unsigned long long>(d.count),
                   d.mean_ns * 1e-6, static_cast<double>(d.p50_ns) * 1e-6, static_cast<double>(d.p99_ns) * 1e-6,
                   static_cast<double>(d.max_ns) * 1e-6, d.stddev_ns * 1e-6);
     os << line;

@@ -25,7 +25,7 @@ constexpr auto kRenderTimeout = 20s;
 void Engine::Impl::render_loop() {
   pin_this_thread(cfg.plan.render.cpus, "tp-render");
   trace::register_thread("render");
-  trace::ThreadProbe probe;
+  report::ThreadProbe probe;
   TripleBuffer& compute_tb = arena->triple_buffer(FrameStage::kCompute);
   TripleBuffer& result_tb = arena->triple_buffer(FrameStage::kResult);
   std::uint64_t ticket = 0;
@@ -42,8 +42,8 @@ void Engine::Impl::render_loop() {
       }
       WaitWord& published = compute_tb.control().publish_word;
       // SYNC(tb-wake): acquire pairs with publish()'s bump of the publish word.
-      (void)trace::timed_wait(published, published.value.load(std::memory_order_acquire), kWaitSlice,
-                              SpinPolicy{}, trace::WaitKind::kIdle);
+      (void)report::timed_wait(published, published.value.load(std::memory_order_acquire), kWaitSlice,
+                              SpinPolicy{}, report::WaitKind::kIdle);
       continue;
     }
     const TripleBuffer::Frame input = compute_tb.acquire_latest();
@@ -130,7 +130,7 @@ bool Engine::Impl::present(std::uint64_t frame, std::uint32_t result_zone) {
 
 // Stops the run, waits for the frame loop, counts a frame it published that
 // nobody will render dropped, and says "finished".
-void Engine::Impl::leave_render_thread(TripleBuffer& compute_tb, trace::ThreadProbe& probe) {
+void Engine::Impl::leave_render_thread(TripleBuffer& compute_tb, report::ThreadProbe& probe) {
   stop_requested.store(true, std::memory_order_relaxed);  // a flag: see its declaration
   (void)fetch_add_and_wake(consumed, 1, INT_MAX);
   (void)probe.finish();  // records this thread's counters for the report

@@ -19,7 +19,7 @@
 #include "triptych/trace/clock.hpp"
 #include "triptych/trace/zones.hpp"
 
-namespace triptych::trace {
+namespace triptych::report {
 namespace {
 
 thread_local std::uint64_t t_wait_ns = 0;
@@ -115,7 +115,7 @@ ThreadProbe::~ThreadProbe() {
 
 ThreadProbe::Sample ThreadProbe::sample() const noexcept {
   Sample s{};
-  s.wall_ns = now_ns();
+  s.wall_ns = trace::now_ns();
   rusage ru{};
   if (getrusage(RUSAGE_THREAD, &ru) == 0) {
     s.user_ns = timeval_ns(ru.ru_utime);
@@ -135,9 +135,9 @@ ThreadProbe::Sample ThreadProbe::sample() const noexcept {
   return s;
 }
 
-ThreadCounters ThreadProbe::finish() noexcept {
+trace::ThreadCounters ThreadProbe::finish() noexcept {
   const Sample end = sample();
-  ThreadCounters c;
+  trace::ThreadCounters c;
   c.wall_ns = end.wall_ns - start_.wall_ns;
   c.user_ns = end.user_ns - start_.user_ns;
   c.system_ns = end.system_ns - start_.system_ns;
@@ -155,7 +155,7 @@ ThreadCounters ThreadProbe::finish() noexcept {
     c.cache_misses = end.hw[2] - start_.hw[2];
   }
   try {
-    record_thread_counters(c);
+    trace::record_thread_counters(c);
   } catch (...) {  // registering the thread may allocate; the counters are still returned
   }
   return c;
@@ -163,7 +163,7 @@ ThreadCounters ThreadProbe::finish() noexcept {
 
 ProcessProbe::ProcessProbe() noexcept {
   rusage ru{};
-  start_.wall_ns = now_ns();
+  start_.wall_ns = trace::now_ns();
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     start_.user_ns = timeval_ns(ru.ru_utime);
     start_.system_ns = timeval_ns(ru.ru_stime);
@@ -174,7 +174,7 @@ ProcessProbe::ProcessProbe() noexcept {
 
 ProcessCounters ProcessProbe::finish() const noexcept {
   ProcessCounters c;
-  c.wall_ns = now_ns() - start_.wall_ns;
+  c.wall_ns = trace::now_ns() - start_.wall_ns;
   rusage ru{};
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     c.user_ns = timeval_ns(ru.ru_utime) - start_.user_ns;
@@ -188,9 +188,9 @@ ProcessCounters ProcessProbe::finish() const noexcept {
 
 WaitStatus timed_wait(WaitWord& ww, std::uint32_t expected, std::chrono::nanoseconds timeout,
                       SpinPolicy policy, WaitKind kind) noexcept {
-  const std::uint64_t t0 = now_ns();
+  const std::uint64_t t0 = trace::now_ns();
   const WaitStatus st = wait(ww, expected, timeout, policy);
-  const std::uint64_t spent = now_ns() - t0;
+  const std::uint64_t spent = trace::now_ns() - t0;
   if (kind == WaitKind::kIdle) {
     t_idle_ns += spent;
   } else {
@@ -215,4 +215,4 @@ std::string hw_counters_note() {
   return g_hw_note;
 }
 
-}  // namespace triptych::trace
+}  // namespace triptych::report

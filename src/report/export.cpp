@@ -9,13 +9,11 @@
 #include <cstring>
 #include <fstream>
 
-#include "json_writer.hpp"
+#include "triptych/core/json_writer.hpp"
 #include "triptych/trace/clock.hpp"
 
-namespace triptych::trace {
+namespace triptych::report {
 namespace {
-
-using detail::JsonWriter;
 
 // Synthetic ids for the per-stage tracks; thread zones use the real pid/tids.
 constexpr std::int64_t kStagePid = 1;
@@ -24,16 +22,16 @@ constexpr std::int64_t kCounterTid = 9;
 
 struct Track {
   Segment segment;
-  Stage from;
-  Stage to;
+  trace::Stage from;
+  trace::Stage to;
   const char* name;
 };
 constexpr std::array<Track, kStageSegmentCount> kTracks{{
-    {Segment::kQueueWait, Stage::kQueued, Stage::kComputeStart, "1 queue wait"},
-    {Segment::kCompute, Stage::kComputeStart, Stage::kComputeEnd, "2 compute"},
-    {Segment::kHandoff, Stage::kComputeEnd, Stage::kRenderStart, "3 handoff"},
-    {Segment::kRender, Stage::kRenderStart, Stage::kRenderEnd, "4 render"},
-    {Segment::kPresent, Stage::kRenderEnd, Stage::kPresented, "5 present"},
+    {Segment::kQueueWait, trace::Stage::kQueued, trace::Stage::kComputeStart, "1 queue wait"},
+    {Segment::kCompute, trace::Stage::kComputeStart, trace::Stage::kComputeEnd, "2 compute"},
+    {Segment::kHandoff, trace::Stage::kComputeEnd, trace::Stage::kRenderStart, "3 handoff"},
+    {Segment::kRender, trace::Stage::kRenderStart, trace::Stage::kRenderEnd, "4 render"},
+    {Segment::kPresent, trace::Stage::kRenderEnd, trace::Stage::kPresented, "5 present"},
 }};
 
 // Microseconds from `base`, printed with ns precision.
@@ -80,7 +78,7 @@ void duration_json(JsonWriter& w, const DurationStats& d) {
   w.end_object();
 }
 
-void counters_json(JsonWriter& w, const ThreadCounters& c) {
+void counters_json(JsonWriter& w, const trace::ThreadCounters& c) {
   w.begin_object();
   w.field("wall_ns", c.wall_ns);
   w.field("user_ns", c.user_ns);
@@ -97,7 +95,7 @@ void counters_json(JsonWriter& w, const ThreadCounters& c) {
   w.field("futex_wait_calls", c.futex_wait_calls);
   w.field("idle_wait_ns", c.idle_wait_ns);
   w.field("futex_wait_share", c.futex_wait_share());
-  w.field("contention_flag", c.futex_wait_share() > kFutexWaitShareFlag);
+  w.field("contention_flag", c.futex_wait_share() > trace::kFutexWaitShareFlag);
   w.key("hardware");
   if (c.hw_available) {
     w.begin_object();
@@ -124,12 +122,12 @@ Result<void> to_file(const std::string& path, Fn&& fn) {
 
 }  // namespace
 
-TraceReport make_report(std::vector<FrameSnapshot> frames, AnalyzerOptions options,
+TraceReport make_report(std::vector<trace::FrameSnapshot> frames, AnalyzerOptions options,
                         std::uint64_t lost) {
   TraceReport r;
   std::stable_sort(
       frames.begin(), frames.end(),
-      [](const FrameSnapshot& a, const FrameSnapshot& b) { return a.frame < b.frame; });
+      [](const trace::FrameSnapshot& a, const trace::FrameSnapshot& b) { return a.frame < b.frame; });
   FrameAnalyzer analyzer(options);
   std::vector<bool> valid;
   valid.reserve(frames.size());
@@ -144,12 +142,12 @@ TraceReport make_report(std::vector<FrameSnapshot> frames, AnalyzerOptions optio
   return r;
 }
 
-TraceReport collect_report(const FrameTraceTable& table) {
-  std::vector<FrameSnapshot> frames;
-  CollectCounts counts;
+TraceReport collect_report(const trace::FrameTraceTable& table) {
+  std::vector<trace::FrameSnapshot> frames;
+  trace::CollectCounts counts;
   const std::uint64_t issued = table.collect(0, frames, counts);
   TraceReport r =
-      make_report(std::move(frames), AnalyzerOptions{issued, now_ns()}, counts.lost + counts.torn);
+      make_report(std::move(frames), AnalyzerOptions{issued, trace::now_ns()}, counts.lost + counts.torn);
   r.stale_stamps = table.stale_stamps();
   r.duplicate_stamps = table.duplicate_stamps();
   r.invalid_stamps = table.invalid_stamps();
@@ -161,7 +159,7 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
   std::uint64_t base = ~std::uint64_t{0};
   for (std::size_t i = 0; i < r.frames.size(); ++i)
     if (r.verdicts[i] != FrameVerdict::kInvalid)
-      base = std::min(base, r.frames[i].at(Stage::kQueued));
+      base = std::min(base, r.frames[i].at(trace::Stage::kQueued));
   for (const auto& t : r.threads)
     for (const auto& e : t.events) base = std::min(base, e.begin_ns);
   if (base == ~std::uint64_t{0}) base = 0;
@@ -183,7 +181,7 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
 
   std::uint64_t prev_presented = 0;
   for (std::size_t i = 0; i < r.frames.size(); ++i) {
-    const FrameSnapshot& f = r.frames[i];
+    const trace::FrameSnapshot& f = r.frames[i];
     const FrameVerdict v = r.verdicts[i];
     if (v == FrameVerdict::kInvalid) continue;
     const std::string fid = std::to_string(f.frame);
@@ -195,7 +193,7 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
       w.field("cat", "frame");
       w.field("pid", kStagePid);
       w.field("tid", std::int64_t{1});
-      ts_field(w, "ts", f.at(Stage::kQueued), base);
+      ts_field(w, "ts", f.at(trace::Stage::kQueued), base);
       w.end_object();
     }
     bool flow_started = false;
@@ -235,7 +233,7 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
       flow_started = true;
     }
     if (v == FrameVerdict::kComplete) {
-      const std::uint64_t presented = f.at(Stage::kPresented);
+      const std::uint64_t presented = f.at(trace::Stage::kPresented);
       w.begin_object();
       w.field("ph", "C");
       w.field("name", "frame time (ms)");
@@ -290,14 +288,14 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
 
 void write_frames_csv(const TraceReport& r, std::ostream& os) {
   os << "frame,status,flags";
-  for (std::size_t s = 0; s < kStageCount; ++s)
-    os << ',' << stage_name(static_cast<Stage>(s)) << "_ns";
+  for (std::size_t s = 0; s < trace::kStageCount; ++s)
+    os << ',' << trace::stage_name(static_cast<trace::Stage>(s)) << "_ns";
   for (std::size_t s = 0; s < kSegmentCount; ++s)
     os << ',' << segment_name(static_cast<Segment>(s)) << "_ns";
   os << '\n';
   std::uint64_t prev_presented = 0;
   for (std::size_t i = 0; i < r.frames.size(); ++i) {
-    const FrameSnapshot& f = r.frames[i];
+    const trace::FrameSnapshot& f = r.frames[i];
     const FrameVerdict v = r.verdicts[i];
     os << f.frame << ',' << verdict_name(v) << ',' << f.flags;
     for (const std::uint64_t t : f.stamps) os << ',' << t;
@@ -306,13 +304,13 @@ void write_frames_csv(const TraceReport& r, std::ostream& os) {
       const auto seg = static_cast<Segment>(s);
       if (v != FrameVerdict::kComplete) continue;  // empty cell: not a duration
       if (seg == Segment::kInterval) {
-        if (prev_presented != 0 && f.at(Stage::kPresented) > prev_presented)
-          os << f.at(Stage::kPresented) - prev_presented;
+        if (prev_presented != 0 && f.at(trace::Stage::kPresented) > prev_presented)
+          os << f.at(trace::Stage::kPresented) - prev_presented;
       } else {
         os << segment_ns(f, seg);
       }
     }
-    if (v == FrameVerdict::kComplete) prev_presented = f.at(Stage::kPresented);
+    if (v == FrameVerdict::kComplete) prev_presented = f.at(trace::Stage::kPresented);
     os << '\n';
   }
 }
@@ -448,4 +446,4 @@ Result<void> write_html_report_file(const TraceReport& r, const std::string& pat
   return to_file(path, [&](std::ostream& os) { return write_html_report(r, os); });
 }
 
-}  // namespace triptych::trace
+}  // namespace triptych::report

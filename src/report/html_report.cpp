@@ -7,7 +7,7 @@
 // writer reports kUnsupported. Single-threaded, allocating. docs/tracing.md.
 #include <string_view>
 
-#include "json_writer.hpp"
+#include "triptych/core/json_writer.hpp"
 #include "triptych/report/export.hpp"
 
 #if __has_include("triptych_report/assets.hpp")
@@ -17,7 +17,7 @@
 #define TRIPTYCH_HAVE_REPORT_ASSETS 0
 #endif
 
-namespace triptych::trace {
+namespace triptych::report {
 namespace {
 
 #if TRIPTYCH_HAVE_REPORT_ASSETS
@@ -48,9 +48,8 @@ void html_text(std::ostream& os, std::string_view s) {
 }
 
 // Per-frame columns of the complete frames, in milliseconds, for the plots.
-void write_series(const TraceReport& r, std::ostream& os) {
-  detail::JsonWriter w(os);
-  std::vector<const FrameSnapshot*> done;
+void write_series(const TraceReport& r, JsonWriter& w) {
+  std::vector<const trace::FrameSnapshot*> done;
   for (std::size_t i = 0; i < r.frames.size(); ++i)
     if (r.verdicts[i] == FrameVerdict::kComplete) done.push_back(&r.frames[i]);
   const std::uint64_t t0 = r.stats.first_ns;
@@ -61,13 +60,13 @@ void write_series(const TraceReport& r, std::ostream& os) {
     w.end_array();
   };
   w.begin_object();
-  column("frame", [&](std::size_t, const FrameSnapshot& f) { w.value(f.frame); });
-  column("t_s", [&](std::size_t, const FrameSnapshot& f) {
-    w.fixed(static_cast<double>(f.at(Stage::kPresented) - t0) / 1e9, 6);
+  column("frame", [&](std::size_t, const trace::FrameSnapshot& f) { w.value(f.frame); });
+  column("t_s", [&](std::size_t, const trace::FrameSnapshot& f) {
+    w.fixed(static_cast<double>(f.at(trace::Stage::kPresented) - t0) / 1e9, 6);
   });
-  column("interval_ms", [&](std::size_t i, const FrameSnapshot& f) {
-    const std::uint64_t now = f.at(Stage::kPresented);
-    const std::uint64_t prev = i == 0 ? 0 : done[i - 1]->at(Stage::kPresented);
+  column("interval_ms", [&](std::size_t i, const trace::FrameSnapshot& f) {
+    const std::uint64_t now = f.at(trace::Stage::kPresented);
+    const std::uint64_t prev = i == 0 ? 0 : done[i - 1]->at(trace::Stage::kPresented);
     if (i == 0 || now <= prev) {
       w.null();
     } else {
@@ -76,7 +75,7 @@ void write_series(const TraceReport& r, std::ostream& os) {
   });
   for (std::size_t s = 0; s <= static_cast<std::size_t>(Segment::kLatency); ++s) {
     const auto seg = static_cast<Segment>(s);
-    column(std::string(segment_name(seg)) + "_ms", [&](std::size_t, const FrameSnapshot& f) {
+    column(std::string(segment_name(seg)) + "_ms", [&](std::size_t, const trace::FrameSnapshot& f) {
       w.fixed(static_cast<double>(segment_ns(f, seg)) / 1e6, 4);
     });
   }
@@ -100,11 +99,15 @@ Result<void> write_html_report(const TraceReport& r, std::ostream& os) {
   os << "\n</style>\n</head>\n<body>\n<div id=\"app\"></div>\n<script>\n";
   write_asset(os, assets::kUplotJs, sizeof(assets::kUplotJs));
   // The JSON writer escapes '<', so the data can never close this element early.
-  os << "\n</script>\n<script id=\"triptych-data\" type=\"application/json\">{\"stats\":";
-  write_stats_json(r, os);
-  os << ",\"series\":";
-  write_series(r, os);
-  os << "}</script>\n<script>\n";
+  os << "\n</script>\n<script id=\"triptych-data\" type=\"application/json\">";
+  JsonWriter w(os);
+  w.begin_object();
+  w.key("stats");
+  w.nested([&](std::ostream& out) { write_stats_json(r, out); });
+  w.key("series");
+  write_series(r, w);
+  w.end_object();
+  os << "</script>\n<script>\n";
   write_asset(os, assets::kReportJs, sizeof(assets::kReportJs));
   os << "\n</script>\n</body>\n</html>\n";
   if (!os) return make_error(Errc::kSystem, "writing the HTML report failed");
@@ -119,4 +122,4 @@ Result<void> write_html_report(const TraceReport& r, std::ostream& os) {
 #endif
 }
 
-}  // namespace triptych::trace
+}  // namespace triptych::report

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <unordered_map>
 
-namespace triptych::trace {
+namespace triptych::report {
 
 std::string_view segment_name(Segment s) noexcept {
   switch (s) {
@@ -45,21 +45,21 @@ std::string_view verdict_name(FrameVerdict v) noexcept {
   return "unknown";
 }
 
-std::uint64_t segment_ns(const FrameSnapshot& s, Segment seg) noexcept {
-  const auto d = [&](Stage a, Stage b) { return s.at(b) >= s.at(a) ? s.at(b) - s.at(a) : 0; };
+std::uint64_t segment_ns(const trace::FrameSnapshot& s, Segment seg) noexcept {
+  const auto d = [&](trace::Stage a, trace::Stage b) { return s.at(b) >= s.at(a) ? s.at(b) - s.at(a) : 0; };
   switch (seg) {
     case Segment::kQueueWait:
-      return d(Stage::kQueued, Stage::kComputeStart);
+      return d(trace::Stage::kQueued, trace::Stage::kComputeStart);
     case Segment::kCompute:
-      return d(Stage::kComputeStart, Stage::kComputeEnd);
+      return d(trace::Stage::kComputeStart, trace::Stage::kComputeEnd);
     case Segment::kHandoff:
-      return d(Stage::kComputeEnd, Stage::kRenderStart);
+      return d(trace::Stage::kComputeEnd, trace::Stage::kRenderStart);
     case Segment::kRender:
-      return d(Stage::kRenderStart, Stage::kRenderEnd);
+      return d(trace::Stage::kRenderStart, trace::Stage::kRenderEnd);
     case Segment::kPresent:
-      return d(Stage::kRenderEnd, Stage::kPresented);
+      return d(trace::Stage::kRenderEnd, trace::Stage::kPresented);
     case Segment::kLatency:
-      return d(Stage::kQueued, Stage::kPresented);
+      return d(trace::Stage::kQueued, trace::Stage::kPresented);
     case Segment::kInterval:
       return 0;
   }
@@ -89,7 +89,7 @@ enum class Invalid { kNone, kOutOfOrder, kFuture, kUnissued, kDuplicateId };
 struct FrameAnalyzer::Impl {
   AnalyzerOptions options;
   struct Entry {
-    FrameSnapshot snap;
+    trace::FrameSnapshot snap;
     bool complete;
     Invalid invalid;
   };
@@ -99,7 +99,7 @@ struct FrameAnalyzer::Impl {
   bool any_presented = false;
   std::uint64_t max_presented_id = 0;
 
-  Invalid check(const FrameSnapshot& s) const {
+  Invalid check(const trace::FrameSnapshot& s) const {
     if (by_id.count(s.frame) != 0) return Invalid::kDuplicateId;
     if (s.frame >= options.issued) return Invalid::kUnissued;
     for (const std::uint64_t t : s.stamps)
@@ -115,15 +115,15 @@ struct FrameAnalyzer::Impl {
       if (gap || t < prev) return Invalid::kOutOfOrder;
       prev = t;
     }
-    if (s.at(Stage::kQueued) == 0) return Invalid::kOutOfOrder;
+    if (s.at(trace::Stage::kQueued) == 0) return Invalid::kOutOfOrder;
     return Invalid::kNone;
   }
 
   FrameVerdict verdict_of(const Entry& e) const {
     if (e.invalid != Invalid::kNone) return FrameVerdict::kInvalid;
     if (e.complete) return FrameVerdict::kComplete;
-    if ((e.snap.flags & kFlagFailed) != 0) return FrameVerdict::kFailed;
-    if ((e.snap.flags & kFlagDropped) != 0) return FrameVerdict::kDropped;
+    if ((e.snap.flags & trace::kFlagFailed) != 0) return FrameVerdict::kFailed;
+    if ((e.snap.flags & trace::kFlagDropped) != 0) return FrameVerdict::kDropped;
     if (any_presented && e.snap.frame < max_presented_id) return FrameVerdict::kDropped;
     return FrameVerdict::kInFlight;
   }
@@ -134,11 +134,11 @@ FrameAnalyzer::FrameAnalyzer(AnalyzerOptions options) : impl_(std::make_unique<I
 }
 FrameAnalyzer::~FrameAnalyzer() = default;
 
-FrameVerdict FrameAnalyzer::add(const FrameSnapshot& s) {
+FrameVerdict FrameAnalyzer::add(const trace::FrameSnapshot& s) {
   Impl& m = *impl_;
   Impl::Entry e{s, false, m.check(s)};
   if (e.invalid == Invalid::kNone) {
-    e.complete = s.at(Stage::kPresented) != 0;
+    e.complete = s.at(trace::Stage::kPresented) != 0;
     m.by_id.emplace(s.frame, m.entries.size());
     if (e.complete && (!m.any_presented || s.frame > m.max_presented_id)) {
       m.any_presented = true;
@@ -169,7 +169,7 @@ FrameStats FrameAnalyzer::finish() const {
 
   // Heap-allocated: seven 58 KiB histograms would crowd a worker's stack.
   auto hist = std::make_unique<std::array<LogLinearHistogram, kSegmentCount>>();
-  std::vector<const FrameSnapshot*> complete;
+  std::vector<const trace::FrameSnapshot*> complete;
   for (const auto& e : m.entries) {
     switch (m.verdict_of(e)) {
       case FrameVerdict::kComplete:
@@ -190,25 +190,25 @@ FrameStats FrameAnalyzer::finish() const {
     }
   }
   std::sort(complete.begin(), complete.end(),
-            [](const FrameSnapshot* a, const FrameSnapshot* b) { return a->frame < b->frame; });
+            [](const trace::FrameSnapshot* a, const trace::FrameSnapshot* b) { return a->frame < b->frame; });
   st.complete = complete.size();
-  const FrameSnapshot* prev = nullptr;
-  for (const FrameSnapshot* s : complete) {
+  const trace::FrameSnapshot* prev = nullptr;
+  for (const trace::FrameSnapshot* s : complete) {
     for (std::size_t i = 0; i <= static_cast<std::size_t>(Segment::kLatency); ++i)
       (*hist)[i].record(segment_ns(*s, static_cast<Segment>(i)));
     const std::uint64_t latency = segment_ns(*s, Segment::kLatency);
     for (std::size_t r = 0; r < kTargetRatesHz.size(); ++r)
       if (latency > 1'000'000'000u / kTargetRatesHz[r]) ++st.deadline_misses[r];  // latency > 1/R
-    if (prev != nullptr && s->at(Stage::kPresented) > prev->at(Stage::kPresented))
-      (*hist)[static_cast<std::size_t>(Segment::kInterval)].record(s->at(Stage::kPresented) -
-                                                                   prev->at(Stage::kPresented));
+    if (prev != nullptr && s->at(trace::Stage::kPresented) > prev->at(trace::Stage::kPresented))
+      (*hist)[static_cast<std::size_t>(Segment::kInterval)].record(s->at(trace::Stage::kPresented) -
+                                                                   prev->at(trace::Stage::kPresented));
     prev = s;
-    if (st.first_ns == 0 || s->at(Stage::kQueued) < st.first_ns)
-      st.first_ns = s->at(Stage::kQueued);
-    st.last_ns = std::max(st.last_ns, s->at(Stage::kPresented));
+    if (st.first_ns == 0 || s->at(trace::Stage::kQueued) < st.first_ns)
+      st.first_ns = s->at(trace::Stage::kQueued);
+    st.last_ns = std::max(st.last_ns, s->at(trace::Stage::kPresented));
   }
   for (std::size_t i = 0; i < kSegmentCount; ++i) st.segments[i] = summarize((*hist)[i]);
   return st;
 }
 
-}  // namespace triptych::trace
+}  // namespace triptych::report

@@ -10,26 +10,12 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "triptych/core/json_writer.hpp"
+
 namespace triptych::sched {
 namespace {
 
 std::string cpus_of(const std::vector<std::uint32_t>& threads) { return CpuSet(threads).to_string(); }
-
-std::string json_list(const std::vector<std::uint32_t>& v) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-  return s + "]";
-}
-
-std::string json_str(const std::string& in) {
-  std::string s = "\"";
-  for (char c : in) {
-    if (c == '"' || c == '\\') s += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    s += c;
-  }
-  return s + "\"";
-}
 
 }  // namespace
 
@@ -116,23 +102,30 @@ std::string CorePlan::to_table() const {
 
 std::string CorePlan::to_json() const {
   std::ostringstream os;
-  auto pool = [&](const PoolPlan& p) {
-    os << "{\"threads\":" << json_list(p.threads) << ",\"cpus\":" << json_list(p.cpus.cpus())
-       << ",\"numa_nodes\":" << json_list(p.numa_nodes) << ",\"kinds\":" << json_list(p.kinds)
-       << ",\"mixed_kinds\":" << (p.mixed_kinds ? "true" : "false") << "}";
+  JsonWriter w(os);
+  auto pool = [&](std::string_view name, const PoolPlan& p) {
+    w.key(name);
+    w.begin_object();
+    w.field("threads", p.threads);
+    w.field("cpus", p.cpus.cpus());
+    w.field("numa_nodes", p.numa_nodes);
+    w.field("kinds", p.kinds);
+    w.field("mixed_kinds", p.mixed_kinds);
+    w.end_object();
   };
-  os << "{\"topology\":" << json_str(topology) << ",\"allowed\":" << json_list(allowed.cpus())
-     << ",\"reserved\":" << json_list(reserved.cpus()) << ",\"compute\":";
-  pool(compute);
-  os << ",\"render\":";
-  pool(render);
-  os << ",\"unused\":" << json_list(unused.cpus()) << ",\"pool_threads\":" << pool_threads()
-     << ",\"oversubscribed\":" << (oversubscribed ? "true" : "false")
-     << ",\"shared_core\":" << (shared_core ? "true" : "false") << ",\"notes\":[";
-  for (std::size_t i = 0; i < notes.size(); ++i) os << (i ? "," : "") << json_str(notes[i]);
-  os << "],\"warnings\":[";
-  for (std::size_t i = 0; i < warnings.size(); ++i) os << (i ? "," : "") << json_str(warnings[i]);
-  os << "]}";
+  w.begin_object();
+  w.field("topology", topology);
+  w.field("allowed", allowed.cpus());
+  w.field("reserved", reserved.cpus());
+  pool("compute", compute);
+  pool("render", render);
+  w.field("unused", unused.cpus());
+  w.field("pool_threads", std::uint64_t{pool_threads()});
+  w.field("oversubscribed", oversubscribed);
+  w.field("shared_core", shared_core);
+  w.field("notes", notes);
+  w.field("warnings", warnings);
+  w.end_object();
   return os.str();
 }
 

@@ -156,7 +156,7 @@ TEST_P(PipelineChaos, KernelSpoilsOnlyItsOwnFrames) {
       << "the engine's memory header is untouched";
   // No failed frame is presented: the trace's complete frames are exactly
   // the presented count, and none of them is one the kernel failed.
-  const trace::TraceReport r = trace::collect_report(*engine->arena().trace());
+  const report::TraceReport r = report::collect_report(*engine->arena().trace());
   EXPECT_EQ(r.stats.complete, s.presented);
   std::uint64_t kernel_failed = 0;
   for (std::size_t i = 0; i < r.frames.size(); ++i) {
@@ -164,7 +164,7 @@ TEST_P(PipelineChaos, KernelSpoilsOnlyItsOwnFrames) {
     const bool failed = g_failed_frame[(r.frames[i].frame + 1) % kMaxFrames].load(std::memory_order_relaxed);
     kernel_failed += failed ? 1 : 0;
     if (failed) {
-      EXPECT_NE(r.verdicts[i], trace::FrameVerdict::kComplete) << "failed frame " << r.frames[i].frame << " was presented";
+      EXPECT_NE(r.verdicts[i], report::FrameVerdict::kComplete) << "failed frame " << r.frames[i].frame << " was presented";
     }
   }
   EXPECT_EQ(kernel_failed, s.failed) << "the engine failed exactly the frames the kernel failed";

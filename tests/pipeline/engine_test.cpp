@@ -67,7 +67,7 @@ TEST(Pipeline, Engine_EveryFrameIsPresentedWhenNothingFails) {
   EXPECT_EQ(s.presented, 30u);
   EXPECT_EQ(s.failed, 0u);
   EXPECT_EQ(s.dropped, 0u);
-  const trace::TraceReport r = trace::collect_report(*engine->arena().trace());
+  const report::TraceReport r = report::collect_report(*engine->arena().trace());
   EXPECT_EQ(r.stats.complete, 30u);
   EXPECT_EQ(r.stats.invalid, 0u);
 }
@@ -90,12 +90,12 @@ TEST(Pipeline, Engine_FailedComputeFramesAreNeverPresented) {
   EXPECT_EQ(s.failed, 6u);  // kernel frame ids 5, 10, ..., 30
   EXPECT_EQ(s.presented, 24u);
   EXPECT_NE(s.last_failure.find("returned 7"), std::string::npos) << s.last_failure;
-  const trace::TraceReport r = trace::collect_report(*engine->arena().trace());
+  const report::TraceReport r = report::collect_report(*engine->arena().trace());
   ASSERT_EQ(r.frames.size(), r.verdicts.size());
   for (std::size_t i = 0; i < r.frames.size(); ++i) {
     const bool failed = (r.frames[i].frame + 1) % 5 == 0;
-    EXPECT_EQ(r.verdicts[i] == trace::FrameVerdict::kComplete, !failed) << "frame " << r.frames[i].frame;
-    EXPECT_EQ(r.verdicts[i] == trace::FrameVerdict::kFailed, failed) << "failed, never 'dropped'";
+    EXPECT_EQ(r.verdicts[i] == report::FrameVerdict::kComplete, !failed) << "frame " << r.frames[i].frame;
+    EXPECT_EQ(r.verdicts[i] == report::FrameVerdict::kFailed, failed) << "failed, never 'dropped'";
     EXPECT_EQ(r.frames[i].at(trace::Stage::kPresented) != 0, !failed) << "frame " << r.frames[i].frame;
   }
   // One accounting: the engine's counters and the trace's verdicts agree.
@@ -139,7 +139,7 @@ TEST(Pipeline, Engine_DropPolicyAccountsForEveryFrame) {
   const EngineStatus s = engine->status();
   EXPECT_EQ(s.issued, s.computed + s.failed);
   EXPECT_EQ(s.computed, s.presented + s.dropped);
-  const trace::TraceReport r = trace::collect_report(*engine->arena().trace());
+  const report::TraceReport r = report::collect_report(*engine->arena().trace());
   EXPECT_EQ(r.stats.complete, s.presented);
   EXPECT_EQ(r.stats.dropped, s.dropped);
 }
@@ -324,7 +324,7 @@ TEST(Pipeline, Engine_HostFedFramesAreRenderedAndCopiedOut) {
   EXPECT_EQ(s.presented, 20u);
   EXPECT_EQ(s.error, "");
   EXPECT_NE(engine->renderer_description().find("staging"), std::string::npos);
-  const trace::TraceReport r = trace::collect_report(*engine->arena().trace());
+  const report::TraceReport r = report::collect_report(*engine->arena().trace());
   EXPECT_EQ(r.stats.complete, 20u);
 }
 

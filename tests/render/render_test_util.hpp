@@ -16,10 +16,15 @@
 #include <vector>
 
 #include "triptych/render/cpu_stage.hpp"
-#include "triptych/render/host_zone.hpp"
 #include "triptych/render/image.hpp"
 #include "triptych/render/scene.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
+#include "support/host_zone.hpp"
+
+namespace triptych::render {
+// The render tests' stand-in for arena zones.
+using triptych::test::HostZone;
+}  // namespace triptych::render
 
 namespace triptych::render::test {
 

@@ -11,8 +11,10 @@
 
 #include "report/json_parse.hpp"
 
-namespace triptych::trace {
+namespace triptych::report {
 namespace {
+
+using namespace triptych::trace;  // the records the report is built from
 
 using test::Json;
 using test::parse_json;
@@ -199,4 +201,4 @@ TEST(Export, Files_ReportAnUnwritablePath) {
 }
 
 }  // namespace
-}  // namespace triptych::trace
+}  // namespace triptych::report

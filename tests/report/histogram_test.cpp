@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-namespace triptych::trace {
+namespace triptych::report {
 namespace {
 
 using H = LogLinearHistogram;
@@ -124,4 +124,4 @@ TEST(Histogram, LogLinear_HugeValuesStayInRange) {
 }
 
 }  // namespace
-}  // namespace triptych::trace
+}  // namespace triptych::report

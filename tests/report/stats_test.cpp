@@ -7,8 +7,10 @@
 
 #include <gtest/gtest.h>
 
-namespace triptych::trace {
+namespace triptych::report {
 namespace {
+
+using namespace triptych::trace;  // the records the report is built from
 
 constexpr std::uint64_t kMs = 1'000'000;
 
@@ -179,4 +181,4 @@ TEST(Stats, BadInput_GarbageSnapshotsNeverCrash) {
 }
 
 }  // namespace
-}  // namespace triptych::trace
+}  // namespace triptych::report

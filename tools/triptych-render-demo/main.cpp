@@ -20,17 +20,18 @@
 #include <string>
 #include <vector>
 
-#include "triptych/render/host_zone.hpp"
 #include "triptych/render/image.hpp"
 #include <vulkan/vulkan.h>
 
 #include "triptych/render/vulkan_renderer.hpp"
 #include "triptych/sched/pinning.hpp"
+#include "support/host_zone.hpp"
 
 namespace {
 
 using namespace triptych;
 using namespace triptych::render;
+using triptych::test::HostZone;
 
 int usage() {
   std::fprintf(stderr,

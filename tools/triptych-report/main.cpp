@@ -35,6 +35,7 @@ struct FreeDeleter {
 
 int main(int argc, char** argv) {
   using namespace triptych::trace;
+  using namespace triptych::report;
   std::string table_path;
   std::string out_dir;
   std::string title = "triptych frame trace";

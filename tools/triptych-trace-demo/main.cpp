@@ -32,6 +32,7 @@ namespace {
 
 using namespace triptych;
 using namespace triptych::trace;
+using namespace triptych::report;
 using namespace std::chrono_literals;
 
 constexpr const char* kUsage =

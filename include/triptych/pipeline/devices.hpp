@@ -21,9 +21,13 @@ struct RenderDevice {
   std::string api_version;  // "major.minor.patch"
   bool usable = false;      // can run the render stage
   bool host_import = false; // can read the arena's zones in place (no staging copy)
+  bool picked = false;      // the device an engine takes when its config names none
+  std::string why;          // picked: why; not picked: why not
 };
 
-// Every device the Vulkan loader offers. Errors: no loader, no instance.
+// Every device the Vulkan loader offers, the engine's default pick marked
+// (the render stage's own ranking, so no host ranks devices itself; when no
+// device is usable none is picked). Errors: no loader, no instance.
 [[nodiscard]] Result<std::vector<RenderDevice>> render_devices();
 
 }  // namespace triptych::pipeline

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "triptych/core/result.hpp"
-#include "triptych/render/layout.hpp"
+#include "triptych/render/layout_pass.hpp"
 #include "triptych/render/render_stage.hpp"
 
 namespace triptych::render {

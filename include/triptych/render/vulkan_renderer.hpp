@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "triptych/core/result.hpp"
-#include "triptych/render/layout.hpp"
+#include "triptych/render/layout_pass.hpp"
 #include "triptych/render/render_stage.hpp"
 #include "triptych/trace/frame_trace.hpp"
 
@@ -80,6 +80,19 @@ struct VulkanOptions {
 
 // Lists the physical devices (the `info` command). Errors as VulkanRenderer::create.
 [[nodiscard]] Result<std::vector<DeviceInfo>> list_devices(const VulkanOptions& options = {});
+
+// The device a renderer takes, and why, in words a host can print.
+struct DevicePick {
+  std::uint32_t index = 0;  // DeviceInfo::index of the chosen device
+  std::string why;
+};
+
+// The one device ranking (VulkanRenderer::create uses it; hosts show it):
+// `want.index`, else the first device whose name contains `want.name`
+// (case-insensitive), else the first usable device of the best type:
+// discrete > integrated > virtual > cpu > other. Pure; any thread.
+// kUnsupported (listing every device) when nothing matches or the match is unusable.
+[[nodiscard]] Result<DevicePick> choose_device(const std::vector<DeviceInfo>& devices, const DeviceChoice& want);
 
 // What the present path hands a presenter: the frame's colour image, which
 // the presenter may read (blit/copy) once `rendered` reaches rendered_value.

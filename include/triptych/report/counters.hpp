@@ -17,7 +17,7 @@
 #include "triptych/sync/futex.hpp"
 #include "triptych/trace/thread_counters.hpp"
 
-namespace triptych::trace {
+namespace triptych::report {
 
 // Whole-process counters (getrusage RUSAGE_SELF) across a run.
 struct ProcessCounters {
@@ -40,7 +40,7 @@ class ThreadProbe {
 
   // The counters since construction. Also stores them with this thread's
   // trace (zones.hpp) so collect_threads() reports them by thread name.
-  ThreadCounters finish() noexcept;
+  trace::ThreadCounters finish() noexcept;
 
  private:
   struct Sample {
@@ -88,4 +88,4 @@ WaitStatus timed_wait(WaitWord& ww, std::uint32_t expected, std::chrono::nanosec
 // once to stderr; later ones are silent.
 [[nodiscard]] std::string hw_counters_note();
 
-}  // namespace triptych::trace
+}  // namespace triptych::report

@@ -19,7 +19,7 @@
 #include "triptych/report/stats.hpp"
 #include "triptych/trace/zones.hpp"
 
-namespace triptych::trace {
+namespace triptych::report {
 
 // Why one frame failed: the first cause recorded for it (a kernel's return
 // code or trap message, a passed deadline, a lost worker, "render failed: ...").
@@ -30,7 +30,7 @@ struct FrameFailure {
 
 struct TraceReport {
   std::string title = "triptych frame trace";
-  std::vector<FrameSnapshot> frames;   // sorted by frame id
+  std::vector<trace::FrameSnapshot> frames;   // sorted by frame id
   std::vector<FrameVerdict> verdicts;  // one per frame
   FrameStats stats;
   std::uint64_t issued = 0;  // frames opened in the table (records + lost when unknown)
@@ -39,7 +39,7 @@ struct TraceReport {
   std::uint64_t stale_stamps = 0;  // from the table's counters
   std::uint64_t duplicate_stamps = 0;
   std::uint64_t invalid_stamps = 0;
-  std::vector<ThreadZones> threads;  // zones and counters by thread
+  std::vector<trace::ThreadZones> threads;  // zones and counters by thread
   bool has_process = false;
   ProcessCounters process{};
   std::vector<std::string> notes;  // e.g. why hardware counters are missing
@@ -47,13 +47,13 @@ struct TraceReport {
 };
 
 // Validates and analyses `frames` (any order; they are sorted by id).
-[[nodiscard]] TraceReport make_report(std::vector<FrameSnapshot> frames, AnalyzerOptions options,
+[[nodiscard]] TraceReport make_report(std::vector<trace::FrameSnapshot> frames, AnalyzerOptions options,
                                       std::uint64_t lost = 0);
 
 // Reads every frame still in `table` and analyses it, with the table's stamp
 // counters; `issued` and the clock bound what counts as valid. Threads, process
 // counters, notes and config are left for the caller to fill.
-[[nodiscard]] TraceReport collect_report(const FrameTraceTable& table);
+[[nodiscard]] TraceReport collect_report(const trace::FrameTraceTable& table);
 
 void write_chrome_trace(const TraceReport& r, std::ostream& os);
 void write_frames_csv(const TraceReport& r, std::ostream& os);
@@ -71,4 +71,4 @@ void write_stats_json(const TraceReport& r, std::ostream& os);
 // Whether write_html_report can work in this build.
 [[nodiscard]] bool html_report_available() noexcept;
 
-}  // namespace triptych::trace
+}  // namespace triptych::report

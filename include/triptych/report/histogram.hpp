@@ -14,7 +14,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace triptych::trace {
+namespace triptych::report {
 
 class LogLinearHistogram {
  public:
@@ -98,4 +98,4 @@ static_assert(LogLinearHistogram::bucket_of(~std::uint64_t{0}) ==
 static_assert(LogLinearHistogram::bucket_lower(LogLinearHistogram::bucket_of(1000)) <= 1000,
               "a value lies in its own bucket");
 
-}  // namespace triptych::trace
+}  // namespace triptych::report

@@ -17,7 +17,7 @@
 #include "triptych/trace/frame_trace.hpp"
 #include "triptych/report/histogram.hpp"
 
-namespace triptych::trace {
+namespace triptych::report {
 
 // Durations derived from the six stamps. The first five add up to kLatency.
 enum class Segment : std::uint32_t {
@@ -52,7 +52,7 @@ struct DurationStats {
 enum class FrameVerdict {
   kComplete,  // all six stamps, in order: in the statistics
   kDropped,   // flagged dropped, or never presented while a later frame was
-  kFailed,    // flagged failed (kFlagFailed): compute or render failed; never shown
+  kFailed,    // flagged failed (trace::kFlagFailed): compute or render failed; never shown
   kInFlight,  // not presented yet, and no later frame was either
   kInvalid,   // impossible stamps: counted, left out
 };
@@ -97,7 +97,7 @@ class FrameAnalyzer {
 
   // Adds one snapshot; returns its verdict so far (kInFlight may later turn
   // into kDropped when a later frame turns out presented).
-  FrameVerdict add(const FrameSnapshot& s);
+  FrameVerdict add(const trace::FrameSnapshot& s);
   void add_lost(std::uint64_t n) noexcept { lost_ += n; }
 
   // The statistics over everything added.
@@ -113,8 +113,8 @@ class FrameAnalyzer {
 };
 
 // Duration of `seg` for one complete frame (kInterval is not per-frame: 0).
-[[nodiscard]] std::uint64_t segment_ns(const FrameSnapshot& s, Segment seg) noexcept;
+[[nodiscard]] std::uint64_t segment_ns(const trace::FrameSnapshot& s, Segment seg) noexcept;
 
 [[nodiscard]] DurationStats summarize(const LogLinearHistogram& h) noexcept;
 
-}  // namespace triptych::trace
+}  // namespace triptych::report

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Vulkan device: choosing the physical device (by index, by name, or the
-// best usable type), then creating the logical device with timeline
+// The Vulkan device: choosing the physical device (choose_device: by index,
+// by name, or the best usable type; the one ranking, which hosts show too),
+// then creating the logical device with timeline
 // semaphores, VK_EXT_external_memory_host where offered, a graphics queue and
 // (where the hardware has one) a dedicated transfer queue. Blocking; runs once,
 // inside VulkanRenderer::create, on the creating thread. Device selection and
 // queues: docs/render-stage.md ("Frame lifecycle and synchronisation").
+#include <array>
 #include <cctype>
+#include <string_view>
 
 #include "render/vulkan/renderer_impl.hpp"
 
@@ -13,14 +16,13 @@ namespace triptych::render {
 
 namespace {
 
-int type_rank(VkPhysicalDeviceType t) {
-  switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
-    default: return 4;
+// DeviceInfo::type, best first.
+int type_rank(const std::string& type) {
+  static constexpr std::array<std::string_view, 4> kBestFirst{"discrete", "integrated", "virtual", "cpu"};
+  for (std::size_t i = 0; i < kBestFirst.size(); ++i) {
+    if (type == kBestFirst[i]) return static_cast<int>(i);
   }
+  return static_cast<int>(kBestFirst.size());
 }
 
 std::string lower(std::string s) {
@@ -30,11 +32,7 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-Result<void> VulkanRenderer::Impl::pick_device() {
-  auto pds = ctx.physical_devices();
-  if (!pds) return pds.error();
-  std::vector<DeviceInfo> all;
-  for (std::uint32_t i = 0; i < pds.value().size(); ++i) all.push_back(ctx.describe(pds.value()[i], i));
+Result<DevicePick> choose_device(const std::vector<DeviceInfo>& all, const DeviceChoice& want) {
   auto listing = [&] {
     std::string s;
     for (const auto& d : all) {
@@ -42,14 +40,15 @@ Result<void> VulkanRenderer::Impl::pick_device() {
     }
     return s;
   };
-  const DeviceChoice& want = cfg.vulkan.device;
   const DeviceInfo* chosen = nullptr;
+  std::string why;
   if (want.index >= 0) {
     if (static_cast<std::size_t>(want.index) >= all.size()) {
       return make_error(Errc::kUnsupported, "no Vulkan device with index " + std::to_string(want.index) +
                                                 "; devices:" + listing());
     }
     chosen = &all[static_cast<std::size_t>(want.index)];
+    why = "asked for by index " + std::to_string(want.index);
   } else if (!want.name.empty()) {
     for (const auto& d : all) {
       if (lower(d.name).find(lower(want.name)) != std::string::npos) {
@@ -60,24 +59,31 @@ Result<void> VulkanRenderer::Impl::pick_device() {
     if (chosen == nullptr) {
       return make_error(Errc::kUnsupported, "no Vulkan device named like '" + want.name + "'; devices:" + listing());
     }
+    why = "the first device named like '" + want.name + "'";
   } else {
     for (const auto& d : all) {
-      if (!d.usable) continue;
-      VkPhysicalDeviceProperties pa{};
-      VkPhysicalDeviceProperties pb{};
-      ctx.fns.vkGetPhysicalDeviceProperties(pds.value()[d.index], &pa);
-      if (chosen != nullptr) ctx.fns.vkGetPhysicalDeviceProperties(pds.value()[chosen->index], &pb);
-      if (chosen == nullptr || type_rank(pa.deviceType) < type_rank(pb.deviceType)) chosen = &d;
+      if (d.usable && (chosen == nullptr || type_rank(d.type) < type_rank(chosen->type))) chosen = &d;
     }
     if (chosen == nullptr) {
       return make_error(Errc::kUnsupported, "no usable Vulkan device (needs Vulkan 1.2 and a graphics queue); devices:" + listing());
     }
+    why = "the first usable device of the best type (discrete > integrated > virtual > cpu > other)";
   }
   if (!chosen->usable) {
     return make_error(Errc::kUnsupported, "Vulkan device '" + chosen->name + "' is unusable: it needs Vulkan 1.2 and a graphics queue");
   }
-  info = *chosen;
-  physical = pds.value()[chosen->index];
+  return DevicePick{chosen->index, why};
+}
+
+Result<void> VulkanRenderer::Impl::pick_device() {
+  auto pds = ctx.physical_devices();
+  if (!pds) return pds.error();
+  std::vector<DeviceInfo> all;
+  for (std::uint32_t i = 0; i < pds.value().size(); ++i) all.push_back(ctx.describe(pds.value()[i], i));
+  auto pick = choose_device(all, cfg.vulkan.device);
+  if (!pick) return pick.error();
+  info = all[pick->index];
+  physical = pds.value()[pick->index];
   return {};
 }
 

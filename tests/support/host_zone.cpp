@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// HostZone (host_zone.hpp): mmap-backed page-aligned zones. Creation and
-// destruction are single-threaded. See docs/render-stage.md.
-#include "triptych/render/host_zone.hpp"
+// HostZone (host_zone.hpp): mmap-backed page-aligned zones for tests,
+// benchmarks and tools. Creation and destruction are single-threaded.
+// See docs/render-stage.md.
+#include "support/host_zone.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 
 #include "triptych/core/config.hpp"
 
-namespace triptych::render {
+namespace triptych::test {
 
 Result<HostZone> HostZone::create(std::size_t bytes, Backing backing) {
   if (bytes == 0) return make_error(Errc::kInvalidArgument, "a zone needs at least one byte");
@@ -55,4 +56,4 @@ HostZone::~HostZone() {
   if (base_ != nullptr) munmap(base_, size_);
 }
 
-}  // namespace triptych::render
+}  // namespace triptych::test

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The layout pass (include/triptych/render/layout.hpp): untrusted particles to
+// The layout pass (include/triptych/render/layout_pass.hpp): untrusted particles to
 // validated, culled instance records, chunked for the render pool. Chunks
 // write disjoint instance ranges and their own counters, so they share no
 // memory while running; the ParallelFor's join orders their writes before
 // the caller reads them. See docs/render-stage.md.
-#include "triptych/render/layout.hpp"
+#include "triptych/render/layout_pass.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "render_test_util.hpp"
-#include "triptych/render/layout.hpp"
+#include "triptych/render/layout_pass.hpp"
 
 // vulkan_renderer.hpp (through render_test_util.hpp) keeps Vulkan off its callers' include path.
 #ifdef VULKAN_CORE_H_

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "render_test_util.hpp"
-#include "triptych/render/layout.hpp"
+#include "triptych/render/layout_pass.hpp"
 
 namespace triptych::render {
 namespace {

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// A minimal streaming JSON writer for the exporters (export.cpp, html_report.cpp).
-// Escapes '<', '>' and '&' too, so its output can sit inside an HTML <script>
-// element unchanged. Single-threaded; not a public API. docs/tracing.md.
+// The project's one JSON writer: a minimal streaming writer onto an
+// std::ostream, used by the report layer's exporters and the core plan's
+// to_json. Escapes '<', '>' and '&' too, so its output can sit inside an HTML
+// <script> element unchanged; non-finite numbers are written as null.
+// Allocates (nesting depth); off the hot path. Single-threaded: one writer per
+// stream. docs/tracing.md ("Exporters").
 #pragma once
 
 #include <charconv>
@@ -9,9 +12,10 @@
 #include <cstdint>
 #include <ostream>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-namespace triptych::trace::detail {
+namespace triptych {
 
 class JsonWriter {
  public:
@@ -65,6 +69,22 @@ class JsonWriter {
   void field(std::string_view k, const T& v) {
     key(k);
     value(v);
+  }
+
+  // An array of every element, each written with value().
+  template <class T>
+  void value(const std::vector<T>& items) {
+    begin_array();
+    for (const T& item : items) value(item);
+    end_array();
+  }
+
+  // One value that `write(std::ostream&)` writes itself: a whole JSON value
+  // from another writer on the same stream (the HTML report nests stats.json).
+  template <class WriteValue>
+  void nested(WriteValue&& write) {
+    separate();
+    std::forward<WriteValue>(write)(os_);
   }
 
  private:
@@ -135,4 +155,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace triptych::trace::detail
+}  // namespace triptych

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// HostZone: a page-aligned block of host memory standing in for an arena zone
-// until the arena (include/triptych/arena) hands the render stage its zones.
-// Anonymous private pages, or a memfd mapped shared (the isolation-mode
-// case, which some drivers refuse to import). Owning, move-only,
-// single-threaded to create and destroy; the bytes themselves are shared with
-// whoever they are handed to. See docs/render-stage.md.
+// HostZone: test, benchmark and tool scaffolding (the triptych_test_support
+// library): a page-aligned block of host memory standing in for an arena zone
+// where the render stage runs without an arena. Anonymous private pages, or a
+// memfd mapped shared (the isolation-mode case, which some drivers refuse to
+// import). Owning, move-only, single-threaded to create and destroy; the bytes
+// themselves are shared with whoever they are handed to. docs/render-stage.md.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +12,7 @@
 
 #include "triptych/core/result.hpp"
 
-namespace triptych::render {
+namespace triptych::test {
 
 class HostZone {
  public:
@@ -35,4 +35,4 @@ class HostZone {
   std::size_t size_ = 0;
 };
 
-}  // namespace triptych::render
+}  // namespace triptych::test
