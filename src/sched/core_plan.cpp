@@ -108,7 +108,7 @@ std::string CorePlan::to_table() const {
   row("render", std::to_string(render.threads.size()), cpus_of(render.threads), render.numa_nodes, render.kinds);
   row("unused", "-", unused.to_string(), {}, {});
   os << "\npool threads " << pool_threads() << " on " << allowed.size() << " allowed CPUs"
-     << (oversubscribed ? " (OVERSUBSCRIBED)" : "") << "\n";
+     << (oversubscribed ? " (OVERSUBSCRIBED)" : "") << (degraded ? " (DEGRADED)" : "") << "\n";
   for (const auto& n : notes) os << "note: " << n << "\n";
   for (const auto& w : warnings) os << "WARNING: " << w << "\n";
   return os.str();
@@ -128,7 +128,9 @@ std::string CorePlan::to_json() const {
   pool(render);
   os << ",\"unused\":" << json_list(unused.cpus()) << ",\"pool_threads\":" << pool_threads()
      << ",\"oversubscribed\":" << (oversubscribed ? "true" : "false")
-     << ",\"shared_core\":" << (shared_core ? "true" : "false") << ",\"notes\":[";
+     << ",\"shared_core\":" << (shared_core ? "true" : "false");
+  os << ",\"degraded\":" << (degraded ? "true" : "false");
+  os << ",\"notes\":[";
   for (std::size_t i = 0; i < notes.size(); ++i) os << (i ? "," : "") << json_str(notes[i]);
   os << "],\"warnings\":[";
   for (std::size_t i = 0; i < warnings.size(); ++i) os << (i ? "," : "") << json_str(warnings[i]);
