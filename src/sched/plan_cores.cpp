@@ -239,7 +239,8 @@ GpuLocality gpu_locality(const Topology& t) {
       return out;
     }
   }
-  if (first.numa_nodes.empty() || first.numa_nodes.size() >= t.numa_nodes()) return out;
+  // Local to every CPU (e.g. its bridge hangs off the machine): nothing to prefer.
+  if (first.numa_nodes.empty() || t.all_cpus().is_subset_of(first.local_cpus)) return out;
   out.nodes.insert(first.numa_nodes.begin(), first.numa_nodes.end());
   out.note = "GPU " + first.name + " (PCI " + first.pci_bus_id + ") is nearest NUMA node(s) " +
              CpuSet(first.numa_nodes).to_string();

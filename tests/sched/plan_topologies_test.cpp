@@ -62,6 +62,7 @@ TEST(PlanTopologies, EveryMachine_PoolsConfinedDisjointInsideAllowedNeverOversub
       {"2 sockets, GPU on node 1", "topologies/2socket-l3x4-smt-gpu-node1.xml", nullptr},
       {"2 sockets, GPU on node 0", "topologies/2socket-l3x4-smt-gpu-node0.xml", nullptr},
       {"2 sockets, a GPU on each", "topologies/2socket-two-gpus.xml", nullptr},
+      {"2 sockets, GPU local to both", "topologies/2socket-gpu-machine-wide.xml", nullptr},
       {"2 sockets, offline CPUs", "topologies/2socket-offline-cpus.xml", nullptr},
       {"2 sockets, cgroup cpuset 6-13", "topologies/2socket-cgroup-6to13.xml", nullptr},
       {"2 sockets x 8 cores (data/)", "numa-2socket.xml", nullptr},
@@ -138,6 +139,16 @@ TEST(PlanTopologies, GpusNearDifferentNodes_NoPreference_Said) {
   expect_confined(t, p);
   EXPECT_EQ(p.render.numa_nodes, Nodes{0});  // today's choice: the smallest node that holds it
   EXPECT_TRUE(has_note(p, "GPUs sit near different NUMA nodes")) << p.to_table();
+}
+
+TEST(PlanTopologies, GpuLocalToTheWholeMachine_NoPreference) {
+  const Topology t = from_xml("topologies/2socket-gpu-machine-wide.xml");
+  ASSERT_EQ(t.gpus().size(), 1u);
+  EXPECT_EQ(t.gpus()[0].numa_nodes, (Nodes{0, 1}));
+  const CorePlan p = plan(t);
+  expect_confined(t, p);
+  EXPECT_EQ(p.render.numa_nodes, Nodes{0});  // the smallest node that holds it, as without a GPU
+  EXPECT_TRUE(has_note(p, "no GPU locality known: render takes the smallest NUMA node")) << p.to_table();
 }
 
 TEST(PlanTopologies, FourNumaNodesPerSocket_EachPoolInOneNode) {

@@ -64,11 +64,13 @@ def restrict_allowed(tree, cpus):
 
 
 def attach_gpu(tree, package_os_index, busid='0000:81:00.0'):
-    # A PCI host bridge under the package, holding a 3D controller (class 0302)
-    # with its DRM card, as hwloc reports a discrete GPU.
-    gp = 10000 + 10 * package_os_index
+    # A PCI host bridge under the package (under the machine when
+    # package_os_index is None), holding a 3D controller (class 0302) with its
+    # DRM card, as hwloc reports a discrete GPU.
+    gp = 10000 + 10 * (package_os_index or 0)
     for pkg in tree.getroot().iter('object'):
-        if pkg.get('type') == 'Package' and pkg.get('os_index') == str(package_os_index):
+        if (pkg.get('type') == 'Machine' and package_os_index is None) or (
+                pkg.get('type') == 'Package' and pkg.get('os_index') == str(package_os_index)):
             bus = busid.split(':')[1]
             bridge = ET.SubElement(pkg, 'object', {
                 'type': 'Bridge', 'gp_index': str(gp), 'bridge_type': '0-1', 'depth': '0',
@@ -76,7 +78,7 @@ def attach_gpu(tree, package_os_index, busid='0000:81:00.0'):
             dev = ET.SubElement(bridge, 'object', {
                 'type': 'PCIDev', 'gp_index': str(gp + 1), 'pci_busid': busid,
                 'pci_type': '0302 [10de:2335] [10de:18bf] a1', 'pci_link_speed': '63.015385'})
-            ET.SubElement(dev, 'object', {'type': 'OSDev', 'gp_index': str(gp + 2), 'name': 'card%d' % package_os_index,
+            ET.SubElement(dev, 'object', {'type': 'OSDev', 'gp_index': str(gp + 2), 'name': 'card%d' % (package_os_index or 0),
                                           'subtype': 'DRM', 'osdev_type': '1'})
             return
     raise SystemExit('no package %d' % package_os_index)
@@ -98,6 +100,10 @@ def main():
     t = synthetic('pack:2 numa:1 l3:4 core:4 pu:2')
     attach_gpu(t, 0, '0000:01:00.0')
     write(t, '2socket-l3x4-smt-gpu-node0.xml')
+    # A GPU whose bridge hangs off the machine: local to both nodes.
+    t = synthetic('pack:2 numa:1 core:8 pu:1')
+    attach_gpu(t, None)
+    write(t, '2socket-gpu-machine-wide.xml')
     # Two GPUs, one per socket: the plan cannot know which one renders.
     t = synthetic('pack:2 numa:1 core:8 pu:1')
     attach_gpu(t, 0, '0000:01:00.0')
