@@ -110,7 +110,9 @@ async function cmdRun(args) {
   }
   const { hz, frames, seconds } = opts;
 
-  const { createEngine } = await api();
+  const { createEngine, plan } = await api();
+  // A degraded or oversubscribed plan still runs; say so before the run, not only in `triptych plan`.
+  for (const w of JSON.parse(plan(opts.plan).json).warnings) process.stderr.write(`triptych: WARNING: ${w}\n`);
   const t0 = performance.now();
   const engine = baseline ? await (await import('../lib/baseline.mjs')).createCopyBaseline(opts) : await createEngine(opts);
   const startup = performance.now() - t0;

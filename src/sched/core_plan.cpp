@@ -94,7 +94,7 @@ std::string CorePlan::to_table() const {
   row("render", std::to_string(render.threads.size()), cpus_of(render.threads), render.numa_nodes, render.kinds);
   row("unused", "-", unused.to_string(), {}, {});
   os << "\npool threads " << pool_threads() << " on " << allowed.size() << " allowed CPUs"
-     << (oversubscribed ? " (OVERSUBSCRIBED)" : "") << "\n";
+     << (oversubscribed ? " (OVERSUBSCRIBED)" : "") << (degraded ? " (DEGRADED)" : "") << "\n";
   for (const auto& n : notes) os << "note: " << n << "\n";
   for (const auto& w : warnings) os << "WARNING: " << w << "\n";
   return os.str();
@@ -123,6 +123,7 @@ std::string CorePlan::to_json() const {
   w.field("pool_threads", std::uint64_t{pool_threads()});
   w.field("oversubscribed", oversubscribed);
   w.field("shared_core", shared_core);
+  w.field("degraded", degraded);
   w.field("notes", notes);
   w.field("warnings", warnings);
   w.end_object();

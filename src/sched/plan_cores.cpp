@@ -20,7 +20,6 @@ struct Slot {
   std::uint32_t numa = 0;
   std::uint32_t l3 = 0;
   std::uint32_t kind = 0;
-  [[nodiscard]] std::uint64_t domain() const { return (std::uint64_t{numa} << 32) | l3; }
 };
 
 // The design review reserves cores 0-2 for the orchestrator, UI and OS. On
@@ -38,32 +37,74 @@ std::string kind_name(const Topology& t, std::uint32_t k) {
 }
 
 
+// Which end of its group a pool takes slots from: compute the low CPUs,
+// render the high ones, so pools that share a node or L3 group stay contiguous.
+enum class End { kLow, kHigh };
+
+// The key whose count is >= need: a preferred key first, then the smallest
+// count (best fit, so larger groups stay whole for the other pool), then the
+// lowest key. Empty when no key holds `need`.
+std::optional<std::uint32_t> best_fit(const std::map<std::uint32_t, std::size_t>& counts, std::size_t need,
+                                      const std::set<std::uint32_t>& preferred) {
+  std::optional<std::uint32_t> fit;
+  auto better = [&](std::uint32_t a, std::uint32_t b) {
+    const bool pa = preferred.contains(a);
+    const bool pb = preferred.contains(b);
+    if (pa != pb) return pa;
+    return counts.at(a) < counts.at(b);
+  };
+  for (const auto& [key, count] : counts) {
+    if (count >= need && (!fit || better(key, *fit))) fit = key;
+  }
+  return fit;
+}
+
 // Picks n slots from `avail` (removing them): the fastest kind first; inside
-// it, one NUMA/L3 domain that fits (smallest that fits, so big domains stay
-// whole for the other pool), else domains in order. Returns fewer than n when
-// `avail` runs out.
-std::vector<Slot> pick(std::vector<Slot>& avail, std::size_t n) {
+// it, one NUMA node that holds them all (a `near` node first, else the
+// smallest that fits) and inside that node one L3 group that holds them all
+// (smallest that fits), else the node's slots in order. When no node holds
+// n, whole nodes, largest first. Returns fewer than n when `avail` runs out.
+std::vector<Slot> pick(std::vector<Slot>& avail, std::size_t n, const std::set<std::uint32_t>& near, End end) {
   std::vector<Slot> out;
   if (n == 0 || avail.empty()) return out;
   std::uint32_t top_kind = 0;
   for (const Slot& s : avail) top_kind = std::max(top_kind, s.kind);
   for (int tier = 0; tier < 2 && out.size() < n; ++tier) {
     auto eligible = [&](const Slot& s) { return tier == 1 || s.kind == top_kind; };
-    std::map<std::uint64_t, std::size_t> per_domain;
-    for (const Slot& s : avail) {
-      if (eligible(s)) ++per_domain[s.domain()];
-    }
     const std::size_t need = n - out.size();
-    std::optional<std::uint64_t> fit;
-    for (const auto& [d, count] : per_domain) {
-      if (count >= need && (!fit || count < per_domain[*fit])) fit = d;
-    }
-    std::vector<Slot> rest;
+    std::map<std::uint32_t, std::size_t> per_node;
     for (const Slot& s : avail) {
-      const bool take = out.size() < n && eligible(s) && (!fit || s.domain() == *fit);
-      (take ? out : rest).push_back(s);
+      if (eligible(s)) ++per_node[s.numa];
     }
-    avail = std::move(rest);
+    std::vector<Slot> candidates;
+    if (const auto home = best_fit(per_node, need, near)) {
+      std::map<std::uint32_t, std::size_t> per_l3;
+      for (const Slot& s : avail) {
+        if (eligible(s) && s.numa == *home) ++per_l3[s.l3];
+      }
+      const auto l3 = best_fit(per_l3, need, {});
+      for (const Slot& s : avail) {
+        if (eligible(s) && s.numa == *home && (!l3 || s.l3 == *l3)) candidates.push_back(s);
+      }
+      if (end == End::kHigh) candidates.erase(candidates.begin(), candidates.end() - static_cast<std::ptrdiff_t>(need));
+    } else {
+      std::vector<std::uint32_t> nodes;
+      for (const auto& [node, count] : per_node) nodes.push_back(node);
+      std::stable_sort(nodes.begin(), nodes.end(), [&](std::uint32_t a, std::uint32_t b) {
+        if (per_node[a] != per_node[b]) return per_node[a] > per_node[b];
+        return near.contains(a) && !near.contains(b);
+      });
+      for (std::uint32_t node : nodes) {
+        for (const Slot& s : avail) {
+          if (eligible(s) && s.numa == node) candidates.push_back(s);
+        }
+      }
+    }
+    if (candidates.size() > need) candidates.resize(need);
+    std::set<std::uint32_t> taken;
+    for (const Slot& s : candidates) taken.insert(s.cpu);
+    std::erase_if(avail, [&](const Slot& s) { return taken.contains(s.cpu); });
+    out.insert(out.end(), candidates.begin(), candidates.end());
   }
   return out;
 }
@@ -80,6 +121,12 @@ void describe(PoolPlan& p, const std::vector<Slot>& slots) {
   p.kinds.assign(kinds.begin(), kinds.end());
   p.numa_nodes.assign(numa.begin(), numa.end());
   p.mixed_kinds = kinds.size() > 1;
+}
+
+std::vector<std::uint32_t> cpus_of(const std::vector<Slot>& slots) {
+  std::vector<std::uint32_t> out;
+  for (const Slot& s : slots) out.push_back(s.cpu);
+  return out;
 }
 
 Slot slot_of(const Topology& t, std::uint32_t cpu) {
@@ -174,19 +221,38 @@ FreeCores gather_free_cores(const Topology& t, const CpuSet& taken) {
   return out;
 }
 
-// How many threads each pool gets when no explicit list fixes its CPUs.
-struct PoolCounts {
-  std::size_t compute = 0;
-  std::size_t render = 0;
-  bool by_domain = false;  // several NUMA nodes / L3 groups: each goes whole to one pool
+// The NUMA nodes nearest the GPU, when hwloc knows them and they say
+// something: empty when there is no GPU, when it is local to every node, or
+// when GPUs sit near different nodes (the plan cannot know which one renders).
+struct GpuLocality {
+  std::set<std::uint32_t> nodes;
+  std::string note;  // what the plan did with the GPU's locality, for the notes
 };
+
+GpuLocality gpu_locality(const Topology& t) {
+  GpuLocality out;
+  if (t.gpus().empty()) return out;
+  const Gpu& first = t.gpus().front();
+  for (const Gpu& g : t.gpus()) {
+    if (g.numa_nodes != first.numa_nodes) {
+      out.note = "GPUs sit near different NUMA nodes; no node is preferred for render";
+      return out;
+    }
+  }
+  // Local to every CPU (e.g. its bridge hangs off the machine): nothing to prefer.
+  if (first.numa_nodes.empty() || t.all_cpus().is_subset_of(first.local_cpus)) return out;
+  out.nodes.insert(first.numa_nodes.begin(), first.numa_nodes.end());
+  out.note = "GPU " + first.name + " (PCI " + first.pci_bus_id + ") is nearest NUMA node(s) " +
+             CpuSet(first.numa_nodes).to_string();
+  return out;
+}
 
 // The steps that work on the free cores, sharing the plan being built.
 class Planner {
  public:
   Planner(const Topology& t, const PlanPolicy& pol, CorePlan plan, FreeCores free)
       : t_(t), pol_(pol), plan_(std::move(plan)), free_(std::move(free.cores)), hybrid_(free.hybrid),
-        top_kind_(free.top_kind) {}
+        top_kind_(free.top_kind), gpu_(gpu_locality(t)) {}
 
   Result<CorePlan> run() {
     if (is_small_machine()) {
@@ -194,6 +260,7 @@ class Planner {
     } else if (auto ok = plan_pools(); !ok) {
       return ok.error();
     }
+    give_every_pool_a_thread();
     return finish();
   }
 
@@ -226,6 +293,8 @@ class Planner {
                           "; render and the frame loop compete for that core");
   }
 
+  // One PU: compute takes it and render is given it too (degraded, see
+  // give_every_pool_a_thread).
   void plan_one_core(const std::vector<std::uint32_t>& pus) {
     compute_.push_back(slot_of(t_, pus.size() > 1 ? pus[1] : pus[0]));
     if (pus.size() > 2) {
@@ -234,28 +303,88 @@ class Planner {
       render_.push_back(slot_of(t_, pus[0]));
     }
     for (std::size_t i = 3; i < pus.size(); ++i) plan_.reserved.insert(pus[i]);
-    plan_.notes.push_back(pus.size() == 1
-                              ? "1 CPU: compute gets 1 thread on CPU " + std::to_string(pus[0]) +
-                                    "; no render threads (render work runs on the thread that waits for "
-                                    "it); everything shares that CPU"
-                              : "1 core: reserved, compute and render share it on its SMT siblings");
+    plan_.notes.push_back(pus.size() == 1 ? "1 CPU: reserved, compute and render all run on CPU " + std::to_string(pus[0])
+                                          : "1 core: reserved, compute and render share it on its SMT siblings");
   }
 
   // Rules 2-3 on a machine with more than two free cores (or any override).
+  // A pool whose size is given is placed first, render before compute (render
+  // is the one with a node preference, the GPU's); then the automatic ones.
   Result<void> plan_pools() {
     if (auto ok = choose_reserved(); !ok) return ok;
     collect_slots();
     if (auto ok = take_explicit_lists(); !ok) return ok;
-    const PoolCounts n = count_pools();
-    if (n.by_domain) {
-      split_by_domain();
-      return {};
+    if (pol_.render_threads && !pol_.render_cpus) {
+      const auto n = static_cast<std::size_t>(*pol_.render_threads);
+      if (auto ok = fill(n, "render", render_, gpu_.nodes, End::kHigh); !ok) return ok;
     }
-    if (n.compute == 0 && !pol_.compute_cpus) {
-      return make_error(Errc::kInvalidArgument, "no CPU left for the compute pool");
+    if (pol_.compute_threads && !pol_.compute_cpus) {
+      const auto n = static_cast<std::size_t>(*pol_.compute_threads);
+      if (auto ok = fill(n, "compute", compute_, {}, End::kLow); !ok) return ok;
     }
-    if (auto ok = fill(n.compute, "compute", compute_); !ok) return ok;
-    return fill(n.render, "render", render_);
+    const bool compute_given = pol_.compute_cpus || pol_.compute_threads;
+    const bool render_given = pol_.render_cpus || pol_.render_threads;
+    if (compute_given && render_given) return {};
+    keep_fastest_kind();
+    if (!render_given) place_default_render(compute_given);
+    if (!compute_given) place_default_compute();
+    return {};
+  }
+
+  // Rule 3, hybrid CPUs: pools sized by default take the fastest kind; slower
+  // cores not reserved stay with the OS.
+  void keep_fastest_kind() {
+    const auto top = static_cast<std::size_t>(std::count_if(
+        avail_.begin(), avail_.end(), [&](const Slot& s) { return s.kind == top_kind_; }));
+    if (!hybrid_ || top < 2) return;
+    std::erase_if(avail_, [&](const Slot& s) { return s.kind != top_kind_; });
+    plan_.notes.push_back("hybrid CPU: pools sized by default take the fastest kind (" +
+                          kind_name(t_, top_kind_) + "); the remaining slower cores are left to the OS");
+  }
+
+  // Rule 3b: render gets what the render stage can use, kDefaultRenderThreads,
+  // but no more than half the pool CPUs (all that is left when compute's size
+  // is given), on the GPU's node when it holds them.
+  void place_default_render(bool compute_given) {
+    const std::size_t left = avail_.size();
+    const std::size_t n = std::min(kDefaultRenderThreads, compute_given ? left : left / 2);
+    render_ = pick(avail_, n, gpu_.nodes, End::kHigh);
+    if (render_.empty()) return;
+    plan_.notes.push_back("render: " + std::to_string(render_.size()) +
+                          " thread(s), what the render stage can use (its layout pass; up to " +
+                          std::to_string(kDefaultRenderThreads) + " by default, --render-threads overrides)");
+    note_gpu_placement();
+  }
+
+  void note_gpu_placement() {
+    if (t_.numa_nodes() < 2) return;
+    if (gpu_.nodes.empty()) {
+      plan_.notes.push_back((gpu_.note.empty() ? std::string("no GPU locality known") : gpu_.note) +
+                            ": render takes the smallest NUMA node that holds it");
+      return;
+    }
+    const bool near = std::all_of(render_.begin(), render_.end(),
+                                  [&](const Slot& s) { return gpu_.nodes.contains(s.numa); });
+    plan_.notes.push_back(gpu_.note + (near ? ": render is placed there"
+                                            : ": too few free CPUs there, render is placed elsewhere"));
+  }
+
+  // Rule 3c: compute takes the free CPUs of one NUMA node, the one with the
+  // most left (on one node: all that render left).
+  void place_default_compute() {
+    std::map<std::uint32_t, std::size_t> per_node;
+    for (const Slot& s : avail_) ++per_node[s.numa];
+    std::size_t n = 0;
+    for (const auto& [node, count] : per_node) n = std::max(n, count);
+    compute_ = pick(avail_, n, {}, End::kLow);
+    if (compute_.empty()) return;
+    if (t_.numa_nodes() < 2) {
+      plan_.notes.push_back("compute: the remaining " + std::to_string(compute_.size()) + " CPU(s)");
+    } else {
+      plan_.notes.push_back("compute: the " + std::to_string(compute_.size()) + " free CPU(s) of NUMA node " +
+                            std::to_string(compute_.front().numa) +
+                            ", the node with the most left; --compute-threads N spreads it over more nodes");
+    }
   }
 
   // Rule 2: the explicit reserved list, or whole cores (slowest kind first).
@@ -337,69 +466,53 @@ class Planner {
     return {};
   }
 
-  // Explicit counts as given; a pool left automatic takes what the other leaves.
-  PoolCounts count_pools() {
-    const bool c_auto = !pol_.compute_cpus && !pol_.compute_threads;
-    const bool r_auto = !pol_.render_cpus && !pol_.render_threads;
-    if (c_auto && r_auto) return default_counts();
-    PoolCounts n;
-    n.compute = pol_.compute_cpus || !pol_.compute_threads ? 0 : static_cast<std::size_t>(*pol_.compute_threads);
-    n.render = pol_.render_cpus || !pol_.render_threads ? 0 : static_cast<std::size_t>(*pol_.render_threads);
-    if (c_auto) {
-      n.compute = avail_.size() > n.render ? avail_.size() - n.render : 0;
-    } else if (r_auto) {
-      n.render = avail_.size() > n.compute ? avail_.size() - n.compute : 0;
+  // Rule 6: every pool gets at least one thread, so the engine runs on any
+  // machine. A pool left with none takes, in order: a CPU no set claims; a
+  // reserved CPU the other pool does not use (a shared core, as on 2 cores);
+  // the other pool's last CPU, which oversubscribes it: the plan is then
+  // degraded and says so.
+  void give_every_pool_a_thread() {
+    struct Empty { const char* name; std::vector<Slot>& pool; const std::vector<Slot>& other; };
+    for (const Empty& e : {Empty{"compute", compute_, render_}, Empty{"render", render_, compute_}}) {
+      if (!e.pool.empty()) continue;
+      std::vector<Slot> got = pick(avail_, 1, {}, End::kHigh);
+      if (got.empty()) got = pick(spare_, 1, {}, End::kHigh);
+      if (!got.empty()) {
+        plan_.notes.push_back(std::string(e.name) + ": 1 thread on CPU " + std::to_string(got.front().cpu) +
+                              ", the only free CPU left");
+        e.pool = std::move(got);
+        continue;
+      }
+      const CpuSet other = CpuSet(cpus_of(e.other));
+      const CpuSet reserved_only = plan_.reserved.minus(other);
+      if (!reserved_only.empty()) {
+        const std::uint32_t cpu = reserved_only[reserved_only.size() - 1];
+        e.pool.push_back(slot_of(t_, cpu));
+        plan_.shared_core = true;
+        plan_.notes.push_back(std::string(e.name) + " has no CPU of its own: 1 thread on reserved CPU " +
+                              std::to_string(cpu) + ", shared with the frame loop, UI and OS");
+        continue;
+      }
+      const std::uint32_t cpu = e.other.back().cpu;
+      e.pool.push_back(slot_of(t_, cpu));
+      plan_.degraded = true;
+      plan_.warnings.push_back("DEGRADED: " + std::to_string(plan_.allowed.size()) + " allowed CPU(s) (" +
+                               plan_.allowed.to_string() + ") leave " + e.name +
+                               " no CPU of its own; its thread shares CPU " + std::to_string(cpu) +
+                               " with the other pool, so frames will be slow and late. Allow the process more "
+                               "CPUs (cgroup cpuset, taskset)" +
+                               (pol_.compute_threads ? " or ask for fewer compute threads" : "") +
+                               " for a normal run");
     }
-    return n;
-  }
-
-  // Rule 3 defaults: hybrid CPUs split the fastest kind in halves (the slower
-  // cores stay with the OS); several domains go whole to one pool each;
-  // otherwise halves of what is left.
-  PoolCounts default_counts() {
-    std::size_t top_slots = 0;
-    std::set<std::uint64_t> domains;
-    for (const Slot& s : avail_) {
-      if (s.kind == top_kind_) ++top_slots;
-      domains.insert(s.domain());
-    }
-    PoolCounts n;
-    std::size_t pool_slots = avail_.size();
-    if (hybrid_ && top_slots >= 2) {
-      pool_slots = top_slots;
-      plan_.notes.push_back("hybrid CPU: compute and render take the fastest kind (" + kind_name(t_, top_kind_) +
-                            "); the remaining slower cores are left to the OS");
-    } else if (domains.size() > 1) {
-      n.by_domain = true;
-    }
-    n.compute = (pool_slots + 1) / 2;
-    n.render = pool_slots - n.compute;
-    if (!n.by_domain) plan_.notes.push_back("compute and render split the remaining cores in halves");
-    return n;
-  }
-
-  // Each NUMA node / L3 group goes whole to one pool: largest first, to the
-  // pool with fewer threads so far, so neither pool straddles a node it shares.
-  void split_by_domain() {
-    std::map<std::uint64_t, std::vector<Slot>> per;
-    for (const Slot& s : avail_) per[s.domain()].push_back(s);
-    std::vector<std::vector<Slot>> groups;
-    for (auto& [d, v] : per) groups.push_back(std::move(v));
-    std::stable_sort(groups.begin(), groups.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-    for (auto& g : groups) {
-      auto& dst = compute_.size() <= render_.size() ? compute_ : render_;
-      dst.insert(dst.end(), g.begin(), g.end());
-    }
-    avail_.clear();
-    plan_.notes.push_back("multiple NUMA nodes / L3 groups: each one goes whole to one pool");
   }
 
   // n threads for one pool: whole cores, then SMT siblings (with a note), then
   // (only when forced, rule 5) wrapping around the non-reserved CPUs.
-  Result<void> fill(std::size_t n, const char* name, std::vector<Slot>& out) {
-    std::vector<Slot> got = pick(avail_, n);
+  Result<void> fill(std::size_t n, const char* name, std::vector<Slot>& out, const std::set<std::uint32_t>& near,
+                   End end) {
+    std::vector<Slot> got = pick(avail_, n, near, end);
     if (got.size() < n) {
-      std::vector<Slot> more = pick(spare_, n - got.size());
+      std::vector<Slot> more = pick(spare_, n - got.size(), {}, end);
       if (!more.empty()) {
         plan_.notes.push_back(std::string(name) + " ran out of whole cores and uses " + std::to_string(more.size()) +
                               " SMT sibling(s)");
@@ -429,11 +542,27 @@ class Planner {
     warn_mixed_kinds();
     plan_.unused = plan_.allowed.minus(plan_.reserved).minus(plan_.compute.cpus).minus(plan_.render.cpus);
     if (auto ok = check_oversubscription(); !ok) return ok.error();
+    note_numa_confinement();
     if (!plan_.unused.empty()) {
-      plan_.notes.push_back("CPUs " + plan_.unused.to_string() + " are left unpinned (" +
-                            (pol_.use_smt ? "spare" : "SMT siblings or spare cores") + ")");
+      plan_.notes.push_back("CPUs " + plan_.unused.to_string() + " are left unpinned, to the OS (" +
+                            (pol_.use_smt ? "" : "SMT siblings, ") + "cores the pools do not need)");
     }
     return std::move(plan_);
+  }
+
+  // Rule 3a's outcome, stated: which node each pool lies in, or why it spans several.
+  void note_numa_confinement() {
+    if (t_.numa_nodes() < 2) return;
+    std::string where;
+    for (const PoolPlan* p : {&plan_.compute, &plan_.render}) {
+      if (p->numa_nodes.size() == 1) {
+        where += std::string(where.empty() ? "" : ", ") + p->name + " on NUMA node " + std::to_string(p->numa_nodes[0]);
+      } else if (p->numa_nodes.size() > 1) {
+        plan_.notes.push_back(p->name + " spans NUMA nodes " + CpuSet(p->numa_nodes).to_string() + ": no node has " +
+                              std::to_string(p->threads.size()) + " free CPUs for it");
+      }
+    }
+    if (!where.empty()) plan_.notes.push_back("each pool within one NUMA node where one holds it: " + where);
   }
 
   void warn_mixed_kinds() {
@@ -454,6 +583,7 @@ class Planner {
     for (std::uint32_t c : pinned) repeated = repeated || pinned.count(c) > 1;
     plan_.oversubscribed = plan_.pool_threads() > allowed || repeated;
     if (!plan_.oversubscribed) return {};
+    if (plan_.degraded && !pol_.allow_oversubscribe) return {};  // rule 6 did it, and warned
     if (!pol_.allow_oversubscribe) {
       return make_error(Errc::kInvalidArgument, "the plan would pin " + std::to_string(plan_.pool_threads()) +
                                                     " pool threads on " + std::to_string(allowed) +
@@ -475,6 +605,7 @@ class Planner {
   std::vector<Slot> render_;
   std::vector<Slot> avail_;  // first PU of each remaining core (all PUs with use_smt)
   std::vector<Slot> spare_;  // SMT siblings, used only when whole cores run out
+  GpuLocality gpu_;
 };
 
 }  // namespace
@@ -487,6 +618,11 @@ Result<CorePlan> plan_cores(const Topology& t, const PlanPolicy& pol) {
   plan.compute.name = "compute";
   plan.render.name = "render";
   plan.topology = summarize(t);
+  if (plan.allowed.size() < t.all_cpus().size()) {
+    plan.notes.push_back("only " + std::to_string(plan.allowed.size()) + " of the machine's " +
+                         std::to_string(t.all_cpus().size()) + " CPUs are allowed (" + plan.allowed.to_string() +
+                         ": cgroup cpuset, affinity mask or --allowed); the plan stays inside them");
+  }
   auto taken = claim_explicit_lists(pol, plan.allowed, plan.warnings);
   if (!taken) return taken.error();
   return Planner(t, pol, std::move(plan), gather_free_cores(t, taken.value())).run();

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -48,6 +49,49 @@ hwloc_obj_t ancestor(hwloc_obj_t o, hwloc_obj_type_t type) {
   return nullptr;
 }
 
+// PCI base class of display controllers (VGA, 3D, other display).
+constexpr unsigned kPciClassDisplay = 0x03;
+
+std::string hex4(unsigned v) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04x", v & 0xFFFFu);
+  return buf;
+}
+
+// Every PCI display controller with its locality (see Gpu in topology.hpp).
+std::vector<Gpu> find_gpus(hwloc_topology_t topo) {
+  std::vector<Gpu> out;
+  const int nnuma = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+  for (hwloc_obj_t dev = hwloc_get_next_pcidev(topo, nullptr); dev != nullptr;
+       dev = hwloc_get_next_pcidev(topo, dev)) {
+    const auto& pci = dev->attr->pcidev;
+    if ((pci.class_id >> 8) != kPciClassDisplay) continue;
+    Gpu g;
+    char busid[32];
+    std::snprintf(busid, sizeof busid, "%04x:%02x:%02x.%01x", static_cast<unsigned>(pci.domain),
+                  static_cast<unsigned>(pci.bus), static_cast<unsigned>(pci.dev), static_cast<unsigned>(pci.func));
+    g.pci_bus_id = busid;
+    g.name = hex4(pci.vendor_id) + ":" + hex4(pci.device_id);
+    for (hwloc_obj_t c = dev->io_first_child; c != nullptr; c = c->next_sibling) {
+      if (c->type == HWLOC_OBJ_OS_DEVICE && c->name != nullptr) {
+        g.name = c->name;
+        break;
+      }
+    }
+    hwloc_obj_t near = hwloc_get_non_io_ancestor_obj(topo, dev);
+    if (near != nullptr && near->cpuset != nullptr) g.local_cpus = from_bitmap(near->cpuset);
+    for (int n = 0; n < nnuma; ++n) {
+      hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(n));
+      if (node == nullptr || node->cpuset == nullptr || hwloc_bitmap_iszero(node->cpuset)) continue;
+      if (near != nullptr && hwloc_bitmap_isincluded(node->cpuset, near->cpuset)) {
+        g.numa_nodes.push_back(node->logical_index);
+      }
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Topology::Handle {
@@ -76,6 +120,8 @@ Result<Topology> Topology::load(const TopologyOptions& options) {
   hwloc_topology_t topo = t.handle_->topo;
   // Keep disallowed PUs in the tree so the plan can show them; we filter ourselves.
   (void)hwloc_topology_set_flags(topo, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
+  // Keep GPUs (and the bridges above them) for their NUMA locality; hwloc drops I/O objects by default.
+  (void)hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
   if (!options.xml_file.empty()) {
     std::ifstream probe(options.xml_file);
     if (!probe) {
@@ -172,6 +218,7 @@ Result<Topology> Topology::load(const TopologyOptions& options) {
     t.kinds_.push_back(std::move(ki));
   }
   if (t.kinds_.empty()) t.kinds_.push_back(KindInfo{-1, "", CpuSet{}});
+  t.gpus_ = find_gpus(topo);
   std::vector<std::uint32_t> all;
   for (const Pu& p : t.pus_) all.push_back(p.os_index);
   t.all_ = CpuSet(all);

@@ -82,7 +82,7 @@ test('plan and info print JSON', { skip }, () => {
   assert.ok(p.compute.threads.length >= 1);
   const gpu = triptych('plan', '--json', '--topology', 'tests/sched/data/gpu-16core.xml');
   assert.equal(gpu.code, 0, gpu.err);
-  assert.equal(JSON.parse(gpu.out).compute.threads.length, 7);
+  assert.equal(JSON.parse(gpu.out).compute.threads.length, 9);
   const info = triptych('info', '--json');
   assert.equal(info.code, 0, info.err);
   const i = JSON.parse(info.out);

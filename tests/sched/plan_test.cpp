@@ -2,62 +2,23 @@
 // Tests for CpuSet, Topology and the core planner: XML fixtures in data/
 // (the 16-core GPU machine, 2 sockets, hybrid P/E, 2 cores, 1 core, a
 // restricted cpuset), hwloc synthetic topologies with and without CPU kinds,
-// overrides, and every bad input. Single-threaded. See docs/scheduler.md.
+// overrides, and every bad input. The NUMA / GPU / degraded matrix is
+// plan_topologies_test.cpp. Single-threaded. See docs/scheduler.md.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 
-#include "triptych/sched/core_plan.hpp"
-#include "triptych/sched/cpuset.hpp"
-#include "triptych/sched/topology.hpp"
+#include "plan_fixtures.hpp"
 
 namespace triptych::sched {
 namespace {
 
-std::string data(const char* name) { return std::string(TRIPTYCH_SCHED_DATA) + "/" + name; }
-
-Topology from_xml(const char* name) {
-  TopologyOptions o;
-  o.xml_file = data(name);
-  auto t = Topology::load(o);
-  EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().what());
-  return std::move(t).value();
-}
-
-Topology synthetic(const std::string& desc, std::vector<CpuKindSpec> kinds = {}) {
-  TopologyOptions o;
-  o.synthetic = desc;
-  o.kinds = std::move(kinds);
-  auto t = Topology::load(o);
-  EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().what());
-  return std::move(t).value();
-}
-
-CorePlan plan(const Topology& t, const PlanPolicy& p = {}) {
-  auto r = plan_cores(t, p);
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().what());
-  return std::move(r).value();
-}
-
-// The invariants every plan keeps: sets inside the allowed set, pairwise
-// disjoint (except the documented small-machine sharing), never oversubscribed.
-void expect_sane(const Topology& t, const CorePlan& p) {
-  EXPECT_TRUE(p.reserved.is_subset_of(t.allowed()));
-  EXPECT_TRUE(p.compute.cpus.is_subset_of(t.allowed()));
-  EXPECT_TRUE(p.render.cpus.is_subset_of(t.allowed()));
-  EXPECT_TRUE(p.compute.cpus.disjoint(p.render.cpus));
-  if (t.allowed().size() > 1) {  // one CPU: everything shares it, by design
-    EXPECT_TRUE(p.compute.cpus.disjoint(p.reserved));
-  }
-  if (!p.shared_core) {
-    EXPECT_TRUE(p.render.cpus.disjoint(p.reserved));
-  }
-  EXPECT_LE(p.pool_threads(), t.allowed().size());
-  EXPECT_FALSE(p.oversubscribed);
-  EXPECT_EQ(p.compute.threads.size(), p.compute.cpus.size()) << "one thread per CPU";
-  EXPECT_GE(p.compute.threads.size(), 1u);
-}
+using testing::data;
+using testing::expect_sane;
+using testing::from_xml;
+using testing::plan;
+using testing::synthetic;
 
 TEST(CpuSet, ParsesAndFormatsLists) {
   auto s = CpuSet::parse("0-3, 8,10-11");
@@ -130,13 +91,14 @@ TEST(Topology, EmptyAllowedSetIsAnError) {
   EXPECT_NE(t.error().message.find("no allowed CPU"), std::string::npos);
 }
 
-TEST(Plan, GpuMachine16Cores_Reserves3_Compute7_Render6) {
+TEST(Plan, GpuMachine16Cores_Reserves3_Render4_ComputeTheRest) {
   const Topology t = from_xml("gpu-16core.xml");
   const CorePlan p = plan(t);
   expect_sane(t, p);
   EXPECT_EQ(p.reserved.to_string(), "0-2");
-  EXPECT_EQ(p.compute.cpus.to_string(), "3-9");
-  EXPECT_EQ(p.render.cpus.to_string(), "10-15");
+  EXPECT_EQ(p.compute.cpus.to_string(), "3-11");
+  EXPECT_EQ(p.render.cpus.to_string(), "12-15");
+  EXPECT_EQ(p.render.threads.size(), kDefaultRenderThreads);
   EXPECT_TRUE(p.unused.empty());
   EXPECT_TRUE(p.warnings.empty());
 }
@@ -149,19 +111,18 @@ TEST(Plan, TwoSocketXml_EachPoolInOneNumaNode_WholeCoresOnly) {
   EXPECT_EQ(p.compute.numa_nodes, std::vector<std::uint32_t>{1});
   EXPECT_EQ(p.compute.cpus.to_string(), "16,18,20,22,24,26,28,30");
   EXPECT_EQ(p.render.numa_nodes, std::vector<std::uint32_t>{0});
-  EXPECT_EQ(p.render.cpus.to_string(), "6,8,10,12,14");
+  EXPECT_EQ(p.render.cpus.to_string(), "8,10,12,14");
   for (std::uint32_t c : p.compute.cpus) EXPECT_EQ(c % 2, 0u) << "one PU per core, no SMT sibling";
 }
 
-TEST(Plan, SyntheticFourNumaNodes_EachNodeBelongsToOnePool) {
+TEST(Plan, SyntheticFourNumaNodes_EachPoolInItsOwnNode) {
   const Topology t = synthetic("package:2 numa:2 core:16 pu:2");
   const CorePlan p = plan(t);
   expect_sane(t, p);
   EXPECT_EQ(p.reserved.size(), 6u);
-  EXPECT_EQ(p.compute.threads.size() + p.render.threads.size(), 61u);
-  for (std::uint32_t n : p.compute.numa_nodes) {
-    for (std::uint32_t m : p.render.numa_nodes) EXPECT_NE(n, m);
-  }
+  EXPECT_EQ(p.render.numa_nodes, std::vector<std::uint32_t>{0});  // the smallest node that holds 4
+  EXPECT_EQ(p.compute.numa_nodes, std::vector<std::uint32_t>{1});  // a whole node of 16 cores
+  EXPECT_EQ(p.compute.threads.size(), 16u);
 }
 
 TEST(Plan, HybridXml_PoolsOnPCores_ReservedOnECores) {
@@ -214,13 +175,16 @@ TEST(Plan, SyntheticTwoCoresWithSmt_RenderOnReservedCoresSibling) {
   EXPECT_TRUE(p.render.cpus.disjoint(p.reserved));
 }
 
-TEST(Plan, OneCpu_ComputeOnlyNoRenderThreads) {
+TEST(Plan, OneCpu_EveryPoolGetsTheCpu_DegradedAndSaysSo) {
   const Topology t = from_xml("1core.xml");
   const CorePlan p = plan(t);
-  expect_sane(t, p);
-  EXPECT_EQ(p.compute.cpus.to_string(), "0");
-  EXPECT_TRUE(p.render.threads.empty());
-  EXPECT_EQ(p.pool_threads(), 1u);
+  EXPECT_EQ(p.compute.threads, std::vector<std::uint32_t>{0});
+  EXPECT_EQ(p.render.threads, std::vector<std::uint32_t>{0});
+  EXPECT_TRUE(p.degraded);
+  EXPECT_TRUE(p.oversubscribed);
+  ASSERT_EQ(p.warnings.size(), 1u);
+  EXPECT_NE(p.warnings[0].find("DEGRADED"), std::string::npos) << p.warnings[0];
+  EXPECT_NE(p.to_table().find("(DEGRADED)"), std::string::npos);
 }
 
 TEST(Plan, SyntheticFourCoresSmt_ReservesOneCoreWithSiblings) {
@@ -368,9 +332,9 @@ TEST(Plan, JsonAndTableNameEverySet) {
   const CorePlan p = plan(from_xml("gpu-16core.xml"));
   const std::string j = p.to_json();
   EXPECT_NE(j.find("\"reserved\":[0,1,2]"), std::string::npos) << j;
-  EXPECT_NE(j.find("\"compute\":{\"threads\":[3,4,5,6,7,8,9]"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"compute\":{\"threads\":[3,4,5,6,7,8,9,10,11]"), std::string::npos) << j;
   const std::string tab = p.to_table();
-  EXPECT_NE(tab.find("compute    7"), std::string::npos) << tab;
+  EXPECT_NE(tab.find("compute    9"), std::string::npos) << tab;
 }
 
 }  // namespace

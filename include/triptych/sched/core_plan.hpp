@@ -7,6 +7,7 @@
 // behaviour and overrides are documented in docs/scheduler.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -18,6 +19,13 @@
 #include "triptych/sched/topology.hpp"
 
 namespace triptych::sched {
+
+// The render pool's default size: the most threads the render stage keeps busy.
+// Its only parallel work is the layout pass (src/render/layout.cpp), one chunk
+// per 2048 particles: 3 chunks for the default 8000-particle scene. Beyond 4
+// threads even a 1M-particle pass (11 ms on one thread) gains little, and
+// compute, costlier per particle, gains more. The reasoning: docs/scheduler.md.
+inline constexpr std::size_t kDefaultRenderThreads = 4;
 
 // Overrides. Unset fields take the documented defaults. Counts are cores
 // (threads when use_smt). Explicit CPU lists win over counts for their pool.
@@ -62,6 +70,10 @@ struct CorePlan {
   std::vector<std::string> warnings;  // forced oversubscription, mixed kinds, shared cores
   bool oversubscribed = false;        // pool threads > allowed PUs (only when forced)
   bool shared_core = false;           // some pool shares a core with reserved (small machines)
+  // Too few allowed CPUs for a pool of its own: a pool shares the other
+  // pool's CPU (so oversubscribed, without being forced). It runs, slowly; a
+  // warning says so.
+  bool degraded = false;
   std::string topology;               // a one-line summary of the machine
 
   [[nodiscard]] std::size_t pool_threads() const noexcept {

@@ -2,8 +2,9 @@
 // The machine as the scheduler sees it: packages, NUMA nodes, L3 groups, cores
 // and PUs (hardware threads), each PU tagged with its CPU kind (P/E cores on
 // hybrid CPUs) and whether this process may run on it (cgroup cpuset ∩ sched
-// affinity mask). Loaded with hwloc from this system, from an hwloc XML file
-// (--topology FILE or HWLOC_XMLFILE) or from an hwloc synthetic description.
+// affinity mask), and the GPUs with the NUMA nodes nearest them. Loaded with
+// hwloc from this system, from an hwloc XML file (--topology FILE or
+// HWLOC_XMLFILE) or from an hwloc synthetic description.
 // Loading is blocking and single-threaded; a loaded Topology is immutable and
 // may be read from any thread. Design: docs/scheduler.md.
 #pragma once
@@ -56,6 +57,16 @@ struct Core {
   std::vector<std::uint32_t> allowed_pus;  // the subset we may use, same order
 };
 
+// A GPU: a PCI display controller (class 0x03xx) and its locality, the CPUs
+// of its nearest non-I/O ancestor in hwloc's tree (a package, a NUMA node's
+// parent or the whole machine). With an XML topology these come from the XML.
+struct Gpu {
+  std::string pci_bus_id;                 // "0000:81:00.0"
+  std::string name;                       // its OS device ("card1"), else "vendor:device" in hex
+  CpuSet local_cpus;                      // the CPUs nearest it
+  std::vector<std::uint32_t> numa_nodes;  // logical indices of the nodes whose CPUs all lie in local_cpus
+};
+
 struct KindInfo {
   int efficiency = -1;  // hwloc's ranking value; higher = faster
   std::string name;     // CoreType info when known
@@ -79,6 +90,9 @@ class Topology {
   [[nodiscard]] const std::vector<Core>& cores() const noexcept { return cores_; }
   [[nodiscard]] const std::vector<Pu>& pus() const noexcept { return pus_; }
   [[nodiscard]] const std::vector<KindInfo>& kinds() const noexcept { return kinds_; }
+  // GPUs in PCI order; empty when hwloc found none (synthetic topologies, an
+  // XML file without I/O objects, or no PCI access).
+  [[nodiscard]] const std::vector<Gpu>& gpus() const noexcept { return gpus_; }
   [[nodiscard]] const CpuSet& allowed() const noexcept { return allowed_; }
   [[nodiscard]] const CpuSet& all_cpus() const noexcept { return all_; }
   [[nodiscard]] std::uint32_t packages() const noexcept { return packages_; }
@@ -104,6 +118,7 @@ class Topology {
   std::vector<Core> cores_;
   std::vector<Pu> pus_;  // sorted by os_index
   std::vector<KindInfo> kinds_;
+  std::vector<Gpu> gpus_;
   CpuSet allowed_;
   CpuSet all_;
   std::uint32_t packages_ = 0;
