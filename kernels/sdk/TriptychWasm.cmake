@@ -4,7 +4,7 @@
 # Compiles C/C++ kernel sources with Debian's clang-14 and wasm-ld-14 into
 # <build>/kernels/<name>.wasm for wasm32 with simd128, atomics, bulk memory
 # and mutable globals, importing a shared memory (the arena's
-# WebAssembly.Memory). Exports the kernel ABI (sdk/wasm/triptych_kernel.h) plus
+# WebAssembly.Memory). Exports the kernel ABI (kernels/sdk/triptych_kernel.h) plus
 # __stack_pointer, __wasm_init_tls/__tls_size/__tls_align/__tls_base and
 # __heap_base/__data_end, which the engine needs to give every worker instance
 # its own stack and TLS block inside the arena. See docs/wasm-kernels.md.
@@ -38,8 +38,8 @@ function(triptych_add_wasm_kernel name)
       OUTPUT ${obj}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}/${name}.dir
       COMMAND ${TRIPTYCH_WASM_CLANG} ${TRIPTYCH_WASM_CFLAGS} ${defines}
-              -I${PROJECT_SOURCE_DIR}/sdk/wasm -c ${abs} -o ${obj}
-      DEPENDS ${abs} ${PROJECT_SOURCE_DIR}/sdk/wasm/triptych_kernel.h ${K_DEPENDS}
+              -I${PROJECT_SOURCE_DIR}/kernels/sdk -c ${abs} -o ${obj}
+      DEPENDS ${abs} ${PROJECT_SOURCE_DIR}/kernels/sdk/triptych_kernel.h ${K_DEPENDS}
       COMMENT "wasm32: compiling ${src}" VERBATIM)
     list(APPEND objects ${obj})
   endforeach()
