@@ -27,6 +27,22 @@
 extern "C" {
 #endif
 
+/* A kernel has no heap: the memory above __heap_base holds the engine's
+ * context and the workers' stacks and TLS, which an allocator would hand out
+ * and overwrite. So using one fails the build here, with a reason, rather
+ * than corrupting frames at run time. (I/O, clocks and threads need no guard:
+ * their wasi-libc headers refuse the wasm32 target and there is no pthread.h.) */
+#if defined(__wasm__) && defined(__clang__)
+#define TP_NO_HEAP __attribute__((unavailable("a triptych kernel has no heap: see 'What libc a kernel has' in docs/wasm-kernels.md")))
+void* malloc(size_t size) TP_NO_HEAP;
+void* calloc(size_t count, size_t size) TP_NO_HEAP;
+void* realloc(void* block, size_t size) TP_NO_HEAP;
+void free(void* block) TP_NO_HEAP;
+void* aligned_alloc(size_t alignment, size_t size) TP_NO_HEAP;
+int posix_memalign(void** block, size_t alignment, size_t size) TP_NO_HEAP;
+#undef TP_NO_HEAP
+#endif
+
 /* One particle: 32 bytes, the item type of the default scene's compute slots
  * and the render stage's input (include/triptych/render/scene.hpp, Particle).
  * World units: [-1, 1] on both axes is the visible square. */
