@@ -5,7 +5,7 @@
  * wasm32 simd128 and to native SSE with the same SIMD width; built with
  * -ffp-contract=off and no fast-math, the two builds are bit-exact (the
  * native build is the reference in tests). Safe to call from several workers
- * at once on disjoint ranges: no mutable globals. ABI: sdk/wasm/triptych_kernel.h,
+ * at once on disjoint ranges: no mutable globals. ABI: kernels/sdk/triptych_kernel.h,
  * guide: docs/wasm-kernels.md. */
 #include "triptych_kernel.h"
 

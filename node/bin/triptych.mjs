@@ -14,6 +14,7 @@ commands:
   plan    print the core plan: which CPUs run the orchestrator, compute and render
   info    versions, topology, Vulkan devices, WASM features, what the engine would pick
   bench   side-by-side measurements (see 'triptych bench --help')
+  kernel  build a kernel .wasm from C, or start a new kernel project (see 'triptych kernel --help')
 
 'triptych <command> --help' describes each command's options.
 `;
@@ -272,7 +273,8 @@ async function cmdBench(args) {
 
 // ---- main --------------------------------------------------------------------------
 
-const commands = { run: cmdRun, plan: cmdPlan, info: cmdInfo, bench: cmdBench };
+const commands = { run: cmdRun, plan: cmdPlan, info: cmdInfo, bench: cmdBench,
+  kernel: async (args) => (await import('../lib/kernel-cli.mjs')).cmdKernel(args).catch((err) => { throw err.usage ? new UsageError(err.message) : err; }) };
 
 export async function main(argv) {
   const [command, ...rest] = argv;

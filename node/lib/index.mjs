@@ -141,7 +141,7 @@ export async function loadKernel(path) {
   const want = loadAddon().addon.kernelAbiVersion;
   if (abi !== want) {
     const hint = abi === 1
-      ? ': ABI 1 kernels shared one memory with the engine; rebuild it with the current sdk/wasm/triptych_kernel.h (tp_arena_ptr is now tp_kernel_ptr, arena_base is kernel_base)'
+      ? ': ABI 1 kernels shared one memory with the engine; rebuild it with the current kernels/sdk/triptych_kernel.h (tp_arena_ptr is now tp_kernel_ptr, arena_base is kernel_base)'
       : '';
     throw new KernelError('ERR_TRIPTYCH_KERNEL_ABI', `${path} speaks kernel ABI ${abi}; this engine speaks ${want}${hint}`);
   }

@@ -25,7 +25,7 @@
 
 namespace triptych::pipeline {
 
-// Kernels write tp_particle (sdk/wasm/triptych_kernel.h) into the compute
+// Kernels write tp_particle (kernels/sdk/triptych_kernel.h) into the compute
 // slots; the render stage reads the same bytes as render::Particle. This is
 // the one file that sees both declarations, so it ties them together.
 static_assert(std::is_standard_layout_v<tp_particle> && std::is_trivially_copyable_v<tp_particle>,

@@ -28,7 +28,7 @@
 #include "triptych/sched/core_plan.hpp"
 #include "triptych/sched/pool.hpp"
 
-// The particle kernel ABI's per-frame context (sdk/wasm/triptych_kernel.h).
+// The particle kernel ABI's per-frame context (kernels/sdk/triptych_kernel.h).
 // Only named here: callers that build or read one include that header.
 struct tp_kernel_ctx;
 

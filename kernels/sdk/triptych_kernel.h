@@ -27,9 +27,27 @@
 extern "C" {
 #endif
 
+/* A kernel has no heap: the memory above __heap_base holds the engine's
+ * context and the workers' stacks and TLS, which an allocator would hand out
+ * and overwrite. So using one fails the build here, with a reason, rather
+ * than corrupting frames at run time. (I/O, clocks and threads need no guard:
+ * their wasi-libc headers refuse the wasm32 target and there is no pthread.h.) */
+#if defined(__wasm__) && defined(__clang__)
+#define TP_NO_HEAP __attribute__((unavailable("a triptych kernel has no heap: see 'What libc a kernel has' in docs/wasm-kernels.md")))
+void* malloc(size_t size) TP_NO_HEAP;
+void* calloc(size_t count, size_t size) TP_NO_HEAP;
+void* realloc(void* block, size_t size) TP_NO_HEAP;
+void free(void* block) TP_NO_HEAP;
+void* aligned_alloc(size_t alignment, size_t size) TP_NO_HEAP;
+int posix_memalign(void** block, size_t alignment, size_t size) TP_NO_HEAP;
+#undef TP_NO_HEAP
+#endif
+
 /* One particle: 32 bytes, the item type of the default scene's compute slots
  * and the render stage's input (include/triptych/render/scene.hpp, Particle).
- * World units: [-1, 1] on both axes is the visible square. */
+ * World units: [-1, 1] on both axes is the square that fills the image's
+ * shorter side, centred; +x points right, +y points down (at 640x480, x
+ * spans about +-1.333). Coordinates: docs/wasm-kernels.md. */
 typedef struct tp_particle {
   float x, y;      /* position */
   float vx, vy;    /* velocity, world units per second */
@@ -56,8 +74,8 @@ typedef struct tp_kernel_ctx {
   uint64_t input_offset;  /* 24: previous compute frame (read-only) */
   uint64_t output_offset; /* 32: this frame's compute slot (write [begin,end) only) */
   uint32_t item_bytes;    /* 40: sizeof one item, sizeof(tp_particle) for particles */
-  float dt;               /* 44: seconds since the previous frame */
-  float time;             /* 48: seconds since the run started */
+  float dt;               /* 44: the nominal frame period, 1/hz (1/120 at hz 0), not measured */
+  float time;             /* 48: (frame_id - 1) * dt, likewise nominal */
   uint32_t seed;          /* 52: run seed, for deterministic initial states */
   uint32_t flags;         /* 56: TP_CTX_* bits */
   uint32_t reserved;      /* 60: zero */
@@ -76,7 +94,9 @@ _Static_assert(sizeof(tp_particle) == 32, "the ABI fixes a particle at 32 bytes"
 
 /* Returns TP_KERNEL_ABI_VERSION; the engine refuses any other value. */
 uint32_t tp_kernel_abi_version(void);
-/* Once per worker instance, before its first step. 0 = ok, else an error code. */
+/* Once per worker instance, just before its first step, with that frame's
+ * context (docs/wasm-kernels.md: which fields hold what). 0 = ok, else an
+ * error code, which fails the chunk it preceded. */
 int32_t tp_kernel_init(const tp_kernel_ctx* ctx);
 /* Processes items [begin, end). 0 = ok; non-zero fails the frame. A trap
  * (out-of-bounds access, unreachable, stack overflow) also fails the frame. */
