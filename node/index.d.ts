@@ -90,7 +90,7 @@ export interface Outputs {
 /** A zone: its offset and size in the memory it is in. */
 export interface ZoneInfo { offset: number; size: number; memory: 'kernel' | 'engine'; }
 
-export interface ArenaLayout {
+export interface ZoneMap {
   /** Bytes of the kernel's memory: kernel zone (static data, context, stacks), compute A B C. */
   kernelBytes: number;
   /** Bytes of the engine's memory: header, control blocks, layout and result zones, rings, trace. */
@@ -108,7 +108,7 @@ export declare class Engine {
   readonly kernelMemory: WebAssembly.Memory | null;
   /** The engine's memory, which no kernel is given: control blocks, trace, layout and result zones (null for native compute). */
   readonly engineMemory: WebAssembly.Memory | null;
-  readonly layout: ArenaLayout | null;
+  readonly zoneMap: ZoneMap | null;
   readonly renderer: string;
   readonly workerCount: number;
   readonly workers: WorkerInfo[];

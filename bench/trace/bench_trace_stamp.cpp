@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // What tracing costs the thread that stamps: ns per TRIPTYCH_STAMP (enabled,
-// and switched off at run time), per begin_frame, per TRIPTYCH_ZONE, beside
+// and switched off at run time), per begin_frame, per TRIPTYCH_SPAN, beside
 // the clock read alone and the naive peer (steady_clock + a mutex-guarded
 // vector), uncontended on CPU A and contended (two threads on CPUs A and B
 // stamping the same records). Prints p50/p99 of 1000-op batches and ratios.
@@ -110,9 +110,9 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; ++i) TRIPTYCH_STAMP(table, off_frame, Stage::kComputeStart);
   });
   set_enabled(true);
-  const Cost zone = measure([](int n) {
+  const Cost span = measure([](int n) {
     for (int i = 0; i < n; ++i) {
-      TRIPTYCH_ZONE("bench zone");
+      TRIPTYCH_SPAN("bench span");
     }
     (void)collect_threads();  // keep the ring from filling (counted in the batch: an upper bound)
   });
@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   row("TRIPTYCH_STAMP, enabled", stamp, naive.p50);
   row("TRIPTYCH_STAMP, switched off at run time", stamp_off, naive.p50);
   row("begin_frame (producer, resets one line)", begin, naive.p50);
-  row("TRIPTYCH_ZONE, enabled (2 clock reads+push)", zone, naive.p50);
+  row("TRIPTYCH_SPAN, enabled (2 clock reads+push)", span, naive.p50);
   row("begin_frame+stamp, peer stamping same lines", contended, naive.p50);
   std::printf("stamp overhead beyond the clock read: %.1f ns (p50)\n", stamp.p50 - clock.p50);
   return 0;

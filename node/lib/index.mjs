@@ -183,12 +183,12 @@ function deathCause(err, code) {
 
 export class Engine {
   #native; #memory; #engineMemory; #workers = []; #opts; #kernel; #addonPath; #busy; #watchdog = null;
-  #replacements = 0; #layout; #stopping = false; #closing = null; #finalWorkers = false;
+  #replacements = 0; #zoneMap; #stopping = false; #closing = null; #finalWorkers = false;
   #events = []; #log; #failSpawnsForTest = 0;
 
-  constructor(native, memories, opts, kernel, addonPath, layout) {
+  constructor(native, memories, opts, kernel, addonPath, zoneMap) {
     this.#native = native; this.#memory = memories?.kernel ?? null; this.#engineMemory = memories?.engine ?? null;
-    this.#opts = opts; this.#kernel = kernel; this.#addonPath = addonPath; this.#layout = layout;
+    this.#opts = opts; this.#kernel = kernel; this.#addonPath = addonPath; this.#zoneMap = zoneMap;
     this.#log = typeof opts.log === 'function' ? opts.log : (line) => process.stderr.write(`triptych: ${line}\n`);
   }
 
@@ -208,7 +208,7 @@ export class Engine {
   // Worker deaths and replacements: [{slot, event, cause}], also logged.
   get workerEvents() { return this.#events.map((e) => ({ ...e })); }
   get workers() { return this.#workers.map((w) => ({ ...w.info })); }
-  get layout() { return this.#layout; }
+  get zoneMap() { return this.#zoneMap; }
 
   async _startWorkers(count) {
     this.#busy = new SharedArrayBuffer(8 * BUSY_WORDS * count);
@@ -220,7 +220,7 @@ export class Engine {
       this.#failSpawnsForTest--;
       return Promise.reject(new Error('spawn refused by _terminateWorkerForTest(slot, {failRespawn: true})'));
     }
-    const l = this.#layout;
+    const l = this.#zoneMap;
     const stackLow = l.stacksOffset + slot * l.stackStride;
     const resourceLimits = this.#opts.workerHeapMb ? { maxOldGenerationSizeMb: this.#opts.workerHeapMb } : undefined;
     const w = new Worker(join(here, 'compute-worker.mjs'), {
@@ -427,13 +427,12 @@ export async function createEngine(options = {}) {
   setWasmTiering(opts.wasmTier);
   const kernel = await loadKernel(resolve(opts.kernel ?? defaultKernelPath()));
   const ctxAddress = Math.ceil(kernel.heapBase / 64) * 64;
-  // The one topology load, core plan and layout of this engine.
+  // The one topology load, core plan and zone map of this engine.
   const prepared = prepare(addon, { ...opts, kernelStaticBytes: ctxAddress + 64 });
-  const { layout } = prepared;
-  layout.workers = prepared.workers;
-  const { memories, kernelView, engineView } = allocateMemories(layout, opts._oneMemoryForBenchmark === true);
+  const { zoneMap } = prepared;
+  const { memories, kernelView, engineView } = allocateMemories(zoneMap, opts._oneMemoryForBenchmark === true);
   const native = construct(addon, prepared.setup, kernelView, engineView, { ctxAddress });
-  const engine = new Engine(native, memories, opts, kernel, addonPath, layout);
+  const engine = new Engine(native, memories, opts, kernel, addonPath, zoneMap);
   try {
     await engine._startWorkers(prepared.workers);
   } catch (err) {
@@ -459,7 +458,7 @@ function prepare(addon, opts) {
 // boundary_bench.mjs): both memories as two ranges of one WebAssembly.Memory
 // that every kernel instance imports, the layout before the kernel boundary,
 // so a kernel can reach the engine's bytes. No product path sets it.
-function allocateMemories(layout, oneMemory) {
+function allocateMemories(zoneMap, oneMemory) {
   const pagesFor = (which, bytes) => {
     const pages = Math.ceil(bytes / WASM_PAGE);
     if (pages > MAX_WASM_PAGES) {
@@ -470,14 +469,14 @@ function allocateMemories(layout, oneMemory) {
   };
   const shared = (pages) => new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   if (oneMemory) {
-    const kernelPages = pagesFor("kernel's memory", layout.kernelBytes);
-    const one = shared(pagesFor('one memory', kernelPages * WASM_PAGE + layout.engineBytes));
+    const kernelPages = pagesFor("kernel's memory", zoneMap.kernelBytes);
+    const one = shared(pagesFor('one memory', kernelPages * WASM_PAGE + zoneMap.engineBytes));
     const split = kernelPages * WASM_PAGE;
     return { memories: { kernel: one, engine: one }, kernelView: new Uint8Array(one.buffer, 0, split),
       engineView: new Uint8Array(one.buffer, split) };
   }
-  const kernel = shared(pagesFor("kernel's memory", layout.kernelBytes));
-  const engine = shared(pagesFor("engine's memory", layout.engineBytes));
+  const kernel = shared(pagesFor("kernel's memory", zoneMap.kernelBytes));
+  const engine = shared(pagesFor("engine's memory", zoneMap.engineBytes));
   return { memories: { kernel, engine }, kernelView: new Uint8Array(kernel.buffer), engineView: new Uint8Array(engine.buffer) };
 }
 

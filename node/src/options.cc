@@ -134,7 +134,7 @@ const char* type_name(pipeline::OptionType t) {
   return "text";
 }
 
-Napi::Object layout_object(const Napi::Env& env, const ArenaLayout& l) {
+Napi::Object zone_map_object(const Napi::Env& env, const ZoneMap& l) {
   auto o = Napi::Object::New(env);
   o.Set("kernelBytes", Napi::Number::New(env, static_cast<double>(l.kernel_bytes)));
   o.Set("engineBytes", Napi::Number::New(env, static_cast<double>(l.total_bytes)));
@@ -222,7 +222,7 @@ Napi::Value PrepareEngine(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   auto* setup = new pipeline::EngineSetup(setup_from(env, info[0]));
   auto o = Napi::Object::New(env);
-  o.Set("layout", layout_object(env, setup->layout));
+  o.Set("zoneMap", zone_map_object(env, setup->zone_map));
   o.Set("workers", Napi::Number::New(env, setup->config.workers));
   o.Set("plan", Napi::String::New(env, setup->config.plan.to_json()));
   o.Set("setup", Napi::External<pipeline::EngineSetup>::New(

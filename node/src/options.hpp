@@ -28,7 +28,7 @@ Napi::Value OptionsHelp(const Napi::CallbackInfo& info);
 // with its default filled in, checked; flags from the command line
 // (parseArgs' {flag: text | true}) when host is 'cli'.
 Napi::Value NormaliseRunOptions(const Napi::CallbackInfo& info);
-// prepareEngine(options) -> {layout: {kernelBytes, engineBytes, stacksOffset,
+// prepareEngine(options) -> {zoneMap: {kernelBytes, engineBytes, stacksOffset,
 // stackStride, zones}, workers, plan (JSON), setup}: `setup` goes to new Engine(setup, ...).
 Napi::Value PrepareEngine(const Napi::CallbackInfo& info);
 // plan(overrides) -> {table, json}: the core plan for these overrides.

@@ -35,7 +35,7 @@ bool page_aligned(const std::byte* p) noexcept {
   return reinterpret_cast<std::uintptr_t>(p) % kPageSize == 0;
 }
 
-// The flags compute_layout() gives each zone; anything else is corrupt.
+// The flags compute_zone_map() gives each zone; anything else is corrupt.
 std::uint32_t expected_flags(std::uint32_t id) noexcept {
   std::uint32_t flags = 0;
   if (in_kernel_memory(static_cast<ZoneId>(id))) flags |= kZoneKernelMemory;
@@ -66,7 +66,7 @@ T field(const unsigned char* snapshot, std::size_t offset) noexcept {
 
 }  // namespace
 
-Result<ArenaLayout> Arena::validate(const std::byte* base, std::size_t available,
+Result<ZoneMap> Arena::validate(const std::byte* base, std::size_t available,
                                     std::uint64_t kernel_available) noexcept {
   if (base == nullptr) return make_error(Errc::kInvalidArgument, "arena base is null");
   if (!page_aligned(base)) return make_error(Errc::kMisaligned, "arena base is not 4 KiB-aligned");
@@ -176,7 +176,7 @@ Result<ArenaLayout> Arena::validate(const std::byte* base, std::size_t available
 
   // The table must be exactly what the recorded spec lays out: this pins the
   // metadata directory and every block size the sub-headers will be checked
-  // against. The returned layout is compute_layout()'s, built from the
+  // against. The returned zone map is compute_zone_map()'s, built from the
   // snapshot's spec, never from the live header.
   ArenaSpec spec;
   spec.compute_slot_bytes = TP_FIELD(compute_slot_bytes);
@@ -189,10 +189,10 @@ Result<ArenaLayout> Arena::validate(const std::byte* base, std::size_t available
   spec.kernel_static_bytes = TP_FIELD(kernel_static_bytes);
   spec.trace_record_capacity = TP_FIELD(trace_record_capacity);
   spec.handle_capacity = TP_FIELD(handle_capacity);
-  auto expect = compute_layout(spec);
+  auto expect = compute_zone_map(spec);
   if (!expect)
     return make_error(Errc::kCorruptHeader, "recorded spec is invalid: " + expect.error().message);
-  const ArenaLayout& l = expect.value();
+  const ZoneMap& l = expect.value();
   if (l.total_bytes != total || l.kernel_bytes != kernel)
     return make_error(Errc::kCorruptHeader, "sizes differ from what the recorded spec lays out");
   for (std::uint32_t i = 0; i < kZoneCount; ++i) {
@@ -203,17 +203,17 @@ Result<ArenaLayout> Arena::validate(const std::byte* base, std::size_t available
   for (std::uint32_t s = 0; s < 3; ++s) {
     if (field<std::uint64_t>(snap, offsetof(ArenaHeader, tb_control) + s * 8) != l.tb_control[s])
       return make_error(Errc::kCorruptHeader, "triple buffer " + std::to_string(s) +
-                                                  " control offset differs from the layout");
+                                                  " control offset differs from the zone map");
   }
   if (TP_FIELD(components) != l.components || TP_FIELD(frame_rejects) != l.frame_rejects ||
       TP_FIELD(slot_table) != l.slot_table || TP_FIELD(slot_table_bytes) != l.slot_table_bytes ||
       TP_FIELD(stacks_offset) != l.stacks_offset || TP_FIELD(stack_stride) != l.stack_stride)
-    return make_error(Errc::kCorruptHeader, "metadata directory differs from the layout");
+    return make_error(Errc::kCorruptHeader, "metadata directory differs from the zone map");
 #undef TP_FIELD
   return expect;
 }
 
-Result<Arena> Arena::build(std::byte* base, std::byte* kernel_base, const ArenaLayout& l) noexcept {
+Result<Arena> Arena::build(std::byte* base, std::byte* kernel_base, const ZoneMap& l) noexcept {
   auto* h = new (base) ArenaHeader;
   h->initialized.store(0, std::memory_order_relaxed);
   h->magic = kArenaMagic;
@@ -271,7 +271,7 @@ Result<Arena> Arena::build(std::byte* base, std::byte* kernel_base, const ArenaL
   Arena a;
   a.base_ = base;
   a.kernel_base_ = kernel_base;
-  a.layout_ = l;
+  a.zone_map_ = l;
   for (std::uint32_t s = 0; s < 3; ++s) {
     if (auto ok = a.rebuild_frames(static_cast<FrameStage>(s)); !ok) return ok.error();
   }
@@ -299,7 +299,7 @@ Result<void> Arena::rebuild_frames(FrameStage stage) noexcept {
   const auto s = static_cast<std::uint32_t>(stage);
   if (s >= 3 || base_ == nullptr)
     return make_error(Errc::kInvalidArgument, "no such frame stage, or an empty arena");
-  const ArenaLayout& l = layout_;
+  const ZoneMap& l = zone_map_;
   const auto first = static_cast<std::uint32_t>(ZoneId::kComputeA) + 3 * s;
   const std::uint64_t slot_bytes = s == 0   ? l.spec.compute_slot_bytes
                                    : s == 1 ? l.spec.layout_slot_bytes
@@ -313,11 +313,11 @@ Result<void> Arena::rebuild_frames(FrameStage stage) noexcept {
 }
 
 Result<Arena> Arena::attach_views(std::byte* base, std::byte* kernel_base,
-                                  const ArenaLayout& l) noexcept {
+                                  const ZoneMap& l) noexcept {
   Arena a;
   a.base_ = base;
   a.kernel_base_ = kernel_base;
-  a.layout_ = l;
+  a.zone_map_ = l;
   const auto total = static_cast<std::size_t>(l.total_bytes);
   for (std::uint32_t s = 0; s < 3; ++s) {
     auto tb = TripleBuffer::attach(base, total, l.tb_control[s], a.slot_memory(static_cast<FrameStage>(s)));
@@ -368,13 +368,13 @@ Result<Arena> Arena::attach_views(std::byte* base, std::byte* kernel_base,
 }
 
 Result<Arena> Arena::create_anonymous(const ArenaSpec& spec) noexcept {
-  auto l = compute_layout(spec);
+  auto l = compute_zone_map(spec);
   if (!l) return l.error();
   return create_anonymous(l.value());
 }
 
-Result<Arena> Arena::create_anonymous(const ArenaLayout& layout) noexcept {
-  const ArenaLayout* l = &layout;
+Result<Arena> Arena::create_anonymous(const ZoneMap& zone_map) noexcept {
+  const ZoneMap* l = &zone_map;
   auto engine = map_memory(l->total_bytes, -1, 0);
   if (!engine) return engine.error();
   auto kernel = map_memory(l->kernel_bytes, -1, 0);
@@ -387,7 +387,7 @@ Result<Arena> Arena::create_anonymous(const ArenaLayout& layout) noexcept {
   owner.map_bytes_ = static_cast<std::size_t>(l->total_bytes);
   owner.kernel_map_ = kernel.value();
   owner.kernel_map_bytes_ = static_cast<std::size_t>(l->kernel_bytes);
-  auto a = build(engine.value(), kernel.value(), layout);
+  auto a = build(engine.value(), kernel.value(), zone_map);
   if (!a) return a;
   a->take_mappings(owner);
   a->backing_ = Backing::kAnonymous;
@@ -395,7 +395,7 @@ Result<Arena> Arena::create_anonymous(const ArenaLayout& layout) noexcept {
 }
 
 Result<Arena> Arena::create_memfd(const ArenaSpec& spec, const char* name) noexcept {
-  auto l = compute_layout(spec);
+  auto l = compute_zone_map(spec);
   if (!l) return l.error();
   const int fd =
       memfd_create(name != nullptr ? name : "triptych-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -490,14 +490,14 @@ Result<void> check_memories(const HostMemories& m) noexcept {
 }  // namespace
 
 Result<Arena> Arena::adopt(const HostMemories& m, const ArenaSpec& spec) noexcept {
-  auto l = compute_layout(spec);
+  auto l = compute_zone_map(spec);
   if (!l) return l.error();
   return adopt(m, l.value());
 }
 
-Result<Arena> Arena::adopt(const HostMemories& m, const ArenaLayout& layout) noexcept {
+Result<Arena> Arena::adopt(const HostMemories& m, const ZoneMap& zone_map) noexcept {
   if (auto ok = check_memories(m); !ok) return ok.error();
-  const ArenaLayout* l = &layout;
+  const ZoneMap* l = &zone_map;
   if (m.engine_bytes - m.engine_offset < l->total_bytes)
     return make_error(Errc::kTooSmall, "the engine's memory needs " + std::to_string(l->total_bytes) +
                                            " bytes; it has " +
@@ -506,7 +506,7 @@ Result<Arena> Arena::adopt(const HostMemories& m, const ArenaLayout& layout) noe
   if (m.kernel_bytes < l->kernel_bytes)
     return make_error(Errc::kTooSmall, "the kernel's memory needs " + std::to_string(l->kernel_bytes) +
                                            " bytes; it has " + std::to_string(m.kernel_bytes));
-  auto a = build(m.engine + m.engine_offset, m.kernel, layout);
+  auto a = build(m.engine + m.engine_offset, m.kernel, zone_map);
   if (a) a->backing_ = Backing::kExternal;
   return a;
 }
@@ -528,7 +528,7 @@ Arena::Arena(Arena&& other) noexcept {
 Arena& Arena::operator=(Arena&& other) noexcept {
   if (this == &other) return *this;
   release();
-  layout_ = other.layout_;
+  zone_map_ = other.zone_map_;
   base_ = std::exchange(other.base_, nullptr);
   kernel_base_ = std::exchange(other.kernel_base_, nullptr);
   map_ = std::exchange(other.map_, nullptr);
@@ -572,15 +572,15 @@ void Arena::close_fd() noexcept {
 }
 
 std::span<std::byte> Arena::zone(ZoneId id) const noexcept {
-  const ZoneEntry& z = layout_.zone(id);
+  const ZoneEntry& z = zone_map_.zone(id);
   return {memory_of(id) + z.offset, static_cast<std::size_t>(z.size)};
 }
 
 std::span<std::byte> Arena::worker_stack(std::uint32_t i) const noexcept {
-  if (i >= layout_.spec.worker_stack_count) return {};
+  if (i >= zone_map_.spec.worker_stack_count) return {};
   return {
-      kernel_base_ + layout_.stacks_offset + std::uint64_t{i} * layout_.stack_stride,
-      static_cast<std::size_t>(layout_.stack_stride)};
+      kernel_base_ + zone_map_.stacks_offset + std::uint64_t{i} * zone_map_.stack_stride,
+      static_cast<std::size_t>(zone_map_.stack_stride)};
 }
 
 void Arena::take_mappings(Arena& owner) noexcept {
@@ -597,8 +597,8 @@ std::byte* Arena::memory_of(ZoneId id) const noexcept {
 
 TripleBuffer::SlotMemory Arena::slot_memory(FrameStage stage) const noexcept {
   if (stage == FrameStage::kCompute)
-    return {kernel_base_, static_cast<std::size_t>(layout_.kernel_bytes)};
-  return {base_, static_cast<std::size_t>(layout_.total_bytes)};
+    return {kernel_base_, static_cast<std::size_t>(zone_map_.kernel_bytes)};
+  return {base_, static_cast<std::size_t>(zone_map_.total_bytes)};
 }
 
 TripleBuffer& Arena::triple_buffer(FrameStage stage) noexcept {
@@ -608,11 +608,11 @@ TripleBuffer& Arena::triple_buffer(FrameStage stage) noexcept {
 ComponentLine& Arena::component(Component c) const noexcept {
   const std::uint32_t i = static_cast<std::uint32_t>(c) % kComponentCount;
   return *std::launder(
-      reinterpret_cast<ComponentLine*>(base_ + layout_.components + i * sizeof(ComponentLine)));
+      reinterpret_cast<ComponentLine*>(base_ + zone_map_.components + i * sizeof(ComponentLine)));
 }
 
 RejectCounters& Arena::frame_rejects() const noexcept {
-  return *std::launder(reinterpret_cast<RejectCounters*>(base_ + layout_.frame_rejects));
+  return *std::launder(reinterpret_cast<RejectCounters*>(base_ + zone_map_.frame_rejects));
 }
 
 const ArenaHeader& Arena::header() const noexcept {
@@ -625,7 +625,7 @@ Result<std::span<std::byte>> Arena::resolve(ZoneId zone, std::uint64_t offset,
   if (id >= kZoneCount || zone == ZoneId::kKernel)
     return make_error(Errc::kOutOfRange,
                       "zone " + std::to_string(id) + " is not addressable by offsets");
-  const ZoneEntry& z = layout_.zones[id];
+  const ZoneEntry& z = zone_map_.zones[id];
   if (offset < z.offset || offset - z.offset > z.size || bytes > z.size - (offset - z.offset))
     return make_error(Errc::kOutOfRange, "range [" + std::to_string(offset) + ", +" +
                                              std::to_string(bytes) + ") is not inside " +

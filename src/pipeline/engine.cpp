@@ -117,9 +117,9 @@ render::LayoutParams layout_params_for(const EngineConfig& config) {
 
 Result<EngineSetup> Engine::prepare(EngineConfig config) {
   if (auto ok = validate_config(config); !ok) return ok.error();
-  auto layout = compute_layout(arena_spec_for(config));
-  if (!layout) return layout.error();
-  return EngineSetup{std::move(config), std::move(layout).value()};
+  auto zone_map = compute_zone_map(arena_spec_for(config));
+  if (!zone_map) return zone_map.error();
+  return EngineSetup{std::move(config), std::move(zone_map).value()};
 }
 
 Result<std::unique_ptr<Engine>> Engine::create(EngineConfig config, std::optional<ExternalMemory> memory) {
@@ -137,7 +137,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineSetup setup, std::optional<
   m.cfg = std::move(setup.config);
   m.ext = memory;
   m.period_ns = m.cfg.hz > 0 ? static_cast<std::uint64_t>(1e9 / m.cfg.hz) : 0;
-  if (auto ok = m.build_arena(setup.layout); !ok) return ok.error();
+  if (auto ok = m.build_arena(setup.zone_map); !ok) return ok.error();
   if (auto ok = m.build_pools(); !ok) return ok.error();
   if (auto ok = m.build_render_stage(); !ok) return ok.error();
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -146,9 +146,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineSetup setup, std::optional<
 // The arena: our own mappings, or adopted into the host's two
 // WebAssembly.Memory objects, with the kernel zone (WASM data + stacks) at
 // the kernel's memory's address 0. Then the kernel context and trace table.
-Result<void> Engine::Impl::build_arena(const ArenaLayout& layout) {
+Result<void> Engine::Impl::build_arena(const ZoneMap& zone_map) {
   if (ext) {
-    auto a = Arena::adopt(ext->memories, layout);
+    auto a = Arena::adopt(ext->memories, zone_map);
     if (!a) return a.error();
     arena.emplace(std::move(a).value());
     if (ext->ctx_address % alignof(tp_kernel_ctx) != 0 ||
@@ -161,7 +161,7 @@ Result<void> Engine::Impl::build_arena(const ArenaLayout& layout) {
     *ctx = tp_kernel_ctx{};
     ctx->kernel_base = 0;  // kernels address their own memory from 0
   } else {
-    auto a = Arena::create_anonymous(layout);
+    auto a = Arena::create_anonymous(zone_map);
     if (!a) return a.error();
     arena.emplace(std::move(a).value());
     ctx = &own_ctx;

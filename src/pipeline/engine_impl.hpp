@@ -100,7 +100,7 @@ struct Engine::Impl {
   report::ProcessProbe process;
 
   // ---- creation steps (engine.cpp) ----
-  [[nodiscard]] Result<void> build_arena(const ArenaLayout& layout);
+  [[nodiscard]] Result<void> build_arena(const ZoneMap& zone_map);
   [[nodiscard]] Result<void> build_pools();
   [[nodiscard]] Result<void> build_render_stage();
   // Names this thread and pins it to `cpus`; a refused pin is fatal.

@@ -19,7 +19,7 @@
 #include "engine_impl.hpp"
 #include "triptych/pipeline/frame_pacer.hpp"
 #include "triptych/trace/clock.hpp"
-#include "triptych/trace/zones.hpp"
+#include "triptych/trace/spans.hpp"
 #include "triptych_kernel.h"
 
 namespace triptych::pipeline {
@@ -79,7 +79,7 @@ void Engine::Impl::frame_loop() {
     TRIPTYCH_STAMP(*table, frame, trace::Stage::kComputeStart);
     bool ok = false;
     {
-      TRIPTYCH_ZONE("compute");
+      TRIPTYCH_SPAN("compute");
       ok = run_compute(frame, i, last_output);
     }
     TRIPTYCH_STAMP(*table, frame, trace::Stage::kComputeEnd);

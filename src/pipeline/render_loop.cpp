@@ -10,7 +10,7 @@
 
 #include "engine_impl.hpp"
 #include "triptych/trace/clock.hpp"
-#include "triptych/trace/zones.hpp"
+#include "triptych/trace/spans.hpp"
 
 namespace triptych::pipeline {
 namespace {
@@ -81,7 +81,7 @@ void Engine::Impl::render_loop() {
 
 // Submits one frame to the render stage and waits for it.
 Result<render::FrameInfo> Engine::Impl::render_frame(const render::FrameInput& in) {
-  TRIPTYCH_ZONE("render");
+  TRIPTYCH_SPAN("render");
   if (vulkan) {
     auto t = vulkan->submit(in);
     if (!t) return t.error();

@@ -17,7 +17,7 @@
 #include <mutex>
 
 #include "triptych/trace/clock.hpp"
-#include "triptych/trace/zones.hpp"
+#include "triptych/trace/spans.hpp"
 
 namespace triptych::report {
 namespace {

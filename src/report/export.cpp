@@ -15,9 +15,9 @@
 namespace triptych::report {
 namespace {
 
-// Synthetic ids for the per-stage tracks; thread zones use the real pid/tids.
+// Synthetic ids for the per-stage tracks; thread spans use the real pid/tids.
 constexpr std::int64_t kStagePid = 1;
-constexpr std::int64_t kZonePid = 2;
+constexpr std::int64_t kSpanPid = 2;
 constexpr std::int64_t kCounterTid = 9;
 
 struct Track {
@@ -174,9 +174,9 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
     metadata(w, "thread_name", kStagePid, static_cast<std::int64_t>(k + 1), kTracks[k].name,
              static_cast<std::int64_t>(k + 1));
   metadata(w, "thread_name", kStagePid, kCounterTid, "frame counters", kCounterTid);
-  metadata(w, "process_name", kZonePid, 0, r.title + ": threads (zones)", 1);
+  metadata(w, "process_name", kSpanPid, 0, r.title + ": threads (spans)", 1);
   for (std::size_t t = 0; t < r.threads.size(); ++t)
-    metadata(w, "thread_name", kZonePid, r.threads[t].tid, r.threads[t].name,
+    metadata(w, "thread_name", kSpanPid, r.threads[t].tid, r.threads[t].name,
              static_cast<std::int64_t>(t));
 
   std::uint64_t prev_presented = 0;
@@ -257,9 +257,9 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
     for (const auto& e : t.events) {
       w.begin_object();
       w.field("ph", "X");
-      w.field("name", e.loc != nullptr ? e.loc->name : "zone");
-      w.field("cat", "zone");
-      w.field("pid", kZonePid);
+      w.field("name", e.loc != nullptr ? e.loc->name : "span");
+      w.field("cat", "span");
+      w.field("pid", kSpanPid);
       w.field("tid", t.tid);
       ts_field(w, "ts", e.begin_ns, base);
       w.key("dur");
@@ -385,8 +385,8 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
     w.begin_object();
     w.field("name", t.name);
     w.field("tid", t.tid);
-    w.field("zones", static_cast<std::uint64_t>(t.events.size()));
-    w.field("zones_dropped", t.dropped);
+    w.field("spans", static_cast<std::uint64_t>(t.events.size()));
+    w.field("spans_dropped", t.dropped);
     w.key("counters");
     if (t.has_counters) {
       counters_json(w, t.counters);

@@ -59,9 +59,9 @@ std::string kind_name(const testing::TestParamInfo<Kind>& info) {
 class ArenaConformance : public testing::TestWithParam<Kind> {
  protected:
   void SetUp() override {
-    auto l = compute_layout(small_spec());
+    auto l = compute_zone_map(small_spec());
     ASSERT_TRUE(l.ok());
-    layout_ = l.value();
+    zone_map_ = l.value();
     switch (GetParam()) {
       case Kind::kAnonymous: {
         auto a = Arena::create_anonymous(small_spec());
@@ -77,8 +77,8 @@ class ArenaConformance : public testing::TestWithParam<Kind> {
       }
       case Kind::kAdopted: {
         offset_ = kPageSize;  // some host data before the header
-        host_.emplace(make_host(static_cast<std::size_t>(offset_ + layout_.total_bytes)));
-        kernel_host_.emplace(make_host(static_cast<std::size_t>(layout_.kernel_bytes)));
+        host_.emplace(make_host(static_cast<std::size_t>(offset_ + zone_map_.total_bytes)));
+        kernel_host_.emplace(make_host(static_cast<std::size_t>(zone_map_.kernel_bytes)));
         auto a = Arena::adopt(memories(), small_spec());
         ASSERT_TRUE(a.ok()) << a.error().what();
         arena_.emplace(std::move(a).value());
@@ -105,26 +105,26 @@ class ArenaConformance : public testing::TestWithParam<Kind> {
     return HostMemories{kernel_host_->mem.get(), kernel_host_->bytes, host_->mem.get(), host_->bytes, offset_};
   }
 
-  ArenaLayout layout_;
+  ZoneMap zone_map_;
   std::optional<HostMemory> host_;
   std::optional<HostMemory> kernel_host_;
   std::uint64_t offset_ = 0;
   std::optional<Arena> arena_;
 };
 
-TEST_P(ArenaConformance, HeaderDescribesTheLayout) {
+TEST_P(ArenaConformance, HeaderDescribesTheZoneMap) {
   const ArenaHeader& h = arena_->header();
   EXPECT_EQ(h.magic, kArenaMagic);
   EXPECT_EQ(h.version, kArenaVersion);
   EXPECT_EQ(h.initialized.load(std::memory_order_acquire), 1u);
-  EXPECT_EQ(h.total_bytes, layout_.total_bytes);
-  EXPECT_EQ(h.kernel_bytes, layout_.kernel_bytes);
-  for (std::uint32_t i = 0; i < kZoneCount; ++i) EXPECT_EQ(h.zones[i], layout_.zones[i]);
-  EXPECT_EQ(arena_->layout(), layout_);
+  EXPECT_EQ(h.total_bytes, zone_map_.total_bytes);
+  EXPECT_EQ(h.kernel_bytes, zone_map_.kernel_bytes);
+  for (std::uint32_t i = 0; i < kZoneCount; ++i) EXPECT_EQ(h.zones[i], zone_map_.zones[i]);
+  EXPECT_EQ(arena_->zone_map(), zone_map_);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(arena_->base()) % kPageSize, 0u);
-  auto v = Arena::validate(arena_->base(), arena_->total_bytes(), layout_.kernel_bytes);
+  auto v = Arena::validate(arena_->base(), arena_->total_bytes(), zone_map_.kernel_bytes);
   ASSERT_TRUE(v.ok()) << v.error().what();
-  EXPECT_EQ(v.value(), layout_);
+  EXPECT_EQ(v.value(), zone_map_);
 }
 
 TEST_P(ArenaConformance, ZonesAreWritableAndDisjoint) {
@@ -134,7 +134,7 @@ TEST_P(ArenaConformance, ZonesAreWritableAndDisjoint) {
         id == ZoneId::kHandoffRing || id == ZoneId::kTrace)  // blocks with headers of their own
       continue;
     auto z = arena_->zone(id);
-    ASSERT_EQ(z.size(), layout_.zones[i].size);
+    ASSERT_EQ(z.size(), zone_map_.zones[i].size);
     std::memset(z.data(), static_cast<int>(i), z.size());
   }
   for (std::uint32_t i = 0; i < kZoneCount; ++i) {
@@ -195,7 +195,7 @@ TEST_P(ArenaConformance, PeerSeesControlMessagesInOrder) {
 TEST_P(ArenaConformance, PeerSeesHandoffsAndResolvesTheirRanges) {
   auto peer = attach_peer();
   ASSERT_TRUE(peer.ok()) << peer.error().what();
-  const ZoneEntry& ca = layout_.zone(ZoneId::kComputeA);
+  const ZoneEntry& ca = zone_map_.zone(ZoneId::kComputeA);
   HandoffMessage m{7,
                    ca.offset + 128,
                    256,
@@ -292,7 +292,7 @@ TEST_P(ArenaConformance, FrameRefsAreCheckedAndCounted) {
 }
 
 TEST_P(ArenaConformance, ResolveRejectsRangesOutsideTheirZone) {
-  const ZoneEntry& lb = layout_.zone(ZoneId::kLayoutB);
+  const ZoneEntry& lb = zone_map_.zone(ZoneId::kLayoutB);
   EXPECT_TRUE(arena_->resolve(ZoneId::kLayoutB, lb.offset, lb.size).ok());
   EXPECT_TRUE(arena_->resolve(ZoneId::kLayoutB, lb.offset + lb.size, 0).ok());
   auto expect_out = [&](ZoneId z, std::uint64_t off, std::uint64_t n) {
@@ -307,7 +307,7 @@ TEST_P(ArenaConformance, ResolveRejectsRangesOutsideTheirZone) {
   expect_out(ZoneId::kLayoutB, ~std::uint64_t{0}, 2);
   expect_out(ZoneId::kKernel, 0, 1);
   expect_out(static_cast<ZoneId>(99), 0, 1);
-  HandoffMessage m{1,  layout_.zone(ZoneId::kMetadata).offset,
+  HandoffMessage m{1,  zone_map_.zone(ZoneId::kMetadata).offset,
                    64, static_cast<std::uint16_t>(ZoneId::kMetadata),
                    1,  0,
                    1};
@@ -340,11 +340,11 @@ INSTANTIATE_TEST_SUITE_P(Backings, ArenaConformance,
 class ArenaHostile : public testing::Test {
  protected:
   void SetUp() override {
-    auto l = compute_layout(small_spec());
+    auto l = compute_zone_map(small_spec());
     ASSERT_TRUE(l.ok());
-    layout_ = l.value();
-    host_.emplace(make_host(static_cast<std::size_t>(layout_.total_bytes)));
-    kernel_host_.emplace(make_host(static_cast<std::size_t>(layout_.kernel_bytes)));
+    zone_map_ = l.value();
+    host_.emplace(make_host(static_cast<std::size_t>(zone_map_.total_bytes)));
+    kernel_host_.emplace(make_host(static_cast<std::size_t>(zone_map_.kernel_bytes)));
     auto a = Arena::adopt(memories(), small_spec());
     ASSERT_TRUE(a.ok()) << a.error().what();
   }
@@ -363,7 +363,7 @@ class ArenaHostile : public testing::Test {
   void poke(std::uint64_t off, T v) {
     std::memcpy(base() + off, &v, sizeof(T));
   }
-  ArenaLayout layout_;
+  ZoneMap zone_map_;
   std::optional<HostMemory> host_;
   std::optional<HostMemory> kernel_host_;
   std::uint64_t offset_ = 0;
@@ -420,19 +420,19 @@ TEST_F(ArenaHostile, HeaderFieldsGiveTheirOwnErrors) {
   poke<std::uint32_t>(offsetof(ArenaHeader, flags), 4);
   expect_refused(Errc::kCorruptHeader, "flags");
   reset();
-  poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), layout_.total_bytes + kPageSize);
+  poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), zone_map_.total_bytes + kPageSize);
   expect_refused(Errc::kTooSmall, "total_bytes past the mapping");
   reset();
   poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), ~std::uint64_t{0});
   expect_refused(Errc::kCorruptHeader, "total_bytes huge");
   reset();
-  poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), layout_.total_bytes - kPageSize);
+  poke<std::uint64_t>(offsetof(ArenaHeader, total_bytes), zone_map_.total_bytes - kPageSize);
   expect_refused(Errc::kCorruptHeader, "total_bytes short: zones end past it");
   reset();
-  poke<std::uint64_t>(offsetof(ArenaHeader, kernel_bytes), layout_.kernel_bytes + kPageSize);
+  poke<std::uint64_t>(offsetof(ArenaHeader, kernel_bytes), zone_map_.kernel_bytes + kPageSize);
   expect_refused(Errc::kTooSmall, "kernel_bytes past the kernel's memory");
   reset();
-  poke<std::uint64_t>(offsetof(ArenaHeader, kernel_bytes), layout_.kernel_bytes - kPageSize);
+  poke<std::uint64_t>(offsetof(ArenaHeader, kernel_bytes), zone_map_.kernel_bytes - kPageSize);
   expect_refused(Errc::kCorruptHeader, "kernel_bytes short: compute C ends past it");
   reset();
   poke<std::uint32_t>(offsetof(ArenaHeader, zone_count), 16);
@@ -444,7 +444,7 @@ TEST_F(ArenaHostile, HeaderFieldsGiveTheirOwnErrors) {
   poke<std::uint32_t>(offsetof(ArenaHeader, handle_capacity), 17);
   expect_refused(Errc::kCorruptHeader, "handle capacity disagrees with the table");
   reset();
-  poke<std::uint64_t>(offsetof(ArenaHeader, tb_control), layout_.tb_control[1]);
+  poke<std::uint64_t>(offsetof(ArenaHeader, tb_control), zone_map_.tb_control[1]);
   expect_refused(Errc::kCorruptHeader, "two stages share a control block");
   reset();
   poke<std::uint64_t>(offsetof(ArenaHeader, slot_table), 0);
@@ -462,7 +462,7 @@ TEST_F(ArenaHostile, ZoneRowsGiveTheirOwnErrors) {
     auto a = Arena::adopt(memories(), small_spec());
     ASSERT_TRUE(a.ok());
   };
-  const ZoneEntry cb = layout_.zone(ZoneId::kComputeB);
+  const ZoneEntry cb = zone_map_.zone(ZoneId::kComputeB);
   poke<std::uint32_t>(row(ZoneId::kComputeB), 3);
   expect_refused(Errc::kCorruptHeader, "row id");
   reset();
@@ -475,7 +475,7 @@ TEST_F(ArenaHostile, ZoneRowsGiveTheirOwnErrors) {
   poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, cb.offset - kPageSize);
   expect_refused(Errc::kOverlap, "compute B over compute A");
   reset();
-  poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, layout_.kernel_bytes);
+  poke<std::uint64_t>(row(ZoneId::kComputeB) + 8, zone_map_.kernel_bytes);
   expect_refused(Errc::kCorruptHeader, "compute B past the end of the kernel's memory");
   reset();
   poke<std::uint32_t>(row(ZoneId::kResultA) + 4, kZoneKernelMemory | kZoneGpuImport);
@@ -484,7 +484,7 @@ TEST_F(ArenaHostile, ZoneRowsGiveTheirOwnErrors) {
   poke<std::uint64_t>(row(ZoneId::kComputeB) + 16, ~std::uint64_t{0} - kPageSize + 1);
   expect_refused(Errc::kCorruptHeader, "offset + size overflows");
   reset();
-  poke<std::uint64_t>(row(ZoneId::kTrace) + 16, layout_.zone(ZoneId::kTrace).size + 64);
+  poke<std::uint64_t>(row(ZoneId::kTrace) + 16, zone_map_.zone(ZoneId::kTrace).size + 64);
   expect_refused(Errc::kCorruptHeader, "trace size disagrees with the spec");
   reset();
   poke<std::uint64_t>(row(ZoneId::kKernel) + 16, 0);
@@ -505,39 +505,39 @@ TEST_F(ArenaHostile, CorruptSubBlocksAreRefusedWithTheirName) {
     EXPECT_EQ(r.error().code, code) << r.error().what();
     EXPECT_NE(r.error().message.find(name), std::string::npos) << r.error().what();
   };
-  poke<std::uint32_t>(layout_.tb_control[2], 0);
+  poke<std::uint32_t>(zone_map_.tb_control[2], 0);
   expect_named(Errc::kBadMagic, "triple buffer 2");
   reset();
   // Layout slot 0 pointed at the result zone: in bounds, but not its own.
-  poke<std::uint64_t>(layout_.tb_control[1] + offsetof(TripleBufferControl, slot_offsets),
-                      layout_.zone(ZoneId::kResultA).offset);
+  poke<std::uint64_t>(zone_map_.tb_control[1] + offsetof(TripleBufferControl, slot_offsets),
+                      zone_map_.zone(ZoneId::kResultA).offset);
   expect_named(Errc::kCorruptHeader, "triple buffer 1");
   reset();
-  poke<std::uint64_t>(layout_.tb_control[0] + offsetof(TripleBufferControl, slot_offsets) + 8,
-                      layout_.kernel_bytes);
+  poke<std::uint64_t>(zone_map_.tb_control[0] + offsetof(TripleBufferControl, slot_offsets) + 8,
+                      zone_map_.kernel_bytes);
   expect_named(Errc::kOutOfRange, "triple buffer 0");
   reset();
   // Compute slot 0 pointed at offset 0 of the kernel's memory: in bounds of
   // that memory, but the kernel zone, not a compute slot.
-  poke<std::uint64_t>(layout_.tb_control[0] + offsetof(TripleBufferControl, slot_offsets), 0);
+  poke<std::uint64_t>(zone_map_.tb_control[0] + offsetof(TripleBufferControl, slot_offsets), 0);
   expect_named(Errc::kCorruptHeader, "triple buffer 0");
   reset();
-  poke<std::uint64_t>(layout_.zone(ZoneId::kControlRing).offset, 0);
+  poke<std::uint64_t>(zone_map_.zone(ZoneId::kControlRing).offset, 0);
   expect_named(Errc::kBadMagic, "control ring");
   reset();
-  poke<std::uint32_t>(layout_.zone(ZoneId::kHandoffRing).offset + 12, 8);  // capacity
+  poke<std::uint32_t>(zone_map_.zone(ZoneId::kHandoffRing).offset + 12, 8);  // capacity
   expect_named(Errc::kCorruptHeader, "hand-off ring");
   reset();
-  poke<std::uint64_t>(layout_.slot_table, 0);
+  poke<std::uint64_t>(zone_map_.slot_table, 0);
   expect_named(Errc::kBadMagic, "slot table");
   reset();
-  poke<std::uint64_t>(layout_.zone(ZoneId::kTrace).offset, 0);
+  poke<std::uint64_t>(zone_map_.zone(ZoneId::kTrace).offset, 0);
   expect_named(Errc::kBadMagic, "trace table");
 }
 
 TEST_F(ArenaHostile, TruncatedRegionsAreRefused) {
   for (std::size_t avail : {std::size_t{0}, std::size_t{100}, sizeof(ArenaHeader),
-                            static_cast<std::size_t>(layout_.total_bytes - 1)}) {
+                            static_cast<std::size_t>(zone_map_.total_bytes - 1)}) {
     HostMemories m = memories();
     m.engine_bytes = avail;
     auto r = Arena::attach_external(m);
@@ -545,7 +545,7 @@ TEST_F(ArenaHostile, TruncatedRegionsAreRefused) {
     EXPECT_EQ(r.error().code, Errc::kTooSmall) << avail << ": " << r.error().what();
   }
   HostMemories m = memories();
-  m.kernel_bytes = static_cast<std::size_t>(layout_.kernel_bytes - kPageSize);
+  m.kernel_bytes = static_cast<std::size_t>(zone_map_.kernel_bytes - kPageSize);
   auto short_kernel = Arena::attach_external(m);
   EXPECT_EQ(short_kernel.error().code, Errc::kTooSmall) << short_kernel.error().what();
   m = memories();
@@ -567,7 +567,7 @@ TEST_F(ArenaHostile, TruncatedRegionsAreRefused) {
 }
 
 TEST_F(ArenaHostile, ZeroedAndRandomRegionsAreRefused) {
-  std::memset(base(), 0, static_cast<std::size_t>(layout_.total_bytes));
+  std::memset(base(), 0, static_cast<std::size_t>(zone_map_.total_bytes));
   expect_refused(Errc::kBadMagic, "zeroed");
   std::srand(7);
   for (std::size_t i = 0; i < sizeof(ArenaHeader); ++i)
@@ -577,7 +577,7 @@ TEST_F(ArenaHostile, ZeroedAndRandomRegionsAreRefused) {
 
 TEST(ArenaAdopt, RejectsTooSmallMisalignedOrOverlappingHostMemory) {
   const ArenaSpec spec = small_spec();
-  auto l = compute_layout(spec);
+  auto l = compute_zone_map(spec);
   ASSERT_TRUE(l.ok());
   const auto engine_need = static_cast<std::size_t>(l->total_bytes);
   const auto kernel_need = static_cast<std::size_t>(l->kernel_bytes);

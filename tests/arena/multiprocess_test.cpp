@@ -189,7 +189,7 @@ TEST(ArenaMultiprocess, ChildKilledMidStreamThenReattached) {
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
 
   // The parent is unaffected: header valid, counters consistent, views work.
-  ASSERT_TRUE(Arena::validate(a.base(), a.total_bytes(), a.layout().kernel_bytes).ok());
+  ASSERT_TRUE(Arena::validate(a.base(), a.total_bytes(), a.zone_map().kernel_bytes).ok());
   EXPECT_EQ(p.torn_results, 0u);
   EXPECT_GT(p.results_taken, 0u);
   EXPECT_EQ(p.last.child, 1u);

@@ -39,7 +39,7 @@ async function runKernel(name, frames = FRAMES) {
     .map((line) => { const [frame, verdict] = line.split(','); return { frame: Number(frame), verdict }; });
   const headerAfter = Buffer.from(new Uint8Array(engine.engineMemory.buffer, 0, HEADER_BYTES));
   const slots = ['compute A', 'compute B', 'compute C'].map((z) => {
-    const { offset, size } = engine.layout.zones[z];
+    const { offset, size } = engine.zoneMap.zones[z];
     return sha(new Uint8Array(engine.kernelMemory.buffer, offset, size));
   }).sort();
   const failures = engine.failures;

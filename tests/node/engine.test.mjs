@@ -42,15 +42,15 @@ test('WASM workers compute every frame, pinned to the plan, zero copies', { skip
   assert.notEqual(engine.kernelMemory, engine.engineMemory);
   assert.equal(new DataView(engine.engineMemory.buffer).getUint32(0, true), 0x50495254, 'arena magic visible to JS');
   assert.notEqual(new DataView(engine.kernelMemory.buffer).getUint32(0, true), 0x50495254, 'no header in the kernel\'s memory');
-  const zone = engine.layout.zones['compute A'];
+  const zone = engine.zoneMap.zones['compute A'];
   assert.equal(zone.memory, 'kernel');
-  assert.equal(engine.layout.zones['result A'].memory, 'engine');
+  assert.equal(engine.zoneMap.zones['result A'].memory, 'engine');
   const particles = new Float32Array(engine.kernelMemory.buffer, zone.offset, small.particles * 8);
   let inside = 0;
   for (let i = 0; i < small.particles; i++) inside += Math.abs(particles[i * 8]) <= 1 && Math.abs(particles[i * 8 + 1]) <= 1;
   assert.equal(inside, small.particles, 'every particle the kernel wrote is inside the square');
-  assert.ok(engine.engineMemory.buffer.byteLength >= engine.layout.engineBytes);
-  assert.ok(engine.kernelMemory.buffer.byteLength >= engine.layout.kernelBytes);
+  assert.ok(engine.engineMemory.buffer.byteLength >= engine.zoneMap.engineBytes);
+  assert.ok(engine.kernelMemory.buffer.byteLength >= engine.zoneMap.kernelBytes);
   await engine.close();
 });
 

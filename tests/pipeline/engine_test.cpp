@@ -177,7 +177,7 @@ struct TwoMemories {
   }
 };
 
-TwoMemories host_for(const ArenaLayout& l) {
+TwoMemories host_for(const ZoneMap& l) {
   return TwoMemories{HostMemory(static_cast<std::size_t>(l.kernel_bytes)),
                        HostMemory(static_cast<std::size_t>(l.total_bytes))};
 }
@@ -196,7 +196,7 @@ TEST(Pipeline, Engine_ExternalMembersRunEveryChunkAndATrapFailsOnlyItsFrame) {
   const EngineConfig c = external_config();
   auto setup = Engine::prepare(c);
   ASSERT_TRUE(setup.ok()) << setup.error().what();
-  TwoMemories host = host_for(setup->layout);
+  TwoMemories host = host_for(setup->zone_map);
   auto e = Engine::create(setup.value(), host.external());
   ASSERT_TRUE(e.ok()) << e.error().what();
   std::unique_ptr<Engine> engine = std::move(e).value();
@@ -223,7 +223,7 @@ TEST(Pipeline, Engine_MemberThatDiesMidChunkFailsTheFrameAndAReplacementGoesOn) 
   c.workers = 1;
   auto setup = Engine::prepare(c);
   ASSERT_TRUE(setup.ok());
-  TwoMemories host = host_for(setup->layout);
+  TwoMemories host = host_for(setup->zone_map);
   auto e = Engine::create(setup.value(), host.external());
   ASSERT_TRUE(e.ok()) << e.error().what();
   std::unique_ptr<Engine> engine = std::move(e).value();
@@ -416,7 +416,7 @@ TEST(Pipeline, Engine_RejectsBadConfigurationsClearly) {
   expect_error(c, Errc::kInvalidArgument, "memory");
   auto setup = Engine::prepare(c);
   ASSERT_TRUE(setup.ok());
-  TwoMemories host = host_for(setup->layout);
+  TwoMemories host = host_for(setup->zone_map);
   expect_error(c, Errc::kOutOfRange, "context address", host.external(4096));
   ExternalMemory half = host.external();
   half.memories.engine_bytes /= 2;

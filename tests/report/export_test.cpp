@@ -20,7 +20,7 @@ using test::Json;
 using test::parse_json;
 
 constexpr std::uint64_t kMs = 1'000'000;
-constexpr SourceLocation kZoneLoc{"layout <pass> & \"more\"", "render_fn", "render.cpp", 42};
+constexpr SourceLocation kSpanLoc{"layout <pass> & \"more\"", "render_fn", "render.cpp", 42};
 
 FrameSnapshot complete_frame(std::uint64_t id) {
   const std::uint64_t t = 5'000 * kMs + id * 8 * kMs;
@@ -46,10 +46,10 @@ TraceReport sample_report() {
   frames.push_back(bad);
   TraceReport r = make_report(std::move(frames), AnalyzerOptions{13, 1'000'000 * kMs});
   r.failures.push_back(FrameFailure{12, "kernel k trapped at frame 13, chunk [0, 8): RuntimeError: unreachable"});
-  ThreadZones z;
+  ThreadSpans z;
   z.name = "render <0>";
   z.tid = 4242;
-  z.events.push_back(ZoneEvent{&kZoneLoc, 5'000 * kMs + 10, 5'000 * kMs + 2010, 0, 0});
+  z.events.push_back(SpanEvent{&kSpanLoc, 5'000 * kMs + 10, 5'000 * kMs + 2010, 0, 0});
   z.has_counters = true;
   z.counters.wall_ns = 1000;
   z.counters.futex_wait_ns = 60;
@@ -69,7 +69,7 @@ TEST(Export, ChromeTrace_ParsesBackAndMatchesTheFrames) {
   std::map<std::int64_t, std::string> thread_names;
   int counters = 0;
   int instants = 0;
-  int zones = 0;
+  int spans = 0;
   for (const Json& e : j["traceEvents"].arr()) {
     const std::string& ph = e["ph"].str();
     if (ph == "X" && e["cat"].str() == "frame") {
@@ -77,8 +77,8 @@ TEST(Export, ChromeTrace_ParsesBackAndMatchesTheFrames) {
       EXPECT_NE(e["args"]["frame"].num(), 11.0) << "an invalid frame reached the trace";
       EXPECT_GE(e["dur"].num(), 0.0);
     } else if (ph == "X") {
-      ++zones;
-      EXPECT_EQ(e["name"].str(), kZoneLoc.name);
+      ++spans;
+      EXPECT_EQ(e["name"].str(), kSpanLoc.name);
       EXPECT_DOUBLE_EQ(e["dur"].num(), 2.0);  // µs
       EXPECT_EQ(e["args"]["source"].str(), "render.cpp:42");
     } else if (ph == "s" || ph == "t" || ph == "f") {
@@ -104,7 +104,7 @@ TEST(Export, ChromeTrace_ParsesBackAndMatchesTheFrames) {
   EXPECT_EQ(flow_phases["f"], 11);
   EXPECT_EQ(counters, 10);
   EXPECT_EQ(instants, 2);  // the dropped and the failed frame
-  EXPECT_EQ(zones, 1);
+  EXPECT_EQ(spans, 1);
   EXPECT_EQ(thread_names[2], "2 compute");
   EXPECT_EQ(thread_names[4242], "render <0>");
   EXPECT_EQ(j["otherData"]["frames"].num(), 13.0);

@@ -53,7 +53,7 @@ test('demo writes trace.json that parses back and matches frames.csv', { skip: m
   assert.equal(flows.length, stats.frames.complete, 'one finished flow arrow per complete frame');
   const names = trace.traceEvents.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.args.name);
   for (const n of ['2 compute', '4 render', 'compute', 'render + present', 'frame loop']) assert.ok(names.includes(n), n);
-  assert.ok(trace.traceEvents.some((e) => e.ph === 'X' && e.name === 'GPU submit'), 'zones are exported');
+  assert.ok(trace.traceEvents.some((e) => e.ph === 'X' && e.name === 'GPU submit'), 'spans are exported');
 });
 
 test('report.html renders in headless Chromium with data that matches stats.json', { skip: missing, timeout: 180_000 },

@@ -2,8 +2,8 @@
 // Stamps from several threads: a producer opens frames, three stage threads
 // stamp them in pipeline order, and a reader copies records while they are
 // written. Counts lost, torn-but-accepted, out-of-order and duplicated frames
-// and asserts 0. Also: zones pushed by several threads while a collector
-// drains, with none lost unaccounted and each thread's zones in order.
+// and asserts 0. Also: spans pushed by several threads while a collector
+// drains, with none lost unaccounted and each thread's spans in order.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -127,17 +127,17 @@ TEST(FrameTrace, Concurrent_StampsFromFourThreadsArriveIntactAndOrdered) {
   std::free(mem);
 }
 
-TEST(Zones, Concurrent_ThreadsPushWhileACollectorDrains) {
+TEST(Spans, Concurrent_ThreadsPushWhileACollectorDrains) {
   constexpr int kThreads = 4;
-  constexpr std::uint64_t kZones = TRIPTYCH_SANITIZED ? 20'000 : 200'000;
+  constexpr std::uint64_t kSpans = TRIPTYCH_SANITIZED ? 20'000 : 200'000;
   (void)collect_threads();
   std::atomic<int> finished{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      register_thread("zone writer " + std::to_string(i), 256);
-      for (std::uint64_t n = 0; n < kZones; ++n) {
-        TRIPTYCH_ZONE("work");
+      register_thread("span writer " + std::to_string(i), 256);
+      for (std::uint64_t n = 0; n < kSpans; ++n) {
+        TRIPTYCH_SPAN("work");
       }
       finished.fetch_add(1, std::memory_order_release);
     });
@@ -148,7 +148,7 @@ TEST(Zones, Concurrent_ThreadsPushWhileACollectorDrains) {
   std::uint64_t out_of_order = 0;
   const auto drain = [&] {
     for (const auto& t : collect_threads()) {
-      if (t.name.rfind("zone writer ", 0) != 0) continue;
+      if (t.name.rfind("span writer ", 0) != 0) continue;
       got[t.name] += t.events.size();
       dropped[t.name] = t.dropped;  // cumulative in the ring
       for (const auto& e : t.events) {
@@ -162,7 +162,7 @@ TEST(Zones, Concurrent_ThreadsPushWhileACollectorDrains) {
   drain();
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kThreads));
   for (const auto& [name, n] : got)
-    EXPECT_EQ(n + dropped[name], kZones) << name;  // 0 lost unaccounted
+    EXPECT_EQ(n + dropped[name], kSpans) << name;  // 0 lost unaccounted
   EXPECT_EQ(out_of_order, 0u);
 }
 

@@ -243,20 +243,20 @@ TEST(FrameTrace, Attach_RandomBytesNeverCrash) {
   EXPECT_EQ(accepted, 0);
 }
 
-TEST(FrameTrace, Macros_RuntimeSwitchGatesStampsAndZones) {
+TEST(FrameTrace, Macros_RuntimeSwitchGatesStampsAndSpans) {
   Buffer b(FrameTraceTable::required_bytes(4));
   FrameTraceTable t = make(b, 4);
   const std::uint64_t f = t.begin_frame(now_ns());
   (void)collect_threads();  // start from an empty ring
   set_enabled(false);
   TRIPTYCH_STAMP(t, f, Stage::kComputeStart);
-  { TRIPTYCH_ZONE("switched off"); }
+  { TRIPTYCH_SPAN("switched off"); }
   set_enabled(true);
   FrameSnapshot s;
   ASSERT_EQ(t.try_read(f, s), ReadStatus::kOk);
   EXPECT_EQ(s.at(Stage::kComputeStart), 0u);
   TRIPTYCH_STAMP(t, f, Stage::kComputeStart);
-  { TRIPTYCH_ZONE("switched on"); }
+  { TRIPTYCH_SPAN("switched on"); }
   ASSERT_EQ(t.try_read(f, s), ReadStatus::kOk);
   EXPECT_NE(s.at(Stage::kComputeStart), 0u);
   std::size_t on = 0;

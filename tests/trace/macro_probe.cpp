@@ -10,7 +10,7 @@ int triptych_trace_macro_probe(void* table, int x);
 int triptych_trace_macro_probe(void* table, int x) {
   (void)table;  // used only by the macros, which may be compiled out
   TRIPTYCH_THREAD_NAME("probe");
-  TRIPTYCH_ZONE("probe zone");
+  TRIPTYCH_SPAN("probe span");
   TRIPTYCH_STAMP(*static_cast<triptych::trace::FrameTraceTable*>(table),
                  static_cast<std::uint64_t>(x), triptych::trace::Stage::kComputeStart);
   return x + 1;

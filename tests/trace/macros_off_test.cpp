@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // With TRIPTYCH_TRACE 0 the macros are ((void)0): their arguments are not
-// evaluated, nothing is stamped and no zone is recorded. libtriptych defines
+// evaluated, nothing is stamped and no span is recorded. libtriptych defines
 // TRIPTYCH_TRACE publicly, so this TU redefines it before any include.
 // (check_symbols.cmake checks the object code itself.)
 #undef TRIPTYCH_TRACE
@@ -34,12 +34,12 @@ TEST(Trace, Macros_CompileOutWhenTraceIsZero) {
   TRIPTYCH_STAMP(t.value(), counted(f), Stage::kComputeStart);
   TRIPTYCH_THREAD_NAME("never named");
   {
-    TRIPTYCH_ZONE("compiled out");
+    TRIPTYCH_SPAN("compiled out");
     counted(0);
   }
   static_assert(std::is_void_v<decltype(TRIPTYCH_STAMP(t.value(), counted(f), Stage::kQueued))>);
 
-  EXPECT_EQ(g_evaluated, 1);  // only the explicit call inside the zone's scope
+  EXPECT_EQ(g_evaluated, 1);  // only the explicit call inside the span's scope
   FrameSnapshot s;
   ASSERT_EQ(t->try_read(f, s), ReadStatus::kOk);
   EXPECT_EQ(s.at(Stage::kComputeStart), 0u);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // triptych-trace-demo: pushes N frames through a synthetic pipeline on three
 // plain threads (frame loop -> compute -> render+present), stamping all six
-// stages in a FrameTraceTable, timing named zones, and handing frames over
+// stages in a FrameTraceTable, timing named spans, and handing frames over
 // through futex words measured by timed_wait(). Writes DIR/trace.json,
 // frames.csv, stats.json, report.html and trace-table.bin (the raw table, for
 // triptych-report). A frame that arrives while compute is still busy is
@@ -196,14 +196,14 @@ void compute_thread(Pipeline& p) {
     const std::uint64_t frame = v - 1;
     TRIPTYCH_STAMP(p.table, frame, Stage::kComputeStart);
     {
-      TRIPTYCH_ZONE("kernel");
+      TRIPTYCH_SPAN("kernel");
       const bool spike =
           p.opt.spike_every != 0 && frame % p.opt.spike_every == p.opt.spike_every - 1;
       work(jitter(p.opt.compute_ms) * (spike ? 4.0 : 1.0), p.opt.busy);
     }
     TRIPTYCH_STAMP(p.table, frame, Stage::kComputeEnd);
     {
-      TRIPTYCH_ZONE("hand to render");
+      TRIPTYCH_SPAN("hand to render");
       put(p.render_in, v);
     }
     store_and_wake(p.compute_in, 0, 1);  // SYNC(mailbox): the loop may post the next frame
@@ -221,16 +221,16 @@ void render_thread(Pipeline& p) {
     const std::uint64_t frame = v - 1;
     TRIPTYCH_STAMP(p.table, frame, Stage::kRenderStart);
     {
-      TRIPTYCH_ZONE("layout pass");
+      TRIPTYCH_SPAN("layout pass");
       work(jitter(p.opt.render_ms * 0.4), p.opt.busy);
     }
     {
-      TRIPTYCH_ZONE("GPU submit");
+      TRIPTYCH_SPAN("GPU submit");
       work(jitter(p.opt.render_ms * 0.6), p.opt.busy);
     }
     TRIPTYCH_STAMP(p.table, frame, Stage::kRenderEnd);
     {
-      TRIPTYCH_ZONE("present");
+      TRIPTYCH_SPAN("present");
       work(jitter(p.opt.present_ms), p.opt.busy);
     }
     TRIPTYCH_STAMP(p.table, frame, Stage::kPresented);
@@ -290,7 +290,7 @@ int main(int argc, char** argv) {
     const std::uint64_t start = now_ns() + 5'000'000;  // let the stage threads settle
     for (std::uint64_t i = 0; i < opt.frames; ++i) {
       sleep_until_ns(start + i * period);
-      TRIPTYCH_ZONE("issue frame");
+      TRIPTYCH_SPAN("issue frame");
       const std::uint64_t frame = p.table.begin_frame(now_ns());
       // SYNC(mailbox): acquire pairs with compute's store_and_wake(0).
       if (p.compute_in.value.load(std::memory_order_acquire) == 0) {

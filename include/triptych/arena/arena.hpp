@@ -3,7 +3,7 @@
 // (kernel static data, stacks, the compute slots: all a kernel may touch) and
 // the engine's memory (header, control blocks, rings, slot table, trace,
 // layout and result zones: no kernel is ever given it). It is the only code
-// that knows the whole layout. It owns the mappings (anonymous mmap, sealed
+// that knows the whole zone map. It owns the mappings (anonymous mmap, sealed
 // memfd) or borrows host memory (two WebAssembly.Memory objects), builds the header, triple buffers,
 // rings and slot table in place, or attaches to ones another party built after
 // validating every byte it will trust. Creating and attaching are blocking
@@ -20,7 +20,7 @@
 #include <string>
 
 #include "triptych/arena/handle.hpp"
-#include "triptych/arena/layout.hpp"
+#include "triptych/arena/zone_map.hpp"
 #include "triptych/arena/protocol.hpp"
 #include "triptych/core/result.hpp"
 #include "triptych/ring/mpmc_ring.hpp"
@@ -55,9 +55,9 @@ class Arena {
   // A fresh arena in two shared anonymous mappings, one per memory (shared
   // with fork()ed children). kInvalidArgument for a bad spec, kSystem if mmap fails.
   static Result<Arena> create_anonymous(const ArenaSpec& spec) noexcept;
-  // The same from a layout compute_layout() gave (hosts that sized memory
-  // from it build the arena without laying it out again).
-  static Result<Arena> create_anonymous(const ArenaLayout& layout) noexcept;
+  // The same from a zone map compute_zone_map() gave (hosts that sized
+  // memory from it build the arena without mapping the zones again).
+  static Result<Arena> create_anonymous(const ZoneMap& zone_map) noexcept;
 
   // A fresh arena in a memfd sealed with F_SEAL_SHRINK | F_SEAL_GROW |
   // F_SEAL_SEAL, so attachers can trust its size. The Arena owns the fd
@@ -77,7 +77,7 @@ class Arena {
   // kOverlap if they overlap; kTooSmall if either does not fit. The host must
   // keep both mapped for the Arena's lifetime.
   static Result<Arena> adopt(const HostMemories& memories, const ArenaSpec& spec) noexcept;
-  static Result<Arena> adopt(const HostMemories& memories, const ArenaLayout& layout) noexcept;
+  static Result<Arena> adopt(const HostMemories& memories, const ZoneMap& zone_map) noexcept;
 
   // Validates and views an arena already built in `memories`.
   static Result<Arena> attach_external(const HostMemories& memories) noexcept;
@@ -86,10 +86,10 @@ class Arena {
   // memory from the base and `kernel_available` bytes of the kernel's
   // memory: magic, version, sizes, every zone's bounds, alignment, order and
   // overlap, and that the table matches the spec it records. Copies the 640
-  // header bytes once and checks only that copy; the layout it returns is
+  // header bytes once and checks only that copy; the zone map it returns is
   // computed from the copy, never re-read. Does not check the blocks inside
   // the zones; attach_* do that too.
-  static Result<ArenaLayout> validate(const std::byte* base, std::size_t available,
+  static Result<ZoneMap> validate(const std::byte* base, std::size_t available,
                                       std::uint64_t kernel_available) noexcept;
 
   Arena(Arena&& other) noexcept;
@@ -100,11 +100,11 @@ class Arena {
 
   // The engine's memory: the header is at base().
   [[nodiscard]] std::byte* base() const noexcept { return base_; }
-  [[nodiscard]] std::size_t total_bytes() const noexcept { return layout_.total_bytes; }
+  [[nodiscard]] std::size_t total_bytes() const noexcept { return zone_map_.total_bytes; }
   // The kernel's memory: the kernel zone starts at kernel_base().
   [[nodiscard]] std::byte* kernel_base() const noexcept { return kernel_base_; }
-  [[nodiscard]] std::size_t kernel_bytes() const noexcept { return layout_.kernel_bytes; }
-  [[nodiscard]] const ArenaLayout& layout() const noexcept { return layout_; }
+  [[nodiscard]] std::size_t kernel_bytes() const noexcept { return zone_map_.kernel_bytes; }
+  [[nodiscard]] const ZoneMap& zone_map() const noexcept { return zone_map_; }
   [[nodiscard]] Backing backing() const noexcept { return backing_; }
   // The memfd (create_memfd only, until close_fd()); -1 otherwise.
   [[nodiscard]] int fd() const noexcept { return fd_; }
@@ -142,16 +142,16 @@ class Arena {
 
  private:
   Arena() noexcept = default;
-  static Result<Arena> build(std::byte* base, std::byte* kernel_base, const ArenaLayout& layout) noexcept;
+  static Result<Arena> build(std::byte* base, std::byte* kernel_base, const ZoneMap& zone_map) noexcept;
   static Result<Arena> attach_views(std::byte* base, std::byte* kernel_base,
-                                    const ArenaLayout& layout) noexcept;
+                                    const ZoneMap& zone_map) noexcept;
   void release() noexcept;
   // Takes `owner`'s mappings and fd (owner then releases nothing).
   void take_mappings(Arena& owner) noexcept;
   [[nodiscard]] std::byte* memory_of(ZoneId id) const noexcept;
   [[nodiscard]] TripleBuffer::SlotMemory slot_memory(FrameStage stage) const noexcept;
 
-  ArenaLayout layout_{};
+  ZoneMap zone_map_{};
   std::byte* base_ = nullptr;
   std::byte* kernel_base_ = nullptr;
   std::byte* map_ = nullptr;  // what we munmap; null when the host owns the memory

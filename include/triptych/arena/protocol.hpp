@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "triptych/arena/layout.hpp"
+#include "triptych/arena/zone_map.hpp"
 #include "triptych/core/config.hpp"
 
 namespace triptych {
@@ -20,7 +20,7 @@ namespace triptych {
 inline constexpr std::uint64_t kArenaMagic = 0x4843'5954'5049'5254ull;  // "TRIPTYCH" little-endian
 // Bumped on any change to a byte's meaning or position, in this header or in
 // any block it places (rings, triple buffers, slot table, messages), and on
-// any change to compute_layout(). attach refuses every other version.
+// any change to compute_zone_map(). attach refuses every other version.
 inline constexpr std::uint32_t kArenaVersion = 2;
 
 // At the arena base, 640 bytes (ten cache lines). Written only by the creator

@@ -158,17 +158,17 @@ class ComputeMember {
   bool left_ = false;
 };
 
-// A checked configuration with its arena layout: what Engine::prepare()
+// A checked configuration with its arena zone map: what Engine::prepare()
 // gives, and what hosts size their memory from before create().
 struct EngineSetup {
   EngineConfig config;
-  ArenaLayout layout;
+  ZoneMap zone_map;
 };
 
 class Engine {
  public:
   // Checks `config` against the run options' ranges (run_options.hpp) and the
-  // rules between them, fills in the worker count and computes the layout,
+  // rules between them, fills in the worker count and maps the zones,
   // once. Errors: kBadOption, kInvalidArgument.
   [[nodiscard]] static Result<EngineSetup> prepare(EngineConfig config);
   // Builds the arena (anonymous, or adopted into `memory`), the pools, the

@@ -39,7 +39,7 @@ class ThreadProbe {
   ThreadProbe& operator=(const ThreadProbe&) = delete;
 
   // The counters since construction. Also stores them with this thread's
-  // trace (zones.hpp) so collect_threads() reports them by thread name.
+  // trace (spans.hpp) so collect_threads() reports them by thread name.
   trace::ThreadCounters finish() noexcept;
 
  private:

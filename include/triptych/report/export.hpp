@@ -17,7 +17,7 @@
 #include "triptych/report/counters.hpp"
 #include "triptych/trace/frame_trace.hpp"
 #include "triptych/report/stats.hpp"
-#include "triptych/trace/zones.hpp"
+#include "triptych/trace/spans.hpp"
 
 namespace triptych::report {
 
@@ -39,7 +39,7 @@ struct TraceReport {
   std::uint64_t stale_stamps = 0;  // from the table's counters
   std::uint64_t duplicate_stamps = 0;
   std::uint64_t invalid_stamps = 0;
-  std::vector<trace::ThreadZones> threads;  // zones and counters by thread
+  std::vector<trace::ThreadSpans> threads;  // spans and counters by thread
   bool has_process = false;
   ProcessCounters process{};
   std::vector<std::string> notes;  // e.g. why hardware counters are missing

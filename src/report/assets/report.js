@@ -147,18 +147,18 @@
 
   // System counters per thread.
   const threads = el('table', { id: 'threads' });
-  threads.append(el('tr', {}, ...['thread', 'zones', 'wall (ms)', 'user (ms)', 'sys (ms)', 'voluntary cs',
+  threads.append(el('tr', {}, ...['thread', 'spans', 'wall (ms)', 'user (ms)', 'sys (ms)', 'voluntary cs',
     'involuntary cs', 'migrations', 'idle wait (ms)', 'contention wait (ms)', 'contention share', 'cycles', 'instructions', 'cache misses']
     .map((h) => el('th', {}, h))));
   for (const t of stats.threads) {
     const c = t.counters;
     if (!c) {
-      threads.append(el('tr', {}, el('th', {}, t.name), el('td', {}, String(t.zones)), el('td', { colspan: 12 }, 'no counters')));
+      threads.append(el('tr', {}, el('th', {}, t.name), el('td', {}, String(t.spans)), el('td', { colspan: 12 }, 'no counters')));
       continue;
     }
     const flag = c.contention_flag;
     const hw = c.hardware;
-    threads.append(el('tr', flag ? { class: 'flag' } : {}, el('th', {}, t.name), el('td', {}, String(t.zones)),
+    threads.append(el('tr', flag ? { class: 'flag' } : {}, el('th', {}, t.name), el('td', {}, String(t.spans)),
       el('td', {}, ms(c.wall_ns)), el('td', {}, ms(c.user_ns)), el('td', {}, ms(c.system_ns)),
       el('td', { 'data-key': `thread.${t.name}.voluntary_switches` }, String(c.voluntary_switches)),
       el('td', {}, String(c.involuntary_switches)),

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The registry of per-thread zone rings (include/triptych/trace/zones.hpp).
-// Registration and collection take a mutex (rare, allocating); pushing a zone
+// The registry of per-thread span rings (include/triptych/trace/spans.hpp).
+// Registration and collection take a mutex (rare, allocating); pushing a span
 // never does. A ring outlives its thread, so a collector may drain the ring of
 // a thread that has already ended; it is freed once drained (or, unread, when
-// more than kMaxRetiredRings have piled up). See docs/tracing.md ("Zones").
-#include "triptych/trace/zones.hpp"
+// more than kMaxRetiredRings have piled up). See docs/tracing.md ("Spans").
+#include "triptych/trace/spans.hpp"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,15 +37,15 @@ std::uint32_t round_up_pow2(std::uint32_t v) {
 }  // namespace
 
 ThreadTrace::ThreadTrace(std::uint32_t capacity)
-    : events_(std::make_unique<ZoneEvent[]>(round_up_pow2(capacity))),
+    : events_(std::make_unique<SpanEvent[]>(round_up_pow2(capacity))),
       mask_(round_up_pow2(capacity) - 1) {}
 
-std::size_t ThreadTrace::drain(std::vector<ZoneEvent>& out) {
+std::size_t ThreadTrace::drain(std::vector<SpanEvent>& out) {
   const std::uint64_t tail = tail_.load(std::memory_order_relaxed);  // we are its only writer
-  // SYNC(zone-push): acquire pairs with push()'s release of head_.
+  // SYNC(span-push): acquire pairs with push()'s release of head_.
   const std::uint64_t head = head_.load(std::memory_order_acquire);
   for (std::uint64_t i = tail; i < head; ++i) out.push_back(events_[i & mask_]);
-  // SYNC(zone-pop): publishes that the slots are free again.
+  // SYNC(span-pop): publishes that the slots are free again.
   tail_.store(head, std::memory_order_release);
   return static_cast<std::size_t>(head - tail);
 }
@@ -111,14 +111,14 @@ void record_thread_counters(const ThreadCounters& c) {
   t.has_counters_ = true;
 }
 
-std::vector<ThreadZones> collect_threads() {
+std::vector<ThreadSpans> collect_threads() {
   Registry& r = registry();
   const std::lock_guard lock(r.mu);
-  std::vector<ThreadZones> out;
+  std::vector<ThreadSpans> out;
   std::vector<const ThreadTrace*> done;  // retired before we drained them: nothing more will come
   for (auto& t : r.threads) {
     if (t->retired()) done.push_back(t.get());
-    ThreadZones z;
+    ThreadSpans z;
     t->drain(z.events);
     z.dropped = t->dropped();
     if (z.events.empty() && z.dropped == 0 && !t->has_counters_ && t->name_.empty()) continue;

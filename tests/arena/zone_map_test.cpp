@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Tests for compute_layout(): zone order (DESIGN.md §3), alignment, no
+// Tests for compute_zone_map(): zone order (DESIGN.md §3), alignment, no
 // overlap, sizes, the metadata directory, and rejection of bad or huge specs.
 // Pure arithmetic, single-threaded.
-#include "triptych/arena/layout.hpp"
+#include "triptych/arena/zone_map.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,7 +35,7 @@ ArenaSpec typical() {
 }
 
 // Checks every structural property a valid layout must have.
-void expect_well_formed(const ArenaLayout& l) {
+void expect_well_formed(const ZoneMap& l) {
   EXPECT_EQ(l.kernel_bytes % kPageSize, 0u);
   EXPECT_EQ(l.total_bytes % kPageSize, 0u);
   const ZoneEntry& kernel = l.zone(ZoneId::kKernel);
@@ -86,7 +86,7 @@ void expect_well_formed(const ArenaLayout& l) {
 }
 
 TEST(Arena, Layout_TypicalSpecIsWellFormed) {
-  auto l = compute_layout(typical());
+  auto l = compute_zone_map(typical());
   ASSERT_TRUE(l.ok()) << l.error().what();
   expect_well_formed(l.value());
 }
@@ -96,7 +96,7 @@ TEST(Arena, Layout_MinimalSpecIsWellFormed) {
   s.compute_slot_bytes = s.layout_slot_bytes = s.result_slot_bytes = 1;
   s.control_ring_capacity = s.handoff_ring_capacity = 2;
   s.handle_capacity = 1;
-  auto l = compute_layout(s);
+  auto l = compute_zone_map(s);
   ASSERT_TRUE(l.ok()) << l.error().what();
   expect_well_formed(l.value());
   EXPECT_EQ(l->zone(ZoneId::kKernel).size, 0u) << "no kernel static data, no stacks: an empty kernel zone";
@@ -107,7 +107,7 @@ TEST(Arena, Layout_MinimalSpecIsWellFormed) {
 
 TEST(Arena, Layout_SizesFollowTheSpec) {
   const ArenaSpec s = typical();
-  auto l = compute_layout(s);
+  auto l = compute_zone_map(s);
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(l->zone(ZoneId::kComputeB).size, align_up(s.compute_slot_bytes, kPageSize));
   EXPECT_EQ(l->zone(ZoneId::kLayoutC).size, align_up(s.layout_slot_bytes, kPageSize));
@@ -132,7 +132,7 @@ TEST(Arena, Layout_ZonesSweepIsWellFormed) {
     s.kernel_static_bytes = n;
     s.worker_stack_bytes = n;
     s.trace_record_capacity = n < 2 ? 2 : std::bit_ceil(n);
-    auto l = compute_layout(s);
+    auto l = compute_zone_map(s);
     ASSERT_TRUE(l.ok()) << n;
     SCOPED_TRACE(n);
     expect_well_formed(l.value());
@@ -144,7 +144,7 @@ TEST(Arena, Layout_RejectsTraceCapacityNotAPowerOfTwo) {
                             (std::uint64_t{1} << 24) + 2, std::uint64_t{1} << 25}) {
     ArenaSpec s = typical();
     s.trace_record_capacity = cap;
-    auto l = compute_layout(s);
+    auto l = compute_zone_map(s);
     ASSERT_FALSE(l.ok()) << cap;
     EXPECT_EQ(l.error().code, Errc::kInvalidArgument);
     EXPECT_NE(l.error().message.find("trace record capacity"), std::string::npos);
@@ -157,7 +157,7 @@ TEST(Arena, Layout_RejectsZeroSlots) {
     (which == 0   ? s.compute_slot_bytes
      : which == 1 ? s.layout_slot_bytes
                   : s.result_slot_bytes) = 0;
-    auto l = compute_layout(s);
+    auto l = compute_zone_map(s);
     ASSERT_FALSE(l.ok());
     EXPECT_EQ(l.error().code, Errc::kInvalidArgument);
   }
@@ -167,24 +167,24 @@ TEST(Arena, Layout_RejectsBadRingCapacities) {
   for (std::uint32_t cap : {0u, 1u, 3u, 100u, 0x80000001u, 0xFFFFFFFFu}) {
     ArenaSpec s = typical();
     s.control_ring_capacity = cap;
-    EXPECT_EQ(compute_layout(s).error().code, Errc::kInvalidArgument) << cap;
+    EXPECT_EQ(compute_zone_map(s).error().code, Errc::kInvalidArgument) << cap;
     s = typical();
     s.handoff_ring_capacity = cap;
-    EXPECT_EQ(compute_layout(s).error().code, Errc::kInvalidArgument) << cap;
+    EXPECT_EQ(compute_zone_map(s).error().code, Errc::kInvalidArgument) << cap;
   }
 }
 
 TEST(Arena, Layout_RejectsBadHandleCapacity) {
   ArenaSpec s = typical();
   s.handle_capacity = 0;
-  EXPECT_EQ(compute_layout(s).error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(compute_zone_map(s).error().code, Errc::kInvalidArgument);
   s.handle_capacity = (1u << 24) + 1;
-  EXPECT_EQ(compute_layout(s).error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(compute_zone_map(s).error().code, Errc::kInvalidArgument);
 }
 
 TEST(Arena, Layout_RejectsHugeSpecsWithoutOverflow) {
   auto expect_too_large = [](ArenaSpec s) {
-    auto l = compute_layout(s);
+    auto l = compute_zone_map(s);
     ASSERT_FALSE(l.ok());
     EXPECT_EQ(l.error().code, Errc::kInvalidArgument) << l.error().what();
   };
@@ -199,7 +199,7 @@ TEST(Arena, Layout_RejectsHugeSpecsWithoutOverflow) {
   expect_too_large(s);
   s = typical();
   s.trace_record_capacity = kU64Max / 64 + 1;  // capacity * 64 would overflow: refused as a capacity
-  EXPECT_EQ(compute_layout(s).error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(compute_zone_map(s).error().code, Errc::kInvalidArgument);
   s = typical();
   s.worker_stack_count = 0xFFFFFFFFu;
   s.worker_stack_bytes = kU64Max / 2;  // count * stride overflows

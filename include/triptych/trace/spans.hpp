@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Named zones ("layout pass", "GPU submit"), Tracy-style: a zone writes a
+// Named spans ("layout pass", "GPU submit"), Tracy-style: a span writes a
 // pointer to static source-location data and two timestamps into its own
 // thread's buffer, a bounded single-producer ring; a collector drains every
-// thread's ring. Writing a zone is wait-free and allocation-free once the
-// thread is registered (its first zone, or register_thread()); when a ring is
-// full the zone is dropped and counted. Zones are process-local (they hold
+// thread's ring. Writing a span is wait-free and allocation-free once the
+// thread is registered (its first span, or register_thread()); when a ring is
+// full the span is dropped and counted. Spans are process-local (they hold
 // pointers); per-frame stamps that cross processes live in frame_trace.hpp.
-// The runtime switch set_enabled() gates both. Design: docs/tracing.md ("Zones").
+// The runtime switch set_enabled() gates both. Design: docs/tracing.md ("Spans").
 #pragma once
 
 #include <atomic>
@@ -22,7 +22,7 @@
 
 namespace triptych::trace {
 
-// Static data for one zone site; the macro makes one per use, at compile time.
+// Static data for one span site; the macro makes one per use, at compile time.
 struct SourceLocation {
   const char* name;
   const char* function;
@@ -30,8 +30,8 @@ struct SourceLocation {
   std::uint32_t line;
 };
 
-// One finished zone on one thread.
-struct ZoneEvent {
+// One finished span on one thread.
+struct SpanEvent {
   const SourceLocation* loc = nullptr;
   std::uint64_t begin_ns = 0;
   std::uint64_t end_ns = 0;
@@ -39,12 +39,12 @@ struct ZoneEvent {
   std::uint32_t reserved = 0;
 };
 
-// Default zones a thread can hold between two collections.
-inline constexpr std::uint32_t kDefaultZoneCapacity = 1u << 13;
+// Default spans a thread can hold between two collections.
+inline constexpr std::uint32_t kDefaultSpanCapacity = 1u << 13;
 // Rings of exited threads kept for a later collect_threads().
 inline constexpr std::size_t kMaxRetiredRings = 16;
 
-// Runtime switch for zones and TRIPTYCH_STAMP. Starts enabled.
+// Runtime switch for spans and TRIPTYCH_STAMP. Starts enabled.
 extern std::atomic<bool> g_trace_enabled;
 inline void set_enabled(bool on) noexcept {
   g_trace_enabled.store(on, std::memory_order_relaxed);
@@ -53,11 +53,11 @@ inline void set_enabled(bool on) noexcept {
   return g_trace_enabled.load(std::memory_order_relaxed);
 }
 
-struct ThreadZones;
+struct ThreadSpans;
 
-// One thread's zone ring. The owning thread pushes; one collector at a time
+// One thread's span ring. The owning thread pushes; one collector at a time
 // (serialised by the registry) drains. Lives until the process exits, so a
-// thread may end before its zones are collected.
+// thread may end before its spans are collected.
 class ThreadTrace {
  public:
   explicit ThreadTrace(std::uint32_t capacity);
@@ -65,10 +65,10 @@ class ThreadTrace {
   ThreadTrace& operator=(const ThreadTrace&) = delete;
 
   // Owning thread only. Wait-free; returns false (and counts) when full.
-  bool push(const ZoneEvent& e) noexcept {
+  bool push(const SpanEvent& e) noexcept {
     const std::uint64_t head = head_.load(std::memory_order_relaxed);  // we are its only writer
     if (head - cached_tail_ > mask_) {
-      // SYNC(zone-pop): acquire pairs with drain()'s release of tail_; the slot is free to reuse.
+      // SYNC(span-pop): acquire pairs with drain()'s release of tail_; the slot is free to reuse.
       cached_tail_ = tail_.load(std::memory_order_acquire);
       if (head - cached_tail_ > mask_) {
         dropped_.fetch_add(1, std::memory_order_relaxed);  // a statistic only
@@ -76,21 +76,21 @@ class ThreadTrace {
       }
     }
     events_[head & mask_] = e;
-    // SYNC(zone-push): publishes the event to drain().
+    // SYNC(span-push): publishes the event to drain().
     head_.store(head + 1, std::memory_order_release);
     return true;
   }
 
-  // Collector only. Appends the pending zones to `out`; allocates (`out`).
-  std::size_t drain(std::vector<ZoneEvent>& out);
+  // Collector only. Appends the pending spans to `out`; allocates (`out`).
+  std::size_t drain(std::vector<SpanEvent>& out);
   // The owning thread has exited (set by its exit hook; see retired_).
   void retire() noexcept {
-    // SYNC(zone-retire): the thread's last pushes happen before a collector
+    // SYNC(span-retire): the thread's last pushes happen before a collector
     // that sees retired() frees the ring.
     retired_.store(true, std::memory_order_release);
   }
   [[nodiscard]] bool retired() const noexcept {
-    return retired_.load(std::memory_order_acquire);  // SYNC(zone-retire)
+    return retired_.load(std::memory_order_acquire);  // SYNC(span-retire)
   }
 
   [[nodiscard]] std::uint64_t dropped() const noexcept {
@@ -101,12 +101,12 @@ class ThreadTrace {
   friend ThreadTrace& register_thread(std::string_view, std::uint32_t);
   friend void set_thread_name(std::string_view);
   friend void record_thread_counters(const ThreadCounters&);
-  friend std::vector<ThreadZones> collect_threads();
+  friend std::vector<ThreadSpans> collect_threads();
   alignas(kCacheLine) std::atomic<std::uint64_t> head_{0};
   std::uint64_t cached_tail_ = 0;  // owner's copy of tail_, refreshed only when full
   std::atomic<std::uint64_t> dropped_{0};
   alignas(kCacheLine) std::atomic<std::uint64_t> tail_{0};
-  std::unique_ptr<ZoneEvent[]> events_;
+  std::unique_ptr<SpanEvent[]> events_;
   std::uint64_t mask_;
   // Below: guarded by the registry's mutex.
   std::string name_;
@@ -120,9 +120,9 @@ class ThreadTrace {
 };
 
 // Registers the calling thread (once; allocates its ring) and names it in
-// traces. Call it before the hot loop to keep the first zone allocation-free.
+// traces. Call it before the hot loop to keep the first span allocation-free.
 ThreadTrace& register_thread(std::string_view name = {},
-                             std::uint32_t capacity = kDefaultZoneCapacity);
+                             std::uint32_t capacity = kDefaultSpanCapacity);
 
 // The calling thread's ring, registering it unnamed on first use.
 [[nodiscard]] ThreadTrace& this_thread_trace();
@@ -134,10 +134,10 @@ void set_thread_name(std::string_view name);
 void record_thread_counters(const ThreadCounters& c);
 
 // Everything collected from one thread.
-struct ThreadZones {
+struct ThreadSpans {
   std::string name;
   std::int64_t tid = 0;
-  std::vector<ZoneEvent> events;
+  std::vector<SpanEvent> events;
   std::uint64_t dropped = 0;
   bool has_counters = false;
   ThreadCounters counters{};
@@ -145,32 +145,32 @@ struct ThreadZones {
 
 // Drains every registered thread's ring (threads with nothing to report are
 // left out). Safe while threads keep pushing; allocates.
-[[nodiscard]] std::vector<ThreadZones> collect_threads();
+[[nodiscard]] std::vector<ThreadSpans> collect_threads();
 
 namespace detail {
 inline thread_local ThreadTrace* t_trace = nullptr;
-inline thread_local std::uint32_t t_zone_depth = 0;
+inline thread_local std::uint32_t t_span_depth = 0;
 }  // namespace detail
 
-// RAII zone: stamps begin at construction, pushes {begin, end} at scope exit.
+// RAII span: stamps begin at construction, pushes {begin, end} at scope exit.
 // Costs one relaxed load when tracing is switched off at run time.
-class ScopedZone {
+class ScopedSpan {
  public:
-  explicit ScopedZone(const SourceLocation* loc) noexcept {
+  explicit ScopedSpan(const SourceLocation* loc) noexcept {
     if (enabled()) {
       loc_ = loc;
-      depth_ = detail::t_zone_depth++;
+      depth_ = detail::t_span_depth++;
       begin_ns_ = now_ns();
     }
   }
-  ~ScopedZone() {
+  ~ScopedSpan() {
     if (loc_ == nullptr) return;
     const std::uint64_t end = now_ns();
-    --detail::t_zone_depth;
-    (void)this_thread_trace().push(ZoneEvent{loc_, begin_ns_, end, depth_, 0});
+    --detail::t_span_depth;
+    (void)this_thread_trace().push(SpanEvent{loc_, begin_ns_, end, depth_, 0});
   }
-  ScopedZone(const ScopedZone&) = delete;
-  ScopedZone& operator=(const ScopedZone&) = delete;
+  ScopedSpan(const ScopedSpan&) = delete;
+  ScopedSpan& operator=(const ScopedSpan&) = delete;
 
  private:
   const SourceLocation* loc_ = nullptr;

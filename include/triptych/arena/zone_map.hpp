@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The arena's zone table: ArenaSpec (what the pipeline needs) ->
-// compute_layout() -> ArenaLayout (where every zone and control block sits,
+// compute_zone_map() -> ZoneMap (where every zone and control block sits,
 // as offsets from the start of its memory: the kernel's memory or the
 // engine's). Pure arithmetic with overflow checks; no
 // shared memory is touched, so any thread may call it. The zone order is
@@ -93,7 +93,7 @@ inline constexpr std::uint32_t kComponentCount = 5;
 
 inline constexpr std::uint64_t kTraceRecordBytes = 64;
 
-struct ArenaLayout {
+struct ZoneMap {
   ArenaSpec spec;
   std::uint64_t kernel_bytes = 0;  // the kernel's memory: kernel zone, compute A B C (whole pages)
   std::uint64_t total_bytes = 0;   // the engine's memory, from the base to the end (whole pages)
@@ -111,7 +111,7 @@ struct ArenaLayout {
   [[nodiscard]] const ZoneEntry& zone(ZoneId id) const noexcept {
     return zones[static_cast<std::uint32_t>(id)];
   }
-  friend constexpr bool operator==(const ArenaLayout&, const ArenaLayout&) = default;
+  friend constexpr bool operator==(const ZoneMap&, const ZoneMap&) = default;
 };
 
 // Lays the zones out in DESIGN.md §3 order. The kernel's memory: kernel zone
@@ -120,6 +120,6 @@ struct ArenaLayout {
 // starts 64-byte aligned; the nine frame zones start and end on 4 KiB pages. kInvalidArgument for a zero
 // slot size, a ring capacity that is not a power of two in [2, 2^31], a handle
 // capacity outside [1, 2^24], or a spec whose total passes kMaxArenaBytes.
-[[nodiscard]] Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept;
+[[nodiscard]] Result<ZoneMap> compute_zone_map(const ArenaSpec& spec) noexcept;
 
 }  // namespace triptych

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// compute_layout(): ArenaSpec -> zone table, in DESIGN.md §3 order, with every
+// compute_zone_map(): ArenaSpec -> zone table, in DESIGN.md §3 order, with every
 // sum and product overflow-checked. Pure function, callable from any thread.
 // The rules it follows are listed in docs/PROTOCOL.md ("Zone table").
-#include "triptych/arena/layout.hpp"
+#include "triptych/arena/zone_map.hpp"
 
 #include <string>
 
@@ -90,7 +90,7 @@ std::string_view zone_name(ZoneId id) noexcept {
   return "unknown";
 }
 
-Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept {
+Result<ZoneMap> compute_zone_map(const ArenaSpec& spec) noexcept {
   if (spec.compute_slot_bytes == 0 || spec.layout_slot_bytes == 0 || spec.result_slot_bytes == 0)
     return make_error(Errc::kInvalidArgument, "compute, layout and result slots need >= 1 byte");
   const std::size_t control_bytes =
@@ -116,7 +116,7 @@ Result<ArenaLayout> compute_layout(const ArenaSpec& spec) noexcept {
     return make_error(Errc::kInvalidArgument, "trace record capacity " + std::to_string(trace_cap) +
                                                   " is not 0 or a power of two in [2, 2^24]");
 
-  ArenaLayout l;
+  ZoneMap l;
   l.spec = spec;
   auto set = [&l](ZoneId id, std::uint32_t flags, std::uint64_t offset, std::uint64_t size) {
     l.zones[static_cast<std::uint32_t>(id)] =
