@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Arena backings (anonymous mmap, sealed memfd, adopted host memory), in-place
-// construction, and header validation against the bytes actually mapped.
+// Arena backings (anonymous mmap, sealed memfd, adopted host memory) and
+// in-place construction; header validation is validate.cpp's.
 // Creating and attaching are blocking system calls on one thread; see
 // include/triptych/arena/arena.hpp for who may call what and docs/arena.md
 // for the lifecycle and failure behaviour.
@@ -27,24 +27,6 @@ Error sys_error(const char* call) {
   return make_error(Errc::kSystem, std::string(call) + " failed: " + std::strerror(errno));
 }
 
-std::string zone_label(std::uint32_t i) {
-  return "zone " + std::to_string(i) + " (" + std::string(zone_name(static_cast<ZoneId>(i))) + ")";
-}
-
-bool page_aligned(const std::byte* p) noexcept {
-  return reinterpret_cast<std::uintptr_t>(p) % kPageSize == 0;
-}
-
-// The flags compute_zone_map() gives each zone; anything else is corrupt.
-std::uint32_t expected_flags(std::uint32_t id) noexcept {
-  std::uint32_t flags = 0;
-  if (in_kernel_memory(static_cast<ZoneId>(id))) flags |= kZoneKernelMemory;
-  if (id >= static_cast<std::uint32_t>(ZoneId::kComputeA) &&
-      id <= static_cast<std::uint32_t>(ZoneId::kResultC))
-    flags |= kZoneGpuImport;
-  return flags;
-}
-
 // Maps `bytes` of `fd` from `file_offset` (or shared anonymous memory when
 // fd < 0) somewhere the kernel chooses.
 Result<std::byte*> map_memory(std::uint64_t bytes, int fd, std::uint64_t file_offset) noexcept {
@@ -56,162 +38,7 @@ Result<std::byte*> map_memory(std::uint64_t bytes, int fd, std::uint64_t file_of
   return static_cast<std::byte*>(p);
 }
 
-// One field of a header snapshot (see validate()).
-template <typename T>
-T field(const unsigned char* snapshot, std::size_t offset) noexcept {
-  T value;
-  std::memcpy(&value, snapshot + offset, sizeof(T));
-  return value;
-}
-
 }  // namespace
-
-Result<ZoneMap> Arena::validate(const std::byte* base, std::size_t available,
-                                    std::uint64_t kernel_available) noexcept {
-  if (base == nullptr) return make_error(Errc::kInvalidArgument, "arena base is null");
-  if (!page_aligned(base)) return make_error(Errc::kMisaligned, "arena base is not 4 KiB-aligned");
-  if (available < sizeof(ArenaHeader))
-    return make_error(Errc::kTooSmall,
-                      std::to_string(available) + " bytes cannot hold the 640-byte arena header");
-  const auto* live = std::launder(reinterpret_cast<const ArenaHeader*>(base));
-  // SYNC(arena-init): acquires everything the creator built before `initialized`.
-  const std::uint32_t initialized = live->initialized.load(std::memory_order_acquire);
-  // Every field is read exactly once, into this snapshot: a peer rewriting
-  // the header meanwhile can make the checks below refuse, never make them
-  // pass on one value and the view use another.
-  alignas(ArenaHeader) unsigned char snap[sizeof(ArenaHeader)];
-  std::memcpy(snap, base, sizeof(snap));
-#define TP_FIELD(name) field<decltype(ArenaHeader::name)>(snap, offsetof(ArenaHeader, name))
-  if (TP_FIELD(magic) != kArenaMagic) return make_error(Errc::kBadMagic, "not a triptych arena (magic)");
-  const std::uint32_t version = TP_FIELD(version);
-  if (version != kArenaVersion)
-    return make_error(Errc::kBadVersion, "arena layout version " + std::to_string(version) +
-                                             ", this build speaks " +
-                                             std::to_string(kArenaVersion));
-  if (initialized != 1)
-    return make_error(Errc::kCorruptHeader,
-                      "arena not initialized (its creator is still building it, or died)");
-  const std::uint32_t header_bytes = TP_FIELD(header_bytes);
-  const std::uint32_t zone_count = TP_FIELD(zone_count);
-  const std::uint32_t zone_entry_bytes = TP_FIELD(zone_entry_bytes);
-  const std::uint32_t component_count = TP_FIELD(component_count);
-  if (header_bytes != sizeof(ArenaHeader) || zone_count != kZoneCount ||
-      zone_entry_bytes != sizeof(ZoneEntry) || component_count != kComponentCount)
-    return make_error(Errc::kCorruptHeader,
-                      "header geometry (header " + std::to_string(header_bytes) + " B, " +
-                          std::to_string(zone_count) + " zones of " +
-                          std::to_string(zone_entry_bytes) + " B, " +
-                          std::to_string(component_count) +
-                          " components) differs from this version's (640, 15 x 24, 5)");
-  if (const std::uint32_t flags = TP_FIELD(flags); flags != 0)
-    return make_error(Errc::kCorruptHeader, "unknown header flags " + std::to_string(flags));
-  bool reserved_clear = TP_FIELD(reserved0) == 0;
-  for (std::size_t i = 0; i < sizeof(ArenaHeader::reserved1); ++i)
-    reserved_clear = reserved_clear && snap[offsetof(ArenaHeader, reserved1) + i] == 0;
-  if (!reserved_clear)
-    return make_error(Errc::kCorruptHeader, "reserved header bytes are not zero");
-  const std::uint64_t total = TP_FIELD(total_bytes);
-  const std::uint64_t kernel = TP_FIELD(kernel_bytes);
-  if (total < sizeof(ArenaHeader) || total > kMaxArenaBytes || total % kPageSize != 0)
-    return make_error(Errc::kCorruptHeader,
-                      "engine memory size " + std::to_string(total) +
-                          " is not a whole number of pages in [4 KiB, 64 TiB]");
-  if (kernel == 0 || kernel > kMaxArenaBytes || kernel % kPageSize != 0)
-    return make_error(Errc::kCorruptHeader, "kernel memory size " + std::to_string(kernel) +
-                                                " is not a whole number of pages in [4 KiB, 64 TiB]");
-  if (total > available)
-    return make_error(Errc::kTooSmall, "header says the engine's memory spans " +
-                                           std::to_string(total) + " bytes; only " +
-                                           std::to_string(available) + " are mapped");
-  if (kernel > kernel_available)
-    return make_error(Errc::kTooSmall, "header says the kernel's memory spans " +
-                                           std::to_string(kernel) + " bytes; only " +
-                                           std::to_string(kernel_available) + " exist");
-
-  // Every zone on its own: id, flags, bounds inside its memory without
-  // overflow, alignment, and order within its memory (each starts at or
-  // after the previous one's end: no overlap).
-  std::array<ZoneEntry, kZoneCount> zones{};
-  std::uint64_t prev_end[2] = {0, 0};  // engine's memory, kernel's memory
-  for (std::uint32_t i = 0; i < kMaxZones; ++i) {
-    const auto z = field<ZoneEntry>(snap, offsetof(ArenaHeader, zones) + i * sizeof(ZoneEntry));
-    if (i >= kZoneCount) {
-      if (z != ZoneEntry{})
-        return make_error(Errc::kCorruptHeader,
-                          "unused zone table row " + std::to_string(i) + " is not zero");
-      continue;
-    }
-    zones[i] = z;
-    if (z.id != i)
-      return make_error(Errc::kCorruptHeader, "zone table row " + std::to_string(i) + " holds id " +
-                                                  std::to_string(z.id));
-    if (z.flags != expected_flags(i))
-      return make_error(Errc::kCorruptHeader, zone_label(i) + " has flags " +
-                                                  std::to_string(z.flags) + ", expected " +
-                                                  std::to_string(expected_flags(i)));
-    const bool in_kernel = (z.flags & kZoneKernelMemory) != 0;
-    const std::uint64_t limit = in_kernel ? kernel : total;
-    if (z.offset > limit || z.size > limit - z.offset)
-      return make_error(Errc::kCorruptHeader, zone_label(i) + " [" + std::to_string(z.offset) +
-                                                  ", +" + std::to_string(z.size) + ") ends past the " +
-                                                  (in_kernel ? "kernel's" : "engine's") + " memory (" +
-                                                  std::to_string(limit) + " bytes)");
-    const std::uint64_t align = (z.flags & kZoneGpuImport) != 0 ? kPageSize : kCacheLine;
-    if (z.offset % align != 0 || ((z.flags & kZoneGpuImport) != 0 && z.size % kPageSize != 0))
-      return make_error(Errc::kMisaligned, zone_label(i) + " at " + std::to_string(z.offset) +
-                                               " (size " + std::to_string(z.size) +
-                                               ") breaks its " + std::to_string(align) +
-                                               "-byte alignment");
-    if (z.offset < prev_end[in_kernel ? 1 : 0])
-      return make_error(Errc::kOverlap, zone_label(i) + " starts at " + std::to_string(z.offset) +
-                                            ", inside the previous zone (ends at " +
-                                            std::to_string(prev_end[in_kernel ? 1 : 0]) + ")");
-    prev_end[in_kernel ? 1 : 0] = z.offset + z.size;
-  }
-  const ZoneEntry& hz = zones[static_cast<std::uint32_t>(ZoneId::kHeader)];
-  if (hz.offset != 0 || hz.size != sizeof(ArenaHeader))
-    return make_error(Errc::kCorruptHeader, "the header zone must be the 640 bytes at the base");
-  if (zones[static_cast<std::uint32_t>(ZoneId::kKernel)].offset != 0)
-    return make_error(Errc::kCorruptHeader, "the kernel zone must start at the kernel's memory's address 0");
-
-  // The table must be exactly what the recorded spec lays out: this pins the
-  // metadata directory and every block size the sub-headers will be checked
-  // against. The returned zone map is compute_zone_map()'s, built from the
-  // snapshot's spec, never from the live header.
-  ArenaSpec spec;
-  spec.compute_slot_bytes = TP_FIELD(compute_slot_bytes);
-  spec.layout_slot_bytes = TP_FIELD(layout_slot_bytes);
-  spec.result_slot_bytes = TP_FIELD(result_slot_bytes);
-  spec.control_ring_capacity = TP_FIELD(control_ring_capacity);
-  spec.handoff_ring_capacity = TP_FIELD(handoff_ring_capacity);
-  spec.worker_stack_count = TP_FIELD(worker_stack_count);
-  spec.worker_stack_bytes = TP_FIELD(worker_stack_bytes);
-  spec.kernel_static_bytes = TP_FIELD(kernel_static_bytes);
-  spec.trace_record_capacity = TP_FIELD(trace_record_capacity);
-  spec.handle_capacity = TP_FIELD(handle_capacity);
-  auto expect = compute_zone_map(spec);
-  if (!expect)
-    return make_error(Errc::kCorruptHeader, "recorded spec is invalid: " + expect.error().message);
-  const ZoneMap& l = expect.value();
-  if (l.total_bytes != total || l.kernel_bytes != kernel)
-    return make_error(Errc::kCorruptHeader, "sizes differ from what the recorded spec lays out");
-  for (std::uint32_t i = 0; i < kZoneCount; ++i) {
-    if (zones[i] != l.zones[i])
-      return make_error(Errc::kCorruptHeader,
-                        zone_label(i) + " differs from what the recorded spec lays out");
-  }
-  for (std::uint32_t s = 0; s < 3; ++s) {
-    if (field<std::uint64_t>(snap, offsetof(ArenaHeader, tb_control) + s * 8) != l.tb_control[s])
-      return make_error(Errc::kCorruptHeader, "triple buffer " + std::to_string(s) +
-                                                  " control offset differs from the zone map");
-  }
-  if (TP_FIELD(components) != l.components || TP_FIELD(frame_rejects) != l.frame_rejects ||
-      TP_FIELD(slot_table) != l.slot_table || TP_FIELD(slot_table_bytes) != l.slot_table_bytes ||
-      TP_FIELD(stacks_offset) != l.stacks_offset || TP_FIELD(stack_stride) != l.stack_stride)
-    return make_error(Errc::kCorruptHeader, "metadata directory differs from the zone map");
-#undef TP_FIELD
-  return expect;
-}
 
 Result<Arena> Arena::build(std::byte* base, std::byte* kernel_base, const ZoneMap& l) noexcept {
   auto* h = new (base) ArenaHeader;

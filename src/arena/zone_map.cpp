@@ -90,6 +90,10 @@ std::string_view zone_name(ZoneId id) noexcept {
   return "unknown";
 }
 
+std::string zone_label(std::uint32_t row) {
+  return "zone " + std::to_string(row) + " (" + std::string(zone_name(static_cast<ZoneId>(row))) + ")";
+}
+
 Result<ZoneMap> compute_zone_map(const ArenaSpec& spec) noexcept {
   if (spec.compute_slot_bytes == 0 || spec.layout_slot_bytes == 0 || spec.result_slot_bytes == 0)
     return make_error(Errc::kInvalidArgument, "compute, layout and result slots need >= 1 byte");

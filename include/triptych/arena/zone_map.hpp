@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "triptych/core/config.hpp"
@@ -41,6 +42,8 @@ static_assert(static_cast<std::uint32_t>(ZoneId::kTrace) + 1 == kZoneCount,
               "kZoneCount must cover every ZoneId");
 
 [[nodiscard]] std::string_view zone_name(ZoneId id) noexcept;
+// "zone 3 (compute A)": how errors name a zone-table row.
+[[nodiscard]] std::string zone_label(std::uint32_t row);
 
 // The kernel zone and the compute slots are the only zones a kernel reaches.
 [[nodiscard]] constexpr bool in_kernel_memory(ZoneId id) noexcept {

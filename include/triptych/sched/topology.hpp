@@ -114,6 +114,7 @@ class Topology {
  private:
   Topology() = default;
   struct Handle;
+  struct Loader;  // load()'s steps (topology.cpp)
   std::unique_ptr<Handle> handle_;
   std::vector<Core> cores_;
   std::vector<Pu> pus_;  // sorted by os_index
