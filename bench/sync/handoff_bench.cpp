@@ -116,6 +116,72 @@ std::uint64_t stamp_of(const TripleBuffer::Frame& f) {
   return t0;
 }
 
+struct Row {
+  const char* name;
+  Summary s;
+  int timeouts;
+};
+
+// A hand-off through a file descriptor: the consumer's read blocks until the
+// producer writes the 8-byte stamp.
+Row fd_row(const char* name, int read_fd, int write_fd, const Cpus& cpus) {
+  int timeouts = 0;
+  const Summary s = handoff(
+      cpus, kSleepHandoffs, kGapNs,
+      [&](std::uint32_t) -> std::uint64_t {
+        std::uint64_t t0 = 0;
+        return read(read_fd, &t0, sizeof t0) == sizeof t0 ? t0 : 0;
+      },
+      [&](std::uint32_t, std::uint64_t t0) {
+        if (write(write_fd, &t0, sizeof t0) != sizeof t0) std::abort();
+      },
+      &timeouts);
+  return {name, s, timeouts};
+}
+
+// A raw FUTEX_WAKE of an idle waiter: the kernel's floor under the futex rows.
+Row raw_futex_row(const Cpus& cpus) {
+  Line raw;
+  std::atomic<std::uint64_t> raw_t0{0};
+  int timeouts = 0;
+  const Summary s = handoff(
+      cpus, kSleepHandoffs, kGapNs,
+      [&](std::uint32_t k) -> std::uint64_t {
+        const std::uint64_t deadline = now_ns() + 1'000'000'000;
+        // SYNC(raw-futex): acquire pairs with the producer's release store.
+        while (raw.v.load(std::memory_order_acquire) != k) {
+          if (now_ns() > deadline) return 0;
+          (void)futex::raw_wait(raw.v, k - 1, kConsumerTimeout);
+        }
+        return raw_t0.load(std::memory_order_relaxed);
+      },
+      [&](std::uint32_t k, std::uint64_t t0) {
+        raw_t0.store(t0, std::memory_order_relaxed);
+        // SYNC(raw-futex): release publishes the stamp.
+        raw.v.store(k, std::memory_order_release);
+        (void)futex::raw_wake(raw.v, 1);
+      },
+      &timeouts);
+  return {"raw futex wake of an idle waiter", s, timeouts};
+}
+
+// The table: the physical floor, then each hand-off against it.
+void print_rows(const Summary& rtt, const std::vector<Row>& rows) {
+  const double floor50 = rtt.p50 / 2, floor99 = rtt.p99 / 2;
+  print_header("physical floor (same run)", "ns");
+  print_row("cache-line round trip (ping-pong)", rtt);
+  std::printf("  one-way floor = round trip / 2: p50 %.1f ns, p99 %.1f ns\n", floor50, floor99);
+  std::printf("\n  %-44s %10s %10s %10s %10s %8s\n", "hand-off (one-way)", "p50 ns", "p99 ns", "p50/floor",
+              "p99/floor", "timeouts");
+  for (const Row& r : rows) {
+    std::printf("  %-44s %10.1f %10.1f %9.1fx %9.1fx %8d\n", r.name, r.s.p50, r.s.p99, r.s.p50 / floor50,
+                r.s.p99 / floor99, r.timeouts);
+  }
+  const Summary& raw_wake = rows[3].s;
+  std::printf("\nratios to the raw futex wake (p50): wait_for_new %.2fx, pipe %.2fx, eventfd %.2fx\n",
+              rows[1].s.p50 / raw_wake.p50, rows[4].s.p50 / raw_wake.p50, rows[5].s.p50 / raw_wake.p50);
+}
+
 int run(int argc, char** argv) {
   const Cpus cpus = parse_cpus(argc, argv);
   std::printf(
@@ -124,7 +190,6 @@ int run(int argc, char** argv) {
       cpus.a, cpus.b, static_cast<unsigned long long>(kGapNs / 1000));
 
   const Summary rtt = ping_pong(cpus);
-  const double floor50 = rtt.p50 / 2, floor99 = rtt.p99 / 2;
 
   Arena arena(kPageSize + 3 * kPageSize);
   auto created = TripleBuffer::create(arena.base(), arena.size(), 0,
@@ -139,11 +204,6 @@ int run(int argc, char** argv) {
     (void)tb.publish();
   };
 
-  struct Row {
-    const char* name;
-    Summary s;
-    int timeouts;
-  };
   std::vector<Row> rows;
   int to = 0;
 
@@ -195,87 +255,26 @@ int run(int argc, char** argv) {
                   to});
 
   // (f) Raw FUTEX_WAKE of an idle waiter: the kernel's floor under (b), (b').
-  Line raw;
-  std::atomic<std::uint64_t> raw_t0{0};
-  to = 0;
-  rows.push_back({"raw futex wake of an idle waiter",
-                  handoff(
-                      cpus, kSleepHandoffs, kGapNs,
-                      [&](std::uint32_t k) -> std::uint64_t {
-                        const std::uint64_t deadline = now_ns() + 1'000'000'000;
-                        // SYNC(raw-futex): acquire pairs with the producer's release store.
-                        while (raw.v.load(std::memory_order_acquire) != k) {
-                          if (now_ns() > deadline) return 0;
-                          (void)futex::raw_wait(raw.v, k - 1, kConsumerTimeout);
-                        }
-                        return raw_t0.load(std::memory_order_relaxed);
-                      },
-                      [&](std::uint32_t k, std::uint64_t t0) {
-                        raw_t0.store(t0, std::memory_order_relaxed);
-                        // SYNC(raw-futex): release publishes the stamp.
-                        raw.v.store(k, std::memory_order_release);
-                        (void)futex::raw_wake(raw.v, 1);
-                      },
-                      &to),
-                  to});
+  rows.push_back(raw_futex_row(cpus));
 
-  // (c) A pipe: the stamp travels as the 8 bytes written.
+  // (c) A pipe and (d) an eventfd: the stamp travels as the 8 bytes written
+  // (for the eventfd, as the counter value added).
   int fds[2];
   if (pipe(fds) != 0) {
     std::perror("pipe");
     return 1;
   }
-  to = 0;
-  rows.push_back({"pipe (read blocks, write 8 B)",
-                  handoff(
-                      cpus, kSleepHandoffs, kGapNs,
-                      [&](std::uint32_t) -> std::uint64_t {
-                        std::uint64_t t0 = 0;
-                        return read(fds[0], &t0, sizeof t0) == sizeof t0 ? t0 : 0;
-                      },
-                      [&](std::uint32_t, std::uint64_t t0) {
-                        if (write(fds[1], &t0, sizeof t0) != sizeof t0) std::abort();
-                      },
-                      &to),
-                  to});
+  rows.push_back(fd_row("pipe (read blocks, write 8 B)", fds[0], fds[1], cpus));
   close(fds[0]);
   close(fds[1]);
-
-  // (d) An eventfd: the stamp is the counter value added.
   const int efd = eventfd(0, 0);
   if (efd < 0) {
     std::perror("eventfd");
     return 1;
   }
-  to = 0;
-  rows.push_back({"eventfd (read blocks, write stamp)",
-                  handoff(
-                      cpus, kSleepHandoffs, kGapNs,
-                      [&](std::uint32_t) -> std::uint64_t {
-                        std::uint64_t t0 = 0;
-                        return read(efd, &t0, sizeof t0) == sizeof t0 ? t0 : 0;
-                      },
-                      [&](std::uint32_t, std::uint64_t t0) {
-                        if (write(efd, &t0, sizeof t0) != sizeof t0) std::abort();
-                      },
-                      &to),
-                  to});
+  rows.push_back(fd_row("eventfd (read blocks, write stamp)", efd, efd, cpus));
   close(efd);
-
-  print_header("physical floor (same run)", "ns");
-  print_row("cache-line round trip (ping-pong)", rtt);
-  std::printf("  one-way floor = round trip / 2: p50 %.1f ns, p99 %.1f ns\n", floor50, floor99);
-
-  std::printf("\n  %-44s %10s %10s %10s %10s %8s\n", "hand-off (one-way)", "p50 ns", "p99 ns",
-              "p50/floor", "p99/floor", "timeouts");
-  for (const Row& r : rows) {
-    std::printf("  %-44s %10.1f %10.1f %9.1fx %9.1fx %8d\n", r.name, r.s.p50, r.s.p99,
-                r.s.p50 / floor50, r.s.p99 / floor99, r.timeouts);
-  }
-  const Summary& raw_wake = rows[3].s;
-  std::printf(
-      "\nratios to the raw futex wake (p50): wait_for_new %.2fx, pipe %.2fx, eventfd %.2fx\n",
-      rows[1].s.p50 / raw_wake.p50, rows[4].s.p50 / raw_wake.p50, rows[5].s.p50 / raw_wake.p50);
+  print_rows(rtt, rows);
   return 0;
 }
 

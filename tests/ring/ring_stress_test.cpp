@@ -113,13 +113,42 @@ TEST(Ring, Spsc_TinyCapacitiesUnderContention) {
 
 enum class Mode { kSingle, kBatch, kBlocking };
 
+constexpr int kMpmcProducers = 2;
+
+// What one consumer received from each producer, and what it saw out of order.
+struct ConsumerLog {
+  std::vector<std::uint64_t> got[kMpmcProducers];
+  std::uint64_t next_min[kMpmcProducers] = {0, 0};
+  std::uint64_t reordered = 0;
+  std::uint64_t torn = 0;
+};
+
+// The union of the consumers' logs against {p} x [0, n) once each.
+Tally exact_multiset(const std::vector<ConsumerLog>& logs, std::uint64_t per_producer) {
+  Tally t;
+  for (int p = 0; p < kMpmcProducers; ++p) {
+    std::vector<std::uint8_t> count(per_producer, 0);
+    for (const auto& log : logs)
+      for (std::uint64_t s : log.got[p]) ++count[s];
+    for (std::uint8_t k : count) {
+      t.lost += k == 0;
+      t.duplicated += k > 1 ? k - 1u : 0u;
+    }
+  }
+  for (const auto& log : logs) {
+    t.reordered += log.reordered;
+    t.torn += log.torn;
+  }
+  return t;
+}
+
 // Producers tag each message with their id and a per-producer sequence.
 // Every consumer checks that each producer's messages reach it in increasing
 // order (the ring is FIFO, so two pops by one thread cannot invert two pushes
 // by one thread) and records what it got; afterwards the union must be
 // exactly {p} x [0, n) once each.
 void mpmc_run(std::uint32_t capacity, std::uint64_t per_producer, Mode mode) {
-  constexpr int kProducers = 2;
+  constexpr int kProducers = kMpmcProducers;
   constexpr int kConsumers = 2;
   constexpr std::uint64_t kStop = 99;  // the producer id of a stop message
   AlignedBuffer buf(MpmcRing<Message>::required_bytes(capacity));
@@ -165,12 +194,6 @@ void mpmc_run(std::uint32_t capacity, std::uint64_t per_producer, Mode mode) {
     });
   }
 
-  struct ConsumerLog {
-    std::vector<std::uint64_t> got[kProducers];
-    std::uint64_t next_min[kProducers] = {0, 0};
-    std::uint64_t reordered = 0;
-    std::uint64_t torn = 0;
-  };
   std::vector<ConsumerLog> logs(kConsumers);
   for (int c = 0; c < kConsumers; ++c) {
     threads.emplace_back([&, c] {
@@ -227,26 +250,13 @@ void mpmc_run(std::uint32_t capacity, std::uint64_t per_producer, Mode mode) {
       << "blocking ops outlived " << wake_test::kSlowWakeMs << " ms: a lost wake-up";
   if (stalled()) return;  // producers stopped early; the counts below mean nothing
 
-  std::uint64_t lost = 0, duplicated = 0, reordered = 0, torn = 0;
-  for (int p = 0; p < kProducers; ++p) {
-    std::vector<std::uint8_t> count(per_producer, 0);
-    for (const auto& log : logs)
-      for (std::uint64_t s : log.got[p]) ++count[s];
-    for (std::uint8_t k : count) {
-      lost += k == 0;
-      duplicated += k > 1 ? k - 1u : 0u;
-    }
-  }
-  for (const auto& log : logs) {
-    reordered += log.reordered;
-    torn += log.torn;
-  }
+  const Tally t = exact_multiset(logs, per_producer);
   EXPECT_EQ(push_failures[0] + push_failures[1], 0u);
   EXPECT_EQ(consumed.load(std::memory_order_relaxed), total);
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(duplicated, 0u);
-  EXPECT_EQ(reordered, 0u);
-  EXPECT_EQ(torn, 0u);
+  EXPECT_EQ(t.lost, 0u);
+  EXPECT_EQ(t.duplicated, 0u);
+  EXPECT_EQ(t.reordered, 0u);
+  EXPECT_EQ(t.torn, 0u);
   Message extra{};
   EXPECT_FALSE(ring.try_pop(extra));
 }

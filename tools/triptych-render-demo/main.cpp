@@ -61,14 +61,17 @@ int info(bool validation) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::uint32_t width = 1024, height = 768, particles = 100'000, frames = 30, fif = 2, threads = 2;
+// What the command line asked for.
+struct DemoOptions {
+  std::uint32_t width = 1024, height = 768, particles = 100'000, frames = 30, frames_in_flight = 2, threads = 2;
   int cpu = -1;
   std::string out = "triptych-frame.png";
-  VulkanRendererConfig cfg;
-  bool want_info = false;
+  VulkanRendererConfig renderer;
+  bool info = false;
+};
+
+// argv -> options; false on bad usage.
+bool parse_args(int argc, char** argv, DemoOptions& o) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -78,70 +81,62 @@ int main(int argc, char** argv) {
       v = static_cast<std::uint32_t>(std::strtoul(s, nullptr, 10));
       return true;
     };
+    bool ok = true;
     if (a == "info") {
-      want_info = true;
+      o.info = true;
     } else if (a == "--validation") {
-      cfg.vulkan.validation = true;
+      o.renderer.vulkan.validation = true;
     } else if (a == "--staging") {
-      cfg.layout_path = HostMemoryPath::kStaging;
-      cfg.result_path = HostMemoryPath::kStaging;
+      o.renderer.layout_path = HostMemoryPath::kStaging;
+      o.renderer.result_path = HostMemoryPath::kStaging;
     } else if (a == "--width") {
-      if (!num(width)) return usage();
+      ok = num(o.width);
     } else if (a == "--height") {
-      if (!num(height)) return usage();
+      ok = num(o.height);
     } else if (a == "--particles") {
-      if (!num(particles)) return usage();
+      ok = num(o.particles);
     } else if (a == "--frames") {
-      if (!num(frames)) return usage();
+      ok = num(o.frames);
     } else if (a == "--frames-in-flight") {
-      if (!num(fif)) return usage();
+      ok = num(o.frames_in_flight);
     } else if (a == "--threads") {
-      if (!num(threads)) return usage();
-    } else if (a == "--cpu") {
-      const char* s = next();
-      if (s == nullptr) return usage();
-      cpu = std::atoi(s);
-    } else if (a == "--out") {
-      const char* s = next();
-      if (s == nullptr) return usage();
-      out = s;
-    } else if (a == "--device") {
-      const char* s = next();
-      if (s == nullptr) return usage();
-      if (std::isdigit(static_cast<unsigned char>(s[0])) != 0) {
-        cfg.vulkan.device.index = std::atoi(s);
-      } else {
-        cfg.vulkan.device.name = s;
-      }
+      ok = num(o.threads);
+    } else if (a == "--cpu" || a == "--out" || a == "--device") {
+      const char* v = next();
+      ok = v != nullptr;
+      if (!ok) break;
+      if (a == "--cpu") o.cpu = std::atoi(v);
+      else if (a == "--out") o.out = v;
+      else if (std::isdigit(static_cast<unsigned char>(v[0])) != 0) o.renderer.vulkan.device.index = std::atoi(v);
+      else o.renderer.vulkan.device.name = v;
     } else {
-      return usage();
+      ok = false;
     }
+    if (!ok) return false;
   }
-  if (want_info) return info(cfg.vulkan.validation);
-  if (frames == 0 || particles == 0) return usage();
-  if (cpu >= 0) {
-    if (auto ok = triptych::sched::pin_current_thread(triptych::sched::CpuSet{static_cast<std::uint32_t>(cpu)}, {});
-        !ok) {
-      std::fprintf(stderr, "triptych-render-demo: --cpu %d: %s\n", cpu, ok.error().what().c_str());
-      return 2;
-    }
-  }
+  return o.info || (o.frames != 0 && o.particles != 0);
+}
 
-  // The synthetic arena: one compute slot and the layout / result triple buffers.
-  auto compute = HostZone::create(std::size_t{particles} * sizeof(Particle));
-  if (!compute.ok()) {
-    std::fprintf(stderr, "triptych-render-demo: %s\n", compute.error().what().c_str());
-    return 1;
-  }
+// The synthetic arena: one compute slot of particles scattered over the
+// target, and three layout and three result zones.
+struct DemoArena {
+  HostZone compute;
   std::vector<HostZone> owned;
   std::vector<std::span<std::byte>> layout, result;
+  Particle* particles() { return reinterpret_cast<Particle*>(compute.bytes().data()); }
+};
+
+Result<DemoArena> make_arena(const DemoOptions& o) {
+  auto compute = HostZone::create(std::size_t{o.particles} * sizeof(Particle));
+  if (!compute.ok()) return compute.error();
+  DemoArena a{std::move(compute).value(), {}, {}, {}};
   for (int i = 0; i < 3; ++i) {
-    owned.push_back(HostZone::create(layout_zone_bytes(particles)).value());
-    layout.push_back(owned.back().bytes());
-    owned.push_back(HostZone::create(result_zone_bytes(width, height)).value());
-    result.push_back(owned.back().bytes());
+    a.owned.push_back(HostZone::create(layout_zone_bytes(o.particles)).value());
+    a.layout.push_back(a.owned.back().bytes());
+    a.owned.push_back(HostZone::create(result_zone_bytes(o.width, o.height)).value());
+    a.result.push_back(a.owned.back().bytes());
   }
-  auto* ps = reinterpret_cast<Particle*>(compute.value().bytes().data());
+  Particle* ps = a.particles();
   std::uint64_t seed = 0x9E3779B97F4A7C15ULL;
   auto rnd = [&seed] {
     seed ^= seed << 13;
@@ -149,80 +144,102 @@ int main(int argc, char** argv) {
     seed ^= seed << 17;
     return static_cast<float>(seed >> 40) / static_cast<float>(1 << 24);
   };
-  for (std::uint32_t i = 0; i < particles; ++i) {
+  for (std::uint32_t i = 0; i < o.particles; ++i) {
     const float hue = rnd();
-    ps[i] = {rnd() * static_cast<float>(width), rnd() * static_cast<float>(height), (rnd() - 0.5F) * 4.0F,
+    ps[i] = {rnd() * static_cast<float>(o.width), rnd() * static_cast<float>(o.height), (rnd() - 0.5F) * 4.0F,
              (rnd() - 0.5F) * 4.0F, 1.0F + rnd() * 3.0F,
              rgba(static_cast<std::uint8_t>(255 * hue), static_cast<std::uint8_t>(255 * (1 - hue)), 220, 170),
              i % 3, 0};
   }
+  return a;
+}
 
-  cfg.layout.width = width;
-  cfg.layout.height = height;
-  cfg.frames_in_flight = fif;
-  cfg.layout_tasks = threads;
-  cfg.clear_color = {0.02F, 0.02F, 0.05F, 1.0F};
-  auto made = VulkanRenderer::create(cfg, layout, result);
-  if (!made.ok()) {
-    std::fprintf(stderr, "triptych-render-demo: %s\n", made.error().what().c_str());
-    return 1;
+// The "compute stage": move the particles and bounce them off the edges.
+void step_particles(Particle* ps, const DemoOptions& o) {
+  for (std::uint32_t i = 0; i < o.particles; ++i) {
+    Particle& p = ps[i];
+    p.x += p.vx;
+    p.y += p.vy;
+    if (p.x < 0 || p.x > static_cast<float>(o.width)) p.vx = -p.vx;
+    if (p.y < 0 || p.y > static_cast<float>(o.height)) p.vy = -p.vy;
   }
-  auto& vr = *made.value();
-  std::printf("device: %s (%s)\n", vr.device().name.c_str(), vr.device().type.c_str());
-  std::printf("layout zones: %s; result zones: %s\n",
-              vr.layout_binding(0).imported ? "imported (zero copy)" : vr.layout_binding(0).note.c_str(),
-              vr.result_binding(0).imported ? "imported (GPU writes them)" : vr.result_binding(0).note.c_str());
+}
 
+double p50(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "triptych-render-demo: %s\n", e.what().c_str());
+  return 1;
+}
+
+// Renders o.frames frames with frames_in_flight in flight, writes the last
+// as a PNG and prints the timings.
+int run_frames(const DemoOptions& o, VulkanRenderer& vr, DemoArena& arena) {
   std::vector<double> layout_ms, frame_ms;
   std::int64_t prev_end = 0;
   std::uint64_t last_ticket = 0;
   const std::int64_t t0 = now_ns();
-  for (std::uint32_t f = 0; f < frames; ++f) {
-    // The "compute stage": move the particles and bounce them off the edges.
-    for (std::uint32_t i = 0; i < particles; ++i) {
-      Particle& p = ps[i];
-      p.x += p.vx;
-      p.y += p.vy;
-      if (p.x < 0 || p.x > static_cast<float>(width)) p.vx = -p.vx;
-      if (p.y < 0 || p.y > static_cast<float>(height)) p.vy = -p.vy;
-    }
-    auto t = vr.submit({f, compute.value().bytes(), particles, f % 3, f % 3});
-    if (!t.ok()) {
-      std::fprintf(stderr, "triptych-render-demo: %s\n", t.error().what().c_str());
-      return 1;
-    }
+  for (std::uint32_t f = 0; f < o.frames; ++f) {
+    step_particles(arena.particles(), o);
+    auto t = vr.submit({f, arena.compute.bytes(), o.particles, f % 3, f % 3});
+    if (!t.ok()) return fail(t.error());
     last_ticket = t.value();
-    if (t.value() + 1 < fif) continue;
-    auto done = vr.wait_frame(t.value() + 1 - fif, std::chrono::seconds(60));
-    if (!done.ok()) {
-      std::fprintf(stderr, "triptych-render-demo: %s\n", done.error().what().c_str());
-      return 1;
-    }
+    if (t.value() + 1 < o.frames_in_flight) continue;
+    auto done = vr.wait_frame(t.value() + 1 - o.frames_in_flight, std::chrono::seconds(60));
+    if (!done.ok()) return fail(done.error());
     layout_ms.push_back(static_cast<double>(done.value().layout_end_ns - done.value().render_start_ns) / 1e6);
     if (prev_end != 0) frame_ms.push_back(static_cast<double>(done.value().render_end_ns - prev_end) / 1e6);
     prev_end = done.value().render_end_ns;
   }
   auto last = vr.wait_frame(last_ticket, std::chrono::seconds(60));
-  if (!last.ok()) {
-    std::fprintf(stderr, "triptych-render-demo: %s\n", last.error().what().c_str());
-    return 1;
-  }
+  if (!last.ok()) return fail(last.error());
   const double total_ms = static_cast<double>(now_ns() - t0) / 1e6;
-  auto img = image_from_result_zone(result[last.value().result_zone]);
-  if (!img.ok() || !write_png(out, img.value()).ok()) {
-    std::fprintf(stderr, "triptych-render-demo: cannot write %s\n", out.c_str());
+  auto img = image_from_result_zone(arena.result[last.value().result_zone]);
+  if (!img.ok() || !write_png(o.out, img.value()).ok()) {
+    std::fprintf(stderr, "triptych-render-demo: cannot write %s\n", o.out.c_str());
     return 1;
   }
-  auto p50 = [](std::vector<double> v) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
   const LayoutStats& s = last.value().stats;
-  std::printf("%u frames of %u particles at %ux%u in %.1f ms (%.1f fps)\n", frames, particles, width, height, total_ms,
-              1000.0 * frames / total_ms);
-  std::printf("layout pass p50 %.2f ms (%u threads); frame interval p50 %.2f ms\n", p50(layout_ms), threads, p50(frame_ms));
+  std::printf("%u frames of %u particles at %ux%u in %.1f ms (%.1f fps)\n", o.frames, o.particles, o.width, o.height,
+              total_ms, 1000.0 * o.frames / total_ms);
+  std::printf("layout pass p50 %.2f ms (%u threads); frame interval p50 %.2f ms\n", p50(layout_ms), o.threads,
+              p50(frame_ms));
   std::printf("last frame: %u drawn, %u culled, %u dropped, %u clamped\n", s.drawn, s.culled, s.dropped(), s.clamped);
-  std::printf("wrote %s\n", out.c_str());
+  std::printf("wrote %s\n", o.out.c_str());
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  DemoOptions o;
+  if (!parse_args(argc, argv, o)) return usage();
+  if (o.info) return info(o.renderer.vulkan.validation);
+  if (o.cpu >= 0) {
+    if (auto ok = triptych::sched::pin_current_thread(triptych::sched::CpuSet{static_cast<std::uint32_t>(o.cpu)}, {});
+        !ok) {
+      std::fprintf(stderr, "triptych-render-demo: --cpu %d: %s\n", o.cpu, ok.error().what().c_str());
+      return 2;
+    }
+  }
+  auto arena = make_arena(o);
+  if (!arena.ok()) return fail(arena.error());
+  VulkanRendererConfig cfg = o.renderer;
+  cfg.layout.width = o.width;
+  cfg.layout.height = o.height;
+  cfg.frames_in_flight = o.frames_in_flight;
+  cfg.layout_tasks = o.threads;
+  cfg.clear_color = {0.02F, 0.02F, 0.05F, 1.0F};
+  auto made = VulkanRenderer::create(cfg, arena.value().layout, arena.value().result);
+  if (!made.ok()) return fail(made.error());
+  auto& vr = *made.value();
+  std::printf("device: %s (%s)\n", vr.device().name.c_str(), vr.device().type.c_str());
+  std::printf("layout zones: %s; result zones: %s\n",
+              vr.layout_binding(0).imported ? "imported (zero copy)" : vr.layout_binding(0).note.c_str(),
+              vr.result_binding(0).imported ? "imported (GPU writes them)" : vr.result_binding(0).note.c_str());
+  return run_frames(o, vr, arena.value());
 }

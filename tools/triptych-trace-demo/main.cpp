@@ -249,6 +249,86 @@ std::string fmt_ms(double ns) {
   return buf;
 }
 
+// The frame loop: issues opt.frames frames at opt.rate_hz into the compute
+// mailbox (skipping a frame compute is still busy with, as a mailbox would).
+void issue_frames(Pipeline& p, const Options& opt) {
+  register_thread("frame loop");
+  ThreadProbe probe;
+  const auto period = static_cast<std::uint64_t>(1e9 / opt.rate_hz);
+  const std::uint64_t start = now_ns() + 5'000'000;  // let the stage threads settle
+  for (std::uint64_t i = 0; i < opt.frames; ++i) {
+    sleep_until_ns(start + i * period);
+    TRIPTYCH_SPAN("issue frame");
+    const std::uint64_t frame = p.table.begin_frame(now_ns());
+    // SYNC(mailbox): acquire pairs with compute's store_and_wake(0).
+    if (p.compute_in.value.load(std::memory_order_acquire) == 0) {
+      store_and_wake(p.compute_in, static_cast<std::uint32_t>(frame + 1), 1);
+    } else {
+      (void)p.table.mark_dropped(frame);
+    }
+  }
+  put(p.compute_in, kStop);
+  (void)probe.finish();
+}
+
+// The report's four files and the raw trace table in opt.out.
+bool write_outputs(const TraceReport& report, const Options& opt, const void* table_bytes, std::size_t bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(opt.out, ec);
+  if (ec) {
+    std::fprintf(stderr, "triptych-trace-demo: cannot create %s: %s\n", opt.out.c_str(), ec.message().c_str());
+    return false;
+  }
+  const std::string base = opt.out + "/";
+  std::ofstream raw(base + "trace-table.bin", std::ios::binary | std::ios::trunc);
+  raw.write(static_cast<const char*>(table_bytes), static_cast<std::streamsize>(bytes));
+  if (!raw) {
+    std::fprintf(stderr, "triptych-trace-demo: cannot write %strace-table.bin\n", base.c_str());
+    return false;
+  }
+  for (const auto& r : {write_chrome_trace_file(report, base + "trace.json"),
+                        write_frames_csv_file(report, base + "frames.csv"),
+                        write_stats_json_file(report, base + "stats.json"),
+                        write_html_report_file(report, base + "report.html")}) {
+    if (!r) {
+      std::fprintf(stderr, "triptych-trace-demo: %s\n", r.error().what().c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// The console summary: frames, latency, interval, misses, per-thread waits.
+void print_summary(const TraceReport& report) {
+  const FrameStats& s = report.stats;
+  const DurationStats& lat = s[Segment::kLatency];
+  const DurationStats& itv = s[Segment::kInterval];
+  std::printf("frames: %llu complete, %llu dropped, %llu invalid\n", static_cast<unsigned long long>(s.complete),
+              static_cast<unsigned long long>(s.dropped), static_cast<unsigned long long>(s.invalid));
+  std::printf("latency ms: mean %s stddev %s p50 %s p99 %s max %s\n", fmt_ms(lat.mean_ns).c_str(),
+              fmt_ms(lat.stddev_ns).c_str(), fmt_ms(static_cast<double>(lat.p50_ns)).c_str(),
+              fmt_ms(static_cast<double>(lat.p99_ns)).c_str(), fmt_ms(static_cast<double>(lat.max_ns)).c_str());
+  std::printf("interval ms: mean %s stddev %s p99 %s\n", fmt_ms(itv.mean_ns).c_str(), fmt_ms(itv.stddev_ns).c_str(),
+              fmt_ms(static_cast<double>(itv.p99_ns)).c_str());
+  std::printf("deadline misses (latency > 1/rate): 60 Hz %llu, 120 Hz %llu, 144 Hz %llu\n",
+              static_cast<unsigned long long>(s.deadline_misses[0]),
+              static_cast<unsigned long long>(s.deadline_misses[1]),
+              static_cast<unsigned long long>(s.deadline_misses[2]));
+  for (const auto& t : report.threads) {
+    if (!t.has_counters) continue;
+    std::printf(
+        "thread %-18s contention wait %6.2f%%%s, idle wait %6.2f%%, %llu voluntary / %llu "
+        "involuntary switches\n",
+        t.name.c_str(), 100.0 * t.counters.futex_wait_share(),
+        t.counters.futex_wait_share() > kFutexWaitShareFlag ? " (over 5%)" : "",
+        t.counters.wall_ns == 0
+            ? 0.0
+            : 100.0 * static_cast<double>(t.counters.idle_wait_ns) / static_cast<double>(t.counters.wall_ns),
+        static_cast<unsigned long long>(t.counters.voluntary_switches),
+        static_cast<unsigned long long>(t.counters.involuntary_switches));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,26 +362,7 @@ int main(int argc, char** argv) {
   Pipeline& p = *pipeline;
   std::thread compute([&] { compute_thread(p); });
   std::thread render([&] { render_thread(p); });
-
-  register_thread("frame loop");
-  {
-    ThreadProbe probe;
-    const auto period = static_cast<std::uint64_t>(1e9 / opt.rate_hz);
-    const std::uint64_t start = now_ns() + 5'000'000;  // let the stage threads settle
-    for (std::uint64_t i = 0; i < opt.frames; ++i) {
-      sleep_until_ns(start + i * period);
-      TRIPTYCH_SPAN("issue frame");
-      const std::uint64_t frame = p.table.begin_frame(now_ns());
-      // SYNC(mailbox): acquire pairs with compute's store_and_wake(0).
-      if (p.compute_in.value.load(std::memory_order_acquire) == 0) {
-        store_and_wake(p.compute_in, static_cast<std::uint32_t>(frame + 1), 1);
-      } else {
-        (void)p.table.mark_dropped(frame);  // compute is still busy: skip, as a mailbox would
-      }
-    }
-    put(p.compute_in, kStop);
-    (void)probe.finish();
-  }
+  issue_frames(p, opt);
   compute.join();
   render.join();
 
@@ -319,64 +380,8 @@ int main(int argc, char** argv) {
                    {"jitter_ms", std::to_string(opt.jitter_ms)},
                    {"spike_every", std::to_string(opt.spike_every)},
                    {"work", opt.busy ? "spin" : "sleep"}};
-
-  std::error_code ec;
-  std::filesystem::create_directories(opt.out, ec);
-  if (ec) {
-    std::fprintf(stderr, "triptych-trace-demo: cannot create %s: %s\n", opt.out.c_str(),
-                 ec.message().c_str());
-    return 1;
-  }
-  const std::string base = opt.out + "/";
-  {
-    std::ofstream raw(base + "trace-table.bin", std::ios::binary | std::ios::trunc);
-    raw.write(static_cast<const char*>(mem.get()), static_cast<std::streamsize>(bytes));
-    if (!raw) {
-      std::fprintf(stderr, "triptych-trace-demo: cannot write %strace-table.bin\n", base.c_str());
-      return 1;
-    }
-  }
-  for (const auto& r : {write_chrome_trace_file(report, base + "trace.json"),
-                        write_frames_csv_file(report, base + "frames.csv"),
-                        write_stats_json_file(report, base + "stats.json"),
-                        write_html_report_file(report, base + "report.html")}) {
-    if (!r) {
-      std::fprintf(stderr, "triptych-trace-demo: %s\n", r.error().what().c_str());
-      return 1;
-    }
-  }
-
-  const FrameStats& s = report.stats;
-  const DurationStats& lat = s[Segment::kLatency];
-  const DurationStats& itv = s[Segment::kInterval];
-  std::printf("frames: %llu complete, %llu dropped, %llu invalid\n",
-              static_cast<unsigned long long>(s.complete),
-              static_cast<unsigned long long>(s.dropped),
-              static_cast<unsigned long long>(s.invalid));
-  std::printf("latency ms: mean %s stddev %s p50 %s p99 %s max %s\n", fmt_ms(lat.mean_ns).c_str(),
-              fmt_ms(lat.stddev_ns).c_str(), fmt_ms(static_cast<double>(lat.p50_ns)).c_str(),
-              fmt_ms(static_cast<double>(lat.p99_ns)).c_str(),
-              fmt_ms(static_cast<double>(lat.max_ns)).c_str());
-  std::printf("interval ms: mean %s stddev %s p99 %s\n", fmt_ms(itv.mean_ns).c_str(),
-              fmt_ms(itv.stddev_ns).c_str(), fmt_ms(static_cast<double>(itv.p99_ns)).c_str());
-  std::printf("deadline misses (latency > 1/rate): 60 Hz %llu, 120 Hz %llu, 144 Hz %llu\n",
-              static_cast<unsigned long long>(s.deadline_misses[0]),
-              static_cast<unsigned long long>(s.deadline_misses[1]),
-              static_cast<unsigned long long>(s.deadline_misses[2]));
-  for (const auto& t : report.threads) {
-    if (!t.has_counters) continue;
-    std::printf(
-        "thread %-18s contention wait %6.2f%%%s, idle wait %6.2f%%, %llu voluntary / %llu "
-        "involuntary switches\n",
-        t.name.c_str(), 100.0 * t.counters.futex_wait_share(),
-        t.counters.futex_wait_share() > kFutexWaitShareFlag ? " (over 5%)" : "",
-        t.counters.wall_ns == 0 ? 0.0
-                                : 100.0 * static_cast<double>(t.counters.idle_wait_ns) /
-                                      static_cast<double>(t.counters.wall_ns),
-        static_cast<unsigned long long>(t.counters.voluntary_switches),
-        static_cast<unsigned long long>(t.counters.involuntary_switches));
-  }
-  std::printf("wrote %strace.json frames.csv stats.json report.html trace-table.bin\n",
-              base.c_str());
+  if (!write_outputs(report, opt, mem.get(), bytes)) return 1;
+  print_summary(report);
+  std::printf("wrote %s/trace.json frames.csv stats.json report.html trace-table.bin\n", opt.out.c_str());
   return 0;
 }
