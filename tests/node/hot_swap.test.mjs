@@ -26,9 +26,9 @@ const skip = !built && `build ${buildDir} first (make build)`;
 // vy says which kernel computed it (ID * 1000) plus how many tp_kernel_init
 // calls that kernel had seen. Each chunk first checks that its input was
 // computed by one kernel, all at one step: a frame that mixed two kernels
-// fails the next one. SPIN_ITERATIONS of busy work per particle make each
-// frame's compute long enough that a swap is usually asked for mid-frame.
-export const KERNEL_SOURCE = `
+// fails the next one. SPIN_ITERATIONS of busy work per particle set how much
+// of each frame period compute takes.
+const KERNEL_SOURCE = `
 #include "triptych_kernel.h"
 
 STATIC_EXTRA
@@ -71,9 +71,12 @@ int32_t tp_kernel_step(const tp_kernel_ctx* ctx, uint32_t begin, uint32_t end) {
 }
 `;
 
-const SPIN_ITERATIONS = 300;
+// Busy work per particle: a light scene (about a quarter of the 8.3 ms
+// period in compute here) and a busy one (about the whole period).
+const LIGHT_SPIN = 300;
+const BUSY_SPIN = 1500;
 
-export function buildTestKernel(dir, name, { id = 1, initExtra = '', spin = SPIN_ITERATIONS, extra = '', source } = {}) {
+function buildTestKernel(dir, name, { id = 1, initExtra = '', spin = LIGHT_SPIN, extra = '', source } = {}) {
   const src = join(dir, `${name}.c`);
   const text = source ?? KERNEL_SOURCE.replace('STATIC_EXTRA', extra).replace('INIT_EXTRA', initExtra);
   writeFileSync(src, `#define KERNEL_ID ${id}\n#define SPIN_ITERATIONS ${spin}u\n${text}`);
@@ -98,8 +101,9 @@ function newestSlot(engine, particles) {
 const scene = { particles: 4096, grain: 256, hz: 120, width: 64, height: 64, renderer: 'cpu', lag: 'wait' };
 const dir = built ? mkdtempSync(join(tmpdir(), 'triptych-hot-swap-test-')) : null;
 
-test('20 swaps during a 120 Hz run: no failed frame, exact accounting, state carried over', { skip, timeout: 120000 }, async () => {
-  const kernels = [buildTestKernel(dir, 'carry_a', { id: 1 }), buildTestKernel(dir, 'carry_b', { id: 2 })];
+// 20 swaps between two kernels that spin `spin` iterations per particle.
+async function twentySwaps(spin) {
+  const kernels = [buildTestKernel(dir, `carry_a_${spin}`, { id: 1, spin }), buildTestKernel(dir, `carry_b_${spin}`, { id: 2, spin })];
   const engine = await lib.createEngine({ ...scene, kernel: kernels[0], seconds: 0 });
   try {
     engine.start();
@@ -116,6 +120,7 @@ test('20 swaps during a 120 Hz run: no failed frame, exact accounting, state car
       assert.equal(engine.kernel.sha256, r.sha256);
       // Let the new kernel compute a few frames, then look at its output.
       await new Promise((res) => setTimeout(res, 40));
+      assert.equal(engine.status().failed, 0, `swap ${n}: no frame failed (a frame computed by two kernels fails the next): ${engine.failures[0]}`);
       const after = newestSlot(engine, scene.particles);
       assert.ok(after.steps > before.steps, `swap ${n}: the step count goes on (${before.steps} -> ${after.steps}), never restarts`);
       before = after;
@@ -139,13 +144,24 @@ test('20 swaps during a 120 Hz run: no failed frame, exact accounting, state car
     assert.equal(stats.config['kernel abi'], '2');
     assert.match(stats.config['kernel sha256'], /^[0-9a-f]{12}$/);
     assert.equal(stats.config['kernel swaps'], '20 swapped, 0 refused');
-    assert.match(stats.config['kernel swap 20'], /^from frame \d+: .*carry_a\.wasm \(ABI 2, sha256 [0-9a-f]{12}\), build [\d.]+ ms, swap [\d.]+ ms/);
+    assert.match(stats.config['kernel swap 20'], /^from frame \d+: .*carry_a_\d+\.wasm \(ABI 2, sha256 [0-9a-f]{12}\), build [\d.]+ ms, swap [\d.]+ ms/);
     const spans = JSON.parse(readFileSync(join(out, 'trace.json'), 'utf8')).traceEvents.filter((e) => e.cat === 'span');
     assert.equal(spans.filter((e) => e.name === 'kernel swap').length, 20, 'one trace span per swap');
     assert.equal(spans.filter((e) => e.name === 'kernel build').length, 20, 'one build span per swap');
   } finally {
     await engine.close();
   }
+}
+
+test('20 swaps during a light 120 Hz run: no failed frame, exact accounting, state carried over', { skip, timeout: 120000 }, async () => {
+  await twentySwaps(LIGHT_SPIN);
+});
+
+// The workers prepare a kernel while idle, which is just after a frame, so in
+// a light scene the arm mostly lands between frames; here compute fills most
+// of each period, so most arms land mid-frame: the boundary must hold.
+test('20 swaps while compute fills the frame: no frame mixes two kernels', { skip, timeout: 120000 }, async () => {
+  await twentySwaps(BUSY_SPIN);
 });
 
 test('a broken replacement is refused with its error; the old kernel keeps running', { skip, timeout: 120000 }, async () => {
