@@ -287,7 +287,7 @@ export class Engine {
   // progress (posted to workers that start meanwhile), prepare failures by
   // generation, every swap tried, and the chain that runs them one at a time.
   #swapWords = null; #swapFrom = null; #generations = 0; #offer = null; #prepareFailures = new Map();
-  #swaps = []; #swapChain = Promise.resolve(); #firstKernel; #ctxAddress;
+  #swaps = []; #swapChain = Promise.resolve(); #firstKernel; #ctxAddress; #rehearsal = null;
 
   constructor(native, memories, opts, kernel, addonPath, zoneMap, ctxAddress = 0) {
     this.#native = native; this.#memory = memories?.kernel ?? null; this.#engineMemory = memories?.engine ?? null;
@@ -582,26 +582,37 @@ export class Engine {
     return ctx;
   }
 
-  // Runs the new kernel's tp_kernel_init in a throwaway worker over the
+  // Runs the new kernel's tp_kernel_init in the rehearsal worker over the
   // load probe's scratch memory; a trap, a refusal or a hang past the
-  // deadline refuses the kernel.
+  // deadline refuses the kernel (a hung rehearsal worker is terminated).
   async #rehearse(k, module) {
     new Uint8Array(k.scratch.buffer, this.#ctxAddress, 64).set(this.#rehearsalContext());
+    if (this.#rehearsal === null) {
+      this.#rehearsal = new Worker(join(here, 'kernel-rehearsal.mjs'));
+      this.#rehearsal.unref();
+    }
+    const w = this.#rehearsal;
     const l = this.#zoneMap;
-    const w = new Worker(join(here, 'kernel-rehearsal.mjs'), {
-      workerData: { module, memory: k.scratch, ctxAddress: this.#ctxAddress, stackLow: l.stacksOffset,
-        stackHigh: l.stacksOffset + l.stackStride, tlsSize: k.tlsSize, tlsAlign: k.tlsAlign, name: k.name },
-    });
-    let timer;
     const limit = this.#opts.deadlineMs;
+    let timer;
+    let onMessage;
+    let onError;
+    let onExit;
     const verdict = await new Promise((done) => {
-      timer = setTimeout(() => done({ ok: false, message: `kernel ${k.name}: tp_kernel_init ran past the ${limit} ms deadline` }), limit);
-      w.once('message', done);
-      w.once('error', (err) => done({ ok: false, message: `kernel ${k.name}: tp_kernel_init failed: ${err.message}` }));
-      w.once('exit', (code) => done({ ok: false, message: `kernel ${k.name}: the init rehearsal exited with code ${code}` }));
+      timer = setTimeout(() => done({ ok: false, hung: true, message: `kernel ${k.name}: tp_kernel_init ran past the ${limit} ms deadline` }), limit);
+      onMessage = done;
+      onError = (err) => done({ ok: false, hung: true, message: `kernel ${k.name}: tp_kernel_init failed: ${err.message}` });
+      onExit = (code) => done({ ok: false, hung: true, message: `kernel ${k.name}: the init rehearsal exited with code ${code}` });
+      w.on('message', onMessage).on('error', onError).on('exit', onExit);
+      w.postMessage({ module, memory: k.scratch, ctxAddress: this.#ctxAddress, stackLow: l.stacksOffset,
+        stackHigh: l.stacksOffset + l.stackStride, tlsSize: k.tlsSize, tlsAlign: k.tlsAlign, name: k.name });
     });
     clearTimeout(timer);
-    await w.terminate();
+    w.off('message', onMessage).off('error', onError).off('exit', onExit);
+    if (verdict.hung) {
+      this.#rehearsal = null;
+      await w.terminate();
+    }
     if (!verdict.ok) throw new KernelError('ERR_TRIPTYCH_KERNEL_INIT', `${k.path}: ${verdict.message}`);
   }
 
@@ -691,6 +702,8 @@ export class Engine {
     }
     if (this.#watchdog) clearInterval(this.#watchdog);
     this.#finalWorkers = true;
+    await this.#swapChain;
+    await this.#rehearsal?.terminate();
     // Workers see the engine finished and leave on their own (members parked
     // in take() are woken); terminate any that do not within the bound.
     await Promise.all(this.#workers.map(async (e) => {
