@@ -103,6 +103,15 @@ export interface ZoneMap {
 
 export interface WorkerInfo { slot: number; cpu: number; tid: number; member: number; }
 
+/** A kernel as the outputs name it: file (null: compiled in), ABI version, first 12 hex digits of its sha256. */
+export interface KernelIdentity { file: string | null; name: string; abi: number; sha256: string | null; generation: number; }
+
+/** One engine.swapKernel() attempt (refused ones carry `error`). */
+export interface KernelSwap {
+  generation: number; ok: boolean; file: string; name: string | null; abi: number | null; sha256: string | null;
+  buildMs: number | null; swapMs: number | null; frameCostMs: number | null; fromFrame: number | null; error: string | null;
+}
+
 export declare class Engine {
   /** The kernel's memory: the only memory kernel instances import; compute zones are here (null for native compute). */
   readonly kernelMemory: WebAssembly.Memory | null;
@@ -128,6 +137,12 @@ export declare class Engine {
   wait(options?: { onStatus?: (s: EngineStatus) => void; intervalMs?: number }): Promise<EngineStatus>;
   requestStop(): void;
   writeOutputs(paths: Outputs, runConfig?: Record<string, string | number | boolean>): void;
+  /** The kernel running now. */
+  readonly kernel: KernelIdentity;
+  /** Every swap tried, in order. */
+  readonly kernelSwaps: KernelSwap[];
+  /** Swaps in a kernel (.wasm path or bytes) at the next frame boundary; rejects with a KernelError and keeps the old one. */
+  swapKernel(source: string | Uint8Array | ArrayBuffer, options?: { buildMs?: number; file?: string }): Promise<KernelSwap>;
   summaryTable(): string;
   /** With hostPresents: copies the newest frame's RGBA8 pixels; its frame id, or null if none is new. */
   copyResult(pixels: Uint8Array | Uint8ClampedArray): number | null;

@@ -3,8 +3,9 @@
 // The triptych command line: run | plan | info | bench. Exit codes: 0 ok,
 // 1 runtime failure, 2 bad usage. Every command has --help. Design: docs/cli.md.
 import { parseArgs } from 'node:util';
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import process from 'node:process';
 
 const USAGE = `usage: triptych <command> [options]
@@ -101,8 +102,18 @@ async function cmdRun(args) {
   const help = await runHelp();
   const { values } = parse(args, t.flags, help);
   if (values.help) { process.stdout.write(help); return 0; }
-  const { files, baseline, headless, quiet, scene, out, trace, report, csv, stats, snapshot, ...opts } = t.normalise(values);
+  const { files, baseline, headless, quiet, scene, watch, out, trace, report, csv, stats, snapshot, ...opts } = t.normalise(values);
+  if (watch && !opts.kernel) throw new UsageError('--watch needs --kernel FILE (a .wasm, or a .c or .ts source to build)');
+  if (watch && baseline) throw new UsageError('--watch swaps kernels in the zero-copy engine; the copy baseline cannot (drop --baseline)');
   if (opts.kernel) opts.kernel = resolve(opts.kernel);
+  // A kernel source is built first (triptych kernel build), into a scratch folder.
+  const kernelWatch = await import('../lib/kernel-watch.mjs');
+  const source = opts.kernel && kernelWatch.isKernelSource(opts.kernel) ? opts.kernel : null;
+  if (source) {
+    opts.kernel = join(mkdtempSync(join(tmpdir(), 'triptych-run-')), `${basename(source, extname(source))}.wasm`);
+    const b = await kernelWatch.buildKernelSource(source, opts.kernel);
+    if (!b.ok) throw Object.assign(new Error(`building ${source} failed: ${b.message}`), { code: 'ERR_TRIPTYCH_KERNEL_BUILD' });
+  }
   if (opts.plan.topology) opts.plan.topology = resolve(opts.plan.topology);
   const outputs = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, resolve(f)]));
   for (const f of Object.values(outputs)) mkdirSync(dirname(f), { recursive: true });
@@ -111,20 +122,30 @@ async function cmdRun(args) {
   }
   const { hz, frames, seconds } = opts;
 
-  const { createEngine, plan } = await api();
+  const { createEngine, plan, loadKernel, kernelRunConfig } = await api();
   // A degraded or oversubscribed plan still runs; say so before the run, not only in `triptych plan`.
   for (const w of JSON.parse(plan(opts.plan).json).warnings) process.stderr.write(`triptych: WARNING: ${w}\n`);
   const t0 = performance.now();
   const engine = baseline ? await (await import('../lib/baseline.mjs')).createCopyBaseline(opts) : await createEngine(opts);
   const startup = performance.now() - t0;
+  // The copy baseline has no kernel of its own to report: read the file's.
+  const kernel = engine.kernel ?? kernelIdentity(await loadKernel(opts.kernel ?? (await api()).defaultKernelPath()));
   const untilDone = frames !== 0 ? `${frames} frames` : seconds > 0 ? `${seconds} s` : 'until Ctrl-C';
   const computeText = baseline ? `${engine.workerCount} WASM workers, COPY BASELINE (postMessage + staging copies)`
     : opts.compute === 'wasm' ? `${engine.workerCount} WASM workers` : 'native compute';
-  process.stdout.write(`triptych run: ${opts.particles} particles, ${computeText}, ${engine.renderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
+  process.stdout.write(`triptych run: ${opts.particles} particles, kernel ${kernelText(kernel)}, ${computeText}, ${engine.renderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
   let interrupted = false;
   const onSigint = () => { interrupted = true; engine.requestStop(); };
   process.once('SIGINT', onSigint);
   const tty = process.stdout.isTTY && !quiet;
+  // A line of its own above the live status line (swaps, refusals).
+  const say = (text) => process.stdout.write(tty ? `\r${text}\x1b[K\n` : `${text}\n`);
+  const watcher = watch ? kernelWatch.watchKernel(engine, {
+    source: source ?? opts.kernel, output: opts.kernel,
+    onEvent: (e) => say(e.ok
+      ? `triptych: kernel swapped to ${kernelText(e)} from frame ${e.fromFrame} (build ${e.buildMs} ms, swap ${e.swapMs} ms)`
+      : `triptych: kernel ${basename(e.file)} refused, ${kernelText(engine.kernel)} keeps running: ${e.error}`),
+  }) : null;
   const line = (s) => `${s.elapsedS.toFixed(1).padStart(6)} s  ${String(s.fps).padStart(4)} fps  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  presented ${s.presented}  late ${s.late}  dropped ${s.dropped}  failed ${s.failed}`;
   const status = await engine.run({
     intervalMs: tty ? 250 : 1000,
@@ -134,6 +155,7 @@ async function cmdRun(args) {
     },
   });
   process.removeListener('SIGINT', onSigint);
+  await watcher?.close();
   if (tty) process.stdout.write('\n');
   if (interrupted) process.stdout.write('triptych: interrupted; writing the report\n');
   process.stdout.write(engine.summaryTable());
@@ -142,10 +164,13 @@ async function cmdRun(args) {
   let code = 0;
   try {
     engine.writeOutputs(outputs, {
-      host: 'node', scene, particles: opts.particles, hz, frames, seconds,
+      host: 'node', scene: opts.kernel ? `custom kernel ${kernel.name}` : scene, particles: opts.particles, hz, frames, seconds,
       compute: baseline ? 'wasm, copy baseline' : opts.compute,
       workers: engine.workerCount, renderer: engine.renderer, lag: opts.lag, 'wasm tier': opts.wasmTier,
       'start-up ms': startup.toFixed(0),
+      ...(source ? { 'kernel source': source } : {}),
+      // The engine adds its own kernel rows; the copy baseline needs them given.
+      ...(baseline ? kernelRunConfig(kernel) : {}),
     });
     for (const [k, f] of Object.entries(outputs)) process.stdout.write(`wrote ${k}: ${f}\n`);
   } catch (err) {
@@ -158,6 +183,14 @@ async function cmdRun(args) {
     code = 1;
   }
   return code;
+}
+
+// A kernel as the run header and the swap lines name it.
+function kernelIdentity(k) {
+  return { file: k.path, name: k.name, abi: k.abi, sha256: k.sha256 };
+}
+function kernelText(k) {
+  return `${k.file ? basename(k.file) : 'particles (compiled in)'} (ABI ${k.abi}${k.sha256 ? `, sha256 ${k.sha256}` : ''})`;
 }
 
 // The first few failed frames' causes, then how many more there were, so

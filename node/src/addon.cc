@@ -25,6 +25,7 @@
 #include "triptych/pipeline/devices.hpp"
 #include "triptych/pipeline/frame_pacer.hpp"
 #include "triptych/trace/clock.hpp"
+#include "triptych/trace/spans.hpp"
 #include "triptych_kernel.h"
 
 namespace triptych::node {
@@ -57,6 +58,30 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
 // nowNs() -> BigInt: CLOCK_MONOTONIC, the clock of every trace stamp.
 Napi::Value NowNs(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<std::uint64_t>(trace::now_ns()));
+}
+
+// The spans JS may record (traceSpan): hot-swap's, on the thread that swaps.
+constexpr trace::SourceLocation kKernelBuildSpan{"kernel build", "Engine.swapKernel", "node/lib/index.mjs", 0};
+constexpr trace::SourceLocation kKernelSwapSpan{"kernel swap", "Engine.swapKernel", "node/lib/index.mjs", 0};
+
+// traceSpan(name, beginNs, endNs): records a finished span on the calling
+// thread (named "node main" in traces), in the trace clock (nowNs). `name`
+// is one of the spans above.
+Napi::Value TraceSpan(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const std::string name = string_or(info[0], "");
+  const trace::SourceLocation* loc = name == kKernelBuildSpan.name  ? &kKernelBuildSpan
+                                     : name == kKernelSwapSpan.name ? &kKernelSwapSpan
+                                                                    : nullptr;
+  if (loc == nullptr) throw Napi::RangeError::New(env, "traceSpan: unknown span '" + name + "'");
+  const std::uint64_t begin = to_u64(env, info[1], "beginNs");
+  const std::uint64_t end = to_u64(env, info[2], "endNs");
+  if (end < begin) throw Napi::RangeError::New(env, "traceSpan: endNs is before beginNs");
+  if (trace::enabled()) {
+    trace::set_thread_name("node main");
+    (void)trace::this_thread_trace().push(trace::SpanEvent{loc, begin, end, 0, 0});
+  }
+  return env.Undefined();
 }
 
 // new FramePacer(periodNs: bigint): the native frame loop's pacing
@@ -95,6 +120,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("FramePacer", FramePacerWrap::Define(env));
     exports.Set("kernelAbiVersion", Napi::Number::New(env, TP_KERNEL_ABI_VERSION));
     exports.Set("nowNs", Napi::Function::New(env, NowNs, "nowNs"));
+    exports.Set("traceSpan", Napi::Function::New(env, TraceSpan, "traceSpan"));
     DefineAddon(exports, {
         InstanceMethod("computeJoin", &Addon::ComputeJoin),
         InstanceMethod("computeTake", &Addon::ComputeTake),

@@ -128,6 +128,10 @@ constexpr RunOption kOptions[] = {
      "the same scene the way a typical Electron app moves data: postMessage clones, "
      "a staging buffer, staging upload and readback",
      "off", &get_field<&RunConfig::baseline>, &set_field<&RunConfig::baseline>},
+    {"watch", "watch", OptionType::kSwitch, kCliHost, false, false, 0, 0, "", "",
+     "with --kernel: rebuild (a .c or .ts source) or reload (a .wasm) the kernel when its file changes "
+     "and swap it in at a frame boundary",
+     "", &get_field<&RunConfig::watch>, &set_field<&RunConfig::watch>},
     {"seed", "seed", OptionType::kInteger, kEveryHost, false, false, 0, 4294967295.0, "", "N",
      "initial particle placement", "", &get_field<&EngineConfig::seed>, &set_field<&EngineConfig::seed>},
     {"wasmTier", "wasm-tier", OptionType::kChoice, kNode, false, false, 0, 0, "eager|lazy", "MODE",

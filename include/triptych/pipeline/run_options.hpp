@@ -63,6 +63,7 @@ struct RunConfig {
   // The command lines'.
   std::string scene = "particles";
   std::string baseline;       // "" or "copy"
+  bool watch = false;         // `triptych run --watch`: swap the kernel in when its file changes
   bool headless = false;
   bool quiet = false;
   RunOutputs outputs;
