@@ -103,8 +103,6 @@ async function cmdRun(args) {
   const { values } = parse(args, t.flags, help);
   if (values.help) { process.stdout.write(help); return 0; }
   const { files, baseline, headless, quiet, scene, watch, out, trace, report, csv, stats, snapshot, ...opts } = t.normalise(values);
-  if (watch && !opts.kernel) throw new UsageError('--watch needs --kernel FILE (a .wasm, or a .c or .ts source to build)');
-  if (watch && baseline) throw new UsageError('--watch swaps kernels in the zero-copy engine; the copy baseline cannot (drop --baseline)');
   if (opts.kernel) opts.kernel = resolve(opts.kernel);
   // A kernel source is built first (triptych kernel build), into a scratch folder.
   const kernelWatch = await import('../lib/kernel-watch.mjs');

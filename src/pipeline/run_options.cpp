@@ -349,6 +349,13 @@ Result<void> finish_run_config(RunConfig& c) {
                       "compute 'native' runs the particle kernel compiled into the engine, not a .wasm: "
                       "drop the kernel, or use compute 'wasm' to run " + c.kernel);
   }
+  if (c.watch && c.kernel.empty()) {
+    return make_error(Errc::kBadOption, "--watch needs --kernel FILE (a .wasm, or a .c or .ts source to build)");
+  }
+  if (c.watch && !c.baseline.empty()) {
+    return make_error(Errc::kBadOption,
+                      "--watch swaps kernels in the zero-copy engine; the copy baseline cannot (drop --baseline)");
+  }
   if (!c.baseline.empty() && c.compute != "wasm") {
     return make_error(Errc::kBadOption, "the copy baseline runs the WASM kernel; drop compute '" + c.compute + "'");
   }

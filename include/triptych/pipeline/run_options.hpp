@@ -108,7 +108,8 @@ enum class OptionNaming : std::uint8_t { kKey, kFlag };
 
 // The rules between options, after every set_option(): --seconds and
 // --frames exclude each other (frames, when given, ends the run instead of
-// seconds); --kernel needs WASM compute; the copy baseline runs the WASM kernel.
+// seconds); --kernel needs WASM compute; the copy baseline runs the WASM
+// kernel; --watch needs --kernel and the zero-copy engine.
 [[nodiscard]] Result<void> finish_run_config(RunConfig& config);
 
 // The core plan for this run: loads the topology once (the XML file, when
