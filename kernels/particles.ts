@@ -9,7 +9,7 @@
 // `triptych kernel build kernels/particles.ts`. Guide: docs/wasm-kernels.md.
 import {
   TP_CTX_FIRST_FRAME, TP_KERNEL_ABI_VERSION, TP_SHAPE_CIRCLE, TP_SHAPE_ROUNDED_RECT,
-  tp_kernel_ctx, tp_kernel_ptr, tp_particle, tp_particle_at,
+  tp_hash32, tp_kernel_ctx, tp_kernel_ptr, tp_particle, tp_particle_at,
 } from "triptych-kernel";
 
 const FLOW_GAIN: f32 = 1.6;       // curl field -> acceleration
@@ -41,17 +41,6 @@ function cos4(x: v128): v128 {
   return f32x4.add(f32x4.mul(p, r2), splat(1.0));
 }
 
-// Deterministic initial state from (seed, index): a 32-bit integer hash.
-// @ts-ignore: decorator
-@inline function hash32(x: u32): u32 {
-  x ^= x >>> 16;
-  x *= 0x7feb352d;
-  x ^= x >>> 15;
-  x *= 0x846ca68b;
-  x ^= x >>> 16;
-  return x;
-}
-
 // [-1, 1)
 // @ts-ignore: decorator
 @inline function unit_float(h: u32): f32 {
@@ -78,10 +67,10 @@ function style(p: tp_particle, index: u32): void {
 
 function init_range(ctx: tp_kernel_ctx, out: usize, begin: u32, end: u32): void {
   for (let i = begin; i < end; ++i) {
-    const h = hash32(ctx.seed ^ (i * 0x9e3779b9));
+    const h = tp_hash32(ctx.seed ^ (i * 0x9e3779b9));
     const p = tp_particle_at(out, i);
     p.x = unit_float(h) * <f32>0.9;
-    p.y = unit_float(hash32(h)) * <f32>0.9;
+    p.y = unit_float(tp_hash32(h)) * <f32>0.9;
     p.vx = 0.0;
     p.vy = 0.0;
     style(p, i);

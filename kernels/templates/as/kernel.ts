@@ -7,20 +7,11 @@
 // docs/wasm-kernels.md in triptych, "AssemblyScript kernels".
 import {
   TP_CTX_FIRST_FRAME, TP_KERNEL_ABI_VERSION, TP_SHAPE_CIRCLE,
-  tp_kernel_ctx, tp_kernel_ptr, tp_particle, tp_particle_at,
+  tp_hash32, tp_kernel_ctx, tp_kernel_ptr, tp_particle, tp_particle_at,
 } from "triptych-kernel";
 
 const GRAVITY: f32 = 1.5; // world units per second squared
 const BOUNCE: f32 = 0.85; // share of the speed kept at each bounce
-
-function hash32(x: u32): u32 {
-  x ^= x >>> 16;
-  x *= 0x7feb352d;
-  x ^= x >>> 15;
-  x *= 0x846ca68b;
-  x ^= x >>> 16;
-  return x;
-}
 
 // [0, 1)
 function unit(h: u32): f32 {
@@ -29,15 +20,15 @@ function unit(h: u32): f32 {
 
 // Particle i of the first frame: the same for a given seed, whatever the chunking.
 function spawn(p: tp_particle, seed: u32, i: u32): void {
-  const h = hash32(seed ^ (i * 0x9e3779b9));
+  const h = tp_hash32(seed ^ (i * 0x9e3779b9));
   const angle = <f32>6.2831853 * unit(h);
-  const speed = <f32>0.2 + <f32>0.8 * unit(hash32(h));
-  p.x = <f32>1.8 * unit(hash32(h ^ 1)) - <f32>0.9;
-  p.y = <f32>1.8 * unit(hash32(h ^ 2)) - <f32>0.9;
+  const speed = <f32>0.2 + <f32>0.8 * unit(tp_hash32(h));
+  p.x = <f32>1.8 * unit(tp_hash32(h ^ 1)) - <f32>0.9;
+  p.y = <f32>1.8 * unit(tp_hash32(h ^ 2)) - <f32>0.9;
   p.vx = speed * Mathf.cos(angle);
   p.vy = speed * Mathf.sin(angle);
   p.size = 0.004;
-  p.rgba = 0xff000000 | (hash32(h ^ 3) & 0x00ffffff); // opaque, seeded colour
+  p.rgba = 0xff000000 | (tp_hash32(h ^ 3) & 0x00ffffff); // opaque, seeded colour
   p.shape = TP_SHAPE_CIRCLE;
   p.reserved = 0;
 }

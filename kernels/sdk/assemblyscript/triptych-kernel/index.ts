@@ -67,3 +67,16 @@ export function tp_kernel_ptr(ctx: tp_kernel_ctx, offset: u64): usize {
 export function tp_particle_at(slot: usize, index: u32): tp_particle {
   return changetype<tp_particle>(slot + (<usize>index << 5));
 }
+
+/** A 32-bit integer hash, for deterministic initial states from
+ * (ctx.seed, index): the one kernels/particles.c and the C template use. */
+// @ts-ignore: decorator
+@inline
+export function tp_hash32(x: u32): u32 {
+  x ^= x >>> 16;
+  x *= 0x7feb352d;
+  x ^= x >>> 15;
+  x *= 0x846ca68b;
+  x ^= x >>> 16;
+  return x;
+}
