@@ -2,38 +2,48 @@
 // `triptych kernel build|new`: a kernel author's path without CMake. `build`
 // runs the SDK's toolchain with the SDK's flags, both read from
 // kernels/sdk/wasm-toolchain.json, the file triptych_add_wasm_kernel reads
-// too, so the two give the same bytes. `new` writes a small working kernel
-// project from kernels/templates/. Runs on the CLI's main thread, blocking
-// (it waits for the compiler). Guide: docs/wasm-kernels.md.
+// too, so the two give the same bytes: clang and wasm-ld for C, the npm
+// package's AssemblyScript compiler for .ts, then binaryen's wasm-opt for
+// either when asked (--opt). `new` writes a small working kernel project
+// (C or AssemblyScript) from kernels/templates/. Runs on the CLI's main
+// thread, blocking (it waits for the compiler). Guide: docs/wasm-kernels.md.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync,
   statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, delimiter, extname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { basename, delimiter, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TriptychError } from './errors.mjs';
 
 const sdkDir = fileURLToPath(new URL('../../kernels/sdk/', import.meta.url));
 const templatesDir = fileURLToPath(new URL('../../kernels/templates/', import.meta.url));
+const require = createRequire(import.meta.url);
+const WASM_PAGE = 65536;
 
 const HELP = `usage: triptych kernel <build|new> [options]
 
-  build FILE.c [FILE.c ...] [-o OUT.wasm] [-D NAME[=VALUE] ...] [--verbose]
-                 compile C (or C++) kernel sources to one .wasm with the SDK's
-                 toolchain and flags (the same as triptych_add_wasm_kernel);
-                 OUT defaults to <first source's name>.wasm in this folder;
-                 --verbose prints each command before running it
-  new NAME [--lang c] [--dir DIR]
+  build FILE.c [FILE.c ...] [-o OUT.wasm] [-D NAME[=VALUE] ...] [--opt|--no-opt] [--verbose]
+  build FILE.ts [FILE.ts ...] [-o OUT.wasm] [--opt|--no-opt] [--verbose]
+                 compile C (or C++) or AssemblyScript kernel sources to one .wasm
+                 with the SDK's toolchain and flags (for C, the same as
+                 triptych_add_wasm_kernel); OUT defaults to <first source's
+                 name>.wasm in this folder; --opt runs binaryen's wasm-opt on
+                 the result (default: ${readToolchain().wasmOpt.byDefault ? '--opt' : '--no-opt'}); --verbose prints each command
+                 before running it
+  new NAME [--lang c|as] [--dir DIR]
                  write a small working kernel project in DIR/NAME (default ./NAME):
-                 NAME.c, CMakeLists.txt (find_package(triptych)) and README.md
+                 C: NAME.c, CMakeLists.txt (find_package(triptych)) and README.md;
+                 as (AssemblyScript): NAME.ts and README.md
 
 Then: triptych run --kernel OUT.wasm. Guide: docs/wasm-kernels.md.
 `;
 
 const C_SOURCES = new Set(['.c', '.cc', '.cpp', '.cxx']);
-const ASSEMBLYSCRIPT_SOURCES = new Set(['.ts', '.as']);
-const NOT_YET_AS = 'AssemblyScript kernels are not supported yet; write the kernel in C (--lang c)';
+const ASSEMBLYSCRIPT_SOURCES = new Set(['.ts']);
+// The template folder (kernels/templates/<lang>) and its source's extension.
+const LANGUAGES = { c: '.c', as: '.ts' };
 
 function usage(message) {
   const err = new Error(`${message}\n\n${HELP}`);
@@ -87,6 +97,20 @@ export function locateToolchain(toolchain = readToolchain()) {
   };
 }
 
+// The path of an npm package's program (its package.json "bin" entry): the
+// copy this triptych package depends on (package.json), run with this node.
+export function npmProgram(pkg, program) {
+  let manifest;
+  try {
+    manifest = require.resolve(`${pkg}/package.json`);
+  } catch {
+    throw new TriptychError('ERR_TRIPTYCH_KERNEL_TOOLCHAIN',
+      `${program} not found: the npm package ${pkg} is not installed; run 'npm ci' in the triptych checkout`);
+  }
+  const { bin } = JSON.parse(readFileSync(manifest, 'utf8'));
+  return join(dirname(manifest), typeof bin === 'string' ? bin : bin[program]);
+}
+
 const quote = (arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`);
 
 function run(argv, verbose, what) {
@@ -98,38 +122,70 @@ function run(argv, verbose, what) {
   }
 }
 
+// Compiles and links C sources into `output`.
+function buildC(sources, defines, output, toolchain, verbose, scratchDir) {
+  const tools = locateToolchain(toolchain);
+  const objects = sources.map((src, i) => {
+    const obj = join(scratchDir, `${i}-${basename(src, extname(src))}.o`);
+    run([tools.compiler, ...toolchain.compileFlags, ...defines.map((d) => `-D${d}`),
+      `-I${sdkDir.replace(/\/$/, '')}`, '-isystem', tools.libcInclude, '-c', resolve(src), '-o', obj], verbose, `compiling ${src}`);
+    return obj;
+  });
+  run([tools.linker, ...toolchain.linkFlags, `--max-memory=${toolchain.maxMemoryBytes}`, '-z', `stack-size=${toolchain.stackBytes}`,
+    ...objects, tools.libc, '-o', output], verbose, `linking ${basename(output)}`);
+}
+
+// Compiles AssemblyScript sources (every one an entry file) into `output`,
+// with the SDK's runtime (the exports the engine checks, no heap) and its
+// `triptych-kernel` module on the import path.
+function buildAssemblyScript(sources, output, toolchain, verbose) {
+  const as = toolchain.assemblyscript;
+  run([process.execPath, npmProgram(as.package, as.program), ...sources.map((src) => resolve(src)), ...as.flags,
+    '--maximumMemory', String(toolchain.maxMemoryBytes / WASM_PAGE), '--stackSize', String(toolchain.stackBytes),
+    '--runtime', join(sdkDir, as.runtime), '--path', join(sdkDir, as.modulePath), '--outFile', output],
+  verbose, `compiling ${sources.join(' ')}`);
+}
+
+// binaryen's wasm-opt, the post-link step for either language.
+function optimise(input, output, toolchain, verbose) {
+  const opt = toolchain.wasmOpt;
+  run([process.execPath, npmProgram(opt.package, opt.program), ...opt.flags, input, '-o', output], verbose, `optimising ${basename(output)}`);
+}
+
 function kernelBuild(args) {
   const { values, positionals } = parse(args, {
     output: { type: 'string', short: 'o' }, define: { type: 'string', short: 'D', multiple: true },
-    verbose: { type: 'boolean', short: 'v' },
+    opt: { type: 'boolean' }, 'no-opt': { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' },
   });
   if (values.help) { process.stdout.write(HELP); return 0; }
   if (positionals.length === 0) throw usage('build: no source file');
+  if (values.opt && values['no-opt']) throw usage('build: --opt and --no-opt contradict each other');
   const defines = values.define ?? [];
   for (const d of defines) {
     if (!/^[A-Za-z_]\w*(=.*)?$/.test(d)) throw usage(`build: -D expects NAME or NAME=VALUE, got '${d}'`);
   }
+  const languages = new Set();
   for (const src of positionals) {
     const ext = extname(src).toLowerCase();
-    if (ASSEMBLYSCRIPT_SOURCES.has(ext)) throw usage(`build ${src}: ${NOT_YET_AS}`);
-    if (!C_SOURCES.has(ext)) throw usage(`build ${src}: expected a C or C++ source (${[...C_SOURCES].join(' ')})`);
+    if (ASSEMBLYSCRIPT_SOURCES.has(ext)) languages.add('AssemblyScript');
+    else if (C_SOURCES.has(ext)) languages.add('C');
+    else throw usage(`build ${src}: expected a C or C++ source (${[...C_SOURCES].join(' ')}) or AssemblyScript (.ts)`);
     if (!existsSync(src)) throw new TriptychError('ERR_TRIPTYCH_KERNEL_BUILD', `build: cannot read ${src}: no such file`);
   }
+  if (languages.size > 1) throw usage('build: one kernel is C or AssemblyScript, not both');
+  const assemblyScript = languages.has('AssemblyScript');
+  if (assemblyScript && defines.length) throw usage('build: -D is for C sources; AssemblyScript has no preprocessor (use a const)');
   const output = resolve(values.output ?? `${basename(positionals[0], extname(positionals[0]))}.wasm`);
   const toolchain = readToolchain();
-  const tools = locateToolchain(toolchain);
-  const objDir = mkdtempSync(join(tmpdir(), 'triptych-kernel-'));
+  const optimised = values.opt ?? (values['no-opt'] ? false : toolchain.wasmOpt.byDefault);
+  const scratchDir = mkdtempSync(join(tmpdir(), 'triptych-kernel-'));
   try {
-    const objects = positionals.map((src, i) => {
-      const obj = join(objDir, `${i}-${basename(src, extname(src))}.o`);
-      run([tools.compiler, ...toolchain.compileFlags, ...defines.map((d) => `-D${d}`),
-        `-I${sdkDir.replace(/\/$/, '')}`, '-isystem', tools.libcInclude, '-c', resolve(src), '-o', obj], values.verbose, `compiling ${src}`);
-      return obj;
-    });
-    run([tools.linker, ...toolchain.linkFlags, `--max-memory=${toolchain.maxMemoryBytes}`, '-z', `stack-size=${toolchain.stackBytes}`,
-      ...objects, tools.libc, '-o', output], values.verbose, `linking ${basename(output)}`);
+    const built = optimised ? join(scratchDir, 'built.wasm') : output;
+    if (assemblyScript) buildAssemblyScript(positionals, built, toolchain, values.verbose);
+    else buildC(positionals, defines, built, toolchain, values.verbose, scratchDir);
+    if (optimised) optimise(built, output, toolchain, values.verbose);
   } finally {
-    rmSync(objDir, { recursive: true, force: true });
+    rmSync(scratchDir, { recursive: true, force: true });
   }
   process.stdout.write(`wrote ${output}\n`);
   return 0;
@@ -145,18 +201,21 @@ function kernelNew(args) {
     throw usage(`new: NAME must be a letter or _ then letters, digits or _ (at most 64), got '${name}'`);
   }
   const lang = values.lang ?? 'c';
-  if (lang === 'as') throw usage(`new: ${NOT_YET_AS}`);
-  if (lang !== 'c') throw usage(`new: --lang must be c (or, later, as), got '${lang}'`);
+  if (!Object.hasOwn(LANGUAGES, lang)) throw usage(`new: --lang must be c or as (AssemblyScript), got '${lang}'`);
   const target = resolve(values.dir ?? '.', name);
   if (existsSync(target)) throw new TriptychError('ERR_TRIPTYCH_KERNEL_EXISTS', `new: ${target} already exists; nothing written`);
   const template = join(templatesDir, lang);
+  const source = `${name}${LANGUAGES[lang]}`;
   mkdirSync(target, { recursive: true });
-  for (const file of readdirSync(template)) {
+  const written = [];
+  for (const file of readdirSync(template).sort()) {
     const text = readFileSync(join(template, file), 'utf8').replaceAll('@NAME@', name);
-    writeFileSync(join(target, file === 'kernel.c' ? `${name}.c` : file), text);
+    const as = file === `kernel${LANGUAGES[lang]}` ? source : file;
+    writeFileSync(join(target, as), text);
+    if (as === source) written.unshift(as); else written.push(as);
   }
-  process.stdout.write(`wrote ${target}: ${name}.c, CMakeLists.txt, README.md\n` +
-    `next: cd ${quote(target)} && triptych kernel build ${name}.c && triptych run --kernel ${name}.wasm\n`);
+  process.stdout.write(`wrote ${target}: ${written.join(', ')}\n` +
+    `next: cd ${quote(target)} && triptych kernel build ${source} && triptych run --kernel ${name}.wasm\n`);
   return 0;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The kernels in docs/wasm-kernels.md build as written and run: every fenced
-// block whose info string is `c kernel` is extracted, built with
+// block whose info string is `c kernel` (C) or `ts as kernel`
+// (AssemblyScript) is extracted, built with
 // `triptych kernel build` in a temporary folder and run for a few frames on
 // the CPU renderer, which must present them all and fail none. So the
 // guide's examples cannot rot.
@@ -39,20 +40,25 @@ test('fencedBlocks finds only the marked blocks, and refuses an unclosed one', (
   assert.throws(() => fencedBlocks('```c kernel\nint a;\n', 'c kernel'), /unclosed code block at line 1/);
 });
 
-const blocks = fencedBlocks(readFileSync(guide, 'utf8'), 'c kernel');
+const markdown = readFileSync(guide, 'utf8');
+const blocks = [
+  ...fencedBlocks(markdown, 'c kernel').map((b) => ({ ...b, source: 'example.c' })),
+  ...fencedBlocks(markdown, 'ts as kernel').map((b) => ({ ...b, source: 'example.ts' })),
+];
 
 test('the guide has kernels to check', () => {
-  assert.ok(blocks.length >= 2, `docs/wasm-kernels.md has ${blocks.length} \`c kernel\` blocks`);
+  assert.ok(blocks.filter((b) => b.source === 'example.c').length >= 2, 'docs/wasm-kernels.md has `c kernel` blocks');
+  assert.ok(blocks.some((b) => b.source === 'example.ts'), 'docs/wasm-kernels.md has a `ts as kernel` block');
 });
 
-for (const { line, code } of blocks) {
+for (const { line, code, source } of blocks) {
   test(`docs/wasm-kernels.md:${line} builds with triptych kernel build and runs 10 frames, none failed`, { skip }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'triptych-docs-kernel-'));
-    writeFileSync(join(dir, 'example.c'), code);
+    writeFileSync(join(dir, source), code);
     const run = (...args) => spawnSync(process.execPath, [cli, ...args], {
       cwd: dir, encoding: 'utf8', env: { ...process.env, TRIPTYCH_BUILD_DIR: buildDir }, timeout: 120000,
     });
-    const b = run('kernel', 'build', 'example.c');
+    const b = run('kernel', 'build', source);
     assert.equal(b.status, 0, `docs/wasm-kernels.md:${line} builds:\n${b.stderr}`);
     const r = run('run', '--kernel', 'example.wasm', '--frames', '10', '--renderer', 'cpu', '--quiet', '--stats', 'stats.json');
     assert.equal(r.status, 0, r.stderr);
