@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The deadline governor's rules (include/triptych/pipeline/governor.hpp):
-// shed fast, restore slowly and only when the prediction fits, and block a
-// level whose restore had to be undone. Pure arithmetic on the times the
+// shed fast, restore slowly and only when the prediction fits, and raise the
+// bar for a level whose restore had to be undone. Pure arithmetic on the times the
 // caller passes; wait-free, no allocation. One owner thread (the render
 // thread). Design: docs/pipeline.md, "Deadline governor".
 #include "triptych/pipeline/governor.hpp"
@@ -14,7 +14,7 @@ std::string_view governor_reason_text(GovernorReason reason) noexcept {
   switch (reason) {
     case GovernorReason::kConsecutiveOverBudget: return "consecutive frames over budget";
     case GovernorReason::kWindowNearBudget: return "p95 latency near budget";
-    case GovernorReason::kHeadroom: return "headroom: the heavier level is predicted to fit";
+    case GovernorReason::kHeadroom: return "headroom: the heavier level's p95 is predicted to fit";
   }
   return "unknown";
 }
@@ -22,7 +22,11 @@ std::string_view governor_reason_text(GovernorReason reason) noexcept {
 std::optional<GovernorDecision> Governor::observe(std::uint64_t frame, std::uint64_t queued_ns,
                                                   std::uint64_t latency_ns, std::uint64_t render_ns,
                                                   std::uint64_t now_ns) noexcept {
-  if (changed_ns_ == 0) changed_ns_ = queued_ns;  // the first sample starts the clock
+  if (seen_ < k_.warmup_frames) {
+    ++seen_;
+    changed_ns_ = now_ns;  // the clock starts after the warm-up
+    return std::nullopt;
+  }
   if (queued_ns < changed_ns_) return std::nullopt;  // made under the previous level
   latency_[count_ % kWindow] = latency_ns;
   render_[count_ % kWindow] = std::min(render_ns, latency_ns);
@@ -41,9 +45,9 @@ std::optional<GovernorDecision> Governor::observe(std::uint64_t frame, std::uint
   }
   if (level_ == 0 || now_ns - changed_ns_ < k_.restore_hold_ns) return std::nullopt;
   const std::uint32_t heavier = level_ - 1;
-  if (now_ns < blocked_until_[heavier]) return std::nullopt;
-  const std::uint64_t predicted = window_percentile(100, true);
-  if (static_cast<double>(predicted) < k_.restore_fraction * static_cast<double>(budget_ns(heavier))) {
+  const double bar = now_ns < blocked_until_[heavier] ? k_.blocked_restore_fraction : k_.restore_fraction;
+  const std::uint64_t predicted = window_percentile(95, true);
+  if (static_cast<double>(predicted) < bar * static_cast<double>(budget_ns(heavier))) {
     return change_to(heavier, GovernorReason::kHeadroom, frame, predicted, now_ns);
   }
   return std::nullopt;
@@ -61,7 +65,7 @@ std::optional<GovernorDecision> Governor::change_to(std::uint32_t to, GovernorRe
   d.budget_ns = budget_ns(why == GovernorReason::kHeadroom ? to : level_);
   if (to > level_) {
     // Shedding from a level restored to only recently: that restore failed.
-    // Block it, for longer each time, so the pair can never flap.
+    // Raise its bar, for longer each time, so the pair can never flap.
     if (restored_at_[level_] != 0 && now - restored_at_[level_] < k_.probation_ns) {
       block_ns_[level_] = block_ns_[level_] == 0 ? k_.failed_restore_block_ns : 2 * block_ns_[level_];
       blocked_until_[level_] = now + block_ns_[level_];

@@ -8,8 +8,8 @@
 // fast (two consecutive over-budget frames, or a window near the budget);
 // restoring is slow and predicted (headroom held for a while, the cost at the
 // lighter level scaled up to the heavier one must still fit), and a restore
-// that had to be undone blocks that level for a growing time, so the level
-// never oscillates. No clock, no allocation per frame, no locks: the caller
+// that had to be undone raises the bar for that level for a growing time, so
+// the level never oscillates. No clock, no allocation per frame, no locks: the caller
 // passes times in. One owner thread (the engine's render thread); the
 // decisions it returns are copied out by the caller. Constants against their
 // anchors (Unreal, Unity HDRP, Filament): docs/pipeline.md, "Deadline governor".
@@ -52,19 +52,23 @@ struct GovernorConstants {
   // (Unreal: 10 % headroom). p95, not p99: over a window of at most 64
   // frames a p99 is the maximum, and one scheduler hiccup would shed.
   double shed_fraction = 0.90;
-  // Restore only when the heavier level's predicted worst frame of the
-  // window stays below this share of its budget: the gap to shed_fraction
-  // is the hysteresis.
+  // Restore only when the heavier level's predicted p95 stays below this
+  // share of its budget: the gap to shed_fraction is the hysteresis.
   double restore_fraction = 0.75;
   // Shed at once after this many consecutive frames over the budget (Unreal: 2).
   std::uint32_t urgent_frames = 2;
   // Frames seen at a level before an ordinary (window) change (Unreal: 8).
   std::uint32_t min_frames_between = 8;
+  // The run's first frames pay for first use (pipeline creation, page
+  // faults, a JIT warming up): they are not held against the budget.
+  std::uint32_t warmup_frames = 10;
   // Headroom must hold this long (and for min_frames_between frames) before
   // each restore step: the whole ladder climbs back in about 2 s.
   std::uint64_t restore_hold_ns = 250'000'000;
-  // A restore undone within this long failed: that level is blocked...
+  // A restore undone within this long failed: for a while that level is
+  // restored to only with a much larger margin (the load has clearly gone)...
   std::uint64_t probation_ns = 2'000'000'000;
+  double blocked_restore_fraction = 0.50;
   // ... for this long, doubling with each further failure.
   std::uint64_t failed_restore_block_ns = 8'000'000'000;
 };
@@ -72,7 +76,7 @@ struct GovernorConstants {
 enum class GovernorReason : std::uint8_t {
   kConsecutiveOverBudget,  // shed: urgent_frames frames in a row past the budget
   kWindowNearBudget,       // shed: window p95 above shed_fraction of the budget
-  kHeadroom,               // restore: predicted worst frame below restore_fraction of the heavier level's budget
+  kHeadroom,               // restore: predicted p95 below restore_fraction of the heavier level's budget
 };
 [[nodiscard]] std::string_view governor_reason_text(GovernorReason reason) noexcept;
 
@@ -83,7 +87,7 @@ struct GovernorDecision {
   std::uint32_t from_level = 0;
   std::uint32_t to_level = 0;
   GovernorReason reason = GovernorReason::kWindowNearBudget;
-  std::uint64_t measured_ns = 0;  // the latency that decided (p95, the last frame, or the predicted worst)
+  std::uint64_t measured_ns = 0;  // the latency that decided (p95, the last frame, or the predicted p95)
   std::uint64_t budget_ns = 0;    // the budget it was held to (of the level moved to, on a restore)
 };
 
@@ -121,6 +125,7 @@ class Governor {
   std::uint32_t level_ = 0;
   std::uint64_t changed_ns_ = 0;   // when the level last changed
   std::uint32_t count_ = 0;        // samples since the change (window holds the last kWindow)
+  std::uint32_t seen_ = 0;         // samples offered, up to warmup_frames
   std::uint32_t over_in_row_ = 0;
   std::array<std::uint64_t, kWindow> latency_{};
   std::array<std::uint64_t, kWindow> render_{};
