@@ -120,7 +120,8 @@ async function cmdRun(args) {
   const untilDone = frames !== 0 ? `${frames} frames` : seconds > 0 ? `${seconds} s` : 'until Ctrl-C';
   const computeText = baseline ? `${engine.workerCount} WASM workers, COPY BASELINE (postMessage + staging copies)`
     : opts.compute === 'wasm' ? `${engine.workerCount} WASM workers` : 'native compute';
-  process.stdout.write(`triptych run: ${opts.particles} particles, ${computeText}, ${engine.renderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
+  const headerRenderer = engine.renderer;
+  process.stdout.write(`triptych run: ${opts.particles} particles, ${computeText}, ${headerRenderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
   let interrupted = false;
   const onSigint = () => { interrupted = true; engine.requestStop(); };
   process.once('SIGINT', onSigint);
@@ -131,7 +132,7 @@ async function cmdRun(args) {
     ? `  gov ${s.resolutionScale.toFixed(2)}x${s.drawStride > 1 ? ` 1/${s.drawStride}` : ''} ${+s.rateHz.toFixed(1)} Hz` : '  gov off';
   const line = (s) => `${s.elapsedS.toFixed(1).padStart(6)} s  ${String(s.fps).padStart(4)} fps  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  presented ${s.presented}  late ${s.late}  dropped ${s.dropped}  failed ${s.failed}${level(s)}`;
   let shownChanges = 0;
-  let shownRenderer = engine.renderer;
+  let shownRenderer = headerRenderer;
   const events = (s) => {
     const said = [];
     if (s.renderer !== undefined && s.renderer !== shownRenderer) { shownRenderer = s.renderer; said.push(`renderer: ${s.renderer}`); }
@@ -160,7 +161,7 @@ async function cmdRun(args) {
   process.stdout.write(engine.summaryTable());
   if (status.delivered !== undefined) {
     process.stdout.write(`delivered: ${status.delivered}\n`);
-    if (status.renderer !== undefined && status.renderer !== engine.renderer) process.stdout.write(`renderer: ${status.renderer}\n`);
+    if (status.renderer !== undefined && status.renderer !== headerRenderer) process.stdout.write(`renderer: ${status.renderer}\n`);
   }
   if (engine.replacements) process.stdout.write(`workers replaced (deadline or death): ${engine.replacements}\n`);
   printFailures(engine, status);

@@ -241,6 +241,9 @@ Result<void> Engine::Impl::build_render_stage() {
     auto devices = render::list_devices(probe);
     const auto pick = devices ? render::choose_device(devices.value(), {cfg.device_index, cfg.device})
                               : Result<render::DevicePick>(devices.error());
+    // A device asked for by name or index that is not there is an error,
+    // as with --renderer vulkan; only "none at all" falls back to the CPU.
+    if (!pick && (!cfg.device.empty() || cfg.device_index >= 0)) return pick.error();
     if (!pick) {
       std::lock_guard<std::mutex> lock(message_mu);
       renderer_choice = std::string("auto picked the CPU reference: no usable Vulkan device (") +

@@ -57,8 +57,10 @@ struct GovernorConstants {
   double restore_fraction = 0.75;
   // Shed at once after this many consecutive frames over the budget (Unreal: 2).
   std::uint32_t urgent_frames = 2;
-  // Frames seen at a level before an ordinary (window) change (Unreal: 8).
-  std::uint32_t min_frames_between = 8;
+  // Frames seen at a level before an ordinary (window) change or a restore
+  // (Unreal: 8). 20, so that the window's p95 ignores one outlier: over
+  // fewer than 20 frames it is the maximum.
+  std::uint32_t min_frames_between = 20;
   // The run's first frames pay for first use (pipeline creation, page
   // faults, a JIT warming up): they are not held against the budget.
   std::uint32_t warmup_frames = 10;
