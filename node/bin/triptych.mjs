@@ -131,7 +131,8 @@ async function cmdRun(args) {
   const untilDone = frames !== 0 ? `${frames} frames` : seconds > 0 ? `${seconds} s` : 'until Ctrl-C';
   const computeText = baseline ? `${engine.workerCount} WASM workers, COPY BASELINE (postMessage + staging copies)`
     : opts.compute === 'wasm' ? `${engine.workerCount} WASM workers` : 'native compute';
-  process.stdout.write(`triptych run: ${opts.particles} particles, kernel ${kernelText(kernel)}, ${computeText}, ${engine.renderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
+  const headerRenderer = engine.renderer;
+  process.stdout.write(`triptych run: ${opts.particles} particles, kernel ${kernelText(kernel)}, ${computeText}, ${headerRenderer}, ${hz || 'max'} Hz, ${untilDone} (start-up ${startup.toFixed(0)} ms)\n`);
   let interrupted = false;
   const onSigint = () => { interrupted = true; engine.requestStop(); };
   process.once('SIGINT', onSigint);
@@ -144,12 +145,27 @@ async function cmdRun(args) {
       ? `triptych: kernel swapped to ${kernelText(e)} from frame ${e.fromFrame} (build ${e.buildMs} ms, swap ${e.swapMs} ms)`
       : `triptych: kernel ${basename(e.file)} refused, ${kernelText(engine.kernel)} keeps running: ${e.error}`),
   }) : null;
-  const line = (s) => `${s.elapsedS.toFixed(1).padStart(6)} s  ${String(s.fps).padStart(4)} fps  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  presented ${s.presented}  late ${s.late}  dropped ${s.dropped}  failed ${s.failed}`;
+  // The governor's level in the status line; each decision and the renderer
+  // choice once, on their own lines, as they happen.
+  const level = (s) => s.governor === undefined ? '' : s.governor
+    ? `  gov ${s.resolutionScale.toFixed(2)}x${s.drawStride > 1 ? ` 1/${s.drawStride}` : ''} ${+s.rateHz.toFixed(1)} Hz` : '  gov off';
+  const line = (s) => `${s.elapsedS.toFixed(1).padStart(6)} s  ${String(s.fps).padStart(4)} fps  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  presented ${s.presented}  late ${s.late}  dropped ${s.dropped}  failed ${s.failed}${level(s)}`;
+  let shownChanges = 0;
+  let shownRenderer = headerRenderer;
+  const events = (s) => {
+    const said = [];
+    if (s.renderer !== undefined && s.renderer !== shownRenderer) { shownRenderer = s.renderer; said.push(`renderer: ${s.renderer}`); }
+    if (s.governorChanges > shownChanges) {
+      said.push(`governor: ${s.governorLast}${s.governorChanges - shownChanges > 1 ? ` (${s.governorChanges - shownChanges} changes since the last line)` : ''}`);
+      shownChanges = s.governorChanges;
+    }
+    return said;
+  };
   const status = await engine.run({
     intervalMs: tty ? 250 : 1000,
     onStatus: quiet ? undefined : (s) => {
-      if (tty) process.stdout.write(`\r${line(s)}\x1b[K`);
-      else process.stdout.write(`${line(s)}\n`);
+      for (const e of events(s)) say(e);
+      process.stdout.write(tty ? `\r${line(s)}\x1b[K` : `${line(s)}\n`);
     },
   });
   process.removeListener('SIGINT', onSigint);
@@ -157,6 +173,10 @@ async function cmdRun(args) {
   if (tty) process.stdout.write('\n');
   if (interrupted) process.stdout.write('triptych: interrupted; writing the report\n');
   process.stdout.write(engine.summaryTable());
+  if (status.delivered !== undefined) {
+    process.stdout.write(`delivered: ${status.delivered}\n`);
+    if (status.renderer !== undefined && status.renderer !== headerRenderer) process.stdout.write(`renderer: ${status.renderer}\n`);
+  }
   if (engine.replacements) process.stdout.write(`workers replaced (deadline or death): ${engine.replacements}\n`);
   printFailures(engine, status);
   let code = 0;
@@ -164,7 +184,8 @@ async function cmdRun(args) {
     engine.writeOutputs(outputs, {
       host: 'node', scene: opts.kernel ? `custom kernel ${kernel.name}` : scene, particles: opts.particles, hz, frames, seconds,
       compute: baseline ? 'wasm, copy baseline' : opts.compute,
-      workers: engine.workerCount, renderer: engine.renderer, lag: opts.lag, 'wasm tier': opts.wasmTier,
+      workers: engine.workerCount, renderer: status.renderer ?? engine.renderer, governor: opts.governor,
+      lag: opts.lag, 'wasm tier': opts.wasmTier,
       'start-up ms': startup.toFixed(0),
       ...(source ? { 'kernel source': source } : {}),
       // The engine adds its own kernel rows; the copy baseline needs them given.

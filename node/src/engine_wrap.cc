@@ -274,6 +274,16 @@ Napi::Value EngineWrap::Status(const Napi::CallbackInfo& info) {
   o.Set("finished", Napi::Boolean::New(env, engine(env).finished()));
   o.Set("error", Napi::String::New(env, s.error));
   o.Set("lastFailure", Napi::String::New(env, s.last_failure));
+  // The deadline governor (docs/pipeline.md) and what the run delivers now.
+  o.Set("governor", Napi::Boolean::New(env, s.governor));
+  o.Set("governorLevel", Napi::Number::New(env, s.governor_level));
+  o.Set("resolutionScale", Napi::Number::New(env, static_cast<double>(s.resolution_scale)));
+  o.Set("drawStride", Napi::Number::New(env, s.draw_stride));
+  o.Set("rateHz", Napi::Number::New(env, s.rate_hz));
+  o.Set("governorChanges", Napi::Number::New(env, static_cast<double>(s.governor_changes)));
+  o.Set("governorLast", Napi::String::New(env, s.governor_last));
+  o.Set("delivered", Napi::String::New(env, engine(env).delivery_summary()));
+  o.Set("renderer", Napi::String::New(env, engine(env).renderer_description()));
   return o;
 }
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstddef>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <type_traits>
@@ -137,6 +138,12 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineSetup setup, std::optional<
   m.cfg = std::move(setup.config);
   m.ext = memory;
   m.period_ns = m.cfg.hz > 0 ? static_cast<std::uint64_t>(1e9 / m.cfg.hz) : 0;
+  // The governor holds frames to a period: none without one, and none for
+  // the copy baseline, which measures the path as it is.
+  if (m.cfg.governor && m.period_ns != 0 && m.cfg.compute != ComputeBackend::kCopyIn) {
+    m.governor.emplace(m.period_ns);
+    m.governor_log.reserve(kKeptDecisions);
+  }
   if (auto ok = m.build_arena(setup.zone_map); !ok) return ok.error();
   if (auto ok = m.build_pools(); !ok) return ok.error();
   if (auto ok = m.build_render_stage(); !ok) return ok.error();
@@ -216,13 +223,46 @@ Result<void> Engine::Impl::build_render_stage() {
   for (auto& z : result_zones) {
     if (auto ok = render::init_result_zone(z, cfg.width, cfg.height); !ok) return ok.error();
   }
-  const render::LayoutParams lp = layout_params_for(cfg);
+  layout = layout_params_for(cfg);
+  const render::LayoutParams& lp = layout;
   const std::array<float, 4> clear{0.02F, 0.02F, 0.05F, 1.0F};
-  if (cfg.renderer == RendererKind::kCpu) {
+  auto build_cpu = [&]() -> Result<void> {
     auto r = render::CpuRenderStage::create(lp, clear, layout_zones, result_zones);
     if (!r) return r.error();
     cpu = std::move(r).value();
+    use_cpu = true;
     return {};
+  };
+  if (cfg.renderer == RendererKind::kCpu) return build_cpu();
+  if (cfg.renderer == RendererKind::kAuto) {
+    // Vulkan, unless the device it would take is a software rasteriser:
+    // then both, and the render thread's warm-up keeps the faster.
+    const render::VulkanOptions probe;
+    auto devices = render::list_devices(probe);
+    const auto pick = devices ? render::choose_device(devices.value(), {cfg.device_index, cfg.device})
+                              : Result<render::DevicePick>(devices.error());
+    // A device asked for by name or index that is not there is an error,
+    // as with --renderer vulkan; only "none at all" falls back to the CPU.
+    if (!pick && (!cfg.device.empty() || cfg.device_index >= 0)) return pick.error();
+    if (!pick) {
+      std::lock_guard<std::mutex> lock(message_mu);
+      renderer_choice = std::string("auto picked the CPU reference: no usable Vulkan device (") +
+                        pick.error().what() + ")";
+      return build_cpu();
+    }
+    const render::DeviceInfo& d = devices.value()[pick->index];
+    if (d.type == "cpu") {
+      if (auto ok = build_cpu(); !ok) return ok;
+      use_cpu = false;
+      choosing_renderer = true;
+      std::lock_guard<std::mutex> lock(message_mu);
+      renderer_choice = "auto: the only Vulkan device, " + d.name +
+                        ", is a software rasteriser; measuring it against the CPU reference over the first " +
+                        std::to_string(2 + 2 * kRendererWarmupFrames) + " frames";
+    } else {
+      std::lock_guard<std::mutex> lock(message_mu);
+      renderer_choice = "auto picked Vulkan: " + d.name + " is a " + d.type + " GPU";
+    }
   }
   render::VulkanRendererConfig vc;
   vc.layout = lp;
@@ -251,6 +291,24 @@ Result<void> Engine::Impl::build_render_stage() {
   return {};
 }
 
+std::string describe(const GovernorDecision& d, std::uint64_t start_ns) {
+  char line[240];
+  std::snprintf(line, sizeof line, "t=%.2fs frame %llu: %s -> %s (%s: %.1f ms of %.1f ms)",
+                d.at_ns > start_ns ? static_cast<double>(d.at_ns - start_ns) * 1e-9 : 0.0,
+                static_cast<unsigned long long>(d.frame + 1), describe_level(d.from_level).c_str(),
+                describe_level(d.to_level).c_str(), std::string(governor_reason_text(d.reason)).c_str(),
+                static_cast<double>(d.measured_ns) * 1e-6, static_cast<double>(d.budget_ns) * 1e-6);
+  return line;
+}
+
+std::string describe_level(std::uint32_t level) {
+  const GovernorLevel& l = kGovernorLadder[level];
+  std::string text = std::to_string(l.resolution_scale).substr(0, 4) + "x resolution, ";
+  text += l.draw_stride == 1 ? "every particle" : "1 particle in " + std::to_string(l.draw_stride);
+  text += l.rate_divisor == 1 ? ", full rate" : ", rate / " + std::to_string(l.rate_divisor);
+  return text;
+}
+
 Engine::Engine(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 
 Engine::~Engine() { stop(); }
@@ -259,6 +317,12 @@ Arena& Engine::arena() noexcept { return *impl_->arena; }
 const EngineConfig& Engine::config() const noexcept { return impl_->cfg; }
 
 std::string Engine::renderer_description() const {
+  std::string choice;
+  {
+    std::lock_guard<std::mutex> lock(impl_->message_mu);
+    choice = impl_->renderer_choice;
+  }
+  if (!choice.empty()) return choice;
   if (impl_->vulkan) {
     const auto& d = impl_->vulkan->device();
     std::string s = "Vulkan: " + d.name + " (" + d.type + ")";
@@ -380,10 +444,35 @@ EngineStatus Engine::status() const {
     s.p50_ms = static_cast<double>(lat[lat.size() / 2]) * 1e-6;
     s.p99_ms = static_cast<double>(lat[std::min(lat.size() - 1, lat.size() * 99 / 100)]) * 1e-6;
   }
+  s.governor = m.governor.has_value();
+  s.governor_level = m.governor_level.load(std::memory_order_relaxed);  // a setting: see its declaration
+  const GovernorLevel& level = kGovernorLadder[s.governor_level];
+  s.resolution_scale = level.resolution_scale;
+  s.draw_stride = level.draw_stride;
+  s.rate_hz = m.cfg.hz / level.rate_divisor;
+  s.governor_changes = m.governor_changes.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(m.message_mu);
   s.error = m.fatal;
   s.last_failure = m.last_failure;
+  if (!m.governor_log.empty()) s.governor_last = describe(m.governor_log.back(), m.start_ns);
   return s;
+}
+
+std::vector<GovernorDecision> Engine::governor_decisions() const {
+  std::lock_guard<std::mutex> lock(impl_->message_mu);
+  return impl_->governor_log;
+}
+
+std::string Engine::delivery_summary() const {
+  const EngineStatus s = status();
+  char line[200];
+  std::string stride = s.draw_stride == 1 ? "every particle drawn" : "1 particle in " + std::to_string(s.draw_stride) + " drawn";
+  std::snprintf(line, sizeof line, "%g Hz at %.2fx resolution, %s, %llu late of %llu presented", s.rate_hz,
+                static_cast<double>(s.resolution_scale), stride.c_str(), static_cast<unsigned long long>(s.late),
+                static_cast<unsigned long long>(s.presented));
+  std::string out = line;
+  if (!s.governor) return out + " (governor off)";
+  return out + " (governor: " + std::to_string(s.governor_changes) + (s.governor_changes == 1 ? " change)" : " changes)");
 }
 
 }  // namespace triptych::pipeline

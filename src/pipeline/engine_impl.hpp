@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "triptych/pipeline/engine.hpp"
+#include "triptych/pipeline/governor.hpp"
 #include "triptych/render/cpu_stage.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
 #include "triptych/report/counters.hpp"
@@ -34,6 +35,18 @@ namespace triptych::pipeline {
 inline constexpr std::chrono::milliseconds kWaitSlice{20};
 // Recent end-to-end latencies kept for the live status line.
 inline constexpr std::size_t kRecent = 256;
+// Governor decisions kept for the outputs; later ones are counted only.
+inline constexpr std::size_t kKeptDecisions = 256;
+// Frames in flight are at most a few: a frame's rate divisor is kept by
+// frame id modulo this.
+inline constexpr std::size_t kDivisorRing = 8;
+// --renderer auto on a software-only Vulkan: frames each renderer draws in
+// the warm-up (after one untimed frame each), alternating.
+inline constexpr std::uint32_t kRendererWarmupFrames = 8;
+
+// A governor level and decision in words, for status(), the console and the report.
+[[nodiscard]] std::string describe_level(std::uint32_t level);
+[[nodiscard]] std::string describe(const GovernorDecision& d, std::uint64_t start_ns);
 
 struct Engine::Impl {
   EngineConfig cfg;
@@ -97,6 +110,28 @@ struct Engine::Impl {
   std::array<std::atomic<std::uint64_t>, kRecent> recent_presented{};
   std::atomic<std::uint64_t> recent_count{0};
 
+  // The deadline governor (governor.hpp), fed and consulted by the render
+  // thread only. Its level is read by the frame loop (the rate divisor) and
+  // status(): relaxed, a setting both act on alone.
+  std::optional<Governor> governor;
+  std::atomic<std::uint32_t> governor_level{0};
+  std::atomic<std::uint64_t> governor_changes{0};
+  std::vector<GovernorDecision> governor_log;  // under message_mu; the first kKeptDecisions
+  // Frame id % kDivisorRing -> the rate divisor it was paced at (0: never
+  // paced by the loop, read as 1). Written before the compute publish, read
+  // after the take: ordered by the triple buffers like slot_frame.
+  std::array<std::uint32_t, kDivisorRing> frame_divisor{};
+  render::LayoutParams layout;  // the full-size layout (a governor scales it per frame)
+
+  // --renderer auto: while `choosing_renderer`, the render thread alternates
+  // the two stages and times them (render thread only); `use_cpu` is the
+  // stage it renders with. renderer_choice says what was picked and why.
+  bool choosing_renderer = false;
+  bool use_cpu = false;
+  std::array<std::uint64_t, kRendererWarmupFrames> warmup_vulkan_ns{}, warmup_cpu_ns{};
+  std::uint32_t warmup_done = 0;  // frames rendered in the warm-up, untimed ones included
+  std::string renderer_choice;    // under message_mu
+
   report::ProcessProbe process;
 
   // ---- creation steps (engine.cpp) ----
@@ -131,6 +166,11 @@ struct Engine::Impl {
   void render_loop();
   [[nodiscard]] Result<render::FrameInfo> render_frame(const render::FrameInput& in);
   void note_render(std::uint64_t frame, const render::FrameInfo& info, std::uint64_t taken_ns);
+  void stall_for_test(std::uint64_t frame, const render::FrameInput& in);
+  [[nodiscard]] bool stretch_if_scaled(const render::FrameInput& in);
+  void govern(std::uint64_t frame, std::uint64_t render_ns);
+  void note_warmup(std::uint64_t render_ns);
+  [[nodiscard]] std::uint32_t divisor_of(std::uint64_t frame) const;
   [[nodiscard]] bool present(std::uint64_t frame, std::uint32_t result_zone);
   void leave_render_thread(TripleBuffer& compute_tb, report::ThreadProbe& probe);
 

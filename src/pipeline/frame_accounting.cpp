@@ -97,6 +97,12 @@ const char* Engine::Impl::publish_compute(std::uint64_t frame) {
   return nullptr;
 }
 
+// The rate divisor `frame` was paced at (1 when the loop never paced it).
+std::uint32_t Engine::Impl::divisor_of(std::uint64_t frame) const {
+  const std::uint32_t d = frame_divisor[frame % kDivisorRing];
+  return d == 0 ? 1 : d;
+}
+
 // Stamps `frame` presented, counts it (late when it took longer than a frame
 // period end to end) and records its latency for status().
 void Engine::Impl::mark_presented(std::uint64_t frame) {
@@ -106,7 +112,9 @@ void Engine::Impl::mark_presented(std::uint64_t frame) {
   trace::FrameSnapshot snap;
   if (table->try_read(frame, snap) == trace::ReadStatus::kOk) {
     const std::uint64_t latency = now - snap.at(trace::Stage::kQueued);
-    if (period_ns != 0 && latency > period_ns) late.fetch_add(1, std::memory_order_relaxed);
+    // Late against the period the frame was paced at (a governor may have
+    // divided the rate).
+    if (period_ns != 0 && latency > period_ns * divisor_of(frame)) late.fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t n = recent_count.load(std::memory_order_relaxed);
     recent_latency[n % kRecent].store(latency, std::memory_order_relaxed);
     recent_presented[n % kRecent].store(now, std::memory_order_relaxed);

@@ -62,12 +62,22 @@ void Engine::Impl::frame_loop() {
   TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   std::uint64_t last_output = 0;
   FramePacer pacer(period_ns, trace::now_ns());
+  std::uint32_t divisor = 1;  // the governor's rate divisor the pacer runs at
   // A run of `seconds` ends on the wall clock, whatever rate it keeps.
   const std::uint64_t end_ns = cfg.frames == 0 && cfg.seconds > 0
                                    ? trace::now_ns() + static_cast<std::uint64_t>(cfg.seconds * 1e9)
                                    : 0;
   for (std::uint64_t i = 0; cfg.frames == 0 || i < cfg.frames; ++i) {
     if (stop_requested.load(std::memory_order_relaxed)) break;
+    if (governor) {
+      // The governor sheds frame rate last: pace at hz / divisor from now on.
+      const std::uint32_t want =
+          kGovernorLadder[governor_level.load(std::memory_order_relaxed)].rate_divisor;  // a setting
+      if (want != divisor) {
+        divisor = want;
+        pacer = FramePacer(period_ns * divisor, trace::now_ns());
+      }
+    }
     if (pacer.paced()) {
       sleep_until(end_ns != 0 ? std::min(pacer.deadline_ns(), end_ns) : pacer.deadline_ns());
       pacer.start_frame(trace::now_ns());
@@ -76,6 +86,7 @@ void Engine::Impl::frame_loop() {
     if (cfg.lag == LagPolicy::kWait && !wait_for_render(tb)) break;
     const std::uint64_t frame = table->begin_frame(trace::now_ns());
     issued.fetch_add(1, std::memory_order_relaxed);
+    frame_divisor[frame % kDivisorRing] = divisor;  // published with the frame (SYNC(tb-state))
     TRIPTYCH_STAMP(*table, frame, trace::Stage::kComputeStart);
     bool ok = false;
     {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "engine_impl.hpp"
 #include "triptych/render/image.hpp"
@@ -33,7 +34,19 @@ Result<void> Engine::write_outputs(const Outputs& out,
     run_report.config.emplace_back("frame loop priority", m.frame_loop_priority);
     run_report.failures = m.failure_log;
     run_report.failures_not_kept = m.failures_not_kept;
+    for (const GovernorDecision& d : m.governor_log) {
+      report::GovernorRow row;
+      row.at_ns = d.at_ns;
+      row.frame = d.frame;
+      row.from = describe_level(d.from_level);
+      row.to = describe_level(d.to_level);
+      row.reason = std::string(governor_reason_text(d.reason));
+      row.measured_ms = static_cast<double>(d.measured_ns) * 1e-6;
+      row.budget_ms = static_cast<double>(d.budget_ns) * 1e-6;
+      run_report.governor.push_back(std::move(row));
+    }
   }
+  run_report.config.emplace_back("delivered", delivery_summary());
   if (!out.trace_json.empty()) {
     if (auto ok = report::write_chrome_trace_file(run_report, out.trace_json); !ok) return ok;
   }

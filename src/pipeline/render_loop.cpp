@@ -5,8 +5,12 @@
 // the end accounts for a computed frame nobody will render. Blocking (futex
 // waits, the stage's wait_frame). Runs on its own thread only, started by
 // Engine::start(). Design: docs/pipeline.md, "Per frame" and "Orderings".
+#include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "engine_impl.hpp"
 #include "triptych/trace/clock.hpp"
@@ -66,6 +70,10 @@ void Engine::Impl::render_loop() {
       drop_frame(frame);
       break;
     }
+    if (governor) {
+      in.resolution_scale = governor->settings().resolution_scale;
+      in.draw_stride = governor->settings().draw_stride;
+    }
     ++ticket;
     const Result<render::FrameInfo> info = render_frame(in);
     if (!info) {
@@ -73,8 +81,16 @@ void Engine::Impl::render_loop() {
       set_fatal("render failed at frame " + std::to_string(frame + 1) + ": " + info.error().what());
       break;
     }
+    stall_for_test(frame, in);
+    if (!stretch_if_scaled(in)) {
+      drop_frame(frame);
+      break;
+    }
     note_render(frame, info.value(), taken_ns);
+    const std::uint64_t render_ns = trace::now_ns() - taken_ns;
+    if (choosing_renderer) note_warmup(render_ns);
     if (!present(frame, in.result_zone)) break;
+    govern(frame, render_ns);
   }
   leave_render_thread(compute_tb, probe);
 }
@@ -82,7 +98,7 @@ void Engine::Impl::render_loop() {
 // Submits one frame to the render stage and waits for it.
 Result<render::FrameInfo> Engine::Impl::render_frame(const render::FrameInput& in) {
   TRIPTYCH_SPAN("render");
-  if (vulkan) {
+  if (!use_cpu) {
     auto t = vulkan->submit(in);
     if (!t) return t.error();
     return vulkan->wait_frame(t.value(), kRenderTimeout);
@@ -103,6 +119,75 @@ void Engine::Impl::note_render(std::uint64_t frame, const render::FrameInfo& inf
   const std::uint64_t e = ema_render_ns.load(std::memory_order_relaxed);
   ema_render_ns.store(e == 0 ? d : e - e / 8 + d / 8, std::memory_order_relaxed);
   render_busy_since.store(0, std::memory_order_relaxed);
+}
+
+// A fake slow renderer for tests (EngineConfig::test_render_stall).
+void Engine::Impl::stall_for_test(std::uint64_t frame, const render::FrameInput& in) {
+  if (!cfg.test_render_stall) return;
+  const double cost = static_cast<double>(in.resolution_scale) * in.resolution_scale / in.draw_stride;
+  const std::uint64_t ns = cfg.test_render_stall(frame, use_cpu ? RendererKind::kCpu : RendererKind::kVulkan, cost);
+  if (ns != 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
+}
+
+// A frame drawn at a governor's resolution scale fills the top-left corner
+// of its result image: stretch it over the image before anyone sees it.
+// False (fatal) when the zone refuses, which only a corrupt header can make it.
+bool Engine::Impl::stretch_if_scaled(const render::FrameInput& in) {
+  if (in.resolution_scale >= 1.0F) return true;
+  const render::LayoutParams drawn = render::scaled_layout(layout, in.resolution_scale, in.draw_stride);
+  const auto result = zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) + in.result_zone));
+  if (auto ok = render::stretch_result_zone(result, drawn.width, drawn.height); !ok) {
+    set_fatal(std::string("cannot stretch a scaled frame over its result zone: ") + ok.error().what());
+    return false;
+  }
+  return true;
+}
+
+// --renderer auto's warm-up: times this frame for the stage that drew it and
+// switches stages; once both have drawn their frames, keeps the faster
+// (median) and says why.
+void Engine::Impl::note_warmup(std::uint64_t render_ns) {
+  const std::uint32_t done = warmup_done++;
+  if (done >= 2) {  // the first frame of each stage is untimed: it pays for first use
+    auto& times = use_cpu ? warmup_cpu_ns : warmup_vulkan_ns;
+    times[(done - 2) / 2] = render_ns;
+  }
+  use_cpu = !use_cpu;
+  if (warmup_done < 2 + 2 * kRendererWarmupFrames) return;
+  auto median = [](std::array<std::uint64_t, kRendererWarmupFrames> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const std::uint64_t vk_ns = median(warmup_vulkan_ns);
+  const std::uint64_t cpu_ns = median(warmup_cpu_ns);
+  use_cpu = cpu_ns < vk_ns;
+  choosing_renderer = false;
+  char why[200];
+  std::snprintf(why, sizeof why, "%s: median render %.1f ms against %.1f ms for %s over %u warm-up frames each",
+                use_cpu ? "CPU reference" : "Vulkan", static_cast<double>(use_cpu ? cpu_ns : vk_ns) * 1e-6,
+                static_cast<double>(use_cpu ? vk_ns : cpu_ns) * 1e-6, use_cpu ? "Vulkan" : "the CPU reference",
+                kRendererWarmupFrames);
+  std::lock_guard<std::mutex> lock(message_mu);
+  renderer_choice = std::string("auto picked ") + why;
+}
+
+// Feeds the governor this presented frame's latency and render time, and
+// applies and records what it decides.
+void Engine::Impl::govern(std::uint64_t frame, std::uint64_t render_ns) {
+  if (!governor || choosing_renderer) return;  // the warm-up's times are two renderers'
+  trace::FrameSnapshot snap;
+  if (table->try_read(frame, snap) != trace::ReadStatus::kOk) return;
+  const std::uint64_t queued = snap.at(trace::Stage::kQueued);
+  const std::uint64_t now = trace::now_ns();
+  // With host_presents the host stamps later: the render's end stands in.
+  const std::uint64_t shown_ns = snap.at(trace::Stage::kPresented) != 0 ? snap.at(trace::Stage::kPresented) : now;
+  if (queued == 0 || shown_ns < queued) return;
+  const auto decision = governor->observe(frame, queued, shown_ns - queued, render_ns, now);
+  if (!decision) return;
+  governor_level.store(decision->to_level, std::memory_order_relaxed);  // a setting: see its declaration
+  governor_changes.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(message_mu);
+  if (governor_log.size() < kKeptDecisions) governor_log.push_back(*decision);  // reserved: no allocation
 }
 
 // Publishes the rendered frame and presents it (or, with host_presents,

@@ -66,11 +66,19 @@ void set_field(RunConfig& c, const OptionValue& value) {
 
 // Enumerations, spelled as their choices.
 OptionValue get_renderer(const RunConfig& c) {
-  return std::string(c.engine.renderer == RendererKind::kCpu ? "cpu" : "vulkan");
+  switch (c.engine.renderer) {
+    case RendererKind::kCpu: return std::string("cpu");
+    case RendererKind::kVulkan: return std::string("vulkan");
+    case RendererKind::kAuto: break;
+  }
+  return std::string("auto");
 }
 void set_renderer(RunConfig& c, const OptionValue& v) {
-  c.engine.renderer = std::get<std::string>(v) == "cpu" ? RendererKind::kCpu : RendererKind::kVulkan;
+  const std::string& kind = std::get<std::string>(v);
+  c.engine.renderer = kind == "cpu" ? RendererKind::kCpu : (kind == "vulkan" ? RendererKind::kVulkan : RendererKind::kAuto);
 }
+OptionValue get_governor(const RunConfig& c) { return std::string(c.engine.governor ? "on" : "off"); }
+void set_governor(RunConfig& c, const OptionValue& v) { c.engine.governor = std::get<std::string>(v) == "on"; }
 OptionValue get_lag(const RunConfig& c) { return std::string(c.engine.lag == LagPolicy::kDrop ? "drop" : "wait"); }
 void set_lag(RunConfig& c, const OptionValue& v) {
   c.engine.lag = std::get<std::string>(v) == "drop" ? LagPolicy::kDrop : LagPolicy::kWait;
@@ -105,8 +113,13 @@ constexpr RunOption kOptions[] = {
      &set_field<&EngineConfig::workers>},
     {"grain", "grain", OptionType::kInteger, kEveryHost, false, false, 1, kMaxParticles, "", "N",
      "particles per compute chunk", "", &get_field<&EngineConfig::grain>, &set_field<&EngineConfig::grain>},
-    {"renderer", "renderer", OptionType::kChoice, kEveryHost, false, false, 0, 0, "vulkan|cpu", "KIND",
-     "the render stage: Vulkan, or the CPU reference", "", &get_renderer, &set_renderer},
+    {"renderer", "renderer", OptionType::kChoice, kEveryHost, false, false, 0, 0, "auto|vulkan|cpu", "KIND",
+     "the render stage: auto (Vulkan; where its only device is a software rasteriser, the faster of it and "
+     "the CPU reference over a short warm-up), Vulkan, or the CPU reference",
+     "", &get_renderer, &set_renderer},
+    {"governor", "governor", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
+     "the deadline governor: sheds resolution, then particles drawn, then frame rate to keep frames on time, "
+     "and restores them (never the simulation)", "", &get_governor, &set_governor},
     {"device", "device", OptionType::kText, kEveryHost, false, false, 0, 0, "", "NAME",
      "Vulkan device name substring (see 'triptych info')", "the best usable device",
      &get_field<&EngineConfig::device>, &set_field<&EngineConfig::device>},

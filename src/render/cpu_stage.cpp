@@ -144,13 +144,19 @@ Result<std::uint64_t> CpuRenderStage::submit(const FrameInput& in) {
   info.result_zone = in.result_zone;
   info.render_start_ns = now_ns();
   auto zone = layout_zones_[in.layout_zone];
-  auto lr = layout_pass(layout_, in.frame, in.compute_slot, in.particle_count, zone, 1, serial_parallel_for());
+  // A governor's shed render cost: fewer pixels (top-left), fewer particles.
+  const LayoutParams frame_layout = scaled_layout(layout_, in.resolution_scale, in.draw_stride);
+  auto lr = layout_pass(frame_layout, in.frame, in.compute_slot, in.particle_count, zone, 1, serial_parallel_for());
   if (!lr) return lr.error();
   info.stats = lr.value().stats;
   info.layout_end_ns = now_ns();
-  rasterise(zone, lr.value(), layout_.width, layout_.height, clear_, scratch_);
+  const std::size_t row = std::size_t{frame_layout.width} * 4;
+  const std::span<std::uint8_t> frame_pixels(scratch_.data(), row * frame_layout.height);
+  rasterise(zone, lr.value(), frame_layout.width, frame_layout.height, clear_, frame_pixels);
   auto out = result_zones_[in.result_zone];
-  std::memcpy(out.data() + kZonePayloadOffset, scratch_.data(), scratch_.size());
+  for (std::uint32_t y = 0; y < frame_layout.height; ++y) {
+    std::memcpy(out.data() + kZonePayloadOffset + std::size_t{y} * layout_.width * 4, scratch_.data() + y * row, row);
+  }
   auto* header = reinterpret_cast<ResultZoneHeader*>(out.data());
   // SYNC(result-frame): publishes the pixels of frame `in.frame` in this zone.
   header->frame.store(in.frame + 1, std::memory_order_release);

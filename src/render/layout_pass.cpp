@@ -55,7 +55,22 @@ Result<void> validate(const LayoutParams& p) {
   if (!std::isfinite(p.max_line_length) || p.max_line_length < 0.0F) {
     return bad("layout max_line_length must be finite and >= 0");
   }
+  if (p.draw_stride == 0) return bad("layout draw_stride must be >= 1");
   return {};
+}
+
+LayoutParams scaled_layout(const LayoutParams& full, float resolution_scale, std::uint32_t draw_stride) noexcept {
+  const float s = std::isfinite(resolution_scale) ? std::clamp(resolution_scale, 1.0F / 16.0F, 1.0F) : 1.0F;
+  LayoutParams p = full;
+  p.draw_stride = std::max<std::uint32_t>(1, draw_stride);
+  if (s == 1.0F) return p;
+  p.width = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::lround(static_cast<float>(full.width) * s)));
+  p.height = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(std::lround(static_cast<float>(full.height) * s)));
+  // screen = (world - origin) * scale: the origin stays, the scale shrinks.
+  p.scale = full.scale * s;
+  p.max_size = full.max_size * s;
+  p.max_line_length = full.max_line_length * s;
+  return p;
 }
 
 namespace {
@@ -123,7 +138,7 @@ std::uint32_t layout_chunk(const LayoutParams& p, const Limits& lim, const std::
     const float y1 = shape == Shape::kLine ? std::max(ay, by) + e : ay + e;
     const bool visible = finite2(ax, ay) && finite2(bx, by) && size > 0.0F &&
                          (q.rgba >> 24) != 0 && x1 > 0.0F && y1 > 0.0F && x0 < lim.w &&
-                         y0 < lim.h;
+                         y0 < lim.h && i % p.draw_stride == 0;
     if (!visible) {
       ++st.culled;
       continue;

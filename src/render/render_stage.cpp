@@ -63,4 +63,31 @@ Result<ResultZoneImage> read_result_zone(std::span<const std::byte> zone) {
   return img;
 }
 
+Result<void> stretch_result_zone(std::span<std::byte> zone, std::uint32_t rendered_width,
+                                 std::uint32_t rendered_height) {
+  auto img = read_result_zone(zone);
+  if (!img) return img.error();
+  const ResultZoneImage g = img.value();
+  if (rendered_width == 0 || rendered_height == 0 || rendered_width > g.width || rendered_height > g.height) {
+    return make_error(Errc::kInvalidArgument, "rendered size " + std::to_string(rendered_width) + "x" +
+                                                  std::to_string(rendered_height) + " does not fit the " +
+                                                  std::to_string(g.width) + "x" + std::to_string(g.height) +
+                                                  " image");
+  }
+  if (rendered_width == g.width && rendered_height == g.height) return {};
+  // Backwards from the last pixel: each source pixel (x * rw / w, y * rh / h)
+  // lies at or before its destination in memory, so it is read before any
+  // write reaches it.
+  auto* px = reinterpret_cast<std::uint32_t*>(zone.data() + g.pixel_offset);
+  for (std::uint32_t y = g.height; y-- > 0;) {
+    const std::uint32_t sy = static_cast<std::uint32_t>(std::uint64_t{y} * rendered_height / g.height);
+    const std::uint32_t* src = px + std::size_t{sy} * g.width;
+    std::uint32_t* dst = px + std::size_t{y} * g.width;
+    for (std::uint32_t x = g.width; x-- > 0;) {
+      dst[x] = src[static_cast<std::uint32_t>(std::uint64_t{x} * rendered_width / g.width)];
+    }
+  }
+  return {};
+}
+
 }  // namespace triptych::render

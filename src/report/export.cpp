@@ -35,6 +35,18 @@ constexpr std::array<Track, kStageSegmentCount> kTracks{{
 }};
 
 // Microseconds from `base`, printed with ns precision.
+// A governor decision's frame, origin, reason and figures (stats.json and
+// the trace event's args).
+void governor_fields(JsonWriter& w, const GovernorRow& g) {
+  w.field("frame", g.frame);
+  w.field("from", g.from);
+  w.field("reason", g.reason);
+  w.key("measured_ms");
+  w.fixed(g.measured_ms, 3);
+  w.key("budget_ms");
+  w.fixed(g.budget_ms, 3);
+}
+
 void ts_field(JsonWriter& w, std::string_view k, std::uint64_t ns, std::uint64_t base) {
   w.key(k);
   w.fixed(static_cast<double>(ns - base) / 1000.0, 3);
@@ -253,6 +265,22 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
       prev_presented = presented;
     }
   }
+  // Each governor decision: an instant event on the counters track.
+  for (const auto& g : r.governor) {
+    w.begin_object();
+    w.field("ph", "i");
+    w.field("s", "p");
+    w.field("name", "governor: " + g.to);
+    w.field("cat", "governor");
+    w.field("pid", kStagePid);
+    w.field("tid", kCounterTid);
+    ts_field(w, "ts", g.at_ns, base);
+    w.key("args");
+    w.begin_object();
+    governor_fields(w, g);
+    w.end_object();
+    w.end_object();
+  }
   for (const auto& t : r.threads) {
     for (const auto& e : t.events) {
       w.begin_object();
@@ -353,6 +381,17 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
   w.end_array();
   w.field("not_kept", r.failures_not_kept);
   w.end_object();
+  // The deadline governor's decisions (docs/pipeline.md, "Deadline governor").
+  w.key("governor");
+  w.begin_array();
+  for (const auto& g : r.governor) {
+    w.begin_object();
+    w.field("at_ns", g.at_ns);
+    w.field("to", g.to);
+    governor_fields(w, g);
+    w.end_object();
+  }
+  w.end_array();
   w.key("stamps");
   w.begin_object();
   w.field("stale", r.stale_stamps);

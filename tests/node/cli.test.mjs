@@ -36,7 +36,7 @@ test('help and usage errors', { skip }, () => {
     [['run', '--particles=-5'], /--particles must be an integer/],
     [['run', '--particles', '0'], /--particles must be an integer in \[1, 16777216\], got 0/],
     [['run', '--hz', 'fast'], /--hz must be a number in \[0, 1000\], got .fast./],
-    [['run', '--renderer', 'metal'], /--renderer must be one of vulkan, cpu/],
+    [['run', '--renderer', 'metal'], /--renderer must be one of auto, vulkan, cpu/],
     [['run', '--seconds', '1', '--frames', '10'], /not both/],
     [['run', '--nonsense'], /Unknown option '--nonsense'/],
     [['plan', '--reserved-cores', 'x'], /--reserved-cores must be an integer/],

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "support/host_memory.hpp"
+#include "support/machine_plan.hpp"
 #include "triptych/render/scene.hpp"
 #include "triptych/sched/topology.hpp"
 #include "triptych/trace/clock.hpp"
@@ -24,13 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-sched::CorePlan this_machine_plan() {
-  auto topo = sched::Topology::load();
-  EXPECT_TRUE(topo.ok());
-  auto plan = sched::plan_cores(topo.value());
-  EXPECT_TRUE(plan.ok());
-  return plan.value();
-}
+using test::this_machine_plan;
 
 EngineConfig small_config() {
   EngineConfig c;

@@ -74,7 +74,7 @@ TEST(RunOptions, TextParsesStrictly) {
         << r.error().message;
   }
   EXPECT_FALSE(parse_option_text(row("renderer"), "metal").ok());
-  EXPECT_NE(parse_option_text(row("renderer"), "metal").error().message.find("one of vulkan, cpu"),
+  EXPECT_NE(parse_option_text(row("renderer"), "metal").error().message.find("one of auto, vulkan, cpu"),
             std::string::npos);
   EXPECT_FALSE(parse_option_text(row("reservedCpus"), "3-1").ok());
   EXPECT_EQ(std::get<std::string>(parse_option_text(row("reservedCpus"), "0-1").value()), "0-1");

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -25,6 +26,7 @@
 
 #include "triptych/arena/arena.hpp"
 #include "triptych/core/result.hpp"
+#include "triptych/pipeline/governor.hpp"
 #include "triptych/sched/core_plan.hpp"
 #include "triptych/sched/pool.hpp"
 
@@ -41,7 +43,10 @@ enum class ComputeBackend {
               // copy-based baseline; there is no frame-loop thread
 };
 
-enum class RendererKind { kVulkan, kCpu };
+// kAuto: Vulkan, except where the only Vulkan device is a software
+// rasteriser (lavapipe: type "cpu"); there the host measures both renderers
+// for a short warm-up and picks the faster (choose_renderer()).
+enum class RendererKind { kVulkan, kCpu, kAuto };
 
 // What compute does when render has not yet taken the previous frame.
 enum class LagPolicy {
@@ -72,7 +77,7 @@ struct EngineConfig {
   std::uint32_t workers = 0;        // compute members; 0 = one per compute CPU of the plan
   ComputeBackend compute = ComputeBackend::kNative;
   NativeKernelStep native_kernel = nullptr;  // kNative only
-  RendererKind renderer = RendererKind::kVulkan;
+  RendererKind renderer = RendererKind::kAuto;
   std::uint32_t width = 640;
   std::uint32_t height = 480;
   std::string device;               // Vulkan device name substring, or "" for the best
@@ -90,6 +95,16 @@ struct EngineConfig {
   // The host takes each finished frame with copy_result() (and that stamps
   // "presented"), instead of the render thread presenting it in place.
   bool host_presents = false;
+  // Test hook: nanoseconds the render thread stalls after rendering `frame`
+  // with `stage` (kVulkan or kCpu) at `render_cost` (the governor level's
+  // GovernorLevel::render_cost(), 1 at full cost): a fake slow renderer.
+  // Empty in every real run.
+  std::function<std::uint64_t(std::uint64_t frame, RendererKind stage, double render_cost)> test_render_stall;
+  // The deadline governor (docs/pipeline.md, "Deadline governor"): sheds
+  // render cost, then frame rate, to keep frames inside their period, and
+  // restores them with hysteresis. Needs hz > 0; not for kCopyIn (the
+  // baseline measures the path as it is). false: every frame at full cost.
+  bool governor = true;
 };
 
 // Live counters, readable while running (any thread).
@@ -116,6 +131,15 @@ struct EngineStatus {
   bool running = false;
   std::string error;            // first fatal error, if any
   std::string last_failure;     // last compute failure message, if any
+  // The deadline governor: its level (0 = full cost), what that level
+  // sheds, how many changes it made and the last one in words.
+  bool governor = false;        // on for this run
+  std::uint32_t governor_level = 0;
+  float resolution_scale = 1.0F;
+  std::uint32_t draw_stride = 1;
+  double rate_hz = 0;           // the frame rate paced now (hz / rate divisor)
+  std::uint64_t governor_changes = 0;
+  std::string governor_last;    // "t=1.23s frame 70: 1.00x -> 0.85x resolution (p95 latency near budget)"
 };
 
 // One chunk handed to an external compute member.
@@ -229,6 +253,11 @@ class Engine {
                                           const std::vector<std::pair<std::string, std::string>>& run_config);
   // A one-screen summary table (per-stage breakdown) of the finished run.
   [[nodiscard]] std::string summary_table() const;
+  // What the run delivered, in one line: "60 Hz at 0.85x resolution, every
+  // particle drawn, 0 late of 600 (governor: 2 changes)". Any thread.
+  [[nodiscard]] std::string delivery_summary() const;
+  // The governor's decisions so far (the first few hundred), in order. Any thread.
+  [[nodiscard]] std::vector<GovernorDecision> governor_decisions() const;
 
   [[nodiscard]] Arena& arena() noexcept;
   [[nodiscard]] const EngineConfig& config() const noexcept;

@@ -28,7 +28,18 @@ struct LayoutParams {
   float velocity_scale = 1.0F; // a line runs from p to p + v * velocity_scale
   float max_size = 0.0F;       // pixels; 0 means max(width, height)
   float max_line_length = 0.0F;  // pixels; 0 means 2 * max(width, height)
+  // Draw only particles whose index is a multiple of this (a deterministic
+  // subset, for a governor shedding render cost). Every particle is still
+  // validated and counted; the ones left out count as culled. >= 1.
+  std::uint32_t draw_stride = 1;
 };
+
+// `full` rendered at `resolution_scale` (clamped to [1/16, 1]; not finite: 1)
+// of its size into the top-left of the target, drawing every
+// `draw_stride`-th particle (0 reads as 1): the same world, fewer pixels and
+// particles. Pure.
+[[nodiscard]] LayoutParams scaled_layout(const LayoutParams& full, float resolution_scale,
+                                         std::uint32_t draw_stride) noexcept;
 
 // Runs body(i) once for every i in [0, tasks) and returns when all have
 // finished. body never throws. The render pool (src/sched) will provide one;

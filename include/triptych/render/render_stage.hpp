@@ -32,6 +32,12 @@ struct FrameInput {
   std::uint32_t particle_count = 0;
   std::uint32_t layout_zone = 0;
   std::uint32_t result_zone = 0;
+  // Render cost a governor may shed (scaled_layout): the picture is drawn at
+  // this fraction of the target size into the result image's top-left corner
+  // (stretch_result_zone() fills the image from it), and only every
+  // draw_stride-th particle is drawn. 1 and 1: the full picture.
+  float resolution_scale = 1.0F;
+  std::uint32_t draw_stride = 1;
 };
 
 // What the stage reports once a frame's pixels are in its result zone (or,
@@ -94,6 +100,14 @@ struct ResultZoneImage {
 // kTooSmall / kMisaligned if the zone cannot hold a width x height image.
 [[nodiscard]] Result<void> init_result_zone(std::span<std::byte> zone, std::uint32_t width,
                                             std::uint32_t height);
+
+// A frame rendered at `rendered_width` x `rendered_height` into the top-left
+// corner of `zone`'s image is stretched (nearest pixel) over the whole image,
+// in place. The geometry is read once from the zone's header and checked;
+// kInvalidArgument when the rendered size exceeds the image. Render thread,
+// before the zone is published; no allocation.
+[[nodiscard]] Result<void> stretch_result_zone(std::span<std::byte> zone, std::uint32_t rendered_width,
+                                               std::uint32_t rendered_height);
 
 // The one clock (trace::now_ns, CLOCK_MONOTONIC), signed as FrameInfo's
 // stamps are, so render stamps compare with every other stamp of the run.

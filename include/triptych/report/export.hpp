@@ -28,6 +28,17 @@ struct FrameFailure {
   std::string cause;
 };
 
+// One decision of a deadline governor (docs/pipeline.md, "Deadline
+// governor"): what it moved from and to, why, and the figures that decided.
+struct GovernorRow {
+  std::uint64_t at_ns = 0;  // CLOCK_MONOTONIC, like the frame stamps
+  std::uint64_t frame = 0;  // the frame whose sample decided it
+  std::string from, to;     // the levels in words ("1.00x resolution, every particle, 60 Hz")
+  std::string reason;
+  double measured_ms = 0;   // the latency that decided
+  double budget_ms = 0;     // the budget it was held to
+};
+
 struct TraceReport {
   std::string title = "triptych frame trace";
   std::vector<trace::FrameSnapshot> frames;   // sorted by frame id
@@ -35,6 +46,7 @@ struct TraceReport {
   FrameStats stats;
   std::uint64_t issued = 0;  // frames opened in the table (records + lost when unknown)
   std::vector<FrameFailure> failures;   // each failed frame's cause, the first ones kept
+  std::vector<GovernorRow> governor;    // the governor's decisions, in order (empty: none, or off)
   std::uint64_t failures_not_kept = 0;  // failed frames past the kept ones
   std::uint64_t stale_stamps = 0;  // from the table's counters
   std::uint64_t duplicate_stamps = 0;

@@ -79,8 +79,11 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
   if (auto r = wait_completed(need, cfg.gpu_timeout); !r) return r.error();
   if (presenter != nullptr && t >= fif) presenter->retire(t - fif);
 
-  auto lr = layout_pass(cfg.layout, in.frame, in.compute_slot, in.particle_count, lz.bytes, cfg.layout_tasks, pool);
+  // A governor's shed render cost: fewer pixels (top-left), fewer particles.
+  const LayoutParams frame_layout = scaled_layout(cfg.layout, in.resolution_scale, in.draw_stride);
+  auto lr = layout_pass(frame_layout, in.frame, in.compute_slot, in.particle_count, lz.bytes, cfg.layout_tasks, pool);
   if (!lr) return lr.error();
+  frame_extent = {frame_layout.width, frame_layout.height};
   const std::int64_t layout_end = now_ns();
   if (auto r = record_and_submit(t, s, lz, rz, lr.value()); !r) return fail(r.error());
 
@@ -163,12 +166,16 @@ Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, c
   auto rb = vk::make<VkRenderPassBeginInfo>(VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO);
   rb.renderPass = render_pass;
   rb.framebuffer = s.framebuffer;
+  // The whole image, even for a scaled frame: quads at the corner's edge may
+  // reach past it, and Vulkan wants all rendering inside the render area.
   rb.renderArea = {{0, 0}, {cfg.layout.width, cfg.layout.height}};
   rb.clearValueCount = 1;
   rb.pClearValues = &clear;
   fn.vkCmdBeginRenderPass(s.render_cb, &rb, VK_SUBPASS_CONTENTS_INLINE);
   if (lr.instance_count > 0) {
     fn.vkCmdBindPipeline(s.render_cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline);
+    // The shader maps pixels to clip space over the whole image, which keeps
+    // a scaled frame's pixels in its top-left corner.
     const std::array<float, 2> viewport{static_cast<float>(cfg.layout.width), static_cast<float>(cfg.layout.height)};
     fn.vkCmdPushConstants(s.render_cb, pipeline_layout, VK_SHADER_STAGE_VERTEX_BIT, 0, sizeof viewport, viewport.data());
     const VkBuffer vb = lz.binding.imported ? lz.gpu.buffer : s.vertices.buffer;
@@ -197,7 +204,8 @@ Result<void> VulkanRenderer::Impl::submit_copy(std::uint64_t t, vk::Slot& s, con
     VkBufferImageCopy region{};
     region.bufferOffset = rz->binding.imported ? kZonePayloadOffset : 0;
     region.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-    region.imageExtent = {cfg.layout.width, cfg.layout.height, 1};
+    region.bufferRowLength = cfg.layout.width;  // a scaled frame lands in the top-left of the full rows
+    region.imageExtent = {frame_extent.width, frame_extent.height, 1};
     const VkBuffer dst = rz->binding.imported ? rz->gpu.buffer : s.readback.buffer;
     fn.vkCmdCopyImageToBuffer(s.copy_cb, s.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, dst, 1, &region);
     // Make the copy's writes visible to the host that reads the pixels.

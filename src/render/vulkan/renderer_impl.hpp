@@ -84,6 +84,9 @@ struct Slot {
 
 struct VulkanRenderer::Impl {
   VulkanRendererConfig cfg;
+  // The size the frame being recorded is drawn at (a governor may scale it
+  // down; FrameInput::resolution_scale): what its readback copies. Render thread.
+  PresentExtent frame_extent{};
   vk::InstanceContext ctx;
   DeviceInfo info;
   VkPhysicalDevice physical = VK_NULL_HANDLE;

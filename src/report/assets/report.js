@@ -83,6 +83,21 @@
     app.append(el('h2', {}, 'Failed frames'), list);
   }
 
+  // What the deadline governor shed and restored, when and why.
+  const governor = stats.governor || [];
+  if (governor.length) {
+    const list = el('table', { id: 'governor' });
+    list.append(el('tr', {}, el('th', {}, 'at (s)'), el('th', {}, 'frame'), el('th', {}, 'from'), el('th', {}, 'to'),
+      el('th', {}, 'why'), el('th', {}, 'measured (ms)'), el('th', {}, 'budget (ms)')));
+    const t0 = stats.frames.first_ns || governor[0].at_ns;
+    for (const g of governor) {
+      list.append(el('tr', {}, el('td', {}, ((g.at_ns - t0) / 1e9).toFixed(2)), el('td', {}, String(g.frame)),
+        el('td', {}, g.from), el('td', {}, g.to), el('td', {}, g.reason), el('td', {}, g.measured_ms.toFixed(2)),
+        el('td', {}, g.budget_ms.toFixed(2))));
+    }
+    app.append(el('h2', {}, 'Deadline governor'), list);
+  }
+
   // Plots.
   const width = Math.max(600, Math.min(1200, window.innerWidth - 48));
   const plots = {};
