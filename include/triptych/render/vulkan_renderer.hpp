@@ -49,6 +49,13 @@ enum class HostMemoryPath {
   kStaging,  // always copy through a host-visible staging/readback buffer
 };
 
+// Who validates and places the particles of a compute slot.
+enum class ParticlePath {
+  kAuto,  // the GPU where the compute slots import and the device can, else the CPU layout pass (and why)
+  kGpu,   // the GPU pulls them straight from the imported slot; create fails if it cannot
+  kCpu,   // the CPU layout pass into a layout zone, always
+};
+
 // Which physical device: by index (from list_devices), by a case-insensitive
 // name substring, or (neither) the best one: discrete > integrated > virtual > CPU.
 struct DeviceChoice {
@@ -67,6 +74,7 @@ struct DeviceInfo {
   bool host_import = false; // VK_EXT_external_memory_host
   std::uint64_t import_alignment = 0;
   bool dedicated_transfer_queue = false;
+  bool robust_buffer_access = false;  // out-of-range shader reads stay inside the buffer
 };
 
 // A validation-layer message. `any` message fails a test.
@@ -145,6 +153,11 @@ struct VulkanRendererConfig {
   ParallelFor pool;                    // empty: thread_split_parallel_for()
   HostMemoryPath layout_path = HostMemoryPath::kImport;
   HostMemoryPath result_path = HostMemoryPath::kImport;
+  // The compute slots a FrameInput may name, imported for the GPU particle
+  // pull (page-aligned, page-sized: the arena's compute A, B, C). A frame
+  // whose slot is not one of them takes the CPU layout pass (kAuto) or fails (kGpu).
+  ParticlePath particle_path = ParticlePath::kAuto;
+  std::vector<std::span<std::byte>> compute_slots;
   bool readback = true;                // copy every frame into its result zone
   std::array<float, 4> clear_color{0.0F, 0.0F, 0.0F, 1.0F};
   VulkanOptions vulkan;
@@ -160,6 +173,16 @@ struct ZoneBinding {
   bool imported = false;
   std::string note;  // why it fell back to staging, empty when imported
 };
+
+// The particle path a renderer took at create, and why, in words a host can print.
+struct ParticlePathChoice {
+  bool gpu = false;  // frames on an imported compute slot are pulled by the GPU
+  std::string why;
+};
+
+// FrameInput::result_zone for a frame whose result zone is named later with
+// attach_result (the caller renders it before a result zone is free).
+inline constexpr std::uint32_t kResultZoneLater = 0xFFFFFFFFu;
 
 class VulkanRenderer {
  public:
@@ -181,6 +204,18 @@ class VulkanRenderer {
   // zone or the result zone it needs is still in use by an earlier ticket.
   [[nodiscard]] Result<std::uint64_t> submit(const FrameInput& input);
   [[nodiscard]] Result<FrameInfo> wait_frame(std::uint64_t ticket, std::chrono::nanoseconds timeout);
+  // Names the result zone of a ticket submitted with kResultZoneLater and
+  // submits its copy. Tickets must be attached in submission order, and a
+  // deferred ticket blocks the completion of every later one until attached.
+  // Blocks while an earlier ticket still uses that zone. kInvalidArgument
+  // (not deferred, already attached, out of order), kOutOfRange (zone).
+  [[nodiscard]] Result<void> attach_result(std::uint64_t ticket, std::uint32_t result_zone);
+  // Blocks until the GPU no longer reads the compute slot of `ticket` (its
+  // render submission is done; at once for a CPU layout pass, which copied
+  // it). After it the caller may hand that slot back to its writer.
+  [[nodiscard]] Result<void> wait_slot_released(std::uint64_t ticket, std::chrono::nanoseconds timeout);
+  // The first failure recorded (GPU hang, device loss), or success. Any thread.
+  [[nodiscard]] Result<void> health() const;
   [[nodiscard]] WaitWord& frame_ready() noexcept;
   [[nodiscard]] std::uint64_t completed() const noexcept;
   void set_frame_ready_callback(FrameReadyCallback callback);
@@ -192,6 +227,8 @@ class VulkanRenderer {
   [[nodiscard]] const DeviceInfo& device() const noexcept;
   [[nodiscard]] const ZoneBinding& layout_binding(std::uint32_t zone) const;
   [[nodiscard]] const ZoneBinding& result_binding(std::uint32_t zone) const;
+  [[nodiscard]] const ZoneBinding& compute_binding(std::uint32_t slot) const;
+  [[nodiscard]] const ParticlePathChoice& particle_path() const noexcept;
   [[nodiscard]] const VulkanRendererConfig& config() const noexcept;
 
   struct Impl;
