@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Vulkan render stage: device selection and listing, a headless offscreen
-// target, the layout zones imported with VK_EXT_external_memory_host or
-// uploaded through staging buffers, instanced SDF quads with alpha blending,
-// pipelined readback into result zones (imported where possible), a Presenter
-// hook for the window path, and frame-ready as a futex wake plus a callback.
-// Blocking API: submit / wait_frame / set_* belong to one render thread; the
-// frame-ready WaitWord may be waited on by any thread; the callback runs on
-// the renderer's completion thread. Satisfies the RenderStage concept.
+// target, the GPU particle pull from imported compute slots (validated in the
+// shader) or the CPU layout pass with its layout zones imported with
+// VK_EXT_external_memory_host or uploaded through staging buffers, SDF quads
+// with alpha blending, pipelined readback into result zones (imported where
+// possible, or named later), a Presenter hook for the window path, and
+// frame-ready as a futex wake plus a callback. Blocking API: submit /
+// wait_frame / attach_result / wait_slot_released / set_* belong to one
+// render thread; frame_ready, completed and health may be used from any
+// thread; the callback runs on the renderer's completion thread. Satisfies the RenderStage concept.
 // Vulkan itself stays out of this header: its handles are declared opaquely
 // below, so callers need no Vulkan headers. Frame lifecycle, semaphores and
 // fallbacks: docs/render-stage.md.
