@@ -73,7 +73,11 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
     return make_error(Errc::kInvalidArgument, "ticket " + std::to_string(next_attach) +
                                                   " still waits for its result zone (attach_result): copies go in order");
   }
-  const std::optional<std::uint32_t> pulled = pulled_zone(in.compute_slot);
+  std::optional<std::uint32_t> pulled = pulled_zone(in.compute_slot);
+  // More particles than one storage buffer range reaches: under kAuto the
+  // layout pass draws them all rather than the GPU counting the rest overflow.
+  const std::size_t in_slot = std::min<std::size_t>(in.particle_count, in.compute_slot.size() / sizeof(Particle));
+  if (pulled && cfg.particle_path == ParticlePath::kAuto && in_slot > pull_capacity(*pulled)) pulled.reset();
   if (!pulled && cfg.particle_path == ParticlePath::kGpu) {
     return make_error(Errc::kInvalidArgument, "the GPU particle pull was asked for, and this compute slot is not one "
                                               "the renderer imported");
