@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 20
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 
 .PHONY: all deps build run test test-dev test-lostwake test-js test-asan test-tsan test-fuzz test-models \
-        bench fuzz models release clean help
+        bench bench-gpu fuzz models release clean help
 
 all: build
 
@@ -16,6 +16,7 @@ help:
 	@echo "make run     install missing packages, build, run the default pipeline"
 	@echo "make test    build and run every test (dev, lost-wake check, asan+ubsan, tsan, fuzz, SPIN models)"
 	@echo "make bench   build release and run the benchmarks against their peers"
+	@echo "make bench-gpu  the GPU frame path (full size on an NVIDIA GPU, else lavapipe scaled down)"
 	@echo "make fuzz    run the libFuzzer targets longer (FUZZ_SECONDS=$(FUZZ_SECONDS) each by default x10)"
 	@echo "make models  run the SPIN model checks"
 
@@ -85,6 +86,12 @@ release: deps
 
 bench: release
 	scripts/run-bench.sh build/release
+
+# The GPU frame path's benchmark (docs/BENCHMARKS.md, "make bench-gpu"): full
+# size on an NVIDIA GPU (at most 6 minutes), else lavapipe scaled down 100x
+# (under 2 minutes). Writes out/bench-gpu/. Never part of make test.
+bench-gpu: build
+	TRIPTYCH_BUILD_DIR=build/dev node bench/gpu/run.mjs --out out/bench-gpu
 
 clean:
 	rm -rf build out

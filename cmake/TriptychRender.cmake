@@ -16,13 +16,15 @@ file(MAKE_DIRECTORY ${_triptych_shader_out})
 # Each shader becomes <name>.spv.inc: a brace-enclosed list of 32-bit SPIR-V
 # words that src/render/vulkan/pipeline.cpp includes into a constexpr array.
 set(_triptych_shader_incs)
-foreach(_shader IN ITEMS quad.vert sdf.frag)
+# The .glsl files are included by them (#include).
+set(_triptych_shader_includes ${_triptych_shader_src}/particle_rules.glsl ${_triptych_shader_src}/quad_corner.glsl)
+foreach(_shader IN ITEMS quad.vert sdf.frag particle.vert particle_count.comp)
   set(_out ${_triptych_shader_out}/${_shader}.spv.inc)
   add_custom_command(
     OUTPUT ${_out}
     COMMAND ${TRIPTYCH_GLSLC} --target-env=vulkan1.2 -O -Werror -mfmt=c
             -o ${_out} ${_triptych_shader_src}/${_shader}
-    DEPENDS ${_triptych_shader_src}/${_shader}
+    DEPENDS ${_triptych_shader_src}/${_shader} ${_triptych_shader_includes}
     COMMENT "glslc ${_shader}"
     VERBATIM)
   list(APPEND _triptych_shader_incs ${_out})

@@ -280,6 +280,8 @@ async function cmdInfo(args) {
   if (deviceError) process.stdout.write(`  none: ${deviceError}\n`);
   for (const d of devices) {
     process.stdout.write(`  [${d.index}] ${d.name} (${d.type}, Vulkan ${d.apiVersion})${d.usable ? '' : ' unusable'}${d.hostImport ? ', imports host memory' : ''}\n`);
+    // --particle-path auto's choice: the GPU pull needs the compute slots imported.
+    if (d.usable) process.stdout.write(`      particles: ${d.hostImport ? 'GPU pull from the compute slots' : 'CPU layout pass (no host memory import)'}\n`);
   }
   process.stdout.write(`engine would pick: ${pick ? `${pick.name}: ${pick.why}` : 'no usable Vulkan device (use --renderer cpu)'}\n`);
   return 0;

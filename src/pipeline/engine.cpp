@@ -266,11 +266,16 @@ Result<void> Engine::Impl::build_render_stage() {
   }
   render::VulkanRendererConfig vc;
   vc.layout = lp;
-  vc.frames_in_flight = 1;  // the result triple buffer owns one write slot at a time
+  vc.frames_in_flight = cfg.frames_in_flight;
   vc.layout_tasks = static_cast<std::uint32_t>(cfg.plan.render.threads.size());
-  if (cfg.staging) {
+  vc.particle_path = cfg.particle_path == ParticlePath::kGpu   ? render::ParticlePath::kGpu
+                     : cfg.particle_path == ParticlePath::kCpu ? render::ParticlePath::kCpu
+                                                               : render::ParticlePath::kAuto;
+  vc.compute_slots = {zone(ZoneId::kComputeA), zone(ZoneId::kComputeB), zone(ZoneId::kComputeC)};
+  if (cfg.staging) {  // the copy baseline: every byte goes through the CPU
     vc.layout_path = render::HostMemoryPath::kStaging;
     vc.result_path = render::HostMemoryPath::kStaging;
+    vc.particle_path = render::ParticlePath::kCpu;
   }
   sched::Pool* pool = render_pool.get();
   vc.pool = [pool](std::uint32_t tasks, const std::function<void(std::uint32_t)>& body) {
@@ -326,8 +331,11 @@ std::string Engine::renderer_description() const {
   if (impl_->vulkan) {
     const auto& d = impl_->vulkan->device();
     std::string s = "Vulkan: " + d.name + " (" + d.type + ")";
-    s += impl_->vulkan->layout_binding(0).imported ? ", layout zone imported" : ", layout via staging";
+    const auto& path = impl_->vulkan->particle_path();
+    s += ", particles: " + path.why;
+    if (!path.gpu) s += impl_->vulkan->layout_binding(0).imported ? ", layout zone imported" : ", layout via staging";
     s += impl_->vulkan->result_binding(0).imported ? ", result zone imported" : ", readback via staging";
+    s += ", " + std::to_string(impl_->cfg.frames_in_flight) + " frames in flight";
     return s;
   }
   return "CPU reference rasteriser";

@@ -33,6 +33,9 @@ namespace triptych::pipeline {
 // How long a blocked thread sleeps before re-checking the stop flag: the
 // liveness re-check every peer-dependent wait has (CONVENTIONS.md #10).
 inline constexpr std::chrono::milliseconds kWaitSlice{20};
+// The most frames the render thread keeps in the Vulkan stage at once (the
+// frames_in_flight run option's maximum).
+inline constexpr std::uint32_t kMaxFramesInFlight = 3;
 // Recent end-to-end latencies kept for the live status line.
 inline constexpr std::size_t kRecent = 256;
 // Governor decisions kept for the outputs; later ones are counted only.
@@ -77,6 +80,9 @@ struct Engine::Impl {
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> loop_done{false};  // SYNC(loop-done)
   WaitWord consumed;  // bumped by render after taking a compute frame (kWait pacing)
+  // Bumped after each compute publish and each frame the render stage
+  // completes: what the render thread sleeps on (SYNC(render-wake)).
+  WaitWord render_wake;
   // Just-in-time dispatch estimates (kWait): when render took its current
   // frame (0: idle) and how long a render takes; the loop's compute time.
   std::atomic<std::uint64_t> render_busy_since{0};
@@ -163,11 +169,29 @@ struct Engine::Impl {
   void note_compute_time(std::uint64_t frame);
 
   // ---- the render thread (render_loop.cpp) ----
+  // A frame handed to the render stage and not yet presented (render thread only).
+  struct RenderInFlight {
+    std::uint64_t ticket = 0;
+    std::uint64_t frame = 0;
+    std::uint64_t taken_ns = 0;
+    std::uint32_t result_zone = 0;
+    bool zone_attached = false;  // false: submitted with kResultZoneLater
+    bool on_cpu = false;         // the stage that took it (auto's warm-up switches)
+    float resolution_scale = 1.0F;  // the governor's settings it was drawn with
+    std::uint32_t draw_stride = 1;
+  };
+  enum class Take { kNothing, kSubmitted, kFailed };
   void render_loop();
-  [[nodiscard]] Result<render::FrameInfo> render_frame(const render::FrameInput& in);
+  [[nodiscard]] std::uint64_t stage_completed(const RenderInFlight& f) const;
+  [[nodiscard]] Take take_and_submit(TripleBuffer& compute_tb, std::uint64_t ticket, bool result_zone_free,
+                                     RenderInFlight& out);
+  [[nodiscard]] bool finish(const RenderInFlight& f);
+  [[nodiscard]] bool attach_result_zone(RenderInFlight& f);
+  void fail_in_flight(const std::array<RenderInFlight, kMaxFramesInFlight>& ring, std::uint32_t head,
+                      std::uint32_t count);
   void note_render(std::uint64_t frame, const render::FrameInfo& info, std::uint64_t taken_ns);
-  void stall_for_test(std::uint64_t frame, const render::FrameInput& in);
-  [[nodiscard]] bool stretch_if_scaled(const render::FrameInput& in);
+  void stall_for_test(const RenderInFlight& f);
+  [[nodiscard]] bool stretch_if_scaled(const RenderInFlight& f, const render::FrameInfo& info);
   void govern(std::uint64_t frame, std::uint64_t render_ns);
   void note_warmup(std::uint64_t render_ns);
   [[nodiscard]] std::uint32_t divisor_of(std::uint64_t frame) const;

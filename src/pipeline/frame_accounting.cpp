@@ -94,6 +94,8 @@ const char* Engine::Impl::publish_compute(std::uint64_t frame) {
     return "the compute triple buffer refused the publish";
   }
   computed.fetch_add(1, std::memory_order_relaxed);
+  // SYNC(render-wake): the render thread re-checks has_new() after this bump.
+  (void)fetch_add_and_wake(render_wake, 1, 1);
   return nullptr;
 }
 

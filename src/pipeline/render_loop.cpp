@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// The render thread (`tp-render`): waits for a compute frame, runs the render
-// stage on it (layout pass on the render pool, GPU or CPU raster, readback
-// into the result triple buffer), publishes and presents the result, and at
-// the end accounts for a computed frame nobody will render. Blocking (futex
-// waits, the stage's wait_frame). Runs on its own thread only, started by
-// Engine::start(). Design: docs/pipeline.md, "Per frame" and "Orderings".
+// The render thread (`tp-render`): takes compute frames and hands them to the
+// render stage (the GPU particle pull or the layout pass on the render pool,
+// GPU or CPU raster, readback into the result triple buffer) with up to
+// frames_in_flight of them in the stage at once, publishes and presents each
+// as it completes, in order, and at the end accounts for a computed frame
+// nobody will render; it feeds the deadline governor and runs --renderer
+// auto's warm-up. Blocking (futex waits on render_wake, the stage's waits). Runs on its own thread only, started by Engine::start(). Design:
+// docs/pipeline.md, "Per frame", "Frames in flight" and "Orderings".
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstdio>
 #include <mutex>
@@ -31,10 +34,80 @@ void Engine::Impl::render_loop() {
   trace::register_thread("render");
   report::ThreadProbe probe;
   TripleBuffer& compute_tb = arena->triple_buffer(FrameStage::kCompute);
-  TripleBuffer& result_tb = arena->triple_buffer(FrameStage::kResult);
+  // The CPU reference renders synchronously, and --renderer auto's warm-up
+  // switches stages between frames: one frame at a time for both.
+  const auto depth = [this] {
+    return vulkan && !use_cpu && !choosing_renderer
+               ? std::clamp<std::uint32_t>(cfg.frames_in_flight, 1, kMaxFramesInFlight)
+               : 1u;
+  };
+  if (vulkan) {
+    vulkan->set_frame_ready_callback([this](const render::FrameInfo&) {
+      // SYNC(render-wake): the render thread re-checks completed() after this bump.
+      (void)fetch_add_and_wake(render_wake, 1, 1);
+    });
+  }
+  // In flight, oldest first. Only the oldest may own the result buffer's
+  // write zone; the others wait for it (kResultZoneLater) and get it, in
+  // order, as each one before them is published.
+  std::array<RenderInFlight, kMaxFramesInFlight> ring{};
+  std::uint32_t head = 0;
+  std::uint32_t count = 0;
   std::uint64_t ticket = 0;
   for (;;) {
-    if (!compute_tb.has_new()) {
+    // SYNC(render-wake): read before the checks, so a publish or completion
+    // between them ends the wait below at once.
+    const std::uint32_t seen = render_wake.value.load(std::memory_order_acquire);
+    bool progressed = false;
+    bool stopped = false;
+    // 1. Present what the stage finished, oldest first.
+    while (count > 0 && stage_completed(ring[head]) > ring[head].ticket) {
+      const RenderInFlight done = ring[head];
+      head = (head + 1) % kMaxFramesInFlight;
+      --count;
+      if (!finish(done)) {
+        stopped = true;
+        break;
+      }
+      progressed = true;
+      if (count > 0) {
+        render_busy_since.store(ring[head].taken_ns, std::memory_order_relaxed);
+        if (!ring[head].zone_attached && !attach_result_zone(ring[head])) {
+          stopped = true;
+          break;
+        }
+      }
+    }
+    if (stopped) {
+      fail_in_flight(ring, head, count);
+      break;
+    }
+    // 2. Take the newest compute frame while the stage has room.
+    if (count < depth() && compute_tb.has_new()) {
+      // With the GPU particle pull the stage still reads the slot this take
+      // hands back to the compute writer: wait until it no longer does.
+      if (count > 0) {
+        const RenderInFlight& newest = ring[(head + count - 1) % kMaxFramesInFlight];
+        if (auto released = vulkan->wait_slot_released(newest.ticket, kRenderTimeout); !released) {
+          set_fatal("render failed at frame " + std::to_string(newest.frame + 1) + ": " + released.error().what());
+          fail_in_flight(ring, head, count);
+          break;
+        }
+      }
+      RenderInFlight& next = ring[(head + count) % kMaxFramesInFlight];
+      const Take took = take_and_submit(compute_tb, ticket, count == 0, next);
+      if (took == Take::kFailed) {
+        fail_in_flight(ring, head, count);
+        break;
+      }
+      if (took == Take::kSubmitted) {
+        ++count;
+        ++ticket;
+      }
+      continue;
+    }
+    if (progressed) continue;
+    if (count == 0) {
       // Leave only once the loop is done (it stops promptly on a stop
       // request) and its last publish has been taken: every computed frame
       // is then presented or counted dropped.
@@ -44,68 +117,112 @@ void Engine::Impl::render_loop() {
         if (!compute_tb.has_new()) break;
         continue;
       }
-      WaitWord& published = compute_tb.control().publish_word;
-      // SYNC(tb-wake): acquire pairs with publish()'s bump of the publish word.
-      (void)report::timed_wait(published, published.value.load(std::memory_order_acquire), kWaitSlice,
-                              SpinPolicy{}, report::WaitKind::kIdle);
-      continue;
-    }
-    const TripleBuffer::Frame input = compute_tb.acquire_latest();
-    if (!input.is_new) continue;
-    const std::uint32_t r = compute_tb.indices().reader;
-    if (!slot_index_ok(r, "compute reader")) break;
-    const std::uint64_t frame = slot_frame[r];
-    const std::uint64_t taken_ns = trace::now_ns();
-    render_busy_since.store(taken_ns, std::memory_order_relaxed);
-    // SYNC(consumed): publishes the take above to the frame loop's backpressure wait.
-    (void)fetch_add_and_wake(consumed, 1, 1);
-
-    render::FrameInput in;
-    in.frame = frame;
-    in.compute_slot = input.data;
-    in.particle_count = cfg.particles;
-    in.layout_zone = static_cast<std::uint32_t>(ticket % 3);
-    in.result_zone = result_tb.indices().writer;
-    if (!slot_index_ok(in.result_zone, "result writer")) {
-      drop_frame(frame);
+    } else if (auto health = ring[head].on_cpu ? Result<void>{} : vulkan->health();
+               !health) {  // a failed stage completes nothing more
+      const RenderInFlight& oldest = ring[head];
+      set_fatal("render failed at frame " + std::to_string(oldest.frame + 1) + ": " + health.error().what());
+      fail_in_flight(ring, head, count);
       break;
     }
-    if (governor) {
-      in.resolution_scale = governor->settings().resolution_scale;
-      in.draw_stride = governor->settings().draw_stride;
-    }
-    ++ticket;
-    const Result<render::FrameInfo> info = render_frame(in);
-    if (!info) {
-      fail_frame(frame, std::string("render failed: ") + info.error().what());
-      set_fatal("render failed at frame " + std::to_string(frame + 1) + ": " + info.error().what());
-      break;
-    }
-    stall_for_test(frame, in);
-    if (!stretch_if_scaled(in)) {
-      drop_frame(frame);
-      break;
-    }
-    note_render(frame, info.value(), taken_ns);
-    const std::uint64_t render_ns = trace::now_ns() - taken_ns;
-    if (choosing_renderer) note_warmup(render_ns);
-    if (!present(frame, in.result_zone)) break;
-    govern(frame, render_ns);
+    (void)report::timed_wait(render_wake, seen, kWaitSlice, SpinPolicy{}, report::WaitKind::kIdle);
   }
   leave_render_thread(compute_tb, probe);
 }
 
-// Submits one frame to the render stage and waits for it.
-Result<render::FrameInfo> Engine::Impl::render_frame(const render::FrameInput& in) {
-  TRIPTYCH_SPAN("render");
-  if (!use_cpu) {
-    auto t = vulkan->submit(in);
-    if (!t) return t.error();
-    return vulkan->wait_frame(t.value(), kRenderTimeout);
+// How many frames the stage that took `f` has finished.
+std::uint64_t Engine::Impl::stage_completed(const RenderInFlight& f) const {
+  return f.on_cpu ? cpu->completed() : vulkan->completed();
+}
+
+// Takes the newest compute frame and submits it to the render stage, into
+// the result buffer's write zone when `result_zone_free`, else with its
+// result zone named later. kFailed is fatal (said and counted).
+Engine::Impl::Take Engine::Impl::take_and_submit(TripleBuffer& compute_tb, std::uint64_t ticket,
+                                                 bool result_zone_free, RenderInFlight& out) {
+  TRIPTYCH_SPAN("render submit");
+  const TripleBuffer::Frame input = compute_tb.acquire_latest();
+  if (!input.is_new) return Take::kNothing;
+  const std::uint32_t r = compute_tb.indices().reader;
+  if (!slot_index_ok(r, "compute reader")) return Take::kFailed;
+  const std::uint64_t frame = slot_frame[r];
+  const std::uint64_t taken_ns = trace::now_ns();
+  render_busy_since.store(taken_ns, std::memory_order_relaxed);
+  // SYNC(consumed): publishes the take above to the frame loop's backpressure wait.
+  (void)fetch_add_and_wake(consumed, 1, 1);
+
+  render::FrameInput in;
+  in.frame = frame;
+  in.compute_slot = input.data;
+  in.particle_count = cfg.particles;
+  in.layout_zone = static_cast<std::uint32_t>(ticket % 3);
+  in.result_zone = render::kResultZoneLater;
+  if (result_zone_free) {
+    in.result_zone = arena->triple_buffer(FrameStage::kResult).indices().writer;
+    if (!slot_index_ok(in.result_zone, "result writer")) {
+      drop_frame(frame);
+      return Take::kFailed;
+    }
   }
-  auto t = cpu->submit(in);
-  if (!t) return t.error();
-  return cpu->wait_frame(t.value(), kRenderTimeout);
+  if (governor) {
+    in.resolution_scale = governor->settings().resolution_scale;
+    in.draw_stride = governor->settings().draw_stride;
+  }
+  const Result<std::uint64_t> t = use_cpu ? cpu->submit(in) : vulkan->submit(in);
+  if (!t) {
+    fail_frame(frame, std::string("render failed: ") + t.error().what());
+    set_fatal("render failed at frame " + std::to_string(frame + 1) + ": " + t.error().what());
+    return Take::kFailed;
+  }
+  out = RenderInFlight{t.value(), frame,          taken_ns, in.result_zone, result_zone_free,
+                       use_cpu,    in.resolution_scale, in.draw_stride};
+  return Take::kSubmitted;
+}
+
+// The render stage finished `f`: count it, stamp it, publish and present it.
+// False (fatal, said and counted) when the stage or the result buffer failed.
+bool Engine::Impl::finish(const RenderInFlight& f) {
+  TRIPTYCH_SPAN("render finish");
+  const Result<render::FrameInfo> info =
+      f.on_cpu ? cpu->wait_frame(f.ticket, kRenderTimeout) : vulkan->wait_frame(f.ticket, kRenderTimeout);
+  if (!info) {
+    fail_frame(f.frame, std::string("render failed: ") + info.error().what());
+    set_fatal("render failed at frame " + std::to_string(f.frame + 1) + ": " + info.error().what());
+    return false;
+  }
+  stall_for_test(f);
+  if (!stretch_if_scaled(f, info.value())) {
+    drop_frame(f.frame);
+    return false;
+  }
+  note_render(f.frame, info.value(), f.taken_ns);
+  const std::uint64_t render_ns = trace::now_ns() - f.taken_ns;
+  if (choosing_renderer) note_warmup(render_ns);
+  if (!present(f.frame, f.result_zone)) return false;
+  govern(f.frame, render_ns);
+  return true;
+}
+
+// The oldest frame in flight gets the result buffer's write zone its
+// predecessor's publish freed. False (fatal, said) on a refusal.
+bool Engine::Impl::attach_result_zone(RenderInFlight& f) {
+  const std::uint32_t zone = arena->triple_buffer(FrameStage::kResult).indices().writer;
+  if (!slot_index_ok(zone, "result writer")) return false;
+  if (auto ok = vulkan->attach_result(f.ticket, zone); !ok) {
+    set_fatal("render failed at frame " + std::to_string(f.frame + 1) + ": " + ok.error().what());
+    return false;
+  }
+  f.result_zone = zone;
+  f.zone_attached = true;
+  return true;
+}
+
+// The run stopped with frames still in the render stage: none will be
+// presented, so each counts failed (never unaccounted).
+void Engine::Impl::fail_in_flight(const std::array<RenderInFlight, kMaxFramesInFlight>& ring, std::uint32_t head,
+                                  std::uint32_t count) {
+  for (std::uint32_t i = 0; i < count; ++i) {
+    fail_frame(ring[(head + i) % kMaxFramesInFlight].frame, "render failed: the run stopped with this frame in flight");
+  }
 }
 
 // Counts the stage's validation verdicts, stamps the stage's own times and
@@ -122,20 +239,22 @@ void Engine::Impl::note_render(std::uint64_t frame, const render::FrameInfo& inf
 }
 
 // A fake slow renderer for tests (EngineConfig::test_render_stall).
-void Engine::Impl::stall_for_test(std::uint64_t frame, const render::FrameInput& in) {
+void Engine::Impl::stall_for_test(const RenderInFlight& f) {
   if (!cfg.test_render_stall) return;
-  const double cost = static_cast<double>(in.resolution_scale) * in.resolution_scale / in.draw_stride;
-  const std::uint64_t ns = cfg.test_render_stall(frame, use_cpu ? RendererKind::kCpu : RendererKind::kVulkan, cost);
+  const double cost = static_cast<double>(f.resolution_scale) * f.resolution_scale / f.draw_stride;
+  const std::uint64_t ns = cfg.test_render_stall(f.frame, f.on_cpu ? RendererKind::kCpu : RendererKind::kVulkan, cost);
   if (ns != 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
 }
 
 // A frame drawn at a governor's resolution scale fills the top-left corner
 // of its result image: stretch it over the image before anyone sees it.
 // False (fatal) when the zone refuses, which only a corrupt header can make it.
-bool Engine::Impl::stretch_if_scaled(const render::FrameInput& in) {
-  if (in.resolution_scale >= 1.0F) return true;
-  const render::LayoutParams drawn = render::scaled_layout(layout, in.resolution_scale, in.draw_stride);
-  const auto result = zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) + in.result_zone));
+bool Engine::Impl::stretch_if_scaled(const RenderInFlight& f, const render::FrameInfo& info) {
+  // The GPU particle pull draws at full size (a shed frame under --particle-path
+  // gpu keeps it): only a frame the layout pass drew scaled is stretched.
+  if (f.resolution_scale >= 1.0F || info.particles_on_gpu) return true;
+  const render::LayoutParams drawn = render::scaled_layout(layout, f.resolution_scale, f.draw_stride);
+  const auto result = zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) + f.result_zone));
   if (auto ok = render::stretch_result_zone(result, drawn.width, drawn.height); !ok) {
     set_fatal(std::string("cannot stretch a scaled frame over its result zone: ") + ok.error().what());
     return false;

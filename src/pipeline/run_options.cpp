@@ -84,6 +84,19 @@ void set_lag(RunConfig& c, const OptionValue& v) {
   c.engine.lag = std::get<std::string>(v) == "drop" ? LagPolicy::kDrop : LagPolicy::kWait;
 }
 
+OptionValue get_particle_path(const RunConfig& c) {
+  switch (c.engine.particle_path) {
+    case ParticlePath::kGpu: return std::string("gpu");
+    case ParticlePath::kCpu: return std::string("cpu");
+    case ParticlePath::kAuto: break;
+  }
+  return std::string("auto");
+}
+void set_particle_path(RunConfig& c, const OptionValue& v) {
+  const std::string& s = std::get<std::string>(v);
+  c.engine.particle_path = s == "gpu" ? ParticlePath::kGpu : s == "cpu" ? ParticlePath::kCpu : ParticlePath::kAuto;
+}
+
 constexpr double kMaxFrames = 1099511627776.0;  // 2^40
 constexpr double kMaxParticles = 16777216.0;    // 2^24: what the layout zone sizes for
 
@@ -131,6 +144,12 @@ constexpr RunOption kOptions[] = {
     {"height", "height", OptionType::kInteger, kEveryHost, false, false, 1, 8192, "", "H",
      "render target height in pixels", "", &get_field<&EngineConfig::height>,
      &set_field<&EngineConfig::height>},
+    {"particlePath", "particle-path", OptionType::kChoice, kEveryHost, false, false, 0, 0, "auto|gpu|cpu", "PATH",
+     "who checks and places particles: the GPU straight from the compute slots, or the CPU layout pass; "
+     "auto: the GPU where the device can import the slots", "", &get_particle_path, &set_particle_path},
+    {"framesInFlight", "frames-in-flight", OptionType::kInteger, kEveryHost, false, false, 1, 3, "", "N",
+     "frames the Vulkan render stage works on at once (render N+1 while N is read back)", "",
+     &get_field<&EngineConfig::frames_in_flight>, &set_field<&EngineConfig::frames_in_flight>},
     {"lag", "lag", OptionType::kChoice, kEveryHost, false, false, 0, 0, "wait|drop", "POLICY",
      "when render lags: compute waits, or its unread frames drop", "", &get_lag, &set_lag},
     {"compute", "compute", OptionType::kChoice, kNode, false, false, 0, 0, "wasm|native|copy-in", "KIND",

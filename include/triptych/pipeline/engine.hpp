@@ -48,6 +48,10 @@ enum class ComputeBackend {
 // for a short warm-up and picks the faster (choose_renderer()).
 enum class RendererKind { kVulkan, kCpu, kAuto };
 
+// Who validates and places the particles (Vulkan): the GPU straight from the
+// compute slots, or the CPU layout pass; kAuto: the GPU where it can import them.
+enum class ParticlePath { kAuto, kGpu, kCpu };
+
 // What compute does when render has not yet taken the previous frame.
 enum class LagPolicy {
   kWait,  // compute waits for render (no frame is dropped; the frame rate drops)
@@ -84,6 +88,10 @@ struct EngineConfig {
   int device_index = -1;            // explicit Vulkan device index, or -1
   bool validation = false;          // Khronos validation layer; any message fails the run
   LagPolicy lag = LagPolicy::kWait;
+  ParticlePath particle_path = ParticlePath::kAuto;
+  // Frames the Vulkan render stage works on at once: the render of frame N+1
+  // is submitted while N's copy into the result zone completes (1..3).
+  std::uint32_t frames_in_flight = 2;
   std::uint32_t seed = 1;
   std::uint32_t worker_stack_bytes = 256 * 1024;  // per WASM worker (kExternal)
   std::uint64_t kernel_static_bytes = 0;          // kExternal: WASM data + module stack + ctx

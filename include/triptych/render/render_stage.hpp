@@ -25,7 +25,7 @@ namespace triptych::render {
 
 // One frame's input. compute_slot holds particle_count Particle records
 // (untrusted); layout_zone and result_zone index the zones the stage was
-// built with.
+// built with (the Vulkan renderer also takes kResultZoneLater).
 struct FrameInput {
   std::uint64_t frame = 0;  // the frame token, carried into FrameInfo and the zone headers
   std::span<const std::byte> compute_slot;
@@ -57,6 +57,8 @@ struct FrameInfo {
   std::int64_t render_end_ns = 0;
   bool layout_imported = false;  // the GPU read the layout zone in place
   bool result_imported = false;  // the GPU wrote the result zone in place
+  bool particles_on_gpu = false; // the GPU pulled the particles from the compute slot (no layout pass);
+                                 // stats were counted by the GPU and read back with the frame
 };
 
 using FrameReadyCallback = std::function<void(const FrameInfo&)>;

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Vulkan render stage: device selection and listing, a headless offscreen
-// target, the layout zones imported with VK_EXT_external_memory_host or
-// uploaded through staging buffers, instanced SDF quads with alpha blending,
-// pipelined readback into result zones (imported where possible), a Presenter
-// hook for the window path, and frame-ready as a futex wake plus a callback.
-// Blocking API: submit / wait_frame / set_* belong to one render thread; the
-// frame-ready WaitWord may be waited on by any thread; the callback runs on
-// the renderer's completion thread. Satisfies the RenderStage concept.
+// target, the GPU particle pull from imported compute slots (validated in the
+// shader) or the CPU layout pass with its layout zones imported with
+// VK_EXT_external_memory_host or uploaded through staging buffers, SDF quads
+// with alpha blending, pipelined readback into result zones (imported where
+// possible, or named later), a Presenter hook for the window path, and
+// frame-ready as a futex wake plus a callback. Blocking API: submit /
+// wait_frame / attach_result / wait_slot_released / set_* belong to one
+// render thread; frame_ready, completed and health may be used from any
+// thread; the callback runs on the renderer's completion thread. Satisfies the RenderStage concept.
 // Vulkan itself stays out of this header: its handles are declared opaquely
 // below, so callers need no Vulkan headers. Frame lifecycle, semaphores and
 // fallbacks: docs/render-stage.md.
@@ -49,6 +51,13 @@ enum class HostMemoryPath {
   kStaging,  // always copy through a host-visible staging/readback buffer
 };
 
+// Who validates and places the particles of a compute slot.
+enum class ParticlePath {
+  kAuto,  // the GPU where the compute slots import and the device can, else the CPU layout pass (and why)
+  kGpu,   // the GPU pulls them straight from the imported slot; create fails if it cannot
+  kCpu,   // the CPU layout pass into a layout zone, always
+};
+
 // Which physical device: by index (from list_devices), by a case-insensitive
 // name substring, or (neither) the best one: discrete > integrated > virtual > CPU.
 struct DeviceChoice {
@@ -67,6 +76,7 @@ struct DeviceInfo {
   bool host_import = false; // VK_EXT_external_memory_host
   std::uint64_t import_alignment = 0;
   bool dedicated_transfer_queue = false;
+  bool robust_buffer_access = false;  // out-of-range shader reads stay inside the buffer
 };
 
 // A validation-layer message. `any` message fails a test.
@@ -145,6 +155,11 @@ struct VulkanRendererConfig {
   ParallelFor pool;                    // empty: thread_split_parallel_for()
   HostMemoryPath layout_path = HostMemoryPath::kImport;
   HostMemoryPath result_path = HostMemoryPath::kImport;
+  // The compute slots a FrameInput may name, imported for the GPU particle
+  // pull (page-aligned, page-sized: the arena's compute A, B, C). A frame
+  // whose slot is not one of them takes the CPU layout pass (kAuto) or fails (kGpu).
+  ParticlePath particle_path = ParticlePath::kAuto;
+  std::vector<std::span<std::byte>> compute_slots;
   bool readback = true;                // copy every frame into its result zone
   std::array<float, 4> clear_color{0.0F, 0.0F, 0.0F, 1.0F};
   VulkanOptions vulkan;
@@ -160,6 +175,16 @@ struct ZoneBinding {
   bool imported = false;
   std::string note;  // why it fell back to staging, empty when imported
 };
+
+// The particle path a renderer took at create, and why, in words a host can print.
+struct ParticlePathChoice {
+  bool gpu = false;  // frames on an imported compute slot are pulled by the GPU
+  std::string why;
+};
+
+// FrameInput::result_zone for a frame whose result zone is named later with
+// attach_result (the caller renders it before a result zone is free).
+inline constexpr std::uint32_t kResultZoneLater = 0xFFFFFFFFu;
 
 class VulkanRenderer {
  public:
@@ -181,6 +206,18 @@ class VulkanRenderer {
   // zone or the result zone it needs is still in use by an earlier ticket.
   [[nodiscard]] Result<std::uint64_t> submit(const FrameInput& input);
   [[nodiscard]] Result<FrameInfo> wait_frame(std::uint64_t ticket, std::chrono::nanoseconds timeout);
+  // Names the result zone of a ticket submitted with kResultZoneLater and
+  // submits its copy. Tickets must be attached in submission order, and a
+  // deferred ticket blocks the completion of every later one until attached.
+  // Blocks while an earlier ticket still uses that zone. kInvalidArgument
+  // (not deferred, already attached, out of order), kOutOfRange (zone).
+  [[nodiscard]] Result<void> attach_result(std::uint64_t ticket, std::uint32_t result_zone);
+  // Blocks until the GPU no longer reads the compute slot of `ticket` (its
+  // render submission is done; at once for a CPU layout pass, which copied
+  // it). After it the caller may hand that slot back to its writer.
+  [[nodiscard]] Result<void> wait_slot_released(std::uint64_t ticket, std::chrono::nanoseconds timeout);
+  // The first failure recorded (GPU hang, device loss), or success. Any thread.
+  [[nodiscard]] Result<void> health() const;
   [[nodiscard]] WaitWord& frame_ready() noexcept;
   [[nodiscard]] std::uint64_t completed() const noexcept;
   void set_frame_ready_callback(FrameReadyCallback callback);
@@ -192,6 +229,8 @@ class VulkanRenderer {
   [[nodiscard]] const DeviceInfo& device() const noexcept;
   [[nodiscard]] const ZoneBinding& layout_binding(std::uint32_t zone) const;
   [[nodiscard]] const ZoneBinding& result_binding(std::uint32_t zone) const;
+  [[nodiscard]] const ZoneBinding& compute_binding(std::uint32_t slot) const;
+  [[nodiscard]] const ParticlePathChoice& particle_path() const noexcept;
   [[nodiscard]] const VulkanRendererConfig& config() const noexcept;
 
   struct Impl;

@@ -8,6 +8,7 @@
 // completion_loop runs on the completion thread only, the rest on the render
 // thread. docs/render-stage.md ("Frame lifecycle and synchronisation").
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstring>
 
@@ -24,6 +25,19 @@ constexpr auto kWaitSlice = std::chrono::milliseconds(20);
 constexpr std::uint64_t kGpuWaitSliceNs = 50'000'000;
 
 }  // namespace
+
+// The GPU particle pull's verdicts, counted by particle_count.comp: read once
+// into a copy; the CPU already set input and overflow at submit.
+void VulkanRenderer::Impl::read_gpu_counts(const vk::Slot& s, LayoutStats& stats) const {
+  std::array<std::uint32_t, vk::kVerdictCounters> c{};
+  std::memcpy(c.data(), s.counts.mapped, sizeof c);
+  stats.drawn = c[0];
+  stats.culled = c[1];
+  stats.nonfinite = c[2];
+  stats.bad_size = c[3];
+  stats.bad_shape = c[4];
+  stats.clamped = c[5];
+}
 
 Error VulkanRenderer::Impl::fail(Error e) {
   {
@@ -60,8 +74,10 @@ void VulkanRenderer::Impl::completion_loop() {
   for (std::uint64_t t = 0;; ++t) {
     {
       std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return stop || submitted > t; });
-      if (submitted <= t) return;
+      // A ticket waiting for its result zone (attach_result) is not yet on the
+      // GPU's `copied` timeline: its hang clock starts when its copy is in.
+      cv.wait(lk, [&] { return stop || copies_submitted > t; });
+      if (copies_submitted <= t) return;
     }
     const vk::Slot& s = slots[t % fif];
     FrameInfo done = s.pending;
@@ -85,6 +101,7 @@ void VulkanRenderer::Impl::completion_loop() {
         return;
       }
     }
+    if (done.particles_on_gpu) read_gpu_counts(s, done.stats);
     if (cfg.readback) {
       vk::Zone& rz = result_zones[done.result_zone];
       if (!rz.binding.imported) {

@@ -125,8 +125,15 @@ Result<void> VulkanRenderer::Impl::create_device() {
   }
   auto want12 = vk::make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
   want12.timelineSemaphore = VK_TRUE;
+  // A shader reading an imported compute slot reads untrusted bytes at
+  // CPU-checked indices; robustBufferAccess keeps even a wrong index inside
+  // the buffer (the GPU particle pull needs it).
+  robust_buffer_access = f2.features.robustBufferAccess == VK_TRUE;
+  graphics_compute = (q[graphics_family].queueFlags & VK_QUEUE_COMPUTE_BIT) != 0;
+  VkPhysicalDeviceFeatures2 want{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &want12, {}};
+  want.features.robustBufferAccess = robust_buffer_access ? VK_TRUE : VK_FALSE;
   auto dci = vk::make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
-  dci.pNext = &want12;
+  dci.pNext = &want;
   dci.queueCreateInfoCount = transfer_family == graphics_family ? 1U : 2U;
   dci.pQueueCreateInfos = qci.data();
   dci.enabledExtensionCount = static_cast<std::uint32_t>(ext.size());
@@ -137,6 +144,9 @@ Result<void> VulkanRenderer::Impl::create_device() {
   fn.vkGetDeviceQueue(device, graphics_family, 0, &graphics_queue);
   fn.vkGetDeviceQueue(device, transfer_family, 0, &transfer_queue);
   ctx.fns.vkGetPhysicalDeviceMemoryProperties(physical, &memory_props);
+  VkPhysicalDeviceProperties props{};
+  ctx.fns.vkGetPhysicalDeviceProperties(physical, &props);
+  max_storage_range = props.limits.maxStorageBufferRange;
   return {};
 }
 

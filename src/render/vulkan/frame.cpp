@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // One frame on the render thread: submit() waits until the frame's slot and
-// zones are free, runs the layout pass, then records and submits up to three
-// GPU steps chained by timeline semaphores (staging upload on the transfer
-// queue, the render pass on the graphics queue, the copy into the result zone
-// or readback buffer on the transfer queue), publishes the ticket to the
-// completion thread and hands the image to a presenter. Blocking; render
-// thread only. docs/render-stage.md ("Frame lifecycle and synchronisation").
+// zones are free, runs the CPU layout pass (or, for an imported compute slot,
+// leaves validation to the GPU particle pull), then records and submits up to
+// three GPU steps chained by timeline semaphores (staging upload on the
+// transfer queue, the render pass on the graphics queue, the copy into the
+// result zone or readback buffer on the transfer queue, now or at
+// attach_result), publishes the ticket to the completion thread and hands the
+// image to a presenter. Blocking; render thread only. docs/render-stage.md ("Frame lifecycle and synchronisation").
 #include <algorithm>
 #include <cstring>
 
@@ -63,48 +64,85 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
   if (in.layout_zone >= layout_zones.size()) {
     return make_error(Errc::kOutOfRange, "layout zone " + std::to_string(in.layout_zone) + " of " + std::to_string(layout_zones.size()));
   }
-  if (cfg.readback && in.result_zone >= result_zones.size()) {
+  const bool later = cfg.readback && in.result_zone == kResultZoneLater;
+  if (cfg.readback && !later && in.result_zone >= result_zones.size()) {
     return make_error(Errc::kOutOfRange, "result zone " + std::to_string(in.result_zone) + " of " + std::to_string(result_zones.size()));
   }
   const std::uint64_t t = next_ticket;
+  if (cfg.readback && !later && next_attach != t) {
+    return make_error(Errc::kInvalidArgument, "ticket " + std::to_string(next_attach) +
+                                                  " still waits for its result zone (attach_result): copies go in order");
+  }
+  std::optional<std::uint32_t> pulled = pulled_zone(in.compute_slot);
+  // More particles than one storage buffer range reaches: under kAuto the
+  // layout pass draws them all rather than the GPU counting the rest overflow.
+  const std::size_t in_slot = std::min<std::size_t>(in.particle_count, in.compute_slot.size() / sizeof(Particle));
+  if (pulled && cfg.particle_path == ParticlePath::kAuto && in_slot > pull_capacity(*pulled)) pulled.reset();
+  // A governor's shed render cost (fewer pixels, top-left; fewer particles)
+  // is the layout pass's to apply: under kAuto a shed frame takes that path.
+  const bool shed = in.resolution_scale < 1.0F || in.draw_stride > 1;
+  if (pulled && cfg.particle_path == ParticlePath::kAuto && shed) pulled.reset();
+  if (!pulled && cfg.particle_path == ParticlePath::kGpu) {
+    return make_error(Errc::kInvalidArgument, "the GPU particle pull was asked for, and this compute slot is not one "
+                                              "the renderer imported");
+  }
   vk::Slot& s = slots[t % fif];
   vk::Zone& lz = layout_zones[in.layout_zone];
-  vk::Zone* rz = cfg.readback ? &result_zones[in.result_zone] : nullptr;
+  vk::Zone* rz = cfg.readback && !later ? &result_zones[in.result_zone] : nullptr;
   const std::int64_t start = now_ns();
   if (cfg.trace != nullptr) TRIPTYCH_STAMP(*cfg.trace, in.frame, trace::Stage::kRenderStart);
-  // The slot's command buffers and image, and both zones, must be free.
+  // The slot's command buffers and image, and the zones, must be free.
   std::uint64_t need = t >= fif ? t - fif + 1 : 0;
-  if (lz.last_ticket != vk::kNoTicket) need = std::max(need, lz.last_ticket + 1);
+  if (!pulled && lz.last_ticket != vk::kNoTicket) need = std::max(need, lz.last_ticket + 1);
   if (rz != nullptr && rz->last_ticket != vk::kNoTicket) need = std::max(need, rz->last_ticket + 1);
   if (auto r = wait_completed(need, cfg.gpu_timeout); !r) return r.error();
   if (presenter != nullptr && t >= fif) presenter->retire(t - fif);
 
-  // A governor's shed render cost: fewer pixels (top-left), fewer particles.
-  const LayoutParams frame_layout = scaled_layout(cfg.layout, in.resolution_scale, in.draw_stride);
-  auto lr = layout_pass(frame_layout, in.frame, in.compute_slot, in.particle_count, lz.bytes, cfg.layout_tasks, pool);
-  if (!lr) return lr.error();
+  Draw draw;
+  LayoutResult lr;
+  const LayoutParams frame_layout =
+      pulled ? cfg.layout : scaled_layout(cfg.layout, in.resolution_scale, in.draw_stride);
   frame_extent = {frame_layout.width, frame_layout.height};
+  if (pulled) {
+    // The CPU checks only how many records the slot holds; the GPU checks each.
+    const std::uint32_t fit = std::min<std::uint32_t>(
+        pull_capacity(*pulled), static_cast<std::uint32_t>(std::min<std::size_t>(in.compute_slot.size() / sizeof(Particle), 0xFFFFFFFFu)));
+    draw.pulled_zone = pulled;
+    draw.count = std::min(in.particle_count, fit);
+    lr.stats.input = in.particle_count;
+    lr.stats.overflow = in.particle_count - draw.count;
+  } else {
+    auto laid = layout_pass(frame_layout, in.frame, in.compute_slot, in.particle_count, lz.bytes, cfg.layout_tasks, pool);
+    if (!laid) return laid.error();
+    lr = laid.value();
+    draw.layout = &lr;
+  }
   const std::int64_t layout_end = now_ns();
-  if (auto r = record_and_submit(t, s, lz, rz, lr.value()); !r) return fail(r.error());
+  if (auto r = record_and_submit(t, s, lz, rz, draw); !r) return fail(r.error());
 
   FrameInfo& p = s.pending;
   p = FrameInfo{};
   p.ticket = t;
   p.frame = in.frame;
   p.layout_zone = in.layout_zone;
-  p.result_zone = in.result_zone;
-  p.stats = lr->stats;
+  p.result_zone = later ? kResultZoneLater : in.result_zone;
+  p.stats = lr.stats;
   p.render_start_ns = start;
   p.layout_end_ns = layout_end;
   p.submitted_ns = now_ns();
-  p.layout_imported = lz.binding.imported;
+  p.layout_imported = !pulled && lz.binding.imported;
   p.result_imported = rz != nullptr && rz->binding.imported;
-  lz.last_ticket = t;
+  p.particles_on_gpu = pulled.has_value();
+  s.ticket = t;
+  s.copy_pending = later;
+  if (!pulled) lz.last_ticket = t;
   if (rz != nullptr) rz->last_ticket = t;
   next_ticket = t + 1;
+  if (!later) next_attach = t + 1;
   {
     std::lock_guard lk(mu);  // publishes s.pending to the completion thread
     submitted = t + 1;
+    copies_submitted = next_attach;
   }
   cv.notify_one();
   if (presenter != nullptr) {
@@ -120,16 +158,71 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
   return t;
 }
 
-Result<void> VulkanRenderer::Impl::record_and_submit(std::uint64_t t, vk::Slot& s, vk::Zone& lz, vk::Zone* rz,
-                                                     const LayoutResult& lr) {
-  // 1. Staging upload: only the chunks' instance ranges.
-  const bool upload = !lz.binding.imported && lr.instance_count > 0;
-  if (upload) {
-    if (auto r = submit_upload(t, s, lz, lr); !r) return r;
+Result<void> VulkanRenderer::Impl::attach_result(std::uint64_t ticket, std::uint32_t result_zone) {
+  if (failed.load(std::memory_order_acquire)) {  // SYNC(failed)
+    std::lock_guard lk(mu);
+    return *failure;
   }
-  // 2. Render: clear, then one instanced draw per non-empty chunk, in order.
-  if (auto r = submit_render(t, s, lz, lr, upload); !r) return r;
-  // 3. Readback: image -> result zone (imported) or the slot's readback buffer.
+  if (ticket >= next_ticket || ticket != next_attach || !slots[ticket % fif].copy_pending ||
+      slots[ticket % fif].ticket != ticket) {
+    return make_error(Errc::kInvalidArgument, "ticket " + std::to_string(ticket) +
+                                                  " is not the oldest one submitted with kResultZoneLater (next: " +
+                                                  std::to_string(next_attach) + ")");
+  }
+  if (result_zone >= result_zones.size()) {
+    return make_error(Errc::kOutOfRange, "result zone " + std::to_string(result_zone) + " of " + std::to_string(result_zones.size()));
+  }
+  vk::Slot& s = slots[ticket % fif];
+  vk::Zone& rz = result_zones[result_zone];
+  if (rz.last_ticket != vk::kNoTicket) {
+    if (auto r = wait_completed(rz.last_ticket + 1, cfg.gpu_timeout); !r) return r.error();
+  }
+  if (auto r = submit_copy(ticket, s, &rz); !r) return fail(r.error());
+  s.pending.result_zone = result_zone;
+  s.pending.result_imported = rz.binding.imported;
+  s.copy_pending = false;
+  rz.last_ticket = ticket;
+  next_attach = ticket + 1;
+  {
+    std::lock_guard lk(mu);  // publishes the pending FrameInfo's zone to the completion thread
+    copies_submitted = next_attach;
+  }
+  cv.notify_one();
+  return {};
+}
+
+Result<void> VulkanRenderer::Impl::wait_slot_released(std::uint64_t ticket, std::chrono::nanoseconds timeout) {
+  if (ticket >= next_ticket) {
+    return make_error(Errc::kOutOfRange, "ticket " + std::to_string(ticket) + " was never submitted");
+  }
+  const vk::Slot& s = slots[ticket % fif];
+  // A CPU layout pass copied the slot before submit; a recycled slot's ticket is long done.
+  if (s.ticket != ticket || !s.pending.particles_on_gpu) return {};
+  const std::uint64_t value = ticket + 1;
+  auto wi = vk::make<VkSemaphoreWaitInfo>(VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO);
+  wi.semaphoreCount = 1;
+  wi.pSemaphores = &rendered;
+  wi.pValues = &value;
+  const VkResult r = fn.vkWaitSemaphores(device, &wi, static_cast<std::uint64_t>(timeout.count()));
+  if (r == VK_TIMEOUT) {
+    return make_error(Errc::kSystem, "the GPU did not finish reading ticket " + std::to_string(ticket) +
+                                         "'s compute slot within " + std::to_string(timeout.count() / 1'000'000) + " ms");
+  }
+  if (r != VK_SUCCESS) return fail(vk::call_error("vkWaitSemaphores", r));
+  return {};
+}
+
+Result<void> VulkanRenderer::Impl::record_and_submit(std::uint64_t t, vk::Slot& s, vk::Zone& lz, vk::Zone* rz,
+                                                     const Draw& draw) {
+  // 1. Staging upload (CPU layout pass only): the chunks' instance ranges.
+  const bool upload = draw.layout != nullptr && !lz.binding.imported && draw.layout->instance_count > 0;
+  if (upload) {
+    if (auto r = submit_upload(t, s, lz, *draw.layout); !r) return r;
+  }
+  // 2. Render: [count the pulled particles], clear, draw in particle order.
+  if (auto r = submit_render(t, s, lz, draw, upload); !r) return r;
+  // 3. Readback: image -> result zone (imported) or the slot's readback buffer; later if no zone yet.
+  if (cfg.readback && rz == nullptr) return {};
   return submit_copy(t, s, rz);
 }
 
@@ -156,11 +249,13 @@ Result<void> VulkanRenderer::Impl::submit_upload(std::uint64_t t, vk::Slot& s, c
   return {};
 }
 
-Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz,
-                                                 const LayoutResult& lr, bool wait_upload) {
+Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const Draw& draw,
+                                                 bool wait_upload) {
   const auto begin = one_time_begin();
   TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(s.render_cb, 0));
   TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(s.render_cb, &begin));
+  const auto slot_index = static_cast<std::uint32_t>(t % fif);
+  if (draw.pulled_zone) record_particle_count(s.render_cb, *draw.pulled_zone, slot_index, draw.count);
   VkClearValue clear{};
   std::memcpy(clear.color.float32, cfg.clear_color.data(), sizeof clear.color.float32);
   auto rb = vk::make<VkRenderPassBeginInfo>(VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO);
@@ -172,7 +267,9 @@ Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, c
   rb.clearValueCount = 1;
   rb.pClearValues = &clear;
   fn.vkCmdBeginRenderPass(s.render_cb, &rb, VK_SUBPASS_CONTENTS_INLINE);
-  if (lr.instance_count > 0) {
+  if (draw.pulled_zone) record_particle_draw(s.render_cb, *draw.pulled_zone, slot_index, draw.count);
+  const LayoutResult* lr = draw.layout;
+  if (lr != nullptr && lr->instance_count > 0) {
     fn.vkCmdBindPipeline(s.render_cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline);
     // The shader maps pixels to clip space over the whole image, which keeps
     // a scaled frame's pixels in its top-left corner.
@@ -181,11 +278,12 @@ Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, c
     const VkBuffer vb = lz.binding.imported ? lz.gpu.buffer : s.vertices.buffer;
     const VkDeviceSize vb_offset = lz.binding.imported ? kZonePayloadOffset : 0;
     fn.vkCmdBindVertexBuffers(s.render_cb, 0, 1, &vb, &vb_offset);
-    for (std::uint32_t c = 0; c < lr.chunk_count; ++c) {
-      if (lr.chunks[c].count > 0) fn.vkCmdDraw(s.render_cb, 4, lr.chunks[c].count, 0, lr.chunks[c].first);
+    for (std::uint32_t c = 0; c < lr->chunk_count; ++c) {
+      if (lr->chunks[c].count > 0) fn.vkCmdDraw(s.render_cb, 4, lr->chunks[c].count, 0, lr->chunks[c].first);
     }
   }
   fn.vkCmdEndRenderPass(s.render_cb);
+  if (draw.pulled_zone) record_counts_to_host(s.render_cb);
   TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(s.render_cb));
   const TimelineSubmit submission(t + 1, &s.render_cb, &rendered, wait_upload ? &uploaded : nullptr,
                                   VK_PIPELINE_STAGE_VERTEX_INPUT_BIT);

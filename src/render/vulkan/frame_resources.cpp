@@ -97,6 +97,15 @@ Result<void> VulkanRenderer::Impl::create_slot(vk::Slot& s, bool staged_layout, 
       return r;
     }
   }
+  if (particle_choice.gpu) {
+    constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    if (auto r = create_buffer(vk::kVerdictCounters * sizeof(std::uint32_t),
+                               VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT, kHost, kHost, true,
+                               s.counts);
+        !r) {
+      return r;
+    }
+  }
   if (staged_result) {
     // Cached memory makes the CPU's read of the pixels fast; coherent is the fallback.
     constexpr VkMemoryPropertyFlags kCached = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |

@@ -172,6 +172,9 @@ DeviceInfo InstanceContext::describe(VkPhysicalDevice pd, std::uint32_t index) c
     }
   }
   d.usable = graphics && p.apiVersion >= VK_API_VERSION_1_2;
+  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, nullptr, {}};
+  fns.vkGetPhysicalDeviceFeatures2(pd, &f2);
+  d.robust_buffer_access = f2.features.robustBufferAccess == VK_TRUE;
   return d;
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The render pass and the one graphics pipeline: instanced SDF quads
-// (src/render/shaders/quad.vert, sdf.frag, embedded as SPIR-V at build time)
-// blended straight-alpha "over" into the RGBA8 colour image, which the pass
-// leaves ready for the readback copy or a presenter. Blocking; runs once,
+// The render pass and the layout pass's graphics pipeline: instanced SDF
+// quads (src/render/shaders/quad.vert, sdf.frag, embedded as SPIR-V at build
+// time) blended straight-alpha "over" into the RGBA8 colour image, which the
+// pass leaves ready for the readback copy or a presenter; graphics_pipeline()
+// is shared with the GPU particle pull (particle_pipeline.cpp). Blocking; runs once,
 // inside VulkanRenderer::create, on the creating thread.
 // docs/render-stage.md ("Drawing").
 #include <cstddef>
@@ -70,17 +71,6 @@ Result<void> VulkanRenderer::Impl::create_pipeline() {
   pl.pushConstantRangeCount = 1;
   pl.pPushConstantRanges = &push;
   TRIPTYCH_VK_TRY(fn.vkCreatePipelineLayout(device, &pl, nullptr, &pipeline_layout));
-
-  auto vert = shader(kQuadVert);
-  if (!vert) return vert.error();
-  auto frag = shader(kSdfFrag);
-  if (!frag) {
-    fn.vkDestroyShaderModule(device, vert.value(), nullptr);
-    return frag.error();
-  }
-  std::array<VkPipelineShaderStageCreateInfo, 2> stages{};
-  stages[0] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_VERTEX_BIT, vert.value(), "main", nullptr};
-  stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_FRAGMENT_BIT, frag.value(), "main", nullptr};
   VkVertexInputBindingDescription binding{0, sizeof(Instance), VK_VERTEX_INPUT_RATE_INSTANCE};
   const std::array<VkVertexInputAttributeDescription, 5> attrs{{
       {0, 0, VK_FORMAT_R32G32_SFLOAT, offsetof(Instance, ax)},
@@ -94,8 +84,29 @@ Result<void> VulkanRenderer::Impl::create_pipeline() {
   vi.pVertexBindingDescriptions = &binding;
   vi.vertexAttributeDescriptionCount = static_cast<std::uint32_t>(attrs.size());
   vi.pVertexAttributeDescriptions = attrs.data();
+  auto p = graphics_pipeline(kQuadVert, VK_PRIMITIVE_TOPOLOGY_TRIANGLE_STRIP, vi, pipeline_layout);
+  if (!p) return p.error();
+  pipeline = p.value();
+  return {};
+}
+
+// A graphics pipeline drawing SDF quads with sdf.frag, blended "over" into the colour image.
+Result<VkPipeline> VulkanRenderer::Impl::graphics_pipeline(std::span<const std::uint32_t> vertex_words,
+                                                           VkPrimitiveTopology topology,
+                                                           const VkPipelineVertexInputStateCreateInfo& vertex_input,
+                                                           VkPipelineLayout layout) {
+  auto vert = shader(vertex_words);
+  if (!vert) return vert.error();
+  auto frag = shader(kSdfFrag);
+  if (!frag) {
+    fn.vkDestroyShaderModule(device, vert.value(), nullptr);
+    return frag.error();
+  }
+  std::array<VkPipelineShaderStageCreateInfo, 2> stages{};
+  stages[0] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_VERTEX_BIT, vert.value(), "main", nullptr};
+  stages[1] = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_FRAGMENT_BIT, frag.value(), "main", nullptr};
   auto ia = vk::make<VkPipelineInputAssemblyStateCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO);
-  ia.topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_STRIP;
+  ia.topology = topology;
   const VkViewport viewport{0.0F, 0.0F, static_cast<float>(cfg.layout.width), static_cast<float>(cfg.layout.height), 0.0F, 1.0F};
   const VkRect2D scissor{{0, 0}, {cfg.layout.width, cfg.layout.height}};
   auto vp = vk::make<VkPipelineViewportStateCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO);
@@ -125,19 +136,20 @@ Result<void> VulkanRenderer::Impl::create_pipeline() {
   auto gp = vk::make<VkGraphicsPipelineCreateInfo>(VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO);
   gp.stageCount = static_cast<std::uint32_t>(stages.size());
   gp.pStages = stages.data();
-  gp.pVertexInputState = &vi;
+  gp.pVertexInputState = &vertex_input;
   gp.pInputAssemblyState = &ia;
   gp.pViewportState = &vp;
   gp.pRasterizationState = &rs;
   gp.pMultisampleState = &ms;
   gp.pColorBlendState = &cb;
-  gp.layout = pipeline_layout;
+  gp.layout = layout;
   gp.renderPass = render_pass;
-  const VkResult r = fn.vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &gp, nullptr, &pipeline);
+  VkPipeline out = VK_NULL_HANDLE;
+  const VkResult r = fn.vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &gp, nullptr, &out);
   fn.vkDestroyShaderModule(device, vert.value(), nullptr);
   fn.vkDestroyShaderModule(device, frag.value(), nullptr);
   if (r != VK_SUCCESS) return vk::call_error("vkCreateGraphicsPipelines", r);
-  return {};
+  return out;
 }
 
 }  // namespace triptych::render

@@ -49,7 +49,14 @@ void VulkanRenderer::Impl::shutdown() {
     destroy_buffer(s.staging);
     destroy_buffer(s.vertices);
     destroy_buffer(s.readback);
+    destroy_buffer(s.counts);
   }
+  for (vk::Zone& z : compute_zones) destroy_buffer(z.gpu);
+  if (particle_pipeline != VK_NULL_HANDLE) fn.vkDestroyPipeline(device, particle_pipeline, nullptr);
+  if (count_pipeline != VK_NULL_HANDLE) fn.vkDestroyPipeline(device, count_pipeline, nullptr);
+  if (particle_layout != VK_NULL_HANDLE) fn.vkDestroyPipelineLayout(device, particle_layout, nullptr);
+  if (descriptor_pool != VK_NULL_HANDLE) fn.vkDestroyDescriptorPool(device, descriptor_pool, nullptr);
+  if (particle_set_layout != VK_NULL_HANDLE) fn.vkDestroyDescriptorSetLayout(device, particle_set_layout, nullptr);
   for (vk::Zone& z : layout_zones) destroy_buffer(z.gpu);
   for (vk::Zone& z : result_zones) destroy_buffer(z.gpu);
   for (VkSemaphore s : {uploaded, rendered, copied}) {
@@ -86,9 +93,11 @@ Result<std::unique_ptr<VulkanRenderer>> VulkanRenderer::create(VulkanRendererCon
   if (auto r = impl->pick_device(); !r) return r.error();
   if (auto r = impl->create_device(); !r) return r.error();
   if (auto r = impl->bind_zones(layout_zones, result_zones); !r) return r.error();
+  if (auto r = impl->choose_particle_path(); !r) return r.error();
   if (auto r = impl->create_render_pass(); !r) return r.error();
   if (auto r = impl->create_pipeline(); !r) return r.error();
   if (auto r = impl->create_frame_resources(); !r) return r.error();
+  if (auto r = impl->create_particle_pipelines(); !r) return r.error();
   Impl* raw = impl.get();
   impl->completion = std::thread([raw] { raw->completion_loop(); });
   return std::unique_ptr<VulkanRenderer>(new VulkanRenderer(std::move(impl)));
@@ -108,6 +117,18 @@ Result<FrameInfo> VulkanRenderer::wait_frame(std::uint64_t ticket, std::chrono::
                                         std::to_string(kFrameHistory) + ")");
   }
   return f;
+}
+
+Result<void> VulkanRenderer::attach_result(std::uint64_t ticket, std::uint32_t result_zone) {
+  return impl_->attach_result(ticket, result_zone);
+}
+Result<void> VulkanRenderer::wait_slot_released(std::uint64_t ticket, std::chrono::nanoseconds timeout) {
+  return impl_->wait_slot_released(ticket, timeout);
+}
+Result<void> VulkanRenderer::health() const {
+  if (!impl_->failed.load(std::memory_order_acquire)) return {};  // SYNC(failed)
+  std::lock_guard lk(impl_->mu);
+  return *impl_->failure;
 }
 
 WaitWord& VulkanRenderer::frame_ready() noexcept { return *impl_->ready; }
@@ -130,6 +151,8 @@ VulkanHandles VulkanRenderer::handles() const noexcept {
 const DeviceInfo& VulkanRenderer::device() const noexcept { return impl_->info; }
 const ZoneBinding& VulkanRenderer::layout_binding(std::uint32_t zone) const { return impl_->layout_zones.at(zone).binding; }
 const ZoneBinding& VulkanRenderer::result_binding(std::uint32_t zone) const { return impl_->result_zones.at(zone).binding; }
+const ZoneBinding& VulkanRenderer::compute_binding(std::uint32_t slot) const { return impl_->compute_zones.at(slot).binding; }
+const ParticlePathChoice& VulkanRenderer::particle_path() const noexcept { return impl_->particle_choice; }
 const VulkanRendererConfig& VulkanRenderer::config() const noexcept { return impl_->cfg; }
 
 }  // namespace triptych::render

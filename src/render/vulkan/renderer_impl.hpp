@@ -77,8 +77,14 @@ struct Slot {
   Buffer staging;   // host-visible copy of the instances (staging path)
   Buffer vertices;  // device-local instances (staging path)
   Buffer readback;  // host-visible pixels (result zone not imported)
+  Buffer counts;    // host-visible GPU particle verdicts (GPU particle pull)
   FrameInfo pending;  // written by submit before the ticket is published
+  std::uint64_t ticket = kNoTicket;  // the ticket last submitted on this slot
+  bool copy_pending = false;  // submitted with kResultZoneLater, not yet attached
 };
+
+// The GPU particle pull's verdict counters, in particle_count.comp's order.
+inline constexpr std::uint32_t kVerdictCounters = 6;
 
 }  // namespace vk
 
@@ -112,6 +118,20 @@ struct VulkanRenderer::Impl {
 
   std::vector<vk::Zone> layout_zones;
   std::vector<vk::Zone> result_zones;
+  std::vector<vk::Zone> compute_zones;  // imported for the GPU particle pull
+
+  // The GPU particle pull (particle_pipeline.cpp): one descriptor set per
+  // (compute zone, frame slot): the slot's particles and its counters.
+  ParticlePathChoice particle_choice;
+  bool robust_buffer_access = false;  // enabled on the device
+  bool graphics_compute = false;      // the graphics queue also runs compute
+  VkDeviceSize max_storage_range = 0;
+  VkDescriptorSetLayout particle_set_layout = VK_NULL_HANDLE;
+  VkDescriptorPool descriptor_pool = VK_NULL_HANDLE;
+  std::vector<VkDescriptorSet> particle_sets;  // [zone * fif + slot]
+  VkPipelineLayout particle_layout = VK_NULL_HANDLE;
+  VkPipeline particle_pipeline = VK_NULL_HANDLE;  // particle.vert + sdf.frag
+  VkPipeline count_pipeline = VK_NULL_HANDLE;     // particle_count.comp
   std::array<vk::Slot, vk::kMaxFramesInFlight> slots{};
   std::uint32_t fif = 2;
   std::uint32_t max_capacity = 0;
@@ -121,11 +141,13 @@ struct VulkanRenderer::Impl {
 
   // Render-thread state.
   std::uint64_t next_ticket = 0;
+  std::uint64_t next_attach = 0;  // the oldest ticket whose copy is not yet submitted
 
   // Shared with the completion thread.
   std::mutex mu;
   std::condition_variable cv;
   std::uint64_t submitted = 0;  // guarded by mu
+  std::uint64_t copies_submitted = 0;  // guarded by mu: tickets below it have their copy submitted
   bool stop = false;            // guarded by mu
   std::optional<Error> failure;  // guarded by mu
   std::array<FrameInfo, kFrameHistory> history{};  // guarded by mu
@@ -159,6 +181,21 @@ struct VulkanRenderer::Impl {
   [[nodiscard]] Result<VkShaderModule> shader(std::span<const std::uint32_t> words);
   [[nodiscard]] Result<void> create_render_pass();
   [[nodiscard]] Result<void> create_pipeline();
+  [[nodiscard]] Result<VkPipeline> graphics_pipeline(std::span<const std::uint32_t> vertex_words,
+                                                     VkPrimitiveTopology topology,
+                                                     const VkPipelineVertexInputStateCreateInfo& vertex_input,
+                                                     VkPipelineLayout layout);
+
+  // particle_pipeline.cpp: the GPU particle pull (slot import, descriptors, pipelines).
+  [[nodiscard]] Result<void> choose_particle_path();
+  [[nodiscard]] Result<void> create_particle_pipelines();
+  // The compute zone `slot` is, when the GPU may pull it; nullopt: CPU layout pass.
+  [[nodiscard]] std::optional<std::uint32_t> pulled_zone(std::span<const std::byte> slot) const;
+  // Particles the GPU may read from compute zone `zone` (its bytes and the storage range).
+  [[nodiscard]] std::uint32_t pull_capacity(std::uint32_t zone) const;
+  void record_particle_count(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot, std::uint32_t count);
+  void record_counts_to_host(VkCommandBuffer cb);
+  void record_particle_draw(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot, std::uint32_t count);
 
   // frame_resources.cpp: command pools, timeline semaphores, per-slot targets.
   [[nodiscard]] Result<void> create_frame_resources();
@@ -166,10 +203,18 @@ struct VulkanRenderer::Impl {
 
   // frame.cpp: one frame on the render thread.
   [[nodiscard]] Result<std::uint64_t> submit(const FrameInput& in);
+  // A frame's draw: the CPU layout pass's chunks, or the GPU pull of `count` particles of a compute zone.
+  struct Draw {
+    const LayoutResult* layout = nullptr;
+    std::optional<std::uint32_t> pulled_zone;
+    std::uint32_t count = 0;
+  };
   [[nodiscard]] Result<void> record_and_submit(std::uint64_t t, vk::Slot& s, vk::Zone& lz, vk::Zone* rz,
-                                               const LayoutResult& lr);
+                                               const Draw& draw);
+  [[nodiscard]] Result<void> attach_result(std::uint64_t ticket, std::uint32_t result_zone);
+  [[nodiscard]] Result<void> wait_slot_released(std::uint64_t ticket, std::chrono::nanoseconds timeout);
   [[nodiscard]] Result<void> submit_upload(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const LayoutResult& lr);
-  [[nodiscard]] Result<void> submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const LayoutResult& lr,
+  [[nodiscard]] Result<void> submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const Draw& draw,
                                            bool wait_upload);
   [[nodiscard]] Result<void> submit_copy(std::uint64_t t, vk::Slot& s, const vk::Zone* rz);
 
@@ -177,6 +222,7 @@ struct VulkanRenderer::Impl {
   Error fail(Error e);
   [[nodiscard]] Result<void> wait_completed(std::uint64_t target, std::chrono::nanoseconds timeout);
   void completion_loop();
+  void read_gpu_counts(const vk::Slot& s, LayoutStats& stats) const;
 };
 
 }  // namespace triptych::render

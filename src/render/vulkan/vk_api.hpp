@@ -79,6 +79,16 @@ namespace triptych::render::vk {
   X(vkCmdBindVertexBuffers)            \
   X(vkCmdPushConstants)                \
   X(vkCmdDraw)                         \
+  X(vkCmdDispatch)                     \
+  X(vkCmdFillBuffer)                   \
+  X(vkCmdBindDescriptorSets)           \
+  X(vkCreateComputePipelines)          \
+  X(vkCreateDescriptorSetLayout)       \
+  X(vkDestroyDescriptorSetLayout)      \
+  X(vkCreateDescriptorPool)            \
+  X(vkDestroyDescriptorPool)           \
+  X(vkAllocateDescriptorSets)          \
+  X(vkUpdateDescriptorSets)            \
   X(vkCmdCopyBuffer)                   \
   X(vkCmdCopyImageToBuffer)            \
   X(vkCmdPipelineBarrier)              \

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+// The GPU particle pull on whatever device the machine has (lavapipe here),
+// always with the Khronos validation layer (any message fails): the GPU
+// reading imported compute slots draws the same image as the CPU layout pass
+// (within 1 per channel, at 640x480 and 1280x720) and counts the same
+// verdicts; hostile records (NaN, Inf, 1e30 sizes, bad shapes, a slot
+// rewritten while it is drawn) are counted exactly and never crash; the path
+// choice and its reasons; result zones named later (attach_result) and the
+// slot-release wait the engine's frames in flight stand on.
+// See docs/render-stage.md ("GPU particle pull").
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include "render_test_util.hpp"
+
+namespace triptych::render {
+namespace {
+
+using test::Zones;
+
+constexpr std::array<float, 4> kClear{0.05F, 0.05F, 0.1F, 1.0F};
+constexpr auto kWait = std::chrono::seconds(120);
+// The bound: both paths give the same image within 1 per channel.
+constexpr std::uint32_t kPathTolerance = 1;
+
+class ParticlePull : public ::testing::Test {
+ protected:
+  void SetUp() override { before_ = test::ValidationLog::get().count.load(std::memory_order_relaxed); }
+  void TearDown() override { test::expect_no_validation_messages(before_); }
+  std::uint64_t before_ = 0;
+};
+
+// Three compute slots (page-aligned, page-sized: the arena's compute A B C),
+// layout and result zones, and a renderer over them.
+struct Rig {
+  std::vector<HostZone> slots;
+  std::vector<std::span<std::byte>> slot_bytes;
+  Zones zones;
+  std::unique_ptr<VulkanRenderer> renderer;
+
+  static Rig make(ParticlePath path, std::uint32_t capacity, std::uint32_t w, std::uint32_t h,
+                  std::uint32_t frames_in_flight = 2) {
+    Rig rig;
+    for (int i = 0; i < 3; ++i) {
+      rig.slots.push_back(HostZone::create(align_up(std::uint64_t{capacity} * sizeof(Particle), kPageSize)).value());
+      rig.slot_bytes.push_back(rig.slots.back().bytes());
+    }
+    rig.zones = Zones::make(capacity, w, h);
+    VulkanRendererConfig c;
+    c.layout.width = w;
+    c.layout.height = h;
+    c.layout.scale = 1.0F;
+    c.layout.velocity_scale = 1.0F;
+    c.clear_color = kClear;
+    c.frames_in_flight = frames_in_flight;
+    c.vulkan = test::validated_options();
+    c.particle_path = path;
+    c.compute_slots = rig.slot_bytes;
+    auto r = VulkanRenderer::create(std::move(c), rig.zones.layout, rig.zones.result);
+    EXPECT_TRUE(r.ok()) << r.error().what();
+    if (r.ok()) rig.renderer = std::move(r).value();
+    return rig;
+  }
+
+  void fill(std::uint32_t slot, const std::vector<Particle>& particles) {
+    std::memcpy(slot_bytes[slot].data(), particles.data(), particles.size() * sizeof(Particle));
+  }
+
+  // Renders the particles in `slot` into result zone 0 and returns the image and info.
+  std::pair<Image, FrameInfo> render(std::uint32_t slot, std::uint32_t count, std::uint64_t frame = 1) {
+    FrameInput in;
+    in.frame = frame;
+    in.compute_slot = slot_bytes[slot];
+    in.particle_count = count;
+    auto t = renderer->submit(in);
+    EXPECT_TRUE(t.ok()) << t.error().what();
+    if (!t.ok()) return {};
+    const auto t0 = std::chrono::steady_clock::now();
+    auto info = renderer->wait_frame(t.value(), kWait);
+    EXPECT_TRUE(info.ok()) << info.error().what();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, kWait / 4) << "returned well inside its timeout";
+    if (!info.ok()) return {};
+    auto img = image_from_result_zone(zones.result[0]);
+    EXPECT_TRUE(img.ok());
+    return {img.value(), info.value()};
+  }
+};
+
+// Every shape, overlapping and blended, some partly off screen.
+std::vector<Particle> scene(std::uint32_t n, std::uint32_t w, std::uint32_t h, std::uint32_t seed) {
+  auto v = test::random_particles(n, static_cast<float>(w), static_cast<float>(h), seed);
+  v.push_back(test::circle(-2.0F, 10.0F, 6.0F, rgba(255, 0, 0, 200)));
+  v.push_back(test::line(static_cast<float>(w) - 5.0F, 20.0F, 40.0F, 30.0F, 2.0F, rgba(0, 255, 0, 255)));
+  v.push_back(test::rounded_rect(static_cast<float>(w) / 2, static_cast<float>(h) / 2, 40.0F, rgba(0, 0, 255, 90)));
+  return v;
+}
+
+void expect_paths_agree(std::uint32_t w, std::uint32_t h, std::uint32_t n) {
+  const auto particles = scene(n, w, h, 11);
+  const auto count = static_cast<std::uint32_t>(particles.size());
+  Rig gpu = Rig::make(ParticlePath::kGpu, count, w, h);
+  Rig cpu = Rig::make(ParticlePath::kCpu, count, w, h);
+  ASSERT_TRUE(gpu.renderer && cpu.renderer);
+  gpu.fill(0, particles);
+  cpu.fill(0, particles);
+  auto [gpu_image, gpu_info] = gpu.render(0, count);
+  auto [cpu_image, cpu_info] = cpu.render(0, count);
+  EXPECT_TRUE(gpu_info.particles_on_gpu);
+  EXPECT_FALSE(cpu_info.particles_on_gpu);
+  EXPECT_EQ(gpu_info.stats, cpu_info.stats) << "the GPU counts what the CPU layout pass counts";
+  EXPECT_GT(gpu_info.stats.drawn, count / 2);
+  auto d = compare_images(gpu_image, cpu_image, kPathTolerance);
+  ASSERT_TRUE(d.ok()) << d.error().what();
+  if (d.value().pixels_over != 0) {
+    const std::string base = test::out_dir() + "/pull_" + std::to_string(w) + "x" + std::to_string(h);
+    (void)write_png(base + ".gpu.png", gpu_image);
+    (void)write_png(base + ".cpu.png", cpu_image);
+    (void)write_png(base + ".diff.png", d.value().diff);
+  }
+  EXPECT_EQ(d.value().pixels_over, 0U) << "GPU pull vs CPU layout pass at " << w << "x" << h << ", max delta "
+                                       << d.value().max_delta;
+}
+
+TEST_F(ParticlePull, Golden_GpuPullMatchesCpuLayoutPass_640x480) { expect_paths_agree(640, 480, 3000); }
+
+TEST_F(ParticlePull, Golden_GpuPullMatchesCpuLayoutPass_1280x720) { expect_paths_agree(1280, 720, 3000); }
+
+// Hostile records, each of a known verdict, among good ones.
+struct Injected {
+  std::vector<Particle> particles;
+  LayoutStats expected;
+};
+
+Injected hostile_scene(std::uint32_t w, std::uint32_t h) {
+  constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  Injected in;
+  auto add = [&](const Particle& p, std::uint32_t LayoutStats::*verdict, bool clamped = false) {
+    in.particles.push_back(p);
+    ++(in.expected.*verdict);
+    if (clamped) ++in.expected.clamped;
+  };
+  const std::uint32_t white = rgba(255, 255, 255, 255);
+  for (std::uint32_t i = 0; i < 7; ++i) add(test::circle(kNan, 10.0F, 3.0F, white), &LayoutStats::nonfinite);
+  for (std::uint32_t i = 0; i < 5; ++i) add(test::circle(10.0F, -kInf, 3.0F, white), &LayoutStats::nonfinite);
+  for (std::uint32_t i = 0; i < 4; ++i) add(test::circle(10.0F, 10.0F, kInf, white), &LayoutStats::nonfinite);
+  for (std::uint32_t i = 0; i < 3; ++i) add(test::line(20.0F, 20.0F, kNan, 1.0F, 1.0F, white), &LayoutStats::nonfinite);
+  for (std::uint32_t i = 0; i < 6; ++i) add(test::circle(10.0F, 10.0F, -1.0F, white), &LayoutStats::bad_size);
+  for (std::uint32_t i = 0; i < 9; ++i) {
+    Particle p = test::circle(10.0F, 10.0F, 3.0F, white);
+    p.shape = 3 + i * 1000;
+    add(p, &LayoutStats::bad_shape);
+  }
+  // 1e30 sizes: clamped to max(w, h), drawn over everything.
+  for (std::uint32_t i = 0; i < 2; ++i) add(test::circle(50.0F, 50.0F, 1e30F, rgba(9, 9, 9, 30)), &LayoutStats::drawn, true);
+  // A line of 1e30 length: clamped, drawn.
+  add(test::line(30.0F, 30.0F, 1e30F, 1e30F, 1.0F, white), &LayoutStats::drawn, true);
+  // Finite but overflowing transform, off screen, zero size, transparent: culled.
+  add(test::circle(3e38F, 10.0F, 1.0F, white), &LayoutStats::culled);
+  add(test::circle(-50.0F, 10.0F, 1.0F, white), &LayoutStats::culled);
+  add(test::circle(10.0F, 10.0F, 0.0F, white), &LayoutStats::culled);
+  add(test::circle(10.0F, 10.0F, 4.0F, rgba(255, 255, 255, 0)), &LayoutStats::culled);
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    add(test::circle(static_cast<float>(10 + (i * 37) % (w - 20)), static_cast<float>(10 + (i * 53) % (h - 20)), 4.0F,
+                     rgba(200, static_cast<std::uint8_t>(i * 6), 40, 220)),
+        &LayoutStats::drawn);
+  }
+  in.expected.input = static_cast<std::uint32_t>(in.particles.size());
+  return in;
+}
+
+TEST_F(ParticlePull, Hostile_CountsMatchWhatWasInjectedAndImagesAgree) {
+  constexpr std::uint32_t kW = 320;
+  constexpr std::uint32_t kH = 240;
+  const Injected in = hostile_scene(kW, kH);
+  const auto n = static_cast<std::uint32_t>(in.particles.size());
+  Rig gpu = Rig::make(ParticlePath::kGpu, n, kW, kH);
+  Rig cpu = Rig::make(ParticlePath::kCpu, n, kW, kH);
+  ASSERT_TRUE(gpu.renderer && cpu.renderer);
+  gpu.fill(1, in.particles);
+  cpu.fill(1, in.particles);
+  auto [gpu_image, gpu_info] = gpu.render(1, n);
+  auto [cpu_image, cpu_info] = cpu.render(1, n);
+  ASSERT_TRUE(gpu_info.particles_on_gpu);
+  EXPECT_EQ(gpu_info.stats, in.expected) << "drawn " << gpu_info.stats.drawn << " culled " << gpu_info.stats.culled
+                                         << " nonfinite " << gpu_info.stats.nonfinite << " bad_size "
+                                         << gpu_info.stats.bad_size << " bad_shape " << gpu_info.stats.bad_shape
+                                         << " clamped " << gpu_info.stats.clamped;
+  EXPECT_EQ(cpu_info.stats, in.expected);
+  auto d = compare_images(gpu_image, cpu_image, kPathTolerance);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.value().pixels_over, 0U) << "max delta " << d.value().max_delta;
+}
+
+TEST_F(ParticlePull, Hostile_CountBeyondTheSlotIsOverflowNeverARead) {
+  Rig gpu = Rig::make(ParticlePath::kGpu, 128, 64, 64);
+  ASSERT_TRUE(gpu.renderer);
+  gpu.fill(0, std::vector<Particle>(128, test::circle(8.0F, 8.0F, 2.0F, rgba(255, 0, 0, 255))));
+  // The slot's page holds 128 records; the frame claims a million.
+  auto [image, info] = gpu.render(0, 1'000'000);
+  EXPECT_TRUE(info.particles_on_gpu);
+  EXPECT_EQ(info.stats.input, 1'000'000U);
+  EXPECT_EQ(info.stats.overflow, 1'000'000U - 128U);
+  EXPECT_EQ(info.stats.drawn, 128U);
+}
+
+TEST_F(ParticlePull, Hostile_SlotRewrittenWhileDrawnSpoilsOnlyItsPicture) {
+  constexpr std::uint32_t kN = 4096;
+  Rig gpu = Rig::make(ParticlePath::kGpu, kN, 128, 128);
+  ASSERT_TRUE(gpu.renderer);
+  gpu.fill(0, scene(kN - 3, 128, 128, 5));
+  std::atomic<bool> stop{false};
+  std::thread scribbler([&] {
+    auto* words = reinterpret_cast<std::uint32_t*>(gpu.slot_bytes[0].data());
+    std::uint64_t s = 88172645463325252ULL;
+    while (!stop.load(std::memory_order_relaxed)) {
+      s ^= s << 13;
+      s ^= s >> 7;
+      s ^= s << 17;
+      std::atomic_ref<std::uint32_t>(words[s % (kN * 8)]).store(static_cast<std::uint32_t>(s >> 32),
+                                                                std::memory_order_relaxed);
+    }
+  });
+  constexpr int kFrames = 30;
+  int completed = 0;
+  for (int f = 0; f < kFrames; ++f) {
+    auto [image, info] = gpu.render(0, kN, static_cast<std::uint64_t>(f));
+    const LayoutStats& st = info.stats;
+    // Every record lands in one verdict, even while it changes under the GPU.
+    if (st.drawn + st.culled + st.nonfinite + st.bad_size + st.bad_shape + st.overflow == kN) ++completed;
+  }
+  stop.store(true, std::memory_order_relaxed);
+  scribbler.join();
+  EXPECT_EQ(completed, kFrames);
+  EXPECT_TRUE(gpu.renderer->health().ok());
+}
+
+TEST_F(ParticlePull, Choice_AutoTakesTheGpuWhereSlotsImportAndSaysWhyNotElsewhere) {
+  Rig automatic = Rig::make(ParticlePath::kAuto, 64, 32, 32);
+  ASSERT_TRUE(automatic.renderer);
+  EXPECT_TRUE(automatic.renderer->particle_path().gpu) << automatic.renderer->particle_path().why;
+  EXPECT_TRUE(automatic.renderer->compute_binding(2).imported);
+
+  Rig cpu = Rig::make(ParticlePath::kCpu, 64, 32, 32);
+  ASSERT_TRUE(cpu.renderer);
+  EXPECT_FALSE(cpu.renderer->particle_path().gpu);
+  EXPECT_NE(cpu.renderer->particle_path().why.find("selected"), std::string::npos);
+
+  // A slot that is not page-aligned cannot be imported: auto falls back and
+  // says which slot and why; gpu refuses to start.
+  auto block = HostZone::create(2 * kPageSize).value();
+  const std::span<std::byte> misaligned = block.bytes().subspan(64, kPageSize);
+  Zones z = Zones::make(64, 32, 32);
+  VulkanRendererConfig c;
+  c.layout.width = 32;
+  c.layout.height = 32;
+  c.vulkan = test::validated_options();
+  c.compute_slots = {misaligned};
+  auto fallback = VulkanRenderer::create(c, z.layout, z.result);
+  ASSERT_TRUE(fallback.ok()) << fallback.error().what();
+  EXPECT_FALSE(fallback.value()->particle_path().gpu);
+  EXPECT_NE(fallback.value()->particle_path().why.find("compute slot 0"), std::string::npos)
+      << fallback.value()->particle_path().why;
+  FrameInput in;
+  in.compute_slot = misaligned;
+  in.particle_count = 4;
+  auto t = fallback.value()->submit(in);
+  ASSERT_TRUE(t.ok()) << t.error().what();
+  auto info = fallback.value()->wait_frame(t.value(), kWait);
+  ASSERT_TRUE(info.ok());
+  EXPECT_FALSE(info.value().particles_on_gpu) << "the CPU layout pass drew it";
+  fallback.value().reset();
+
+  c.particle_path = ParticlePath::kGpu;
+  auto refused = VulkanRenderer::create(c, z.layout, z.result);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::kUnsupported);
+  EXPECT_NE(refused.error().message.find("compute slot 0"), std::string::npos) << refused.error().message;
+}
+
+TEST_F(ParticlePull, Choice_GpuRefusesASlotItDidNotImport) {
+  Rig gpu = Rig::make(ParticlePath::kGpu, 64, 32, 32);
+  ASSERT_TRUE(gpu.renderer);
+  std::vector<Particle> elsewhere(4, test::circle(4.0F, 4.0F, 2.0F, rgba(1, 2, 3, 255)));
+  FrameInput in;
+  in.compute_slot = test::bytes_of(elsewhere);
+  in.particle_count = 4;
+  auto t = gpu.renderer->submit(in);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().code, Errc::kInvalidArgument);
+}
+
+TEST_F(ParticlePull, Later_ResultZoneAttachedInOrderLandsThePixels) {
+  Rig gpu = Rig::make(ParticlePath::kGpu, 64, 32, 32, 3);
+  ASSERT_TRUE(gpu.renderer);
+  VulkanRenderer& r = *gpu.renderer;
+  gpu.fill(0, {test::circle(16.0F, 16.0F, 6.0F, rgba(255, 0, 0, 255))});
+  gpu.fill(1, {test::circle(16.0F, 16.0F, 6.0F, rgba(0, 255, 0, 255))});
+  FrameInput a;
+  a.frame = 10;
+  a.compute_slot = gpu.slot_bytes[0];
+  a.particle_count = 1;
+  a.result_zone = 0;
+  FrameInput b = a;
+  b.frame = 11;
+  b.compute_slot = gpu.slot_bytes[1];
+  b.result_zone = kResultZoneLater;
+  auto ta = r.submit(a);
+  auto tb = r.submit(b);
+  ASSERT_TRUE(ta.ok() && tb.ok());
+  FrameInput c = a;
+  c.frame = 12;
+  auto refused = r.submit(c);  // a zone now would copy ahead of b's
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::kInvalidArgument);
+  EXPECT_FALSE(r.attach_result(ta.value(), 1).ok()) << "ticket a already has its zone";
+  ASSERT_TRUE(r.wait_slot_released(tb.value(), kWait).ok());
+  ASSERT_TRUE(r.wait_frame(ta.value(), kWait).ok());
+  EXPECT_LT(r.completed(), tb.value() + 1) << "b cannot complete before its zone is named";
+  ASSERT_TRUE(r.attach_result(tb.value(), 1).ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto info = r.wait_frame(tb.value(), kWait);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, kWait / 4) << "returned well inside its timeout";
+  ASSERT_TRUE(info.ok()) << info.error().what();
+  EXPECT_EQ(info.value().result_zone, 1U);
+  std::uint64_t token = 0;
+  auto img = image_from_result_zone(gpu.zones.result[1], &token);
+  ASSERT_TRUE(img.ok());
+  EXPECT_EQ(token, 12U);
+  const std::uint8_t* centre = img.value().rgba.data() + (16 * 32 + 16) * 4;
+  EXPECT_EQ(centre[1], 255) << "zone 1 holds b's green circle";
+  EXPECT_EQ(centre[0], 0);
+}
+
+}  // namespace
+}  // namespace triptych::render
