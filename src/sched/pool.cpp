@@ -188,6 +188,7 @@ void Pool::worker_main(std::uint32_t slot) {
 
   std::uint32_t rounds = 0;
   for (;;) {
+    apply_repin(slot);
     if (Task* t = find_work(slot, rounds >= kInboxStealRounds)) {  // exploit, then explore
       execute(t, slot);
       rounds = 0;

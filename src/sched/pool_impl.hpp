@@ -63,6 +63,7 @@ struct alignas(kCacheLine) Pool::Slot {
   std::uint32_t cpu = kNoSlot;
   bool numa_allocated = false;
   cpu_set_t saved_affinity{};  // external members: restored on leave
+  std::uint64_t repin_epoch = 0;  // the repin() set this member runs on (owner only)
   alignas(kCacheLine) std::uint64_t rng = 1;
   std::atomic<std::uint64_t> executed{0};
   std::atomic<std::uint64_t> steals{0};

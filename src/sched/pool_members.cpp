@@ -40,6 +40,7 @@ Result<Member> Pool::join() {
       return make_error(Errc::kSystem, "pool '" + name() + "': cannot pin the joining thread to CPU " +
                                            std::to_string(s.cpu) + ": " + pinned.error().message);
     }
+    s.repin_epoch = 0;  // a set published before the join applies at the first take
     tl_pool = this;
     tl_slot = i;
     return Member(this, i, s.cpu);
@@ -72,6 +73,7 @@ std::optional<Job> Member::take(std::chrono::nanoseconds timeout) {
   const auto deadline = timeout == kWaitForever ? Clock::time_point::max() : Clock::now() + timeout;
   std::uint32_t rounds = 0;
   for (;;) {
+    pool_->apply_repin(slot_);
     if (Task* t = pool_->find_work(slot_, rounds >= kInboxStealRounds)) {
       Job j;
       j.task_ = t;
@@ -105,6 +107,36 @@ void Member::leave() {
   if (pool_ == nullptr) return;
   pool_->leave(slot_);
   pool_ = nullptr;
+}
+
+// ---- Re-pinning --------------------------------------------------------------
+
+bool Pool::repin(const CpuSet& cpus) {
+  if (cpus.empty()) return false;
+  {
+    std::lock_guard<std::mutex> lock(repin_mu_);
+    repin_cpus_ = cpus;
+    // SYNC(repin): release; the set above is visible to a member that sees the new epoch.
+    repin_epoch_.fetch_add(1, std::memory_order_release);
+  }
+  notify(static_cast<int>(slots_.size()));  // parked members re-pin now, not at their park timeout
+  return true;
+}
+
+void Pool::apply_repin(std::uint32_t slot) {
+  Slot& s = *slots_[slot];
+  // SYNC(repin): acquire side. One load per search; the rest only after a move.
+  const std::uint64_t epoch = repin_epoch_.load(std::memory_order_acquire);
+  if (epoch == s.repin_epoch) return;
+  CpuSet cpus;
+  {
+    std::lock_guard<std::mutex> lock(repin_mu_);
+    cpus = repin_cpus_;
+  }
+  s.repin_epoch = epoch;
+  // A refused set (CPUs gone from the cgroup since) keeps the old pinning:
+  // the member still runs, and the next published set is tried again.
+  (void)pin_current_thread(cpus, {});
 }
 
 // ---- Metrics ----------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -276,6 +277,17 @@ class Pool {
   // OS thread ids of the own threads (for checking pinning in /proc).
   [[nodiscard]] std::vector<int> thread_ids() const;
 
+  // Re-pinning (the adaptive core plan, docs/scheduler.md "Re-pinning"):
+  // publishes `cpus` as the set every member may run on from now on, and
+  // wakes parked members. Nothing blocks on it: each member (own thread or
+  // joined external) re-pins itself the next time it looks for work, so a
+  // running task is never interrupted. An empty set is refused (false).
+  // Takes a lock and copies the set: call it between frames on a move, not
+  // per frame. Any thread.
+  bool repin(const CpuSet& cpus);
+  // How many sets repin() has published (0: the members keep their creation CPUs).
+  [[nodiscard]] std::uint64_t repin_epoch() const noexcept { return repin_epoch_.load(std::memory_order_relaxed); }
+
  private:
   friend class TaskGroup;
   friend class Member;
@@ -298,6 +310,8 @@ class Pool {
   void push_shared(Task* t);
   Task* pop_shared();
   void leave(std::uint32_t slot);
+  // Applies a set repin() published since this member last looked (owner thread).
+  void apply_repin(std::uint32_t slot);
 
   PoolConfig config_;
   std::size_t own_threads_ = 0;
@@ -313,6 +327,11 @@ class Pool {
   std::unique_ptr<Shared> shared_;
   alignas(kCacheLine) std::atomic<std::uint64_t> shared_size_{0};
   WaitWord space_;  // bumped when a submitted task finishes, for blocked submitters
+  // repin(): the published set, under repin_mu_; SYNC(repin): the epoch's
+  // release increment after the set is stored pairs with members' acquire load.
+  std::mutex repin_mu_;
+  CpuSet repin_cpus_;
+  alignas(kCacheLine) std::atomic<std::uint64_t> repin_epoch_{0};
 };
 
 namespace detail {
