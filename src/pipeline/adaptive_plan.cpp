@@ -18,14 +18,25 @@ std::string_view core_move_reason_text(CoreMoveReason reason) noexcept {
   return "unknown";
 }
 
-AdaptivePlan::AdaptivePlan(const sched::CpuSet& compute, const sched::CpuSet& render,
-                           AdaptivePlanConstants constants)
-    : k_(constants), reverse_block_ns_(constants.reverse_cooldown_ns) {
+AdaptivePlan::AdaptivePlan(const sched::CpuSet& compute, const sched::CpuSet& render, std::uint32_t compute_threads,
+                           std::uint32_t render_threads, AdaptivePlanConstants constants)
+    : k_(constants),
+      compute_threads_(compute_threads),
+      render_threads_(render_threads),
+      reverse_block_ns_(constants.reverse_cooldown_ns) {
   const std::size_t all = compute.size() + render.size();
   compute_.reserve(all);
   render_.reserve(all);
   compute_.assign(compute.begin(), compute.end());
   render_.assign(render.begin(), render.end());
+}
+
+double AdaptivePlan::scaled(std::uint64_t t, std::size_t cpus_now, std::size_t cpus_then,
+                            std::uint32_t threads) noexcept {
+  const auto usable = [threads](std::size_t n) {
+    return static_cast<double>(threads == 0 ? n : std::min<std::size_t>(n, threads));
+  };
+  return static_cast<double>(t) * usable(cpus_now) / usable(cpus_then);
 }
 
 std::uint64_t AdaptivePlan::median(const std::array<std::uint64_t, kWindow>& ring, std::uint32_t n) noexcept {
@@ -49,16 +60,15 @@ std::optional<CoreMove> AdaptivePlan::observe(std::uint64_t frame, std::uint64_t
 
   const std::uint64_t c = median(compute_ring_, count_);
   const std::uint64_t r = median(render_ring_, count_);
-  const auto nc = static_cast<double>(compute_.size());
-  const auto nr = static_cast<double>(render_.size());
+  const std::size_t nc = compute_.size();
+  const std::size_t nr = render_.size();
   const bool compute_slower = c > r;
   const double slower = static_cast<double>(std::max(c, r));
-  // After a move the receiver speeds up by n/(n+1), the donor slows by n/(n-1).
-  double predicted = slower;
-  if (compute_slower && render_.size() > 1) {
-    predicted = std::max(static_cast<double>(c) * nc / (nc + 1), static_cast<double>(r) * nr / (nr - 1));
-  } else if (!compute_slower && compute_.size() > 1) {
-    predicted = std::max(static_cast<double>(r) * nr / (nr + 1), static_cast<double>(c) * nc / (nc - 1));
+  double predicted = slower;  // a pool of one CPU gives none
+  if (compute_slower && nr > 1) {
+    predicted = std::max(scaled(c, nc, nc + 1, compute_threads_), scaled(r, nr, nr - 1, render_threads_));
+  } else if (!compute_slower && nc > 1) {
+    predicted = std::max(scaled(r, nr, nr + 1, render_threads_), scaled(c, nc, nc - 1, compute_threads_));
   }
   const CoreMoveReason reason = compute_slower ? CoreMoveReason::kComputeSlower : CoreMoveReason::kRenderSlower;
   if (!(predicted < (1.0 - k_.min_gain) * slower)) {

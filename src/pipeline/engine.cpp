@@ -144,6 +144,14 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineSetup setup, std::optional<
     m.governor.emplace(m.period_ns);
     m.governor_log.reserve(kKeptDecisions);
   }
+  m.compute_cpus_now = m.cfg.plan.compute.cpus;
+  m.render_cpus_now = m.cfg.plan.render.cpus;
+  if (m.cfg.adaptive_plan && m.cfg.compute != ComputeBackend::kCopyIn) {
+    // Compute runs on its workers; render on its pool's threads and the render thread.
+    m.adaptive.emplace(m.cfg.plan.compute.cpus, m.cfg.plan.render.cpus, m.cfg.workers,
+                       static_cast<std::uint32_t>(m.cfg.plan.render.threads.size()) + 1, m.cfg.adaptive_constants);
+    m.core_move_log.reserve(kKeptDecisions);
+  }
   if (auto ok = m.build_arena(setup.zone_map); !ok) return ok.error();
   if (auto ok = m.build_pools(); !ok) return ok.error();
   if (auto ok = m.build_render_stage(); !ok) return ok.error();
@@ -306,6 +314,18 @@ std::string describe(const GovernorDecision& d, std::uint64_t start_ns) {
   return line;
 }
 
+std::string describe(const CoreMove& m, std::uint64_t start_ns) {
+  char line[260];
+  const bool to_compute = m.reason == CoreMoveReason::kComputeSlower;
+  std::snprintf(line, sizeof line, "t=%.2fs frame %llu: CPU %u %s -> now %u compute, %u render (compute %.1f ms, render %.1f ms, slower stage predicted %.1f ms)",
+                m.at_ns > start_ns ? static_cast<double>(m.at_ns - start_ns) * 1e-9 : 0.0,
+                static_cast<unsigned long long>(m.frame + 1), m.cpu,
+                to_compute ? "render -> compute" : "compute -> render", m.compute_cpus, m.render_cpus,
+                static_cast<double>(m.compute_ns) * 1e-6, static_cast<double>(m.render_ns) * 1e-6,
+                static_cast<double>(m.predicted_ns) * 1e-6);
+  return line;
+}
+
 std::string describe_level(std::uint32_t level) {
   const GovernorLevel& l = kGovernorLadder[level];
   std::string text = std::to_string(l.resolution_scale).substr(0, 4) + "x resolution, ";
@@ -463,7 +483,16 @@ EngineStatus Engine::status() const {
   s.error = m.fatal;
   s.last_failure = m.last_failure;
   if (!m.governor_log.empty()) s.governor_last = describe(m.governor_log.back(), m.start_ns);
+  s.adaptive_plan = m.adaptive.has_value();
+  s.core_moves = m.core_move_count.load(std::memory_order_relaxed);  // a count: see its declaration
+  s.compute_cpus = m.compute_cpus_now.to_string();
+  s.render_cpus = m.render_cpus_now.to_string();
   return s;
+}
+
+std::vector<CoreMove> Engine::core_moves() const {
+  std::lock_guard<std::mutex> lock(impl_->message_mu);
+  return impl_->core_move_log;
 }
 
 std::vector<GovernorDecision> Engine::governor_decisions() const {

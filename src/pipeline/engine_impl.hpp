@@ -50,6 +50,7 @@ inline constexpr std::uint32_t kRendererWarmupFrames = 8;
 // A governor level and decision in words, for status(), the console and the report.
 [[nodiscard]] std::string describe_level(std::uint32_t level);
 [[nodiscard]] std::string describe(const GovernorDecision& d, std::uint64_t start_ns);
+[[nodiscard]] std::string describe(const CoreMove& m, std::uint64_t start_ns);
 
 struct Engine::Impl {
   EngineConfig cfg;
@@ -127,6 +128,13 @@ struct Engine::Impl {
   // paced by the loop, read as 1). Written before the compute publish, read
   // after the take: ordered by the triple buffers like slot_frame.
   std::array<std::uint32_t, kDivisorRing> frame_divisor{};
+  // The adaptive core plan (adaptive_plan.hpp), fed by the render thread
+  // only, which re-pins the pools and itself on a move. The pools' current
+  // sets are under message_mu (a move and status() only).
+  std::optional<AdaptivePlan> adaptive;
+  std::atomic<std::uint64_t> core_move_count{0};  // a count status() reads alone: relaxed
+  std::vector<CoreMove> core_move_log;  // under message_mu; the first kKeptDecisions
+  sched::CpuSet compute_cpus_now, render_cpus_now;  // under message_mu
   render::LayoutParams layout;  // the full-size layout (a governor scales it per frame)
 
   // --renderer auto: while `choosing_renderer`, the render thread alternates
@@ -193,6 +201,7 @@ struct Engine::Impl {
   void stall_for_test(const RenderInFlight& f);
   [[nodiscard]] bool stretch_if_scaled(const RenderInFlight& f, const render::FrameInfo& info);
   void govern(std::uint64_t frame, std::uint64_t render_ns);
+  void adapt_plan(std::uint64_t frame, std::uint64_t render_ns);
   void note_warmup(std::uint64_t render_ns);
   [[nodiscard]] std::uint32_t divisor_of(std::uint64_t frame) const;
   [[nodiscard]] bool present(std::uint64_t frame, std::uint32_t result_zone);

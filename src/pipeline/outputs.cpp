@@ -45,6 +45,22 @@ Result<void> Engine::write_outputs(const Outputs& out,
       row.budget_ms = static_cast<double>(d.budget_ns) * 1e-6;
       run_report.governor.push_back(std::move(row));
     }
+    for (const CoreMove& mv : m.core_move_log) {
+      const bool to_compute = mv.reason == CoreMoveReason::kComputeSlower;
+      report::CoreMoveRow row;
+      row.at_ns = mv.at_ns;
+      row.frame = mv.frame;
+      row.cpu = mv.cpu;
+      row.from = to_compute ? "render" : "compute";
+      row.to = to_compute ? "compute" : "render";
+      row.reason = std::string(core_move_reason_text(mv.reason));
+      row.compute_ms = static_cast<double>(mv.compute_ns) * 1e-6;
+      row.render_ms = static_cast<double>(mv.render_ns) * 1e-6;
+      row.predicted_ms = static_cast<double>(mv.predicted_ns) * 1e-6;
+      row.compute_cpus = mv.compute_cpus;
+      row.render_cpus = mv.render_cpus;
+      run_report.core_moves.push_back(std::move(row));
+    }
   }
   run_report.config.emplace_back("delivered", delivery_summary());
   if (!out.trace_json.empty()) {

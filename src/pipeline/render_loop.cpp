@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "engine_impl.hpp"
+#include "triptych/sched/pinning.hpp"
 #include "triptych/trace/clock.hpp"
 #include "triptych/trace/spans.hpp"
 
@@ -199,6 +200,7 @@ bool Engine::Impl::finish(const RenderInFlight& f) {
   if (choosing_renderer) note_warmup(render_ns);
   if (!present(f.frame, f.result_zone)) return false;
   govern(f.frame, render_ns);
+  adapt_plan(f.frame, render_ns);
   return true;
 }
 
@@ -307,6 +309,33 @@ void Engine::Impl::govern(std::uint64_t frame, std::uint64_t render_ns) {
   governor_changes.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(message_mu);
   if (governor_log.size() < kKeptDecisions) governor_log.push_back(*decision);  // reserved: no allocation
+}
+
+// Feeds the adaptive core plan this frame's compute time (from its trace
+// stamps) and render time. On a move (rare: seconds apart) it publishes the
+// new sets to both pools, whose members re-pin themselves at their next
+// search, and re-pins this thread to the render set; only then does it
+// allocate or lock.
+void Engine::Impl::adapt_plan(std::uint64_t frame, std::uint64_t render_ns) {
+  if (!adaptive || choosing_renderer) return;  // the warm-up's times are two renderers'
+  trace::FrameSnapshot snap;
+  if (table->try_read(frame, snap) != trace::ReadStatus::kOk) return;
+  const std::uint64_t start = snap.at(trace::Stage::kComputeStart);
+  const std::uint64_t end = snap.at(trace::Stage::kComputeEnd);
+  if (start == 0 || end < start) return;
+  const auto move = adaptive->observe(frame, end - start, render_ns, trace::now_ns());
+  if (!move) return;
+  const sched::CpuSet compute_cpus = adaptive->compute();
+  const sched::CpuSet render_cpus = adaptive->render();
+  (void)compute_pool->repin(compute_cpus);
+  (void)render_pool->repin(render_cpus);
+  // A refused pin keeps this thread where it was: it still runs.
+  (void)sched::pin_current_thread(render_cpus, {});
+  core_move_count.fetch_add(1, std::memory_order_relaxed);  // a count: see its declaration
+  std::lock_guard<std::mutex> lock(message_mu);
+  compute_cpus_now = compute_cpus;
+  render_cpus_now = render_cpus;
+  if (core_move_log.size() < kKeptDecisions) core_move_log.push_back(*move);  // reserved: no allocation
 }
 
 // Publishes the rendered frame and presents it (or, with host_presents,

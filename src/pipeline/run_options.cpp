@@ -79,6 +79,8 @@ void set_renderer(RunConfig& c, const OptionValue& v) {
 }
 OptionValue get_governor(const RunConfig& c) { return std::string(c.engine.governor ? "on" : "off"); }
 void set_governor(RunConfig& c, const OptionValue& v) { c.engine.governor = std::get<std::string>(v) == "on"; }
+OptionValue get_adaptive_plan(const RunConfig& c) { return std::string(c.engine.adaptive_plan ? "on" : "off"); }
+void set_adaptive_plan(RunConfig& c, const OptionValue& v) { c.engine.adaptive_plan = std::get<std::string>(v) == "on"; }
 OptionValue get_lag(const RunConfig& c) { return std::string(c.engine.lag == LagPolicy::kDrop ? "drop" : "wait"); }
 void set_lag(RunConfig& c, const OptionValue& v) {
   c.engine.lag = std::get<std::string>(v) == "drop" ? LagPolicy::kDrop : LagPolicy::kWait;
@@ -133,6 +135,9 @@ constexpr RunOption kOptions[] = {
     {"governor", "governor", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
      "the deadline governor: sheds resolution, then particles drawn, then frame rate to keep frames on time, "
      "and restores them (never the simulation)", "", &get_governor, &set_governor},
+    {"adaptivePlan", "adaptive-plan", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
+     "the adaptive core plan: moves CPUs between the compute and render pools by the measured stage times, "
+     "with hysteresis, starting from the static plan", "", &get_adaptive_plan, &set_adaptive_plan},
     {"device", "device", OptionType::kText, kEveryHost, false, false, 0, 0, "", "NAME",
      "Vulkan device name substring (see 'triptych info')", "the best usable device",
      &get_field<&EngineConfig::device>, &set_field<&EngineConfig::device>},

@@ -47,9 +47,45 @@ void governor_fields(JsonWriter& w, const GovernorRow& g) {
   w.fixed(g.budget_ms, 3);
 }
 
+// A core plan move's figures (stats.json and the trace event's args).
+void core_move_fields(JsonWriter& w, const CoreMoveRow& m) {
+  w.field("frame", m.frame);
+  w.field("cpu", static_cast<std::uint64_t>(m.cpu));
+  w.field("from", m.from);
+  w.field("to", m.to);
+  w.field("reason", m.reason);
+  w.key("compute_ms");
+  w.fixed(m.compute_ms, 3);
+  w.key("render_ms");
+  w.fixed(m.render_ms, 3);
+  w.key("predicted_ms");
+  w.fixed(m.predicted_ms, 3);
+  w.field("compute_cpus", static_cast<std::uint64_t>(m.compute_cpus));
+  w.field("render_cpus", static_cast<std::uint64_t>(m.render_cpus));
+}
+
 void ts_field(JsonWriter& w, std::string_view k, std::uint64_t ns, std::uint64_t base) {
   w.key(k);
   w.fixed(static_cast<double>(ns - base) / 1000.0, 3);
+}
+
+// An instant event on the counters track, its args written by `args`.
+template <class Args>
+void instant_event(JsonWriter& w, const std::string& name, std::string_view category, std::uint64_t at_ns,
+                   std::uint64_t base, Args&& args) {
+  w.begin_object();
+  w.field("ph", "i");
+  w.field("s", "p");
+  w.field("name", name);
+  w.field("cat", category);
+  w.field("pid", kStagePid);
+  w.field("tid", kCounterTid);
+  ts_field(w, "ts", at_ns, base);
+  w.key("args");
+  w.begin_object();
+  args();
+  w.end_object();
+  w.end_object();
 }
 
 void metadata(JsonWriter& w, const char* what, std::int64_t pid, std::int64_t tid,
@@ -265,21 +301,13 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
       prev_presented = presented;
     }
   }
-  // Each governor decision: an instant event on the counters track.
+  // Each governor decision and core plan move: an instant event on the counters track.
   for (const auto& g : r.governor) {
-    w.begin_object();
-    w.field("ph", "i");
-    w.field("s", "p");
-    w.field("name", "governor: " + g.to);
-    w.field("cat", "governor");
-    w.field("pid", kStagePid);
-    w.field("tid", kCounterTid);
-    ts_field(w, "ts", g.at_ns, base);
-    w.key("args");
-    w.begin_object();
-    governor_fields(w, g);
-    w.end_object();
-    w.end_object();
+    instant_event(w, "governor: " + g.to, "governor", g.at_ns, base, [&] { governor_fields(w, g); });
+  }
+  for (const auto& m : r.core_moves) {
+    instant_event(w, "core plan: CPU " + std::to_string(m.cpu) + " " + m.from + " -> " + m.to, "core_plan", m.at_ns,
+                  base, [&] { core_move_fields(w, m); });
   }
   for (const auto& t : r.threads) {
     for (const auto& e : t.events) {
@@ -389,6 +417,16 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
     w.field("at_ns", g.at_ns);
     w.field("to", g.to);
     governor_fields(w, g);
+    w.end_object();
+  }
+  w.end_array();
+  // The adaptive core plan's moves (docs/scheduler.md, "Adaptive core plan").
+  w.key("core_plan");
+  w.begin_array();
+  for (const auto& m : r.core_moves) {
+    w.begin_object();
+    w.field("at_ns", m.at_ns);
+    core_move_fields(w, m);
     w.end_object();
   }
   w.end_array();

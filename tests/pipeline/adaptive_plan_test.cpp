@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -32,7 +33,7 @@ struct SimulatedRun {
   std::vector<CoreMove> moves;
 
   explicit SimulatedRun(AdaptivePlanConstants k = {})
-      : plan(sched::CpuSet{0, 1, 2, 3}, sched::CpuSet{4, 5, 6, 7}, k) {}
+      : plan(sched::CpuSet{0, 1, 2, 3}, sched::CpuSet{4, 5, 6, 7}, 0, 0, k) {}
 
   void run(const Model& m, double seconds) {
     const auto frames = static_cast<std::uint64_t>(seconds * 1e9 / static_cast<double>(kPeriod));
@@ -128,6 +129,21 @@ TEST(AdaptivePlan, SettledPlanStaysPut) {
   const std::size_t settled = run.moves.size();
   run.run({.compute_work = 40.0, .render_work = 8.0, .jitter = 3 * kMs}, 10.0);
   EXPECT_EQ(run.moves.size(), settled);
+}
+
+// Compute runs on 5 threads: a sixth CPU would sit idle, so it stops at 5.
+TEST(AdaptivePlan, NoCpuBeyondTheStageThreads) {
+  AdaptivePlan plan(sched::CpuSet{0, 1, 2, 3}, sched::CpuSet{4, 5, 6, 7}, 5, 0);
+  std::uint64_t now = 0;
+  for (std::uint64_t f = 1; f < 2000; ++f) {
+    now += kPeriod;
+    const auto nc = static_cast<double>(std::min<std::size_t>(plan.compute().size(), 5));
+    const auto c = static_cast<std::uint64_t>(40.0 / nc * kMs);
+    const auto r = static_cast<std::uint64_t>(8.0 / static_cast<double>(plan.render().size()) * kMs);
+    (void)plan.observe(f, c, r, now);
+  }
+  EXPECT_EQ(plan.compute().size(), 5U);
+  EXPECT_EQ(plan.moves(), 1U);
 }
 
 TEST(AdaptivePlan, APoolNeverEmpties) {

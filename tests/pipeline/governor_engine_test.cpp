@@ -19,6 +19,7 @@
 #include <string>
 
 #include "support/machine_plan.hpp"
+#include "support/text_file.hpp"
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/pipeline/governor.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
@@ -95,12 +96,7 @@ std::string decisions_text(const std::vector<GovernorDecision>& ds) {
   return out;
 }
 
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using test::read_text_file;
 
 TEST(Governor, Engine_OverloadedSceneIsShedAndEveryDecisionIsTraced) {
   EngineConfig c = governed_config();
@@ -130,8 +126,8 @@ TEST(Governor, Engine_OverloadedSceneIsShedAndEveryDecisionIsTraced) {
   out.trace_json = (dir / "trace.json").string();
   out.stats_json = (dir / "stats.json").string();
   ASSERT_TRUE(engine->write_outputs(out, {}));
-  const std::string trace = read_file(out.trace_json);
-  const std::string stats = read_file(out.stats_json);
+  const std::string trace = read_text_file(out.trace_json);
+  const std::string stats = read_text_file(out.stats_json);
   std::size_t in_trace = 0;
   for (std::size_t p = trace.find("\"cat\":\"governor\""); p != std::string::npos;
        p = trace.find("\"cat\":\"governor\"", p + 1)) {

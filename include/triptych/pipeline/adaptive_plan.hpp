@@ -25,9 +25,10 @@ namespace triptych::pipeline {
 
 struct AdaptivePlanConstants {
   // A move must shrink the predicted slower stage by at least this share.
-  // Predicted: the donor's time scales by n/(n-1), the receiver's by n/(n+1)
-  // (each stage as if it used every CPU it has: the receiver's gain is an
-  // upper bound, the donor's loss a lower one for the move back).
+  // Predicted: with n the CPUs a stage can use (its CPUs, at most its
+  // threads), the donor's time scales by n/(n-1), the receiver's by n/(n+1)
+  // (as if the stage were all parallel: the receiver's gain is an upper
+  // bound, the donor's loss a lower one for the move back).
   double min_gain = 0.15;
   // Frames (medians over the window) the move must keep paying for...
   std::uint32_t hold_frames = 30;
@@ -64,8 +65,11 @@ class AdaptivePlan {
  public:
   static constexpr std::uint32_t kWindow = 32;
 
-  // The static plan's pool CPU sets (disjoint; each non-empty for a move to happen).
-  AdaptivePlan(const sched::CpuSet& compute, const sched::CpuSet& render, AdaptivePlanConstants constants = {});
+  // The static plan's pool CPU sets (disjoint; each non-empty for a move to
+  // happen) and the threads each stage runs on: a stage uses at most that
+  // many CPUs, so a CPU beyond them is no gain (0: no limit).
+  AdaptivePlan(const sched::CpuSet& compute, const sched::CpuSet& render, std::uint32_t compute_threads = 0,
+               std::uint32_t render_threads = 0, AdaptivePlanConstants constants = {});
 
   // One frame's compute and render stage times, and now. A move empties the
   // window: the next decision rests on frames measured after it (the few
@@ -82,9 +86,14 @@ class AdaptivePlan {
   [[nodiscard]] const AdaptivePlanConstants& constants() const noexcept { return k_; }
 
  private:
+  // The stage time `t`, measured on `now` usable CPUs, predicted on `then`.
+  [[nodiscard]] static double scaled(std::uint64_t t, std::size_t cpus_now, std::size_t cpus_then,
+                                     std::uint32_t threads) noexcept;
   [[nodiscard]] static std::uint64_t median(const std::array<std::uint64_t, kWindow>& ring, std::uint32_t n) noexcept;
 
   AdaptivePlanConstants k_;
+  std::uint32_t compute_threads_;
+  std::uint32_t render_threads_;
   std::vector<std::uint32_t> compute_;  // capacity for every pool CPU: moves never allocate
   std::vector<std::uint32_t> render_;
   std::array<std::uint64_t, kWindow> compute_ring_{};

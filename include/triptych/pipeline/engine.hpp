@@ -26,6 +26,7 @@
 
 #include "triptych/arena/arena.hpp"
 #include "triptych/core/result.hpp"
+#include "triptych/pipeline/adaptive_plan.hpp"
 #include "triptych/pipeline/governor.hpp"
 #include "triptych/sched/core_plan.hpp"
 #include "triptych/sched/pool.hpp"
@@ -113,6 +114,12 @@ struct EngineConfig {
   // restores them with hysteresis. Needs hz > 0; not for kCopyIn (the
   // baseline measures the path as it is). false: every frame at full cost.
   bool governor = true;
+  // The adaptive core plan (docs/scheduler.md, "Adaptive core plan"): moves
+  // CPUs between the compute and render pools (from `plan`, its starting
+  // point) by the measured stage times, with hysteresis, and re-pins them.
+  // Not for kCopyIn (no compute pool of its own).
+  bool adaptive_plan = false;
+  AdaptivePlanConstants adaptive_constants;  // tests shorten its holds and cool-downs
 };
 
 // Live counters, readable while running (any thread).
@@ -148,6 +155,11 @@ struct EngineStatus {
   double rate_hz = 0;           // the frame rate paced now (hz / rate divisor)
   std::uint64_t governor_changes = 0;
   std::string governor_last;    // "t=1.23s frame 70: 1.00x -> 0.85x resolution (p95 latency near budget)"
+  // The adaptive core plan: on for this run, its moves, the pools' CPUs now.
+  bool adaptive_plan = false;
+  std::uint64_t core_moves = 0;
+  std::string compute_cpus;
+  std::string render_cpus;
 };
 
 // One chunk handed to an external compute member.
@@ -266,6 +278,8 @@ class Engine {
   [[nodiscard]] std::string delivery_summary() const;
   // The governor's decisions so far (the first few hundred), in order. Any thread.
   [[nodiscard]] std::vector<GovernorDecision> governor_decisions() const;
+  // The adaptive core plan's moves so far (the first few hundred), in order. Any thread.
+  [[nodiscard]] std::vector<CoreMove> core_moves() const;
 
   [[nodiscard]] Arena& arena() noexcept;
   [[nodiscard]] const EngineConfig& config() const noexcept;

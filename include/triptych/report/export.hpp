@@ -39,6 +39,21 @@ struct GovernorRow {
   double budget_ms = 0;     // the budget it was held to
 };
 
+// One move of the adaptive core plan (docs/scheduler.md, "Adaptive core
+// plan"): which CPU went from which pool to which, why, and the figures.
+struct CoreMoveRow {
+  std::uint64_t at_ns = 0;  // CLOCK_MONOTONIC, like the frame stamps
+  std::uint64_t frame = 0;  // the frame whose sample decided it
+  std::uint32_t cpu = 0;
+  std::string from, to;     // "render", "compute"
+  std::string reason;
+  double compute_ms = 0;    // median stage times over the window that decided
+  double render_ms = 0;
+  double predicted_ms = 0;  // the slower stage, predicted after the move
+  std::uint32_t compute_cpus = 0;  // pool sizes after the move
+  std::uint32_t render_cpus = 0;
+};
+
 struct TraceReport {
   std::string title = "triptych frame trace";
   std::vector<trace::FrameSnapshot> frames;   // sorted by frame id
@@ -47,6 +62,7 @@ struct TraceReport {
   std::uint64_t issued = 0;  // frames opened in the table (records + lost when unknown)
   std::vector<FrameFailure> failures;   // each failed frame's cause, the first ones kept
   std::vector<GovernorRow> governor;    // the governor's decisions, in order (empty: none, or off)
+  std::vector<CoreMoveRow> core_moves;  // the adaptive core plan's moves, in order (empty: none, or off)
   std::uint64_t failures_not_kept = 0;  // failed frames past the kept ones
   std::uint64_t stale_stamps = 0;  // from the table's counters
   std::uint64_t duplicate_stamps = 0;

@@ -98,6 +98,23 @@
     app.append(el('h2', {}, 'Deadline governor'), list);
   }
 
+  // Where the adaptive core plan moved CPUs, when and why.
+  const moves = stats.core_plan || [];
+  if (moves.length) {
+    const list = el('table', { id: 'core-plan' });
+    list.append(el('tr', {}, el('th', {}, 'at (s)'), el('th', {}, 'frame'), el('th', {}, 'CPU'), el('th', {}, 'from'),
+      el('th', {}, 'to'), el('th', {}, 'why'), el('th', {}, 'compute (ms)'), el('th', {}, 'render (ms)'),
+      el('th', {}, 'predicted (ms)'), el('th', {}, 'compute / render CPUs')));
+    const t0 = stats.frames.first_ns || moves[0].at_ns;
+    for (const m of moves) {
+      list.append(el('tr', {}, el('td', {}, ((m.at_ns - t0) / 1e9).toFixed(2)), el('td', {}, String(m.frame)),
+        el('td', {}, String(m.cpu)), el('td', {}, m.from), el('td', {}, m.to), el('td', {}, m.reason),
+        el('td', {}, m.compute_ms.toFixed(2)), el('td', {}, m.render_ms.toFixed(2)),
+        el('td', {}, m.predicted_ms.toFixed(2)), el('td', {}, `${m.compute_cpus} / ${m.render_cpus}`)));
+    }
+    app.append(el('h2', {}, 'Adaptive core plan'), list);
+  }
+
   // Plots.
   const width = Math.max(600, Math.min(1200, window.innerWidth - 48));
   const plots = {};
