@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for the run options table (pipeline/run_options.hpp): every default
 // passes its own check, text parses strictly, each host takes only its
-// options, the rules between options hold, --help comes from the table with
+// options (--adaptive-plan among them), the rules between options hold, --help comes from the table with
 // EngineConfig{}'s defaults, and Engine::prepare checks with the same ranges.
 #include "triptych/pipeline/run_options.hpp"
 
@@ -78,6 +78,16 @@ TEST(RunOptions, TextParsesStrictly) {
             std::string::npos);
   EXPECT_FALSE(parse_option_text(row("reservedCpus"), "3-1").ok());
   EXPECT_EQ(std::get<std::string>(parse_option_text(row("reservedCpus"), "0-1").value()), "0-1");
+}
+
+TEST(RunOptions, AdaptivePlanIsAnOnOffChoiceOffByDefault) {
+  const RunOption* o = option_by_flag("adaptive-plan");
+  ASSERT_NE(o, nullptr);
+  RunConfig c;
+  EXPECT_EQ(std::get<std::string>(o->get(c)), "off");
+  ASSERT_TRUE(set_option(c, *o, parse_option_text(*o, "on").value(), kCliHost).ok());
+  EXPECT_TRUE(c.engine.adaptive_plan);
+  EXPECT_FALSE(parse_option_text(*o, "yes").ok());
 }
 
 TEST(RunOptions, ValuesOfTheWrongTypeAreRefusedNotCoerced) {
