@@ -10,27 +10,11 @@
 //   node bench/node/boundary_bench.mjs [--particles N] [--frames N] [--hz N] [--rounds N] [--renderer cpu|vulkan]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { benchScene } from './scene.mjs';
 
-const { values } = parseArgs({
-  options: {
-    particles: { type: 'string', default: '100000' },
-    frames: { type: 'string', default: '600' },
-    hz: { type: 'string', default: '120' },
-    rounds: { type: 'string', default: '3' },
-    renderer: { type: 'string', default: 'cpu' },
-    width: { type: 'string', default: '320' },
-    height: { type: 'string', default: '240' },
-  },
-});
-process.env.TRIPTYCH_BUILD_DIR = resolve(process.env.TRIPTYCH_BUILD_DIR ?? 'build/release');
-const lib = await import('../../node/lib/index.mjs');
-
-const scene = {
-  particles: Number(values.particles), frames: Number(values.frames), hz: Number(values.hz),
-  renderer: values.renderer, width: Number(values.width), height: Number(values.height),
-};
+const { lib, scene, own } = await benchScene(
+  { particles: '100000', frames: '600', hz: '120', renderer: 'cpu', width: '320', height: '240' }, { rounds: '3' });
 const SEGMENTS = ['compute', 'handoff', 'latency'];
 
 async function once(oneMemory) {
@@ -52,8 +36,8 @@ async function once(oneMemory) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const runs = { two: [], one: [] };
 console.log(`kernel boundary: ${scene.particles} particles, ${scene.frames} frames at ${scene.hz} Hz, ` +
-  `${scene.renderer} renderer ${scene.width}x${scene.height}, ${values.rounds} interleaved rounds`);
-for (let r = 0; r < Number(values.rounds); r++) {
+  `${scene.renderer} renderer ${scene.width}x${scene.height}, ${own.rounds} interleaved rounds`);
+for (let r = 0; r < Number(own.rounds); r++) {
   for (const mode of ['two', 'one']) {
     const row = await once(mode === 'one');
     runs[mode].push(row);

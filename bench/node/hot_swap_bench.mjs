@@ -10,29 +10,13 @@
 //   node bench/node/hot_swap_bench.mjs [--particles N] [--seconds S] [--hz N] [--every-ms MS] [--rounds N] [--renderer cpu|vulkan]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { benchScene } from './scene.mjs';
 
-const { values } = parseArgs({
-  options: {
-    particles: { type: 'string', default: '20000' },
-    seconds: { type: 'string', default: '5' },
-    hz: { type: 'string', default: '120' },
-    'every-ms': { type: 'string', default: '250' },
-    rounds: { type: 'string', default: '3' },
-    renderer: { type: 'string', default: 'cpu' },
-    width: { type: 'string', default: '320' },
-    height: { type: 'string', default: '240' },
-  },
-});
-process.env.TRIPTYCH_BUILD_DIR = resolve(process.env.TRIPTYCH_BUILD_DIR ?? 'build/release');
-const lib = await import('../../node/lib/index.mjs');
-
-const scene = {
-  particles: Number(values.particles), seconds: Number(values.seconds), hz: Number(values.hz),
-  renderer: values.renderer, width: Number(values.width), height: Number(values.height),
-};
-const everyMs = Number(values['every-ms']);
+const { lib, scene, own } = await benchScene(
+  { particles: '20000', seconds: '5', hz: '120', renderer: 'cpu', width: '320', height: '240' },
+  { 'every-ms': '250', rounds: '3' });
+const everyMs = Number(own['every-ms']);
 const kernelFile = lib.defaultKernelPath();
 
 async function once(withSwaps) {
@@ -73,8 +57,8 @@ function median(xs) {
 
 const runs = { none: [], swaps: [] };
 console.log(`hot-swap: ${scene.particles} particles, ${scene.seconds} s at ${scene.hz} Hz, ${scene.renderer} renderer ` +
-  `${scene.width}x${scene.height}, a swap every ${everyMs} ms, ${values.rounds} interleaved rounds`);
-for (let r = 0; r < Number(values.rounds); r++) {
+  `${scene.width}x${scene.height}, a swap every ${everyMs} ms, ${own.rounds} interleaved rounds`);
+for (let r = 0; r < Number(own.rounds); r++) {
   for (const mode of ['none', 'swaps']) {
     const row = await once(mode === 'swaps');
     runs[mode].push(row);

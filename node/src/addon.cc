@@ -5,7 +5,7 @@
 // memory (a shared WebAssembly.Memory), C++ adopts it through
 // napi_get_typedarray_info. Exports the Engine class (engine_wrap.hpp), the
 // option reports (options.hpp), the compute-member calls of this instance's
-// ComputeSlot (compute_slot.hpp), and thread pinning, the clock and the
+// ComputeMembership (compute_membership.hpp), and thread pinning, the clock and the
 // device list here. computeTake blocks natively (a futex wait): worker
 // threads only; the rest return promptly. Test and benchmark entry points
 // live in the separate triptych_testing.node (testing/). Design: docs/node.md.
@@ -19,7 +19,7 @@
 #include <string>
 
 #include "args.hpp"
-#include "compute_slot.hpp"
+#include "compute_membership.hpp"
 #include "engine_wrap.hpp"
 #include "options.hpp"
 #include "triptych/pipeline/devices.hpp"
@@ -133,7 +133,7 @@ class Addon : public Napi::Addon<Addon> {
 
  private:
   // The compute-pool membership of this instance's thread (a Node worker).
-  ComputeSlot compute_;
+  ComputeMembership compute_;
   Napi::Value ComputeJoin(const Napi::CallbackInfo& info) { return compute_.Join(info); }
   Napi::Value ComputeTake(const Napi::CallbackInfo& info) { return compute_.Take(info); }
   Napi::Value ComputeComplete(const Napi::CallbackInfo& info) { return compute_.Complete(info); }

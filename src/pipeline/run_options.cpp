@@ -110,7 +110,7 @@ constexpr RunOption kOptions[] = {
     {"scene", "scene", OptionType::kChoice, kCommandLines, false, false, 0, 0, "particles", "NAME",
      "the scene to run", "", &get_field<&RunConfig::scene>, &set_field<&RunConfig::scene>},
     {"kernel", "kernel", OptionType::kText, kNode, false, false, 0, 0, "", "FILE",
-     "a custom kernel .wasm (see 'triptych kernel')", "the built-in particle kernel",
+     "a custom kernel: a .wasm, or a .c or .ts source built first (see 'triptych kernel')", "the built-in particle kernel",
      &get_field<&RunConfig::kernel>, &set_field<&RunConfig::kernel>},
     {"particles", "particles", OptionType::kInteger, kEveryHost, false, false, 1, kMaxParticles, "", "N",
      "particles", "", &get_field<&EngineConfig::particles>, &set_field<&EngineConfig::particles>},

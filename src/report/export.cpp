@@ -202,8 +202,10 @@ TraceReport collect_report(const trace::FrameTraceTable& table) {
   return r;
 }
 
-void write_chrome_trace(const TraceReport& r, std::ostream& os) {
-  // Base: the earliest trustworthy timestamp, so `ts` stays small.
+namespace {
+
+// The earliest trustworthy timestamp, so `ts` stays small.
+std::uint64_t trace_base(const TraceReport& r) {
   std::uint64_t base = ~std::uint64_t{0};
   for (std::size_t i = 0; i < r.frames.size(); ++i)
     if (r.verdicts[i] != FrameVerdict::kInvalid)
@@ -211,22 +213,12 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
   for (const auto& t : r.threads)
     for (const auto& e : t.events) base = std::min(base, e.begin_ns);
   if (base == ~std::uint64_t{0}) base = 0;
+  return base;
+}
 
-  JsonWriter w(os);
-  w.begin_object();
-  w.field("displayTimeUnit", "ms");
-  w.key("traceEvents");
-  w.begin_array();
-  metadata(w, "process_name", kStagePid, 0, r.title + ": frame stages", 0);
-  for (std::size_t k = 0; k < kTracks.size(); ++k)
-    metadata(w, "thread_name", kStagePid, static_cast<std::int64_t>(k + 1), kTracks[k].name,
-             static_cast<std::int64_t>(k + 1));
-  metadata(w, "thread_name", kStagePid, kCounterTid, "frame counters", kCounterTid);
-  metadata(w, "process_name", kSpanPid, 0, r.title + ": threads (spans)", 1);
-  for (std::size_t t = 0; t < r.threads.size(); ++t)
-    metadata(w, "thread_name", kSpanPid, r.threads[t].tid, r.threads[t].name,
-             static_cast<std::int64_t>(t));
-
+// Per frame: an instant for a dropped or failed one, a slice per stage with
+// flow arrows between them, and the frame-time counters of a complete one.
+void frame_events(JsonWriter& w, const TraceReport& r, std::uint64_t base) {
   std::uint64_t prev_presented = 0;
   for (std::size_t i = 0; i < r.frames.size(); ++i) {
     const trace::FrameSnapshot& f = r.frames[i];
@@ -301,7 +293,10 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
       prev_presented = presented;
     }
   }
-  // Each governor decision and core plan move: an instant event on the counters track.
+}
+
+// Each governor decision and core plan move: an instant event on the counters track.
+void governor_events(JsonWriter& w, const TraceReport& r, std::uint64_t base) {
   for (const auto& g : r.governor) {
     instant_event(w, "governor: " + g.to, "governor", g.at_ns, base, [&] { governor_fields(w, g); });
   }
@@ -309,6 +304,10 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
     instant_event(w, "core plan: CPU " + std::to_string(m.cpu) + " " + m.from + " -> " + m.to, "core_plan", m.at_ns,
                   base, [&] { core_move_fields(w, m); });
   }
+}
+
+// Each thread's spans, with their source location.
+void span_events(JsonWriter& w, const TraceReport& r, std::uint64_t base) {
   for (const auto& t : r.threads) {
     for (const auto& e : t.events) {
       w.begin_object();
@@ -330,6 +329,30 @@ void write_chrome_trace(const TraceReport& r, std::ostream& os) {
       w.end_object();
     }
   }
+}
+
+}  // namespace
+
+void write_chrome_trace(const TraceReport& r, std::ostream& os) {
+  const std::uint64_t base = trace_base(r);
+  JsonWriter w(os);
+  w.begin_object();
+  w.field("displayTimeUnit", "ms");
+  w.key("traceEvents");
+  w.begin_array();
+  metadata(w, "process_name", kStagePid, 0, r.title + ": frame stages", 0);
+  for (std::size_t k = 0; k < kTracks.size(); ++k)
+    metadata(w, "thread_name", kStagePid, static_cast<std::int64_t>(k + 1), kTracks[k].name,
+             static_cast<std::int64_t>(k + 1));
+  metadata(w, "thread_name", kStagePid, kCounterTid, "frame counters", kCounterTid);
+  metadata(w, "process_name", kSpanPid, 0, r.title + ": threads (spans)", 1);
+  for (std::size_t t = 0; t < r.threads.size(); ++t)
+    metadata(w, "thread_name", kSpanPid, r.threads[t].tid, r.threads[t].name,
+             static_cast<std::int64_t>(t));
+
+  frame_events(w, r, base);
+  governor_events(w, r, base);
+  span_events(w, r, base);
   w.end_array();
   w.key("otherData");
   w.begin_object();
@@ -371,13 +394,11 @@ void write_frames_csv(const TraceReport& r, std::ostream& os) {
   }
 }
 
-void write_stats_json(const TraceReport& r, std::ostream& os) {
+namespace {
+
+// The frame counts: how many of each verdict, and the span they cover.
+void frames_json(JsonWriter& w, const TraceReport& r) {
   const FrameStats& s = r.stats;
-  JsonWriter w(os);
-  w.begin_object();
-  w.field("version", std::uint64_t{1});
-  w.field("title", r.title);
-  w.field("histogram_relative_error", LogLinearHistogram::kMaxRelativeError);
   w.key("frames");
   w.begin_object();
   w.field("records", s.records);
@@ -395,7 +416,10 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
   w.field("first_ns", s.first_ns);
   w.field("last_ns", s.last_ns);
   w.end_object();
-  // Each failed frame's cause (docs/tracing.md, "Accounting").
+}
+
+// Each failed frame's cause (docs/tracing.md, "Accounting").
+void failures_json(JsonWriter& w, const TraceReport& r) {
   w.key("failures");
   w.begin_object();
   w.key("kept");
@@ -409,7 +433,10 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
   w.end_array();
   w.field("not_kept", r.failures_not_kept);
   w.end_object();
-  // The deadline governor's decisions (docs/pipeline.md, "Deadline governor").
+}
+
+// The deadline governor's decisions (docs/pipeline.md, "Deadline governor").
+void governor_json(JsonWriter& w, const TraceReport& r) {
   w.key("governor");
   w.begin_array();
   for (const auto& g : r.governor) {
@@ -420,7 +447,10 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
     w.end_object();
   }
   w.end_array();
-  // The adaptive core plan's moves (docs/scheduler.md, "Adaptive core plan").
+}
+
+// The adaptive core plan's moves (docs/scheduler.md, "Adaptive core plan").
+void core_plan_json(JsonWriter& w, const TraceReport& r) {
   w.key("core_plan");
   w.begin_array();
   for (const auto& m : r.core_moves) {
@@ -430,19 +460,10 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
     w.end_object();
   }
   w.end_array();
-  w.key("stamps");
-  w.begin_object();
-  w.field("stale", r.stale_stamps);
-  w.field("duplicate", r.duplicate_stamps);
-  w.field("invalid", r.invalid_stamps);
-  w.end_object();
-  w.key("segments");
-  w.begin_object();
-  for (std::size_t i = 0; i < kSegmentCount; ++i) {
-    w.key(segment_name(static_cast<Segment>(i)));
-    duration_json(w, s.segments[i]);
-  }
-  w.end_object();
+}
+
+// Late frames against each target rate's budget.
+void deadline_misses_json(JsonWriter& w, const FrameStats& s) {
   w.key("deadline_misses");
   w.begin_array();
   for (std::size_t i = 0; i < kTargetRatesHz.size(); ++i) {
@@ -456,6 +477,9 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
     w.end_object();
   }
   w.end_array();
+}
+
+void threads_json(JsonWriter& w, const TraceReport& r) {
   w.key("threads");
   w.begin_array();
   for (const auto& t : r.threads) {
@@ -473,6 +497,9 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
     w.end_object();
   }
   w.end_array();
+}
+
+void process_json(JsonWriter& w, const TraceReport& r) {
   w.key("process");
   if (r.has_process) {
     w.begin_object();
@@ -486,6 +513,37 @@ void write_stats_json(const TraceReport& r, std::ostream& os) {
   } else {
     w.null();
   }
+}
+
+}  // namespace
+
+void write_stats_json(const TraceReport& r, std::ostream& os) {
+  const FrameStats& s = r.stats;
+  JsonWriter w(os);
+  w.begin_object();
+  w.field("version", std::uint64_t{1});
+  w.field("title", r.title);
+  w.field("histogram_relative_error", LogLinearHistogram::kMaxRelativeError);
+  frames_json(w, r);
+  failures_json(w, r);
+  governor_json(w, r);
+  core_plan_json(w, r);
+  w.key("stamps");
+  w.begin_object();
+  w.field("stale", r.stale_stamps);
+  w.field("duplicate", r.duplicate_stamps);
+  w.field("invalid", r.invalid_stamps);
+  w.end_object();
+  w.key("segments");
+  w.begin_object();
+  for (std::size_t i = 0; i < kSegmentCount; ++i) {
+    w.key(segment_name(static_cast<Segment>(i)));
+    duration_json(w, s.segments[i]);
+  }
+  w.end_object();
+  deadline_misses_json(w, s);
+  threads_json(w, r);
+  process_json(w, r);
   w.key("notes");
   w.begin_array();
   for (const auto& n : r.notes) w.value(n);

@@ -58,10 +58,10 @@ class Planner {
   }
 
   void plan_two_cores(const FreeCore& c0, const FreeCore& c1) {
-    compute_.push_back(slot_of(t_, c1.pus.front()));
-    render_.push_back(slot_of(t_, c0.pus.size() > 1 ? c0.pus[1] : c0.pus.front()));
+    compute_.push_back(pick_of(t_, c1.pus.front()));
+    render_.push_back(pick_of(t_, c0.pus.size() > 1 ? c0.pus[1] : c0.pus.front()));
     for (std::size_t i = 2; i < c0.pus.size(); ++i) plan_.reserved.insert(c0.pus[i]);
-    for (std::size_t i = 1; i < c1.pus.size(); ++i) spare_.push_back(slot_of(t_, c1.pus[i]));
+    for (std::size_t i = 1; i < c1.pus.size(); ++i) spare_.push_back(pick_of(t_, c1.pus[i]));
     plan_.notes.push_back("2 cores: compute owns core " + std::to_string(c1.core) +
                           " (1 thread); reserved (orchestrator/UI/OS) and render share core " +
                           std::to_string(c0.core) + (c0.pus.size() > 1 ? " on separate SMT siblings" : " and its CPU") +
@@ -71,11 +71,11 @@ class Planner {
   // One PU: compute takes it and render is given it too (degraded, see
   // give_every_pool_a_thread).
   void plan_one_core(const std::vector<std::uint32_t>& pus) {
-    compute_.push_back(slot_of(t_, pus.size() > 1 ? pus[1] : pus[0]));
+    compute_.push_back(pick_of(t_, pus.size() > 1 ? pus[1] : pus[0]));
     if (pus.size() > 2) {
-      render_.push_back(slot_of(t_, pus[2]));
+      render_.push_back(pick_of(t_, pus[2]));
     } else if (pus.size() == 2) {
-      render_.push_back(slot_of(t_, pus[0]));
+      render_.push_back(pick_of(t_, pus[0]));
     }
     for (std::size_t i = 3; i < pus.size(); ++i) plan_.reserved.insert(pus[i]);
     plan_.notes.push_back(pus.size() == 1 ? "1 CPU: reserved, compute and render all run on CPU " + std::to_string(pus[0])
@@ -87,7 +87,7 @@ class Planner {
   // is the one with a node preference, the GPU's); then the automatic ones.
   Result<void> plan_pools() {
     if (auto ok = choose_reserved(); !ok) return ok;
-    collect_slots();
+    collect_picks();
     if (auto ok = take_explicit_lists(); !ok) return ok;
     if (pol_.render_threads && !pol_.render_cpus) {
       const auto n = static_cast<std::size_t>(*pol_.render_threads);
@@ -110,9 +110,9 @@ class Planner {
   // cores not reserved stay with the OS.
   void keep_fastest_kind() {
     const auto top = static_cast<std::size_t>(std::count_if(
-        avail_.begin(), avail_.end(), [&](const Slot& s) { return s.kind == top_kind_; }));
+        avail_.begin(), avail_.end(), [&](const CpuPick& s) { return s.kind == top_kind_; }));
     if (!hybrid_ || top < 2) return;
-    std::erase_if(avail_, [&](const Slot& s) { return s.kind != top_kind_; });
+    std::erase_if(avail_, [&](const CpuPick& s) { return s.kind != top_kind_; });
     plan_.notes.push_back("hybrid CPU: pools sized by default take the fastest kind (" +
                           kind_name(t_, top_kind_) + "); the remaining slower cores are left to the OS");
   }
@@ -139,7 +139,7 @@ class Planner {
       return;
     }
     const bool near = std::all_of(render_.begin(), render_.end(),
-                                  [&](const Slot& s) { return gpu_.nodes.contains(s.numa); });
+                                  [&](const CpuPick& s) { return gpu_.nodes.contains(s.numa); });
     plan_.notes.push_back(gpu_.note + (near ? ": render is placed there"
                                             : ": too few free CPUs there, render is placed elsewhere"));
   }
@@ -148,7 +148,7 @@ class Planner {
   // most left (on one node: all that render left).
   void place_default_compute() {
     std::map<std::uint32_t, std::size_t> per_node;
-    for (const Slot& s : avail_) ++per_node[s.numa];
+    for (const CpuPick& s : avail_) ++per_node[s.numa];
     std::size_t n = 0;
     for (const auto& [node, count] : per_node) n = std::max(n, count);
     compute_ = pick(avail_, n, {}, End::kLow);
@@ -206,16 +206,16 @@ class Planner {
     free_ = std::move(rest);
   }
 
-  // Rule 3: one slot per core (every PU with use_smt), fastest kind first,
+  // Rule 3: one pick per core (every PU with use_smt), fastest kind first,
   // then hwloc order (NUMA node, L3, core); SMT siblings go to the spares.
-  void collect_slots() {
+  void collect_picks() {
     for (const FreeCore& c : free_) {
       for (std::size_t i = 0; i < c.pus.size(); ++i) {
         if (plan_.reserved.contains(c.pus[i])) continue;
-        ((i == 0 || pol_.use_smt) ? avail_ : spare_).push_back(slot_of(t_, c.pus[i]));
+        ((i == 0 || pol_.use_smt) ? avail_ : spare_).push_back(pick_of(t_, c.pus[i]));
       }
     }
-    std::stable_sort(avail_.begin(), avail_.end(), [](const Slot& a, const Slot& b) { return a.kind > b.kind; });
+    std::stable_sort(avail_.begin(), avail_.end(), [](const CpuPick& a, const CpuPick& b) { return a.kind > b.kind; });
   }
 
   Result<void> take_explicit_lists() {
@@ -230,14 +230,14 @@ class Planner {
 
   // `count` threads (default: one per CPU) over an explicit list, wrapping
   // around it only when forced.
-  Result<void> take_list(const CpuSet& list, std::optional<int> count, const char* name, std::vector<Slot>& out) {
+  Result<void> take_list(const CpuSet& list, std::optional<int> count, const char* name, std::vector<CpuPick>& out) {
     const std::size_t n = count ? static_cast<std::size_t>(*count) : list.size();
     if (n > list.size() && !pol_.allow_oversubscribe) {
       return make_error(Errc::kInvalidArgument, std::to_string(n) + " " + name + " threads on " +
                                                     std::to_string(list.size()) + " CPUs (" + list.to_string() +
                                                     ") would oversubscribe them (pass --oversubscribe to force)");
     }
-    for (std::size_t i = 0; i < n; ++i) out.push_back(slot_of(t_, list[i % list.size()]));
+    for (std::size_t i = 0; i < n; ++i) out.push_back(pick_of(t_, list[i % list.size()]));
     return {};
   }
 
@@ -247,10 +247,10 @@ class Planner {
   // the other pool's last CPU, which oversubscribes it: the plan is then
   // degraded and says so.
   void give_every_pool_a_thread() {
-    struct Empty { const char* name; std::vector<Slot>& pool; const std::vector<Slot>& other; };
+    struct Empty { const char* name; std::vector<CpuPick>& pool; const std::vector<CpuPick>& other; };
     for (const Empty& e : {Empty{"compute", compute_, render_}, Empty{"render", render_, compute_}}) {
       if (!e.pool.empty()) continue;
-      std::vector<Slot> got = pick(avail_, 1, {}, End::kHigh);
+      std::vector<CpuPick> got = pick(avail_, 1, {}, End::kHigh);
       if (got.empty()) got = pick(spare_, 1, {}, End::kHigh);
       if (!got.empty()) {
         plan_.notes.push_back(std::string(e.name) + ": 1 thread on CPU " + std::to_string(got.front().cpu) +
@@ -262,14 +262,14 @@ class Planner {
       const CpuSet reserved_only = plan_.reserved.minus(other);
       if (!reserved_only.empty()) {
         const std::uint32_t cpu = reserved_only[reserved_only.size() - 1];
-        e.pool.push_back(slot_of(t_, cpu));
+        e.pool.push_back(pick_of(t_, cpu));
         plan_.shared_core = true;
         plan_.notes.push_back(std::string(e.name) + " has no CPU of its own: 1 thread on reserved CPU " +
                               std::to_string(cpu) + ", shared with the frame loop, UI and OS");
         continue;
       }
       const std::uint32_t cpu = e.other.back().cpu;
-      e.pool.push_back(slot_of(t_, cpu));
+      e.pool.push_back(pick_of(t_, cpu));
       plan_.degraded = true;
       plan_.warnings.push_back("DEGRADED: " + std::to_string(plan_.allowed.size()) + " allowed CPU(s) (" +
                                plan_.allowed.to_string() + ") leave " + e.name +
@@ -283,11 +283,11 @@ class Planner {
 
   // n threads for one pool: whole cores, then SMT siblings (with a note), then
   // (only when forced, rule 5) wrapping around the non-reserved CPUs.
-  Result<void> fill(std::size_t n, const char* name, std::vector<Slot>& out, const std::set<std::uint32_t>& near,
+  Result<void> fill(std::size_t n, const char* name, std::vector<CpuPick>& out, const std::set<std::uint32_t>& near,
                    End end) {
-    std::vector<Slot> got = pick(avail_, n, near, end);
+    std::vector<CpuPick> got = pick(avail_, n, near, end);
     if (got.size() < n) {
-      std::vector<Slot> more = pick(spare_, n - got.size(), {}, end);
+      std::vector<CpuPick> more = pick(spare_, n - got.size(), {}, end);
       if (!more.empty()) {
         plan_.notes.push_back(std::string(name) + " ran out of whole cores and uses " + std::to_string(more.size()) +
                               " SMT sibling(s)");
@@ -304,7 +304,7 @@ class Planner {
       }
       const CpuSet pool_cpus = allowed.minus(plan_.reserved);
       const CpuSet& wrap = pool_cpus.empty() ? allowed : pool_cpus;
-      for (std::size_t i = got.size(), j = 0; i < n; ++i, ++j) got.push_back(slot_of(t_, wrap[j % wrap.size()]));
+      for (std::size_t i = got.size(), j = 0; i < n; ++i, ++j) got.push_back(pick_of(t_, wrap[j % wrap.size()]));
     }
     out.insert(out.end(), got.begin(), got.end());
     return {};
@@ -376,10 +376,10 @@ class Planner {
   std::vector<FreeCore> free_;  // free cores not (yet) reserved, hwloc order
   bool hybrid_;
   std::uint32_t top_kind_;
-  std::vector<Slot> compute_;
-  std::vector<Slot> render_;
-  std::vector<Slot> avail_;  // first PU of each remaining core (all PUs with use_smt)
-  std::vector<Slot> spare_;  // SMT siblings, used only when whole cores run out
+  std::vector<CpuPick> compute_;
+  std::vector<CpuPick> render_;
+  std::vector<CpuPick> avail_;  // first PU of each remaining core (all PUs with use_smt)
+  std::vector<CpuPick> spare_;  // SMT siblings, used only when whole cores run out
   GpuLocality gpu_;
 };
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The core planner's parts (plan_steps.cpp), shared with the planner's steps
-// in plan_cores.cpp: the slots a pool thread can take, how a pool picks them
+// in plan_cores.cpp: the picks a pool thread can take, how a pool picks them
 // (one NUMA node, then one L3 group), the free cores, the GPU's locality and
 // the first rules. Not a public header: core_plan.hpp is the contract. Pure
 // functions; any thread.
@@ -19,7 +19,7 @@
 namespace triptych::sched::plan_internal {
 
 // One CPU a pool thread can be pinned to, with what the planner ranks it by.
-struct Slot {
+struct CpuPick {
   std::uint32_t cpu = 0;
   std::uint32_t core = 0;
   std::uint32_t numa = 0;
@@ -33,7 +33,7 @@ constexpr int kMaxReservedCores = 3;
 int default_reserved(std::size_t cores);
 std::string kind_name(const Topology& t, std::uint32_t k);
 
-// Which end of its group a pool takes slots from: compute the low CPUs,
+// Which end of its group a pool takes picks from: compute the low CPUs,
 // render the high ones, so pools that share a node or L3 group stay contiguous.
 enum class End { kLow, kHigh };
 
@@ -43,17 +43,17 @@ enum class End { kLow, kHigh };
 std::optional<std::uint32_t> best_fit(const std::map<std::uint32_t, std::size_t>& counts, std::size_t need,
                                       const std::set<std::uint32_t>& preferred);
 
-// Picks n slots from `avail` (removing them): the fastest kind first; inside
+// Picks n picks from `avail` (removing them): the fastest kind first; inside
 // it, one NUMA node that holds them all (a `near` node first, else the
 // smallest that fits) and inside that node one L3 group that holds them all
-// (smallest that fits), else the node's slots in order. When no node holds
+// (smallest that fits), else the node's picks in order. When no node holds
 // n, whole nodes, largest first. Returns fewer than n when `avail` runs out.
-std::vector<Slot> pick(std::vector<Slot>& avail, std::size_t n, const std::set<std::uint32_t>& near, End end);
+std::vector<CpuPick> pick(std::vector<CpuPick>& avail, std::size_t n, const std::set<std::uint32_t>& near, End end);
 
-// Fills a pool's threads, CPUs, kinds and NUMA nodes from its slots.
-void describe(PoolPlan& p, const std::vector<Slot>& slots);
-std::vector<std::uint32_t> cpus_of(const std::vector<Slot>& slots);
-Slot slot_of(const Topology& t, std::uint32_t cpu);
+// Fills a pool's threads, CPUs, kinds and NUMA nodes from its picks.
+void describe(PoolPlan& p, const std::vector<CpuPick>& picks);
+std::vector<std::uint32_t> cpus_of(const std::vector<CpuPick>& picks);
+CpuPick pick_of(const Topology& t, std::uint32_t cpu);
 
 // Counts in range: reserved >= 0, pools >= 1.
 Result<void> check_counts(const PlanPolicy& pol);

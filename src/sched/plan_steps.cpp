@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The core planner's parts (declared in plan_internal.hpp): picking slots for
+// The core planner's parts (declared in plan_internal.hpp): picking picks for
 // a pool, the free cores, the GPU's locality and the first rules of
 // docs/scheduler.md ("Core plan"). Pure functions; any thread.
 #include "plan_internal.hpp"
@@ -39,31 +39,31 @@ std::optional<std::uint32_t> best_fit(const std::map<std::uint32_t, std::size_t>
   return fit;
 }
 
-// Picks n slots from `avail` (removing them): the fastest kind first; inside
+// Picks n picks from `avail` (removing them): the fastest kind first; inside
 // it, one NUMA node that holds them all (a `near` node first, else the
 // smallest that fits) and inside that node one L3 group that holds them all
-// (smallest that fits), else the node's slots in order. When no node holds
+// (smallest that fits), else the node's picks in order. When no node holds
 // n, whole nodes, largest first. Returns fewer than n when `avail` runs out.
-std::vector<Slot> pick(std::vector<Slot>& avail, std::size_t n, const std::set<std::uint32_t>& near, End end) {
-  std::vector<Slot> out;
+std::vector<CpuPick> pick(std::vector<CpuPick>& avail, std::size_t n, const std::set<std::uint32_t>& near, End end) {
+  std::vector<CpuPick> out;
   if (n == 0 || avail.empty()) return out;
   std::uint32_t top_kind = 0;
-  for (const Slot& s : avail) top_kind = std::max(top_kind, s.kind);
+  for (const CpuPick& s : avail) top_kind = std::max(top_kind, s.kind);
   for (int tier = 0; tier < 2 && out.size() < n; ++tier) {
-    auto eligible = [&](const Slot& s) { return tier == 1 || s.kind == top_kind; };
+    auto eligible = [&](const CpuPick& s) { return tier == 1 || s.kind == top_kind; };
     const std::size_t need = n - out.size();
     std::map<std::uint32_t, std::size_t> per_node;
-    for (const Slot& s : avail) {
+    for (const CpuPick& s : avail) {
       if (eligible(s)) ++per_node[s.numa];
     }
-    std::vector<Slot> candidates;
+    std::vector<CpuPick> candidates;
     if (const auto home = best_fit(per_node, need, near)) {
       std::map<std::uint32_t, std::size_t> per_l3;
-      for (const Slot& s : avail) {
+      for (const CpuPick& s : avail) {
         if (eligible(s) && s.numa == *home) ++per_l3[s.l3];
       }
       const auto l3 = best_fit(per_l3, need, {});
-      for (const Slot& s : avail) {
+      for (const CpuPick& s : avail) {
         if (eligible(s) && s.numa == *home && (!l3 || s.l3 == *l3)) candidates.push_back(s);
       }
       if (end == End::kHigh) candidates.erase(candidates.begin(), candidates.end() - static_cast<std::ptrdiff_t>(need));
@@ -75,24 +75,24 @@ std::vector<Slot> pick(std::vector<Slot>& avail, std::size_t n, const std::set<s
         return near.contains(a) && !near.contains(b);
       });
       for (std::uint32_t node : nodes) {
-        for (const Slot& s : avail) {
+        for (const CpuPick& s : avail) {
           if (eligible(s) && s.numa == node) candidates.push_back(s);
         }
       }
     }
     if (candidates.size() > need) candidates.resize(need);
     std::set<std::uint32_t> taken;
-    for (const Slot& s : candidates) taken.insert(s.cpu);
-    std::erase_if(avail, [&](const Slot& s) { return taken.contains(s.cpu); });
+    for (const CpuPick& s : candidates) taken.insert(s.cpu);
+    std::erase_if(avail, [&](const CpuPick& s) { return taken.contains(s.cpu); });
     out.insert(out.end(), candidates.begin(), candidates.end());
   }
   return out;
 }
 
-void describe(PoolPlan& p, const std::vector<Slot>& slots) {
+void describe(PoolPlan& p, const std::vector<CpuPick>& picks) {
   std::set<std::uint32_t> kinds;
   std::set<std::uint32_t> numa;
-  for (const Slot& s : slots) {
+  for (const CpuPick& s : picks) {
     p.threads.push_back(s.cpu);
     kinds.insert(s.kind);
     numa.insert(s.numa);
@@ -103,15 +103,15 @@ void describe(PoolPlan& p, const std::vector<Slot>& slots) {
   p.mixed_kinds = kinds.size() > 1;
 }
 
-std::vector<std::uint32_t> cpus_of(const std::vector<Slot>& slots) {
+std::vector<std::uint32_t> cpus_of(const std::vector<CpuPick>& picks) {
   std::vector<std::uint32_t> out;
-  for (const Slot& s : slots) out.push_back(s.cpu);
+  for (const CpuPick& s : picks) out.push_back(s.cpu);
   return out;
 }
 
-Slot slot_of(const Topology& t, std::uint32_t cpu) {
+CpuPick pick_of(const Topology& t, std::uint32_t cpu) {
   const Core* c = t.core_of(cpu);
-  return Slot{cpu, c->index, c->numa, c->l3, c->kind};
+  return CpuPick{cpu, c->index, c->numa, c->l3, c->kind};
 }
 
 // Counts in range: reserved >= 0, pools >= 1.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // One thread's system counters over a span of its life, as plain numbers: the
-// record the trace layer keeps with each thread's zones (zones.hpp) and the
+// record the trace layer keeps with each thread's spans (spans.hpp) and the
 // report layer fills in (report/counters.hpp, ThreadProbe) and exports. A
 // value type: no threads, no blocking. Design: docs/tracing.md ("System
 // counters").

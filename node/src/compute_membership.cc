@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The compute-member bindings (ComputeSlot, declared in compute_slot.hpp): a
+// The compute-member bindings (ComputeMembership, declared in compute_membership.hpp): a
 // worker joins an engine it finds in the registry by id, takes chunks into a
 // reused Float64Array, completes them and leaves. Worker threads only; take()
 // blocks natively on the pool's futex for at most its timeout, the others
 // return promptly. Design: docs/node.md ("Compute workers").
-#include "compute_slot.hpp"
+#include "compute_membership.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -14,7 +14,7 @@
 
 namespace triptych::node {
 
-Napi::Value ComputeSlot::Join(const Napi::CallbackInfo& info) {
+Napi::Value ComputeMembership::Join(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (member_) throw Napi::Error::New(env, "this thread already joined the compute pool");
   const auto id = static_cast<std::uint32_t>(info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0);
@@ -36,7 +36,7 @@ Napi::Value ComputeSlot::Join(const Napi::CallbackInfo& info) {
 // [begin, end, frame, ctxAddress]; 0: timeout; -1: the engine is done. The
 // caller's array is reused for every chunk, so the per-chunk path allocates
 // nothing in V8 (no garbage, no GC pauses in the workers).
-Napi::Value ComputeSlot::Take(const Napi::CallbackInfo& info) {
+Napi::Value ComputeMembership::Take(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (!member_) throw Napi::Error::New(env, "join the compute pool first");
   const double ms = number_or(info[0], -1);
@@ -55,7 +55,7 @@ Napi::Value ComputeSlot::Take(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 1);
 }
 
-Napi::Value ComputeSlot::Complete(const Napi::CallbackInfo& info) {
+Napi::Value ComputeMembership::Complete(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   if (!member_) throw Napi::Error::New(env, "join the compute pool first");
   if (!member_->busy()) throw Napi::Error::New(env, "no chunk to complete: take() one first");
@@ -65,12 +65,12 @@ Napi::Value ComputeSlot::Complete(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value ComputeSlot::Leave(const Napi::CallbackInfo& info) {
+Napi::Value ComputeMembership::Leave(const Napi::CallbackInfo& info) {
   leave(string_or(info[0], "worker left"));
   return info.Env().Undefined();
 }
 
-void ComputeSlot::leave(const std::string& reason) {
+void ComputeMembership::leave(const std::string& reason) {
   if (member_) member_->leave(reason);
   member_.reset();
   engine_.reset();

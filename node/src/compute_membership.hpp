@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// ComputeSlot: a worker thread's membership of one engine's compute pool, the
+// ComputeMembership: a worker thread's membership of one engine's compute pool, the
 // state behind computeJoin/Take/Complete/Leave. It lives in the worker's
 // addon instance (Napi::Addon), so each worker has its own; its destructor
 // (the worker's environment being torn down, e.g. by Worker.terminate())
@@ -18,9 +18,9 @@
 
 namespace triptych::node {
 
-class ComputeSlot {
+class ComputeMembership {
  public:
-  ~ComputeSlot() { leave("the worker thread ended while running a chunk (terminated or died)"); }
+  ~ComputeMembership() { leave("the worker thread ended while running a chunk (terminated or died)"); }
   Napi::Value Join(const Napi::CallbackInfo& info);
   Napi::Value Take(const Napi::CallbackInfo& info);
   Napi::Value Complete(const Napi::CallbackInfo& info);
