@@ -21,6 +21,7 @@ std::string_view core_move_reason_text(CoreMoveReason reason) noexcept {
 AdaptivePlan::AdaptivePlan(const sched::CpuSet& compute, const sched::CpuSet& render, std::uint32_t compute_threads,
                            std::uint32_t render_threads, AdaptivePlanConstants constants)
     : k_(constants),
+      frozen_(!compute.disjoint(render)),
       compute_threads_(compute_threads),
       render_threads_(render_threads),
       reverse_block_ns_(constants.reverse_cooldown_ns) {
@@ -48,6 +49,7 @@ std::uint64_t AdaptivePlan::median(const std::array<std::uint64_t, kWindow>& rin
 
 std::optional<CoreMove> AdaptivePlan::observe(std::uint64_t frame, std::uint64_t compute_ns,
                                               std::uint64_t render_ns, std::uint64_t now_ns) noexcept {
+  if (frozen_) return std::nullopt;
   if (seen_ < k_.warmup_frames) {
     ++seen_;
     moved_ns_ = now_ns;  // the cool-down clock starts after the warm-up

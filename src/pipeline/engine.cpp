@@ -79,6 +79,10 @@ Result<void> validate_config(EngineConfig& config) {
     return make_error(Errc::kInvalidArgument, "the core plan has no compute or no render CPUs");
   }
   if (config.workers == 0) config.workers = static_cast<std::uint32_t>(config.plan.compute.threads.size());
+  if (config.adaptive_plan && !(config.adaptive_constants.min_gain > 0 && config.adaptive_constants.min_gain < 1)) {
+    return make_error(Errc::kInvalidArgument, "the adaptive core plan's min_gain must lie in (0, 1), got " +
+                                                  std::to_string(config.adaptive_constants.min_gain));
+  }
   if (config.compute == ComputeBackend::kNative && config.native_kernel == nullptr) {
     return make_error(Errc::kInvalidArgument, "native compute needs a kernel function");
   }

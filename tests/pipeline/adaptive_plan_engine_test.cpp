@@ -170,8 +170,17 @@ TEST(AdaptivePlanEngine, OneCpuPerPoolNeverMoves) {
   for (const auto& list : allowed_of_threads("tp-compute-")) EXPECT_EQ(list, std::to_string(mine[0]));
 }
 
-TEST(AdaptivePlanEngine, OffByDefault) {
+TEST(AdaptivePlanEngine, OffByDefaultAndABadGainIsRefused) {
   EXPECT_FALSE(EngineConfig{}.adaptive_plan);
+  const sched::CpuSet mine = sched::current_thread_affinity();
+  EngineConfig c = adaptive_config(explicit_plan({mine[0]}, {mine[mine.size() - 1]}), 1.0);
+  for (const double gain : {0.0, 1.0, -0.5}) {
+    c.adaptive_constants.min_gain = gain;
+    auto e = Engine::create(c);
+    ASSERT_FALSE(e.ok()) << gain;
+    EXPECT_EQ(e.error().code, Errc::kInvalidArgument);
+    EXPECT_NE(e.error().message.find("min_gain must lie in (0, 1)"), std::string::npos) << e.error().what();
+  }
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 // its work divided by the CPUs its pool holds. A slow compute stage draws
 // CPUs from render until the stages balance; a balanced scene sees no move;
 // a noisy edge never oscillates over 10 s; a pool never empties; the sets
-// stay disjoint and their union is the static plan's. Pure: no clock, no threads.
+// stay disjoint and their union is the static plan's; pools that share CPUs
+// never move. Pure: no clock, no threads.
 #include "triptych/pipeline/adaptive_plan.hpp"
 
 #include <gtest/gtest.h>
@@ -155,6 +156,18 @@ TEST(AdaptivePlan, APoolNeverEmpties) {
   }
   EXPECT_EQ(plan.compute(), sched::CpuSet{0});
   EXPECT_EQ(plan.render(), sched::CpuSet{1});
+}
+
+// A degraded or forced plan whose pools share CPUs: a move could not keep
+// them apart, so none happens however uneven the stages.
+TEST(AdaptivePlan, OverlappingStaticSetsNeverMove) {
+  AdaptivePlan plan(sched::CpuSet{0, 1, 2}, sched::CpuSet{2, 3, 4});
+  std::uint64_t now = 0;
+  for (std::uint64_t f = 1; f < 2000; ++f) {
+    now += kPeriod;
+    EXPECT_FALSE(plan.observe(f, 50 * kMs, 1 * kMs, now).has_value());
+  }
+  EXPECT_EQ(plan.compute(), (sched::CpuSet{0, 1, 2}));
 }
 
 }  // namespace

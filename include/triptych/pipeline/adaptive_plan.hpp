@@ -65,8 +65,9 @@ class AdaptivePlan {
  public:
   static constexpr std::uint32_t kWindow = 32;
 
-  // The static plan's pool CPU sets (disjoint; each non-empty for a move to
-  // happen) and the threads each stage runs on: a stage uses at most that
+  // The static plan's pool CPU sets (each non-empty for a move to happen;
+  // where they share CPUs, as a degraded or forced oversubscribed plan does,
+  // nothing ever moves: a move could not keep them apart) and the threads each stage runs on: a stage uses at most that
   // many CPUs, so a CPU beyond them is no gain (0: no limit).
   AdaptivePlan(const sched::CpuSet& compute, const sched::CpuSet& render, std::uint32_t compute_threads = 0,
                std::uint32_t render_threads = 0, AdaptivePlanConstants constants = {});
@@ -92,6 +93,7 @@ class AdaptivePlan {
   [[nodiscard]] static std::uint64_t median(const std::array<std::uint64_t, kWindow>& ring, std::uint32_t n) noexcept;
 
   AdaptivePlanConstants k_;
+  bool frozen_;  // the static sets overlap: no move
   std::uint32_t compute_threads_;
   std::uint32_t render_threads_;
   std::vector<std::uint32_t> compute_;  // capacity for every pool CPU: moves never allocate
