@@ -170,6 +170,51 @@ TEST(Export, StatsJson_MatchesTheAnalysis) {
   EXPECT_EQ(os.str().find('<'), std::string::npos) << "'<' must be escaped for inlining in HTML";
 }
 
+// A core plan move: a row of stats.json's core_plan and an instant trace
+// event with its reason and figures, like a governor decision.
+TEST(Export, CorePlanMove_InStatsJsonAndTheTrace) {
+  TraceReport r = sample_report();
+  CoreMoveRow m;
+  m.at_ns = 5'040 * kMs;
+  m.frame = 5;
+  m.cpu = 3;
+  m.from = "render";
+  m.to = "compute";
+  m.reason = "compute is the slower stage";
+  m.compute_ms = 12.5;
+  m.render_ms = 3.25;
+  m.predicted_ms = 10.0;
+  m.compute_cpus = 3;
+  m.render_cpus = 1;
+  r.core_moves.push_back(m);
+
+  std::ostringstream stats;
+  write_stats_json(r, stats);
+  const Json j = parse_json(stats.str());
+  ASSERT_EQ(j["core_plan"].arr().size(), 1u);
+  const Json& row = j["core_plan"].arr()[0];
+  EXPECT_EQ(row["cpu"].num(), 3.0);
+  EXPECT_EQ(row["from"].str(), "render");
+  EXPECT_EQ(row["to"].str(), "compute");
+  EXPECT_EQ(row["reason"].str(), "compute is the slower stage");
+  EXPECT_EQ(row["compute_ms"].num(), 12.5);
+  EXPECT_EQ(row["compute_cpus"].num(), 3.0);
+  EXPECT_EQ(row["at_ns"].num(), static_cast<double>(5'040 * kMs));
+
+  std::ostringstream trace;
+  write_chrome_trace(r, trace);
+  const Json t = parse_json(trace.str());
+  int moves = 0;
+  for (const Json& e : t["traceEvents"].arr()) {
+    if (!e.has("cat") || e["cat"].str() != "core_plan") continue;
+    ++moves;
+    EXPECT_EQ(e["ph"].str(), "i");
+    EXPECT_EQ(e["name"].str(), "core plan: CPU 3 render -> compute");
+    EXPECT_EQ(e["args"]["reason"].str(), "compute is the slower stage");
+  }
+  EXPECT_EQ(moves, 1);
+}
+
 TEST(Export, Html_InlinesUplotAndTheData) {
   if (!html_report_available())
     GTEST_SKIP() << "built without node_modules/uplot: run `make deps` and re-run cmake";

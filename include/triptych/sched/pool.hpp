@@ -2,10 +2,11 @@
 // Pool: a named pool of pinned worker threads with per-member Chase–Lev
 // deques, random-victim bounded stealing, futex parking, task groups,
 // parallel_for with an affinity-preserving partitioner, external members
-// (threads the pool did not create, e.g. Node workers) and backpressure on
-// submitted work. Blocking API: submit may block (policy kBlock), wait blocks
-// or helps. Any thread may submit, spawn into a TaskGroup, call parallel_for
-// or wait; a member thread spawns onto its own deque. Each Member handle is
+// (threads the pool did not create, e.g. Node workers), backpressure on
+// submitted work, and re-pinning every member to a new CPU set (repin).
+// Blocking API: submit may block (policy kBlock), wait blocks or helps. Any
+// thread may submit, spawn into a TaskGroup, call parallel_for, wait or
+// repin; a member thread spawns onto its own deque. Each Member handle is
 // used only by the thread that joined. Design: docs/scheduler.md.
 #pragma once
 
