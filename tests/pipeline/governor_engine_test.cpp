@@ -103,6 +103,9 @@ TEST(Governor, Engine_OverloadedSceneIsShedAndEveryDecisionIsTraced) {
   c.hz = 120;
   c.renderer = RendererKind::kVulkan;
   c.validation = true;  // scaled frames and their readback are validation-clean
+  // Under a sanitizer each validated frame costs far more: a longer run
+  // still gives the governor its warm-up and window.
+  if (TRIPTYCH_SANITIZED) c.seconds = 10;
   // A fake renderer 25 ms slow at full cost, whose cost scales with the
   // level's (as a fill-bound renderer's does): 3x over the 8.3 ms budget.
   c.test_render_stall = [](std::uint64_t, RendererKind, double cost) {
@@ -228,8 +231,11 @@ EngineConfig unpaced_config(RendererKind renderer, std::uint64_t frames) {
 
 std::string auto_choice(RendererKind slow) {
   EngineConfig c = unpaced_config(RendererKind::kAuto, 40);
+  // Under a sanitizer lavapipe itself slows to tens of ms a frame: the fake
+  // slow stage must stand clear of that.
+  constexpr std::uint64_t kSlowNs = TRIPTYCH_SANITIZED ? 80'000'000 : 15'000'000;
   c.test_render_stall = [slow](std::uint64_t, RendererKind stage, double) {
-    return stage == slow ? std::uint64_t{15'000'000} : std::uint64_t{0};
+    return stage == slow ? kSlowNs : std::uint64_t{0};
   };
   auto engine = run_to_end(c);
   if (!engine) return {};
