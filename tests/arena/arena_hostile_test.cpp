@@ -24,10 +24,6 @@ namespace {
 using test::HostMemory;
 using testing_arena::small_spec;
 
-HostMemory make_host(std::size_t n) {
-  return HostMemory(n);
-}
-
 // --- bad input ---------------------------------------------------------------
 
 // An arena in a plain host buffer, easy to corrupt and re-attach.
@@ -37,8 +33,8 @@ class ArenaHostile : public testing::Test {
     auto l = compute_zone_map(small_spec());
     ASSERT_TRUE(l.ok());
     zone_map_ = l.value();
-    host_.emplace(make_host(static_cast<std::size_t>(zone_map_.total_bytes)));
-    kernel_host_.emplace(make_host(static_cast<std::size_t>(zone_map_.kernel_bytes)));
+    host_.emplace(HostMemory(static_cast<std::size_t>(zone_map_.total_bytes)));
+    kernel_host_.emplace(HostMemory(static_cast<std::size_t>(zone_map_.kernel_bytes)));
     auto a = Arena::adopt(memories(), small_spec());
     ASSERT_TRUE(a.ok()) << a.error().what();
   }
@@ -275,8 +271,8 @@ TEST(ArenaAdopt, RejectsTooSmallMisalignedOrOverlappingHostMemory) {
   ASSERT_TRUE(l.ok());
   const auto engine_need = static_cast<std::size_t>(l->total_bytes);
   const auto kernel_need = static_cast<std::size_t>(l->kernel_bytes);
-  HostMemory engine = make_host(engine_need + kPageSize);
-  HostMemory kernel = make_host(kernel_need + kPageSize);
+  HostMemory engine = HostMemory(engine_need + kPageSize);
+  HostMemory kernel = HostMemory(kernel_need + kPageSize);
   const HostMemories fits{kernel.mem.get(), kernel_need, engine.mem.get(), engine_need, 0};
   auto ok = Arena::adopt(fits, spec);
   EXPECT_TRUE(ok.ok()) << ok.error().what();
@@ -301,7 +297,7 @@ TEST(ArenaAdopt, RejectsTooSmallMisalignedOrOverlappingHostMemory) {
   m.engine = nullptr;
   EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kInvalidArgument);
   // One buffer for both memories would let a kernel reach the engine's bytes.
-  HostMemory both = make_host(engine_need + kernel_need);
+  HostMemory both = HostMemory(engine_need + kernel_need);
   m = HostMemories{both.mem.get(), both.bytes, both.mem.get() + kernel_need, engine_need, 0};
   EXPECT_EQ(Arena::adopt(m, spec).error().code, Errc::kOverlap);
   ArenaSpec bad = spec;

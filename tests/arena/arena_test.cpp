@@ -25,10 +25,6 @@ using testing_arena::small_spec;
 
 using test::HostMemory;
 
-HostMemory make_host(std::size_t n) {
-  return HostMemory(n);
-}
-
 enum class Kind { kAnonymous, kMemfd, kAdopted };
 
 std::string kind_name(const testing::TestParamInfo<Kind>& info) {
@@ -64,8 +60,8 @@ class ArenaConformance : public testing::TestWithParam<Kind> {
       }
       case Kind::kAdopted: {
         offset_ = kPageSize;  // some host data before the header
-        host_.emplace(make_host(static_cast<std::size_t>(offset_ + zone_map_.total_bytes)));
-        kernel_host_.emplace(make_host(static_cast<std::size_t>(zone_map_.kernel_bytes)));
+        host_.emplace(HostMemory(static_cast<std::size_t>(offset_ + zone_map_.total_bytes)));
+        kernel_host_.emplace(HostMemory(static_cast<std::size_t>(zone_map_.kernel_bytes)));
         auto a = Arena::adopt(memories(), small_spec());
         ASSERT_TRUE(a.ok()) << a.error().what();
         arena_.emplace(std::move(a).value());

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "support/host_memory.hpp"
+#include "support/engine_run.hpp"
 #include "support/machine_plan.hpp"
 #include "triptych/render/scene.hpp"
 #include "triptych/sched/topology.hpp"
@@ -25,7 +26,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using test::run_to_end;
 using test::this_machine_plan;
+using test::wait_well_inside;
 
 EngineConfig small_config() {
   EngineConfig c;
@@ -39,17 +42,6 @@ EngineConfig small_config() {
   c.native_kernel = &tp_kernel_step;
   c.plan = this_machine_plan();
   return c;
-}
-
-std::unique_ptr<Engine> run_to_end(const EngineConfig& c) {
-  auto e = Engine::create(c);
-  EXPECT_TRUE(e.ok()) << e.error().what();
-  if (!e) return nullptr;
-  std::unique_ptr<Engine> engine = std::move(e).value();
-  EXPECT_TRUE(engine->start().ok());
-  EXPECT_TRUE(engine->wait_finished(60s));
-  engine->stop();
-  return engine;
 }
 
 TEST(Pipeline, Engine_EveryFrameIsPresentedWhenNothingFails) {
@@ -201,7 +193,7 @@ TEST(Pipeline, Engine_ExternalMembersRunEveryChunkAndATrapFailsOnlyItsFrame) {
   std::thread a(member_loop, std::ref(*engine), kernel, std::ref(stop), 12, std::ref(chunks));
   std::thread b(member_loop, std::ref(*engine), kernel, std::ref(stop), 12, std::ref(chunks));
   ASSERT_TRUE(engine->start().ok());
-  EXPECT_TRUE(engine->wait_finished(60s));
+  wait_well_inside(*engine, 60s);
   engine->stop();
   stop.store(true, std::memory_order_release);
   a.join();
@@ -238,7 +230,7 @@ TEST(Pipeline, Engine_MemberThatDiesMidChunkFailsTheFrameAndAReplacementGoesOn) 
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> chunks{0};
   std::thread replacement(member_loop, std::ref(*engine), host.kernel.mem.get(), std::ref(stop), 0, std::ref(chunks));
-  EXPECT_TRUE(engine->wait_finished(60s));
+  wait_well_inside(*engine, 60s);
   engine->stop();
   stop.store(true, std::memory_order_release);
   replacement.join();
@@ -311,7 +303,7 @@ TEST(Pipeline, Engine_HostFedFramesAreRenderedAndCopiedOut) {
   ASSERT_FALSE(unordered.ok());
   EXPECT_NE(unordered.error().message.find("queued <= compute start <= compute end"), std::string::npos);
   engine->request_stop();
-  EXPECT_TRUE(engine->wait_finished(30s));
+  wait_well_inside(*engine, 30s);
   engine->stop();
   const EngineStatus s = engine->status();
   EXPECT_EQ(copied, 20u);

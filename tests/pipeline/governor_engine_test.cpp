@@ -18,6 +18,7 @@
 #include <sstream>
 #include <string>
 
+#include "support/engine_run.hpp"
 #include "support/machine_plan.hpp"
 #include "support/text_file.hpp"
 #include "triptych/pipeline/engine.hpp"
@@ -32,7 +33,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
+using test::run_to_end;
 using test::this_machine_plan;
+using test::wait_well_inside;
 
 EngineConfig governed_config() {
   EngineConfig c;
@@ -47,19 +50,6 @@ EngineConfig governed_config() {
   c.plan = this_machine_plan();
   c.governor = true;
   return c;
-}
-
-std::unique_ptr<Engine> run_to_end(const EngineConfig& c) {
-  auto e = Engine::create(c);
-  EXPECT_TRUE(e.ok()) << e.error().what();
-  if (!e) return nullptr;
-  std::unique_ptr<Engine> engine = std::move(e).value();
-  EXPECT_TRUE(engine->start().ok());
-  const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_TRUE(engine->wait_finished(60s));
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, c.seconds * 1s + 10s) << "well inside the 60 s timeout";
-  engine->stop();
-  return engine;
 }
 
 void expect_exact_accounting(const EngineStatus& s) {

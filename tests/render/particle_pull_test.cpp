@@ -223,8 +223,9 @@ TEST_F(ParticlePull, Hostile_SlotRewrittenWhileDrawnSpoilsOnlyItsPicture) {
       s ^= s << 13;
       s ^= s >> 7;
       s ^= s << 17;
-      std::atomic_ref<std::uint32_t>(words[s % (kN * 8)]).store(static_cast<std::uint32_t>(s >> 32),
-                                                                std::memory_order_relaxed);
+      const auto scribble = static_cast<std::uint32_t>(s >> 32);
+      // Relaxed: a hostile writer racing the GPU's reads; nothing is published.
+      std::atomic_ref<std::uint32_t>(words[s % (kN * 8)]).store(scribble, std::memory_order_relaxed);
     }
   });
   constexpr int kFrames = 30;

@@ -23,12 +23,6 @@ using testing::TestArena;
 
 constexpr std::size_t kSlot = 256;
 
-TripleBuffer make(const TestArena& arena) {
-  auto tb = arena.create();
-  EXPECT_TRUE(tb.ok()) << (tb.ok() ? "" : tb.error().what());
-  return std::move(tb).value();
-}
-
 // ---- create(): bad arguments ----
 
 void expect_create_error(const TestArena& arena, std::uint64_t control,
@@ -103,7 +97,7 @@ TEST(TripleBuffer, Create_RejectsZeroOrHugeSlotSize) {
 
 class TripleBufferAttach : public ::testing::Test {
  protected:
-  TripleBufferAttach() : arena_(kSlot) { (void)make(arena_); }
+  TripleBufferAttach() : arena_(kSlot) { (void)arena_.make(); }
   TripleBufferControl& ctl() { return *reinterpret_cast<TripleBufferControl*>(arena_.base()); }
   void expect_attach_error(Errc expected, std::size_t bytes = 0, std::uint64_t control = 0) {
     auto r = TripleBuffer::attach(arena_.base(), bytes ? bytes : arena_.bytes(), control);
@@ -229,7 +223,7 @@ TEST_F(TripleBufferAttach, HostileHeadersNeverEscapeTheArena) {
   int accepted = 0;
   int refused = 0;
   for (int i = 0; i < kDraws; ++i) {
-    (void)make(arena_);
+    (void)arena_.make();
     if (i % kUntouchedEvery != 0) {
       ctl().slot_bytes = edges[rng() % edges.size()];
       for (auto& off : ctl().slot_offsets) off = edges[rng() % edges.size()];
@@ -268,7 +262,7 @@ namespace {
 // counted (without the `next == w` check the writer silently shares it).
 TEST(TripleBuffer, CorruptBackEqualToWritersSlotIsRejectedAndCounted) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   const std::uint32_t w = tb.indices().writer;
   tb.control().state.store(tb_state::pack(w, false, 0), std::memory_order_relaxed);
   EXPECT_EQ(tb.publish(), 1u);
@@ -280,7 +274,7 @@ TEST(TripleBuffer, CorruptBackEqualToWritersSlotIsRejectedAndCounted) {
 // and nothing is taken (without the `next == r` check it is "taken").
 TEST(TripleBuffer, CorruptBackEqualToReadersSlotIsRejectedAndCounted) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   const std::uint32_t r = tb.indices().reader;
   tb.control().state.store(tb_state::pack(r, true, 9), std::memory_order_relaxed);
   const TripleBuffer::Frame f = tb.acquire_latest();
@@ -299,7 +293,7 @@ bool is_one_of_the_slots(const TripleBuffer& tb, const std::byte* p) {
 // calls that can refuse do (counted).
 TEST(TripleBuffer, IndicesCorruptedAfterAttachNeverEscapeTheSlots) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   tb.control().writer_index.store(7, std::memory_order_relaxed);
   tb.control().reader_index.store(0xFFFFFFFF, std::memory_order_relaxed);
   tb.control().state.store(tb_state::pack(3, true, 4), std::memory_order_relaxed);

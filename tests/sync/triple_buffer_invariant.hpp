@@ -51,6 +51,12 @@ class TestArena {
   [[nodiscard]] Result<TripleBuffer> create() const {
     return TripleBuffer::create(base(), bytes(), 0, slot_offsets(), slot_bytes_);
   }
+  // create(), expected to succeed (a test failure otherwise).
+  [[nodiscard]] TripleBuffer make() const {
+    auto tb = create();
+    EXPECT_TRUE(tb.ok()) << (tb.ok() ? "" : tb.error().what());
+    return std::move(tb).value();
+  }
 
  private:
   struct Free {

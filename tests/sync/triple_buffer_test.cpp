@@ -28,12 +28,6 @@ using testing::TestArena;
 
 constexpr std::size_t kSlot = 256;
 
-TripleBuffer make(const TestArena& arena) {
-  auto tb = arena.create();
-  EXPECT_TRUE(tb.ok()) << (tb.ok() ? "" : tb.error().what());
-  return std::move(tb).value();
-}
-
 void fill(std::span<std::byte> s, std::uint8_t v) {
   std::memset(s.data(), v, s.size());
 }
@@ -84,7 +78,7 @@ TEST(TripleBuffer, Layout_MatchesTheDocumentedOffsets) {
 
 TEST(TripleBuffer, FirstAcquireSeesNothingNew) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   EXPECT_TRUE(IndicesAreDistinct(tb));
   EXPECT_FALSE(tb.has_new());
   const TripleBuffer::Frame f = tb.acquire_latest();
@@ -100,7 +94,7 @@ TEST(TripleBuffer, FirstAcquireSeesNothingNew) {
 
 TEST(TripleBuffer, PublishThenAcquireGetsThatSlotAndGeneration) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   const std::span<std::byte> w = tb.write_slot();
   ASSERT_EQ(w.size(), kSlot);
   fill(w, 0xA5);
@@ -129,7 +123,7 @@ TEST(TripleBuffer, PublishThenAcquireGetsThatSlotAndGeneration) {
 
 TEST(TripleBuffer, TwoPublishesWithoutReadDropOneAndReaderGetsLatest) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   fill(tb.write_slot(), 1);
   EXPECT_EQ(tb.publish(), 1u);
   fill(tb.write_slot(), 2);
@@ -148,7 +142,7 @@ TEST(TripleBuffer, TwoPublishesWithoutReadDropOneAndReaderGetsLatest) {
 
 TEST(TripleBuffer, WriterNeverGetsTheReadersSlot) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   fill(tb.write_slot(), 9);
   (void)tb.publish();
   const TripleBuffer::Frame f = tb.acquire_latest();
@@ -167,7 +161,7 @@ TEST(TripleBuffer, WriterNeverGetsTheReadersSlot) {
 // frame it was offered.
 TEST(TripleBuffer, CountersMatchAModelOverRandomInterleavings) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   std::mt19937_64 rng(12345);
   std::uint64_t published = 0, consumed = 0, dropped = 0, held = 0;
   bool pending = false;
@@ -207,7 +201,7 @@ TEST(TripleBuffer, CountersMatchAModelOverRandomInterleavings) {
 
 TEST(TripleBuffer, AttachedViewSharesStateWithTheCreator) {
   TestArena arena(kSlot);
-  TripleBuffer writer = make(arena);
+  TripleBuffer writer = arena.make();
   auto reader = TripleBuffer::attach(arena.base(), arena.bytes(), 0);
   ASSERT_TRUE(reader.ok()) << reader.error().what();
   fill(writer.write_slot(), 0x3C);
@@ -224,7 +218,7 @@ TEST(TripleBuffer, AttachedViewSharesStateWithTheCreator) {
 TEST(TripleBuffer, ReattachResumesOwnership) {
   TestArena arena(kSlot);
   {
-    TripleBuffer tb = make(arena);
+    TripleBuffer tb = arena.make();
     fill(tb.write_slot(), 1);
     (void)tb.publish();
     (void)tb.acquire_latest();
@@ -244,7 +238,7 @@ TEST(TripleBuffer, ReattachResumesOwnership) {
 
 TEST(TripleBuffer, WaitForNew_ReturnsAtOnceWhenAFrameWaits) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   (void)tb.publish();
   EXPECT_EQ(tb.wait_for_new(10s, kNoSpin), WaitStatus::kChanged);
   EXPECT_TRUE(tb.acquire_latest().is_new);
@@ -252,7 +246,7 @@ TEST(TripleBuffer, WaitForNew_ReturnsAtOnceWhenAFrameWaits) {
 
 TEST(TripleBuffer, WaitForNew_TimesOutWhenNothingIsPublished) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   EXPECT_EQ(tb.wait_for_new(0ns, kNoSpin), WaitStatus::kTimedOut);
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(tb.wait_for_new(20ms, kNoSpin), WaitStatus::kTimedOut);
@@ -268,7 +262,7 @@ TEST(TripleBuffer, WaitForNew_TimesOutWhenNothingIsPublished) {
 // refused and counted; neither side indexes out of bounds.
 TEST(TripleBuffer, CorruptStateIndexIsRejectedAndCounted) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   tb.control().state.store(tb_state::pack(3, true, 5), std::memory_order_relaxed);
   const TripleBuffer::Frame f = tb.acquire_latest();
   EXPECT_FALSE(f.is_new);
@@ -308,7 +302,7 @@ void die_inside_acquire(TripleBuffer& tb) {
 // repairs the writer's index between its own calls; a new writer attaches.
 TEST(TripleBuffer, Recovery_WriterKilledInsidePublish) {
   TestArena arena(kSlot);
-  TripleBuffer reader = make(arena);
+  TripleBuffer reader = arena.make();
   fill(reader.write_slot(), 1);
   (void)reader.publish();
   (void)reader.acquire_latest();
@@ -339,7 +333,7 @@ TEST(TripleBuffer, Recovery_WriterKilledInsidePublish) {
 // (so the writer now holds the slot the dead reader's index names).
 TEST(TripleBuffer, Recovery_ReaderKilledInsideAcquire) {
   TestArena arena(kSlot);
-  TripleBuffer writer = make(arena);
+  TripleBuffer writer = arena.make();
   fill(writer.write_slot(), 5);
   EXPECT_EQ(writer.publish(), 1u);
   die_inside_acquire(writer);
@@ -368,7 +362,7 @@ TEST(TripleBuffer, Recovery_ReaderKilledInsideAcquire) {
 
 TEST(TripleBuffer, Recovery_KeepsTheSlotOfASideThatDiedBetweenCalls) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   fill(tb.write_slot(), 1);
   (void)tb.publish();
   (void)tb.acquire_latest();
@@ -394,7 +388,7 @@ TEST(TripleBuffer, Recovery_KeepsTheSlotOfASideThatDiedBetweenCalls) {
 
 TEST(TripleBuffer, Recovery_RefusesOutOfRangeOrStaleSurvivorIndex) {
   TestArena arena(kSlot);
-  TripleBuffer tb = make(arena);
+  TripleBuffer tb = arena.make();
   tb.control().reader_index.store(3, std::memory_order_relaxed);
   auto r = tb.recover_dead_writer(dead_peer());
   ASSERT_FALSE(r.ok());
