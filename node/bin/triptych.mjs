@@ -78,19 +78,6 @@ function int(values, key, lo, hi, fallback) {
   return n;
 }
 
-function num(values, key, lo, hi, fallback) {
-  if (values[key] === undefined) return fallback;
-  const n = Number(values[key]);
-  if (!Number.isFinite(n) || n < lo || n > hi) throw new UsageError(`--${key} expects a number in [${lo}, ${hi}], got '${values[key]}'`);
-  return n;
-}
-
-function oneOf(values, key, allowed, fallback) {
-  const v = values[key] ?? fallback;
-  if (!allowed.includes(v)) throw new UsageError(`--${key} must be one of ${allowed.join(', ')}, got '${v}'`);
-  return v;
-}
-
 async function api() {
   return import('../lib/index.mjs');
 }
@@ -296,7 +283,7 @@ async function cmdBench(args) {
             copy), same scene, same run: end-to-end latency p50/p99, frame-time jitter
             (stddev) and CPU time per frame, as ratios
             --particles N (default 8000)  --hz RATE (default 60)  --frames N (default 300)
-            --renderer vulkan|cpu (default vulkan)
+            --renderer auto|vulkan|cpu (default vulkan)
   kernel    the particle kernel as WASM (V8, simd128) against the same C compiled natively,
             same run, as a throughput ratio; and one frame's hand-off through the arena
             against postMessage (clone, transfer)
@@ -317,10 +304,13 @@ async function cmdBench(args) {
       grain: int(values, 'grain', 1, 1 << 24, 16384), out: process.stdout,
     });
   } else {
-    await bench.benchPipeline({
-      particles: int(values, 'particles', 1, 1 << 24, 8000), frames: int(values, 'frames', 10, 1_000_000, 300),
-      hz: num(values, 'hz', 0, 1000, 60), renderer: oneOf(values, 'renderer', ['vulkan', 'cpu'], 'vulkan'), out: process.stdout,
+    // The scene's flags are run options: checked by the one table.
+    const t = await runOptionTable();
+    const { particles, frames, hz, renderer } = t.normalise({
+      particles: values.particles ?? '8000', frames: values.frames ?? '300', hz: values.hz ?? '60',
+      renderer: values.renderer ?? 'vulkan',
     });
+    await bench.benchPipeline({ particles, frames, hz, renderer, out: process.stdout });
   }
   return 0;
 }

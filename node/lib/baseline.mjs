@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { loadAddon, loadKernel, normaliseOptions, defaultKernelPath } from './index.mjs';
+import { loadAddon, loadKernel, normaliseOptions, tableOptions, defaultKernelPath } from './index.mjs';
 import { wrap } from './errors.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -107,12 +107,11 @@ export async function createCopyBaseline(options = {}) {
   const opts = normaliseOptions(options);
   const { addon, path: addonPath } = loadAddon();
   const kernel = await loadKernel(opts.kernel ?? defaultKernelPath());
-  const { log, _oneMemoryForBenchmark, ...tableOpts } = opts;
   let native;
   let plan;
   try {
     // The host copies each frame in: the engine has no frame loop of its own.
-    const prepared = addon.prepareEngine({ ...tableOpts, compute: 'copy-in', staging: true, hostPresents: true, frames: 0 });
+    const prepared = addon.prepareEngine({ ...tableOptions(opts), compute: 'copy-in', staging: true, hostPresents: true, frames: 0 });
     native = new addon.Engine(prepared.setup);
     plan = JSON.parse(prepared.plan);
   } catch (err) {

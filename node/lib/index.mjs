@@ -745,7 +745,7 @@ export async function createEngine(options = {}) {
 }
 
 // The addon's options: the table's keys only (the JS-only ones stay here).
-function tableOptions(opts) {
+export function tableOptions(opts) {
   const o = { ...opts };
   for (const k of JS_ONLY) delete o[k];
   return o;

@@ -25,6 +25,13 @@ std::optional<std::uint64_t> exact_uint(double d, double lo, double hi) {
   return x;
 }
 
+std::optional<double> opt_number(const Napi::Object& o, const char* key) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
 }  // namespace
 
 [[noreturn]] void throw_error(const Napi::Env& env, const Error& e) {
@@ -77,13 +84,6 @@ Napi::Object get_object(const Napi::Env& env, const Napi::Value& v, const char* 
   return v.As<Napi::Object>();
 }
 
-std::optional<double> opt_number(const Napi::Object& o, const char* key) {
-  const Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
 std::uint64_t opt_uint(const Napi::Object& o, const char* key, std::uint64_t fallback, std::uint64_t lo,
                        std::uint64_t hi) {
   const auto d = opt_number(o, key);
@@ -101,13 +101,6 @@ std::optional<std::string> opt_string(const Napi::Object& o, const char* key) {
   if (v.IsUndefined() || v.IsNull()) return std::nullopt;
   if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a string");
   return v.As<Napi::String>().Utf8Value();
-}
-
-bool opt_bool(const Napi::Object& o, const char* key, bool fallback) {
-  const Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
 }
 
 }  // namespace triptych::node

@@ -48,12 +48,11 @@ double number_or(const Napi::Value& v, double fallback);
 // An options object: `v` itself, or an empty object when undefined.
 Napi::Object get_object(const Napi::Env& env, const Napi::Value& v, const char* what);
 
-// Optional fields of an options object: undefined or null means absent (the
+// Optional fields of an options object (the run options go through the
+// table instead, options.hpp): undefined or null means absent (the
 // fallback); a value of another type throws a TypeError naming the key.
-std::optional<double> opt_number(const Napi::Object& o, const char* key);
 std::uint64_t opt_uint(const Napi::Object& o, const char* key, std::uint64_t fallback, std::uint64_t lo,
                        std::uint64_t hi);
 std::optional<std::string> opt_string(const Napi::Object& o, const char* key);
-bool opt_bool(const Napi::Object& o, const char* key, bool fallback);
 
 }  // namespace triptych::node
