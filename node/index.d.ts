@@ -30,7 +30,16 @@ export interface EngineOptions {
   grain?: number;
   /** Compute workers; 0 = one per compute CPU of the plan. */
   workers?: number;
-  renderer?: 'vulkan' | 'cpu';
+  /** auto (default): Vulkan, unless the only device is software; then the faster of the two after a warm-up. */
+  renderer?: 'auto' | 'vulkan' | 'cpu';
+  /** The deadline governor (default on): sheds render cost, then rate, to keep the deadline. */
+  governor?: 'on' | 'off';
+  /** Rebalance CPUs between compute and render from measured stage times (default off). */
+  adaptivePlan?: 'on' | 'off';
+  /** How particles reach the GPU: pulled from the compute slot, or through the CPU layout pass (default auto). */
+  particlePath?: 'auto' | 'gpu' | 'cpu';
+  /** Frames in the render stage at once, 1-3 (default 2). */
+  framesInFlight?: number;
   /** Vulkan device name substring. */
   device?: string;
   deviceIndex?: number;
@@ -38,7 +47,8 @@ export interface EngineOptions {
   width?: number;
   height?: number;
   lag?: 'wait' | 'drop';
-  compute?: 'wasm' | 'native';
+  /** 'copy-in' is the copy baseline's feed (set by createCopyBaseline). */
+  compute?: 'wasm' | 'native' | 'copy-in';
   wasmTier?: 'eager' | 'lazy';
   /** A chunk running longer than this fails its frame; its worker is replaced. */
   deadlineMs?: number;
