@@ -78,3 +78,11 @@ test('--seconds is wall-clock time at any rate', { skip }, async () => {
     assert.equal(s.issued, s.presented + s.dropped + s.failed);
   }
 });
+
+test('node/index.d.ts declares every option the table gives the JS API', { skip }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const declared = readFileSync(resolve('node/index.d.ts'), 'utf8');
+  for (const o of table.filter((row) => row.hosts.includes('api') && !row.internal)) {
+    assert.match(declared, new RegExp(`\\b${o.key}\\?:`), `${o.key} is not in index.d.ts`);
+  }
+});
