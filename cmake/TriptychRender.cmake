@@ -17,8 +17,10 @@ file(MAKE_DIRECTORY ${_triptych_shader_out})
 # words that src/render/vulkan/pipeline.cpp includes into a constexpr array.
 set(_triptych_shader_incs)
 # The .glsl files are included by them (#include).
-set(_triptych_shader_includes ${_triptych_shader_src}/particle_rules.glsl ${_triptych_shader_src}/quad_corner.glsl)
-foreach(_shader IN ITEMS quad.vert sdf.frag particle.vert particle_count.comp)
+set(_triptych_shader_includes ${_triptych_shader_src}/particle_rules.glsl ${_triptych_shader_src}/quad_corner.glsl
+    ${_triptych_shader_src}/splat_tile.glsl)
+foreach(_shader IN ITEMS quad.vert sdf.frag particle.vert particle_count.comp splat_place.comp splat_bin.comp
+                         splat_shade.comp)
   set(_out ${_triptych_shader_out}/${_shader}.spv.inc)
   add_custom_command(
     OUTPUT ${_out}

@@ -59,6 +59,8 @@ struct FrameInfo {
   bool result_imported = false;  // the GPU wrote the result zone in place
   bool particles_on_gpu = false; // the GPU pulled the particles from the compute slot (no layout pass);
                                  // stats were counted by the GPU and read back with the frame
+  bool splat = false;                     // drawn by the compute splat renderer (no vertex or fragment stage)
+  std::uint32_t splat_overflow_tiles = 0; // its tiles whose list overflowed, shaded by a scan instead
 };
 
 using FrameReadyCallback = std::function<void(const FrameInfo&)>;

@@ -58,6 +58,13 @@ enum class ParticlePath {
   kCpu,   // the CPU layout pass into a layout zone, always
 };
 
+// How the particles become pixels (the compute splat renderer: docs/render-stage.md).
+enum class RasterPath {
+  kAuto,   // a short start-up measurement of both on the device picks; a software rasteriser takes quads
+  kQuads,  // the graphics pipeline: one SDF quad per particle (vertex and fragment stages)
+  kSplat,  // compute shaders only: binned into 16 x 16 tiles, sorted, shaded and blended per tile
+};
+
 // Which physical device: by index (from list_devices), by a case-insensitive
 // name substring, or (neither) the best one: discrete > integrated > virtual > CPU.
 struct DeviceChoice {
@@ -161,6 +168,13 @@ struct VulkanRendererConfig {
   ParticlePath particle_path = ParticlePath::kAuto;
   std::vector<std::span<std::byte>> compute_slots;
   bool readback = true;                // copy every frame into its result zone
+  RasterPath raster = RasterPath::kAuto;
+  // Record indices one splat tile list holds (a power of two); a tile binned
+  // more shades by a scan instead. 0: the most the device's shared memory and
+  // storage range allow, at most 2048 (tests shrink it to force overflow).
+  std::uint32_t splat_tile_list = 0;
+  // kAuto measures on a software rasteriser too (tests; normally it takes quads there).
+  bool raster_trial_on_cpu = false;
   std::array<float, 4> clear_color{0.0F, 0.0F, 0.0F, 1.0F};
   VulkanOptions vulkan;
   WaitWord* frame_ready_word = nullptr;  // e.g. in arena metadata; null: the renderer's own
@@ -179,6 +193,12 @@ struct ZoneBinding {
 // The particle path a renderer took at create, and why, in words a host can print.
 struct ParticlePathChoice {
   bool gpu = false;  // frames on an imported compute slot are pulled by the GPU
+  std::string why;
+};
+
+// The raster path a renderer took at create, and why, in words a host can print.
+struct RasterChoice {
+  bool splat = false;  // frames are drawn by the compute splat renderer
   std::string why;
 };
 
@@ -231,6 +251,7 @@ class VulkanRenderer {
   [[nodiscard]] const ZoneBinding& result_binding(std::uint32_t zone) const;
   [[nodiscard]] const ZoneBinding& compute_binding(std::uint32_t slot) const;
   [[nodiscard]] const ParticlePathChoice& particle_path() const noexcept;
+  [[nodiscard]] const RasterChoice& raster_path() const noexcept;
   [[nodiscard]] const VulkanRendererConfig& config() const noexcept;
 
   struct Impl;

@@ -102,6 +102,7 @@ void VulkanRenderer::Impl::completion_loop() {
       }
     }
     if (done.particles_on_gpu) read_gpu_counts(s, done.stats);
+    if (done.splat) read_splat_stats(static_cast<std::uint32_t>(t % fif), done);
     if (cfg.readback) {
       vk::Zone& rz = result_zones[done.result_zone];
       if (!rz.binding.imported) {

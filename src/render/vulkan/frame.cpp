@@ -133,6 +133,7 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
   p.layout_imported = !pulled && lz.binding.imported;
   p.result_imported = rz != nullptr && rz->binding.imported;
   p.particles_on_gpu = pulled.has_value();
+  p.splat = splat_active();
   s.ticket = t;
   s.copy_pending = later;
   if (!pulled) lz.last_ticket = t;
@@ -255,7 +256,22 @@ Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, c
   TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(s.render_cb, 0));
   TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(s.render_cb, &begin));
   const auto slot_index = static_cast<std::uint32_t>(t % fif);
-  if (draw.pulled_zone) record_particle_count(s.render_cb, *draw.pulled_zone, slot_index, draw.count);
+  if (splat_active()) {
+    record_splat(s.render_cb, slot_index, lz, draw);  // compute only, into the same image
+  } else {
+    record_raster(s.render_cb, s, lz, draw, slot_index);
+  }
+  TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(s.render_cb));
+  // The splat path reads a staged upload with a copy, the quads as vertices.
+  const TimelineSubmit submission(t + 1, &s.render_cb, &rendered, wait_upload ? &uploaded : nullptr,
+                                  splat_active() ? VK_PIPELINE_STAGE_TRANSFER_BIT : VK_PIPELINE_STAGE_VERTEX_INPUT_BIT);
+  const VkSubmitInfo& si = submission.info;
+  TRIPTYCH_VK_TRY(fn.vkQueueSubmit(graphics_queue, 1, &si, VK_NULL_HANDLE));
+  return {};
+}
+
+// Begins the render pass on the slot's image, cleared.
+void VulkanRenderer::Impl::begin_render_pass(VkCommandBuffer cb, const vk::Slot& s) {
   VkClearValue clear{};
   std::memcpy(clear.color.float32, cfg.clear_color.data(), sizeof clear.color.float32);
   auto rb = vk::make<VkRenderPassBeginInfo>(VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO);
@@ -266,30 +282,31 @@ Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, c
   rb.renderArea = {{0, 0}, {cfg.layout.width, cfg.layout.height}};
   rb.clearValueCount = 1;
   rb.pClearValues = &clear;
-  fn.vkCmdBeginRenderPass(s.render_cb, &rb, VK_SUBPASS_CONTENTS_INLINE);
-  if (draw.pulled_zone) record_particle_draw(s.render_cb, *draw.pulled_zone, slot_index, draw.count);
+  fn.vkCmdBeginRenderPass(cb, &rb, VK_SUBPASS_CONTENTS_INLINE);
+}
+
+// The raster quads: [count the pulled particles], clear, draw in particle order.
+void VulkanRenderer::Impl::record_raster(VkCommandBuffer cb, vk::Slot& s, const vk::Zone& lz, const Draw& draw,
+                                         std::uint32_t slot_index) {
+  if (draw.pulled_zone) record_particle_count(cb, *draw.pulled_zone, slot_index, draw.count);
+  begin_render_pass(cb, s);
+  if (draw.pulled_zone) record_particle_draw(cb, *draw.pulled_zone, slot_index, draw.count);
   const LayoutResult* lr = draw.layout;
   if (lr != nullptr && lr->instance_count > 0) {
-    fn.vkCmdBindPipeline(s.render_cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline);
+    fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline);
     // The shader maps pixels to clip space over the whole image, which keeps
     // a scaled frame's pixels in its top-left corner.
     const std::array<float, 2> viewport{static_cast<float>(cfg.layout.width), static_cast<float>(cfg.layout.height)};
-    fn.vkCmdPushConstants(s.render_cb, pipeline_layout, VK_SHADER_STAGE_VERTEX_BIT, 0, sizeof viewport, viewport.data());
+    fn.vkCmdPushConstants(cb, pipeline_layout, VK_SHADER_STAGE_VERTEX_BIT, 0, sizeof viewport, viewport.data());
     const VkBuffer vb = lz.binding.imported ? lz.gpu.buffer : s.vertices.buffer;
     const VkDeviceSize vb_offset = lz.binding.imported ? kZonePayloadOffset : 0;
-    fn.vkCmdBindVertexBuffers(s.render_cb, 0, 1, &vb, &vb_offset);
+    fn.vkCmdBindVertexBuffers(cb, 0, 1, &vb, &vb_offset);
     for (std::uint32_t c = 0; c < lr->chunk_count; ++c) {
-      if (lr->chunks[c].count > 0) fn.vkCmdDraw(s.render_cb, 4, lr->chunks[c].count, 0, lr->chunks[c].first);
+      if (lr->chunks[c].count > 0) fn.vkCmdDraw(cb, 4, lr->chunks[c].count, 0, lr->chunks[c].first);
     }
   }
-  fn.vkCmdEndRenderPass(s.render_cb);
-  if (draw.pulled_zone) record_counts_to_host(s.render_cb);
-  TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(s.render_cb));
-  const TimelineSubmit submission(t + 1, &s.render_cb, &rendered, wait_upload ? &uploaded : nullptr,
-                                  VK_PIPELINE_STAGE_VERTEX_INPUT_BIT);
-  const VkSubmitInfo& si = submission.info;
-  TRIPTYCH_VK_TRY(fn.vkQueueSubmit(graphics_queue, 1, &si, VK_NULL_HANDLE));
-  return {};
+  fn.vkCmdEndRenderPass(cb);
+  if (draw.pulled_zone) record_counts_to_host(cb);
 }
 
 // Without readback the submission still runs, empty, so `copied` marks every ticket.

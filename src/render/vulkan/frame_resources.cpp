@@ -51,7 +51,8 @@ Result<void> VulkanRenderer::Impl::create_slot(vk::Slot& s, bool staged_layout, 
   ici.arrayLayers = 1;
   ici.samples = VK_SAMPLE_COUNT_1_BIT;
   ici.tiling = VK_IMAGE_TILING_OPTIMAL;
-  ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+  ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT |
+              (splat_target() ? VkImageUsageFlags{VK_IMAGE_USAGE_STORAGE_BIT} : VkImageUsageFlags{0});  // the splat path writes it from compute
   sharing(ici.sharingMode, ici.queueFamilyIndexCount, ici.pQueueFamilyIndices, both);
   ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
   TRIPTYCH_VK_TRY(fn.vkCreateImage(device, &ici, nullptr, &s.image));
@@ -91,7 +92,9 @@ Result<void> VulkanRenderer::Impl::create_slot(vk::Slot& s, bool staged_layout, 
     const VkDeviceSize bytes = VkDeviceSize{max_capacity} * sizeof(Instance);
     constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     if (auto r = create_buffer(bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, kHost, true, s.staging); !r) return r;
-    if (auto r = create_buffer(bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_VERTEX_BUFFER_BIT,
+    // Transfer source too: the splat path copies the instances on.
+    if (auto r = create_buffer(bytes, VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_VERTEX_BUFFER_BIT |
+                                          VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
                                VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, s.vertices);
         !r) {
       return r;

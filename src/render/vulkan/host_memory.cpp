@@ -133,7 +133,9 @@ Result<void> VulkanRenderer::Impl::bind_zones(std::span<const std::span<std::byt
     }
     max_capacity = std::max(max_capacity, cap);
     if (cfg.layout_path == HostMemoryPath::kImport) {
-      z.binding.imported = import_zone(z.bytes, VK_BUFFER_USAGE_VERTEX_BUFFER_BIT, z.gpu, z.binding.note);
+      // Vertices for the quads; a copy source for the splat path.
+      z.binding.imported = import_zone(z.bytes, VK_BUFFER_USAGE_VERTEX_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+                                       z.gpu, z.binding.note);
       if (!z.binding.imported) z.binding.note = "layout zone " + std::to_string(i) + ": staging upload: " + z.binding.note;
     } else {
       z.binding.note = "layout zone " + std::to_string(i) + ": staging upload (selected)";

@@ -9,6 +9,7 @@
 // docs/render-stage.md ("GPU particle pull").
 #include <algorithm>
 #include <array>
+#include <cstddef>
 
 #include "render/vulkan/renderer_impl.hpp"
 
@@ -27,20 +28,10 @@ constexpr std::uint32_t kCountGroupSize = 256;   // particle_count.comp's local_
 constexpr std::uint32_t kMaxCountGroups = 65535;  // the least maxComputeWorkGroupCount[0] Vulkan allows
 constexpr std::uint32_t kVerticesPerParticle = 6;
 
-// particle_rules.glsl's push constants, byte for byte.
-struct PullParams {
-  float viewport[2];
-  float origin[2];
-  float scale;
-  float velocity_scale;
-  float max_size;
-  float max_line;
-  std::uint32_t count;
-};
-static_assert(sizeof(PullParams) == 36 && offsetof(PullParams, count) == 32,
-              "PullParams mirrors particle_rules.glsl's push constant block");
-
 }  // namespace
+
+static_assert(sizeof(vk::PullParams) == 36 && offsetof(vk::PullParams, count) == 32,
+              "PullParams mirrors particle_rules.glsl's push constant block");
 
 Result<void> VulkanRenderer::Impl::choose_particle_path() {
   ParticlePathChoice& c = particle_choice;
@@ -117,7 +108,7 @@ Result<void> VulkanRenderer::Impl::create_particle_pipelines() {
     }
   }
 
-  VkPushConstantRange push{VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(PullParams)};
+  VkPushConstantRange push{VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(vk::PullParams)};
   auto pl = vk::make<VkPipelineLayoutCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO);
   pl.setLayoutCount = 1;
   pl.pSetLayouts = &particle_set_layout;
@@ -156,11 +147,9 @@ std::uint32_t VulkanRenderer::Impl::pull_capacity(std::uint32_t zone) const {
   return static_cast<std::uint32_t>(std::min<VkDeviceSize>(bytes / sizeof(Particle), 0xFFFFFFFFu / kVerticesPerParticle));
 }
 
-namespace {
-
-PullParams pull_params(const LayoutParams& p, std::uint32_t count) {
+vk::PullParams vk::pull_params(const LayoutParams& p, std::uint32_t count) {
   const float longest = static_cast<float>(std::max(p.width, p.height));
-  PullParams pp{};
+  vk::PullParams pp{};
   pp.viewport[0] = static_cast<float>(p.width);
   pp.viewport[1] = static_cast<float>(p.height);
   pp.origin[0] = p.origin_x;
@@ -173,8 +162,6 @@ PullParams pull_params(const LayoutParams& p, std::uint32_t count) {
   return pp;
 }
 
-}  // namespace
-
 // Outside the render pass, before it: zero the frame slot's counters and
 // count every particle's verdict.
 void VulkanRenderer::Impl::record_particle_count(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot,
@@ -185,7 +172,7 @@ void VulkanRenderer::Impl::record_particle_count(VkCommandBuffer cb, std::uint32
   fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &fill, 0,
                           nullptr, 0, nullptr);
   if (count == 0) return;
-  const PullParams pp = pull_params(cfg.layout, count);
+  const vk::PullParams pp = vk::pull_params(cfg.layout, count);
   fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, count_pipeline);
   fn.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, particle_layout, 0, 1,
                              &particle_sets[zone * fif + slot], 0, nullptr);
@@ -208,7 +195,7 @@ void VulkanRenderer::Impl::record_counts_to_host(VkCommandBuffer cb) {
 void VulkanRenderer::Impl::record_particle_draw(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot,
                                                 std::uint32_t count) {
   if (count == 0) return;
-  const PullParams pp = pull_params(cfg.layout, count);
+  const vk::PullParams pp = vk::pull_params(cfg.layout, count);
   fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, particle_pipeline);
   fn.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, particle_layout, 0, 1,
                              &particle_sets[zone * fif + slot], 0, nullptr);

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "render/vulkan/renderer_impl.hpp"
+#include "render/vulkan/splat_pipeline.hpp"
 
 namespace triptych::render {
 
@@ -36,6 +37,7 @@ void VulkanRenderer::Impl::shutdown() {
   }
   if (device == VK_NULL_HANDLE) return;
   fn.vkDeviceWaitIdle(device);
+  destroy_splat();
   auto destroy_buffer = [&](vk::Buffer& b) {
     if (b.buffer != VK_NULL_HANDLE) fn.vkDestroyBuffer(device, b.buffer, nullptr);
     if (b.memory != VK_NULL_HANDLE) fn.vkFreeMemory(device, b.memory, nullptr);
@@ -94,10 +96,12 @@ Result<std::unique_ptr<VulkanRenderer>> VulkanRenderer::create(VulkanRendererCon
   if (auto r = impl->create_device(); !r) return r.error();
   if (auto r = impl->bind_zones(layout_zones, result_zones); !r) return r.error();
   if (auto r = impl->choose_particle_path(); !r) return r.error();
+  if (auto r = impl->prepare_splat(); !r) return r.error();
   if (auto r = impl->create_render_pass(); !r) return r.error();
   if (auto r = impl->create_pipeline(); !r) return r.error();
   if (auto r = impl->create_frame_resources(); !r) return r.error();
   if (auto r = impl->create_particle_pipelines(); !r) return r.error();
+  if (auto r = impl->create_splat(); !r) return r.error();
   Impl* raw = impl.get();
   impl->completion = std::thread([raw] { raw->completion_loop(); });
   return std::unique_ptr<VulkanRenderer>(new VulkanRenderer(std::move(impl)));
@@ -153,6 +157,7 @@ const ZoneBinding& VulkanRenderer::layout_binding(std::uint32_t zone) const { re
 const ZoneBinding& VulkanRenderer::result_binding(std::uint32_t zone) const { return impl_->result_zones.at(zone).binding; }
 const ZoneBinding& VulkanRenderer::compute_binding(std::uint32_t slot) const { return impl_->compute_zones.at(slot).binding; }
 const ParticlePathChoice& VulkanRenderer::particle_path() const noexcept { return impl_->particle_choice; }
+const RasterChoice& VulkanRenderer::raster_path() const noexcept { return impl_->splat->choice; }
 const VulkanRendererConfig& VulkanRenderer::config() const noexcept { return impl_->cfg; }
 
 }  // namespace triptych::render

@@ -86,6 +86,20 @@ struct Slot {
 // The GPU particle pull's verdict counters, in particle_count.comp's order.
 inline constexpr std::uint32_t kVerdictCounters = 6;
 
+// particle_rules.glsl's push constants, byte for byte (particle_pipeline.cpp).
+struct PullParams {
+  float viewport[2];
+  float origin[2];
+  float scale;
+  float velocity_scale;
+  float max_size;
+  float max_line;
+  std::uint32_t count;
+};
+[[nodiscard]] PullParams pull_params(const LayoutParams& p, std::uint32_t count);
+
+struct SplatState;  // splat_pipeline.hpp
+
 }  // namespace vk
 
 struct VulkanRenderer::Impl {
@@ -132,6 +146,8 @@ struct VulkanRenderer::Impl {
   VkPipelineLayout particle_layout = VK_NULL_HANDLE;
   VkPipeline particle_pipeline = VK_NULL_HANDLE;  // particle.vert + sdf.frag
   VkPipeline count_pipeline = VK_NULL_HANDLE;     // particle_count.comp
+  // The compute splat renderer (splat_pipeline.cpp); null: raster quads only.
+  std::unique_ptr<vk::SplatState> splat;
   std::array<vk::Slot, vk::kMaxFramesInFlight> slots{};
   std::uint32_t fif = 2;
   std::uint32_t max_capacity = 0;
@@ -197,6 +213,16 @@ struct VulkanRenderer::Impl {
   void record_counts_to_host(VkCommandBuffer cb);
   void record_particle_draw(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot, std::uint32_t count);
 
+  // splat_pipeline.cpp: the compute splat renderer. prepare_splat runs before
+  // the frame resources (the colour images become storage images too),
+  // create_splat after them (pipelines, buffers, auto's measurement).
+  [[nodiscard]] Result<void> prepare_splat();
+  [[nodiscard]] Result<void> create_splat();
+  void destroy_splat();
+  [[nodiscard]] bool splat_active() const noexcept;
+  [[nodiscard]] bool splat_target() const noexcept;  // the colour images are storage images
+  void read_splat_stats(std::uint32_t slot, FrameInfo& frame) const;
+
   // frame_resources.cpp: command pools, timeline semaphores, per-slot targets.
   [[nodiscard]] Result<void> create_frame_resources();
   [[nodiscard]] Result<void> create_slot(vk::Slot& s, bool staged_layout, bool staged_result);
@@ -209,6 +235,10 @@ struct VulkanRenderer::Impl {
     std::optional<std::uint32_t> pulled_zone;
     std::uint32_t count = 0;
   };
+  // splat_pipeline.cpp: the frame's draw as compute dispatches, into the slot's image.
+  void record_splat(VkCommandBuffer cb, std::uint32_t slot, const vk::Zone& lz, const Draw& draw);
+  void record_splat_tiles(VkCommandBuffer cb, std::uint32_t slot, std::uint32_t count);
+  [[nodiscard]] Result<void> measure_raster_paths();
   [[nodiscard]] Result<void> record_and_submit(std::uint64_t t, vk::Slot& s, vk::Zone& lz, vk::Zone* rz,
                                                const Draw& draw);
   [[nodiscard]] Result<void> attach_result(std::uint64_t ticket, std::uint32_t result_zone);
@@ -216,6 +246,8 @@ struct VulkanRenderer::Impl {
   [[nodiscard]] Result<void> submit_upload(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const LayoutResult& lr);
   [[nodiscard]] Result<void> submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const Draw& draw,
                                            bool wait_upload);
+  void record_raster(VkCommandBuffer cb, vk::Slot& s, const vk::Zone& lz, const Draw& draw, std::uint32_t slot_index);
+  void begin_render_pass(VkCommandBuffer cb, const vk::Slot& s);
   [[nodiscard]] Result<void> submit_copy(std::uint64_t t, vk::Slot& s, const vk::Zone* rz);
 
   // completion.cpp: the completion thread, and waiting for it.
