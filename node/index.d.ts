@@ -38,6 +38,8 @@ export interface EngineOptions {
   adaptivePlan?: 'on' | 'off';
   /** How particles reach the GPU: pulled from the compute slot, or through the CPU layout pass (default auto). */
   particlePath?: 'auto' | 'gpu' | 'cpu';
+  /** How the Vulkan stage draws: quads (vertex + fragment), or splat (compute only); auto measures at start-up (default). */
+  raster?: 'auto' | 'quads' | 'splat';
   /** Frames in the render stage at once, 1-3 (default 2). */
   framesInFlight?: number;
   /** Vulkan device name substring. */

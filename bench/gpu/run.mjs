@@ -89,6 +89,11 @@ for (const n of [M, 4 * M]) {
   scene('GPU import vs CPU layout', `${n / M}M CPU layout pass`, n, 600, ['--particle-path', 'cpu']);
 }
 for (const k of [1, 2]) scene('frames in flight', `1M, ${k} in flight`, M, 600, ['--frames-in-flight', String(k)]);
+for (const n of [M, 4 * M]) {
+  // Both through Vulkan: on lavapipe --renderer auto may keep the CPU reference.
+  scene('raster quads vs compute splat', `${n / M}M raster quads`, n, 600, ['--renderer', 'vulkan', '--raster', 'quads']);
+  scene('raster quads vs compute splat', `${n / M}M compute splat`, n, 600, ['--renderer', 'vulkan', '--raster', 'splat']);
+}
 
 // ---- running them -------------------------------------------------------------------
 
@@ -139,6 +144,7 @@ for (const s of scenes) {
   }
   const stats = JSON.parse(readFileSync(join(dir, 'stats.json'), 'utf8'));
   run.renderer = String(stats.config?.renderer ?? '');
+  run.raster = String(stats.config?.raster ?? '');
   if (nvidia && !run.renderer.includes(nvidia.name)) {
     run.status = `failed: ran on '${run.renderer}', not ${nvidia.name}`;
     ++failedRuns;
@@ -151,6 +157,21 @@ for (const s of scenes) {
 }
 const elapsed = (performance.now() - t0) / 1000;
 
+// Raster quads against compute splat, same run: splat's render-stage p50 and
+// end-to-end p99 over the quads' (below 1: splat is faster).
+const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && a > 0 ? b / a : null);
+const splatRatios = [];
+for (const n of [M, 4 * M]) {
+  const quads = runs.find((r) => r.name === `${n / M}M raster quads`);
+  const splat = runs.find((r) => r.name === `${n / M}M compute splat`);
+  if (!quads?.figures || !splat?.figures) continue;
+  splatRatios.push({
+    particles: quads.particles,
+    render_p50_splat_over_quads: ratio(quads.figures.stages.render?.p50_ms, splat.figures.stages.render?.p50_ms),
+    latency_p99_splat_over_quads: ratio(quads.figures.latency_ms?.p99, splat.figures.latency_ms?.p99),
+  });
+}
+
 // ---- writing it out ---------------------------------------------------------------
 
 const report = {
@@ -162,7 +183,7 @@ const report = {
   device,
   info,
   elapsed_s: elapsed,
-  splat: 'not built: the compute-shader splat renderer (issue 14, part 2) does not exist yet',
+  raster_vs_splat: splatRatios,
   runs,
 };
 writeFileSync(join(out, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -182,7 +203,11 @@ for (const r of runs) {
     `${fmt(f.latency_ms?.max)} | ${fmt(f.interval_sigma_ms)} | ${f.misses_120hz ?? '–'} | ${fmt(f.fps, 1)} | ` +
     `${fmt(f.stages?.compute?.p50_ms)} | ${fmt(f.stages?.render?.p50_ms)} | ${r.status} |`);
 }
-lines.push('', `Raster quads against compute splat: ${report.splat}.`, '');
+lines.push('', 'Raster quads against compute splat (same run; below 1: splat is faster):', '');
+for (const s of splatRatios) {
+  lines.push(`- ${s.particles} particles: splat/quads render p50 ${fmt(s.render_p50_splat_over_quads)}, end-to-end p99 ${fmt(s.latency_p99_splat_over_quads)}`);
+}
+lines.push('');
 writeFileSync(join(out, 'bench.md'), `${lines.join('\n')}\n`);
 process.stdout.write(`bench-gpu: wrote ${join(out, 'bench.json')} and bench.md (${fmt(elapsed, 0)} s, ${failedRuns} runs failed)\n`);
 process.exit(failedRuns === 0 ? 0 : 1);

@@ -269,6 +269,8 @@ async function cmdInfo(args) {
     process.stdout.write(`  [${d.index}] ${d.name} (${d.type}, Vulkan ${d.apiVersion})${d.usable ? '' : ' unusable'}${d.hostImport ? ', imports host memory' : ''}\n`);
     // --particle-path auto's choice: the GPU pull needs the compute slots imported.
     if (d.usable) process.stdout.write(`      particles: ${d.hostImport ? 'GPU pull from the compute slots' : 'CPU layout pass (no host memory import)'}\n`);
+    // --raster auto's rule: a software rasteriser takes quads; a GPU measures both at start-up.
+    if (d.usable) process.stdout.write(`      raster: ${d.type === 'cpu' ? 'quads (auto: a software rasteriser takes quads without measuring)' : 'auto: quads or compute splat, whichever a start-up measurement finds faster'}\n`);
   }
   process.stdout.write(`engine would pick: ${pick ? `${pick.name}: ${pick.why}` : 'no usable Vulkan device (use --renderer cpu)'}\n`);
   return 0;

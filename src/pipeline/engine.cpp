@@ -283,6 +283,9 @@ Result<void> Engine::Impl::build_render_stage() {
   vc.particle_path = cfg.particle_path == ParticlePath::kGpu   ? render::ParticlePath::kGpu
                      : cfg.particle_path == ParticlePath::kCpu ? render::ParticlePath::kCpu
                                                                : render::ParticlePath::kAuto;
+  vc.raster = cfg.raster == RasterPath::kQuads   ? render::RasterPath::kQuads
+              : cfg.raster == RasterPath::kSplat ? render::RasterPath::kSplat
+                                                 : render::RasterPath::kAuto;
   vc.compute_slots = {zone(ZoneId::kComputeA), zone(ZoneId::kComputeB), zone(ZoneId::kComputeC)};
   if (cfg.staging) {  // the copy baseline: every byte goes through the CPU
     vc.layout_path = render::HostMemoryPath::kStaging;
@@ -357,12 +360,21 @@ std::string Engine::renderer_description() const {
     std::string s = "Vulkan: " + d.name + " (" + d.type + ")";
     const auto& path = impl_->vulkan->particle_path();
     s += ", particles: " + path.why;
+    s += ", raster: " + impl_->vulkan->raster_path().why;
     if (!path.gpu) s += impl_->vulkan->layout_binding(0).imported ? ", layout zone imported" : ", layout via staging";
     s += impl_->vulkan->result_binding(0).imported ? ", result zone imported" : ", readback via staging";
     s += ", " + std::to_string(impl_->cfg.frames_in_flight) + " frames in flight";
     return s;
   }
   return "CPU reference rasteriser";
+}
+
+std::string Engine::raster_description() const {
+  if (!impl_->vulkan) return {};
+  std::lock_guard<std::mutex> lock(impl_->message_mu);
+  // --renderer auto's warm-up may have kept the CPU reference, which has no raster path.
+  if (impl_->renderer_choice.find("picked CPU reference") != std::string::npos) return {};
+  return impl_->vulkan->raster_path().why;
 }
 
 // ---- start / stop -------------------------------------------------------------

@@ -26,6 +26,7 @@ Result<void> Engine::write_outputs(const Outputs& out,
   if (const std::string note = report::hw_counters_note(); !note.empty()) run_report.notes.push_back(note);
   run_report.config = run_config;
   run_report.config.emplace_back("renderer", renderer_description());
+  if (const std::string raster = raster_description(); !raster.empty()) run_report.config.emplace_back("raster", raster);
   run_report.config.emplace_back("particles rejected by validation",
                                  std::to_string(m.particles_rejected.load(std::memory_order_relaxed)));
   run_report.config.emplace_back("particles clamped", std::to_string(m.particles_clamped.load(std::memory_order_relaxed)));

@@ -99,6 +99,19 @@ void set_particle_path(RunConfig& c, const OptionValue& v) {
   c.engine.particle_path = s == "gpu" ? ParticlePath::kGpu : s == "cpu" ? ParticlePath::kCpu : ParticlePath::kAuto;
 }
 
+OptionValue get_raster(const RunConfig& c) {
+  switch (c.engine.raster) {
+    case RasterPath::kQuads: return std::string("quads");
+    case RasterPath::kSplat: return std::string("splat");
+    case RasterPath::kAuto: break;
+  }
+  return std::string("auto");
+}
+void set_raster(RunConfig& c, const OptionValue& v) {
+  const std::string& s = std::get<std::string>(v);
+  c.engine.raster = s == "quads" ? RasterPath::kQuads : s == "splat" ? RasterPath::kSplat : RasterPath::kAuto;
+}
+
 constexpr double kMaxFrames = 1099511627776.0;  // 2^40
 constexpr double kMaxParticles = 16777216.0;    // 2^24: what the layout zone sizes for
 
@@ -152,6 +165,10 @@ constexpr RunOption kOptions[] = {
     {"particlePath", "particle-path", OptionType::kChoice, kEveryHost, false, false, 0, 0, "auto|gpu|cpu", "PATH",
      "who checks and places particles: the GPU straight from the compute slots, or the CPU layout pass; "
      "auto: the GPU where the device can import the slots", "", &get_particle_path, &set_particle_path},
+    {"raster", "raster", OptionType::kChoice, kEveryHost, false, false, 0, 0, "auto|quads|splat", "PATH",
+     "how the Vulkan stage draws particles: quads (vertex and fragment stages) or splat (compute shaders only, "
+     "binned into tiles); auto: the faster in a short start-up measurement on the device (a software "
+     "rasteriser takes quads)", "", &get_raster, &set_raster},
     {"framesInFlight", "frames-in-flight", OptionType::kInteger, kEveryHost, false, false, 1, 3, "", "N",
      "frames the Vulkan render stage works on at once (render N+1 while N is read back)", "",
      &get_field<&EngineConfig::frames_in_flight>, &set_field<&EngineConfig::frames_in_flight>},

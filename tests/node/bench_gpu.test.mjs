@@ -33,7 +33,8 @@ test('bench-gpu --short runs every scene and writes schema-valid JSON', { skip, 
   assert.ok(j.device && typeof j.device.name === 'string', 'the device it ran on');
   assert.ok(Array.isArray(j.info.devices) && j.info.plan, 'triptych info and the plan');
   const groups = new Set(j.runs.map((run) => run.group));
-  for (const g of ['headline', 'sizes', 'workers', 'zero-copy vs copy', 'GPU import vs CPU layout', 'frames in flight']) {
+  for (const g of ['headline', 'sizes', 'workers', 'zero-copy vs copy', 'GPU import vs CPU layout', 'frames in flight',
+    'raster quads vs compute splat']) {
     assert.ok(groups.has(g), `scene group '${g}'`);
   }
   for (const run of j.runs) {
@@ -47,5 +48,11 @@ test('bench-gpu --short runs every scene and writes schema-valid JSON', { skip, 
     assert.ok(number(f.stages.render.p50_ms), `${run.name} render stage`);
     assert.ok(existsSync(join(run.report_dir, 'report.html')) && existsSync(join(run.report_dir, 'stats.json')), run.name);
   }
+  for (const run of j.runs.filter((r) => r.group === 'raster quads vs compute splat')) {
+    const splat = run.args.includes('splat');
+    assert.match(run.raster, splat ? /^compute splat/ : /^raster quads/, `${run.name} drew the way it was asked`);
+  }
+  assert.equal(j.raster_vs_splat.length, 2, 'a splat/quads ratio at both sizes');
+  for (const s of j.raster_vs_splat) assert.ok(number(s.render_p50_splat_over_quads), 'render ratio');
   assert.match(readFileSync(join(out, 'bench.md'), 'utf8'), /\| group \| scene \|/);
 });

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for the run options table (pipeline/run_options.hpp): every default
 // passes its own check, text parses strictly, each host takes only its
-// options (--adaptive-plan among them), the rules between options hold, --help comes from the table with
+// options (--adaptive-plan and --raster among them), the rules between options hold, --help comes from the table with
 // EngineConfig{}'s defaults, and Engine::prepare checks with the same ranges.
 #include "triptych/pipeline/run_options.hpp"
 
@@ -88,6 +88,21 @@ TEST(RunOptions, AdaptivePlanIsAnOnOffChoiceOffByDefault) {
   ASSERT_TRUE(set_option(c, *o, parse_option_text(*o, "on").value(), kCliHost).ok());
   EXPECT_TRUE(c.engine.adaptive_plan);
   EXPECT_FALSE(parse_option_text(*o, "yes").ok());
+}
+
+TEST(RunOptions, RasterIsAnAutoQuadsSplatChoiceAutoByDefault) {
+  const RunOption* o = option_by_flag("raster");
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->hosts, kEveryHost);
+  RunConfig c;
+  EXPECT_EQ(std::get<std::string>(o->get(c)), "auto");
+  EXPECT_EQ(c.engine.raster, RasterPath::kAuto);
+  ASSERT_TRUE(set_option(c, *o, parse_option_text(*o, "splat").value(), kCliHost).ok());
+  EXPECT_EQ(c.engine.raster, RasterPath::kSplat);
+  EXPECT_EQ(std::get<std::string>(o->get(c)), "splat");
+  ASSERT_TRUE(set_option(c, *o, parse_option_text(*o, "quads").value(), kApiHost).ok());
+  EXPECT_EQ(c.engine.raster, RasterPath::kQuads);
+  EXPECT_FALSE(parse_option_text(*o, "points").ok());
 }
 
 TEST(RunOptions, ValuesOfTheWrongTypeAreRefusedNotCoerced) {

@@ -53,6 +53,12 @@ enum class RendererKind { kVulkan, kCpu, kAuto };
 // compute slots, or the CPU layout pass; kAuto: the GPU where it can import them.
 enum class ParticlePath { kAuto, kGpu, kCpu };
 
+// How the Vulkan render stage turns particles into pixels: SDF quads through
+// the graphics pipeline, or the compute splat renderer (compute shaders
+// only); kAuto: a short start-up measurement per device picks (a software
+// rasteriser takes quads). docs/render-stage.md ("Compute splat renderer").
+enum class RasterPath { kAuto, kQuads, kSplat };
+
 // What compute does when render has not yet taken the previous frame.
 enum class LagPolicy {
   kWait,  // compute waits for render (no frame is dropped; the frame rate drops)
@@ -90,6 +96,7 @@ struct EngineConfig {
   bool validation = false;          // Khronos validation layer; any message fails the run
   LagPolicy lag = LagPolicy::kWait;
   ParticlePath particle_path = ParticlePath::kAuto;
+  RasterPath raster = RasterPath::kAuto;
   // Frames the Vulkan render stage works on at once: the render of frame N+1
   // is submitted while N's copy into the result zone completes (1..3).
   std::uint32_t frames_in_flight = 2;
@@ -284,6 +291,9 @@ class Engine {
   [[nodiscard]] Arena& arena() noexcept;
   [[nodiscard]] const EngineConfig& config() const noexcept;
   [[nodiscard]] std::string renderer_description() const;
+  // The Vulkan render stage's raster path and why ("compute splat: auto
+  // measured ..."); "" for the CPU reference renderer. Any thread.
+  [[nodiscard]] std::string raster_description() const;
 
   struct Impl;
 

@@ -171,7 +171,7 @@ struct VulkanRendererConfig {
   RasterPath raster = RasterPath::kAuto;
   // Record indices one splat tile list holds (a power of two); a tile binned
   // more shades by a scan instead. 0: the most the device's shared memory and
-  // storage range allow, at most 2048 (tests shrink it to force overflow).
+  // storage range allow, at most 8192 (tests shrink it to force overflow).
   std::uint32_t splat_tile_list = 0;
   // kAuto measures on a software rasteriser too (tests; normally it takes quads there).
   bool raster_trial_on_cpu = false;

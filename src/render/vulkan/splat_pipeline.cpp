@@ -38,7 +38,7 @@ constexpr std::uint32_t kSplatShadeComp[] =
 constexpr std::uint32_t kTileSize = 16;            // splat_tile.glsl's kTileSize
 constexpr std::uint32_t kGroupSize = 256;          // splat_place.comp's and splat_bin.comp's local_size_x
 constexpr std::uint32_t kMaxGroups = 65535;        // the least maxComputeWorkGroupCount[0] Vulkan allows
-constexpr std::uint32_t kMaxTileList = 2048;       // indices per tile list by default (8 KiB of shared memory)
+constexpr std::uint32_t kMaxTileList = 8192;       // indices per tile list at most (32 KiB of shared memory)
 constexpr std::uint32_t kShadeSharedExtra = 64;    // splat_shade.comp's shared bytes beside its keys
 constexpr std::uint32_t kTrialMaxRecords = 1u << 20;  // auto's measurement draws at most this many
 constexpr int kTrialRuns = 3;                      // timed runs of each path (the fastest counts), after one warm-up
@@ -278,7 +278,7 @@ Result<void> VulkanRenderer::Impl::create_splat() {
     if (auto r = compute_pipeline(kSplatPlaceComp, sp.place_pipeline_layout, nullptr, sp.place); !r) return r;
   }
   if (cfg.raster == RasterPath::kSplat) {
-    sp.choice = {true, "compute splat (selected)"};
+    sp.choice = {true, "compute splat (selected; 16x16 tiles, lists of " + std::to_string(sp.list_capacity) + ")"};
     return {};
   }
   return measure_raster_paths();
@@ -500,7 +500,8 @@ Result<void> VulkanRenderer::Impl::measure_raster_paths() {
   choice.why = std::string(splat_wins ? "compute splat" : "raster quads") + ": auto measured compute splat " +
                   millis(best_splat) + " against raster quads " + millis(best_quads) + " for " +
                   std::to_string(records) + " particles at " + std::to_string(cfg.layout.width) + "x" +
-                  std::to_string(cfg.layout.height) + " on " + info.name;
+                  std::to_string(cfg.layout.height) + " on " + info.name +
+                  (splat_wins ? " (16x16 tiles, lists of " + std::to_string(sp.list_capacity) + ")" : "");
   if (!splat_wins) destroy_splat();  // its buffers would only take memory
   if (splat == nullptr) splat = std::make_unique<vk::SplatState>();
   splat->choice = std::move(choice);
