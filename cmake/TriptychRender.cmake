@@ -20,7 +20,7 @@ set(_triptych_shader_incs)
 set(_triptych_shader_includes ${_triptych_shader_src}/particle_rules.glsl ${_triptych_shader_src}/quad_corner.glsl
     ${_triptych_shader_src}/splat_tile.glsl)
 foreach(_shader IN ITEMS quad.vert sdf.frag particle.vert particle_count.comp splat_place.comp splat_bin.comp
-                         splat_shade.comp)
+                         splat_scan.comp splat_shade.comp)
   set(_out ${_triptych_shader_out}/${_shader}.spv.inc)
   add_custom_command(
     OUTPUT ${_out}

@@ -31,7 +31,8 @@ struct Rig {
 
   static Rig make(ParticlePath path, std::uint32_t capacity, std::uint32_t w, std::uint32_t h,
                   std::uint32_t frames_in_flight = 2, RasterPath raster = RasterPath::kAuto,
-                  std::uint32_t splat_tile_list = 0, HostMemoryPath layout_path = HostMemoryPath::kImport) {
+                  std::uint32_t splat_tile_list = 0, std::uint32_t splat_entries = 0,
+                  HostMemoryPath layout_path = HostMemoryPath::kImport) {
     Rig rig;
     for (int i = 0; i < 3; ++i) {
       rig.slots.push_back(HostZone::create(align_up(std::uint64_t{capacity} * sizeof(Particle), kPageSize)).value());
@@ -49,6 +50,7 @@ struct Rig {
     c.particle_path = path;
     c.raster = raster;
     c.splat_tile_list = splat_tile_list;
+    c.splat_entries = splat_entries;
     c.layout_path = layout_path;
     c.compute_slots = rig.slot_bytes;
     auto r = VulkanRenderer::create(std::move(c), rig.zones.layout, rig.zones.result);

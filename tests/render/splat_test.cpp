@@ -4,9 +4,9 @@
 // draws the raster quads' image within kSplatTolerance per channel at 640x480
 // and 1280x720 from both inputs (the GPU particle pull and the CPU layout
 // pass, imported or staged); hostile records are counted exactly as injected;
-// two runs are bit-identical; a tile list that overflows is shaded by a scan
-// that gives exactly the image of a list that did not; the --raster choice and
-// its reasons. See docs/render-stage.md ("Compute splat renderer").
+// two runs are bit-identical; tile lists too long for shared memory (sorted in
+// place) and tiles whose list finds no room (scanned, counted) give exactly
+// the image of roomy lists; the --raster choice and its reasons. See docs/render-stage.md ("Compute splat renderer").
 #include <gtest/gtest.h>
 
 #include <string>
@@ -29,7 +29,7 @@ using test::Zones;
 // local coordinates where the splat path computes them per pixel, so an edge
 // pixel's coverage may round the other way.
 constexpr std::uint32_t kSplatTolerance = 2;
-// Where thousands of particles overlap (the overflow scene: 6000 on 256x128),
+// Where thousands of particles overlap (the dense scene: 6000 on 256x128),
 // those one-step roundings compound over many blends: every pixel within 4,
 // and at most 0.1 % of them beyond kSplatTolerance.
 constexpr std::uint32_t kDenseTolerance = 4;
@@ -59,8 +59,8 @@ void expect_splat_matches_quads(ParticlePath path, std::uint32_t w, std::uint32_
                                 HostMemoryPath layout_path = HostMemoryPath::kImport) {
   const auto particles = scene(n, w, h, 11);
   const auto count = static_cast<std::uint32_t>(particles.size());
-  Rig splat = Rig::make(path, count, w, h, 2, RasterPath::kSplat, 0, layout_path);
-  Rig quads = Rig::make(path, count, w, h, 2, RasterPath::kQuads, 0, layout_path);
+  Rig splat = Rig::make(path, count, w, h, 2, RasterPath::kSplat, 0, 0, layout_path);
+  Rig quads = Rig::make(path, count, w, h, 2, RasterPath::kQuads, 0, 0, layout_path);
   ASSERT_TRUE(splat.renderer && quads.renderer);
   EXPECT_TRUE(splat.renderer->raster_path().splat);
   EXPECT_FALSE(quads.renderer->raster_path().splat);
@@ -132,32 +132,53 @@ TEST_F(Splat, Deterministic_TwoRunsAreBitIdentical) {
   EXPECT_EQ(a.rgba, c.rgba);
 }
 
-TEST_F(Splat, Overflow_AnOverflowingTileListIsScannedAndCountedNeverLost) {
-  constexpr std::uint32_t kW = 256;
-  constexpr std::uint32_t kH = 128;
-  const auto particles = scene(6000, kW, kH, 21);
+// Renders the same dense scene with the default tile lists and with
+// `tile_list` / `entries` shrunk; returns both images and infos.
+struct Dense {
+  static constexpr std::uint32_t kW = 256;
+  static constexpr std::uint32_t kH = 128;
+  static constexpr std::uint32_t kTiles = (kW / 16) * (kH / 16);
+  std::pair<Image, FrameInfo> shrunk, roomy, quads;
+};
+
+Dense render_dense(std::uint32_t tile_list, std::uint32_t entries) {
+  const auto particles = scene(6000, Dense::kW, Dense::kH, 21);
   const auto n = static_cast<std::uint32_t>(particles.size());
-  // Lists of 8 entries: almost every tile overflows.
-  Rig tiny = Rig::make(ParticlePath::kGpu, n, kW, kH, 2, RasterPath::kSplat, 8);
-  Rig roomy = Rig::make(ParticlePath::kGpu, n, kW, kH, 2, RasterPath::kSplat);
-  Rig quads = Rig::make(ParticlePath::kGpu, n, kW, kH, 2, RasterPath::kQuads);
-  ASSERT_TRUE(tiny.renderer && roomy.renderer && quads.renderer);
-  for (Rig* r : {&tiny, &roomy, &quads}) r->fill(2, particles);
-  auto [scanned, scanned_info] = tiny.render(2, n);
-  auto [listed, listed_info] = roomy.render(2, n);
-  auto [raster, raster_info] = quads.render(2, n);
-  const std::uint32_t tiles = (kW / 16) * (kH / 16);
-  EXPECT_GT(scanned_info.splat_overflow_tiles, tiles / 2) << "the lists overflowed and were counted";
-  EXPECT_LE(scanned_info.splat_overflow_tiles, tiles);
-  EXPECT_EQ(listed_info.splat_overflow_tiles, 0U);
-  EXPECT_EQ(scanned_info.stats, listed_info.stats);
-  // The scan blends exactly the records a list would have held, in the same order.
-  expect_images_agree(scanned, listed, 0, "overflow_vs_listed");
-  expect_images_agree(scanned, raster, kDenseTolerance, "overflow_vs_quads");
-  auto d = compare_images(scanned, raster, kSplatTolerance);
+  Rig shrunk = Rig::make(ParticlePath::kGpu, n, Dense::kW, Dense::kH, 2, RasterPath::kSplat, tile_list, entries);
+  Rig roomy = Rig::make(ParticlePath::kGpu, n, Dense::kW, Dense::kH, 2, RasterPath::kSplat);
+  Rig quads = Rig::make(ParticlePath::kGpu, n, Dense::kW, Dense::kH, 2, RasterPath::kQuads);
+  if (!shrunk.renderer || !roomy.renderer || !quads.renderer) return {};
+  for (Rig* r : {&shrunk, &roomy, &quads}) r->fill(2, particles);
+  return {shrunk.render(2, n), roomy.render(2, n), quads.render(2, n)};
+}
+
+void expect_dense_agrees_with_quads(const Image& splat, const Image& quads) {
+  expect_images_agree(splat, quads, kDenseTolerance, "dense_vs_quads");
+  auto d = compare_images(splat, quads, kSplatTolerance);
   ASSERT_TRUE(d.ok());
-  EXPECT_LE(static_cast<double>(d.value().pixels_over), kDenseShareBeyond * kW * kH)
+  EXPECT_LE(static_cast<double>(d.value().pixels_over), kDenseShareBeyond * Dense::kW * Dense::kH)
       << d.value().pixels_over << " pixels beyond " << kSplatTolerance << ", max delta " << d.value().max_delta;
+}
+
+TEST_F(Splat, Overflow_ListsLongerThanSharedMemorySortInPlaceToTheSameImage) {
+  // Lists of more than 8 sort in device memory: nearly every tile here.
+  const Dense d = render_dense(8, 0);
+  EXPECT_EQ(d.shrunk.second.splat_overflow_tiles, 0U);
+  EXPECT_EQ(d.shrunk.second.stats, d.roomy.second.stats);
+  expect_images_agree(d.shrunk.first, d.roomy.first, 0, "in_place_vs_shared");
+  expect_dense_agrees_with_quads(d.shrunk.first, d.quads.first);
+}
+
+TEST_F(Splat, Overflow_ATileWithoutRoomIsScannedAndCountedNeverLost) {
+  // 64 entries for 128 tiles of a 6000-particle scene: almost every tile finds no room.
+  const Dense d = render_dense(0, 64);
+  EXPECT_GT(d.shrunk.second.splat_overflow_tiles, Dense::kTiles / 2) << "tiles without room are counted";
+  EXPECT_LE(d.shrunk.second.splat_overflow_tiles, Dense::kTiles);
+  EXPECT_EQ(d.roomy.second.splat_overflow_tiles, 0U);
+  EXPECT_EQ(d.shrunk.second.stats, d.roomy.second.stats);
+  // The scan blends exactly the records a list would have held, in the same order.
+  expect_images_agree(d.shrunk.first, d.roomy.first, 0, "scanned_vs_listed");
+  expect_dense_agrees_with_quads(d.shrunk.first, d.quads.first);
 }
 
 TEST_F(Splat, Choice_TheRasterPathAndItsReason) {
@@ -216,7 +237,7 @@ TEST_F(Splat, Choice_AutoMeasuresBothAndSaysWhatItMeasured) {
   EXPECT_EQ(info.value().splat, choice.splat);
 }
 
-TEST_F(Splat, Choice_ATileListThatIsNotAPowerOfTwoIsRefused) {
+TEST_F(Splat, Choice_TileListsTheDeviceCannotHoldAreRefused) {
   Zones zones = Zones::make(64, 32, 32);
   VulkanRendererConfig c;
   c.layout.width = 32;
@@ -224,10 +245,16 @@ TEST_F(Splat, Choice_ATileListThatIsNotAPowerOfTwoIsRefused) {
   c.vulkan = test::validated_options();
   c.raster = RasterPath::kSplat;
   c.splat_tile_list = 3;
-  auto r = VulkanRenderer::create(std::move(c), zones.layout, zones.result);
+  auto r = VulkanRenderer::create(c, zones.layout, zones.result);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
   EXPECT_NE(r.error().message.find("power of two"), std::string::npos) << r.error().message;
+  c.splat_tile_list = 0;
+  c.splat_entries = 0xFFFFFFFFu;
+  auto too_many = VulkanRenderer::create(c, zones.layout, zones.result);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.error().code, Errc::kInvalidArgument);
+  EXPECT_NE(too_many.error().message.find("splat_entries"), std::string::npos) << too_many.error().message;
 }
 
 }  // namespace

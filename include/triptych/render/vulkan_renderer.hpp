@@ -169,10 +169,14 @@ struct VulkanRendererConfig {
   std::vector<std::span<std::byte>> compute_slots;
   bool readback = true;                // copy every frame into its result zone
   RasterPath raster = RasterPath::kAuto;
-  // Record indices one splat tile list holds (a power of two); a tile binned
-  // more shades by a scan instead. 0: the most the device's shared memory and
-  // storage range allow, at most 8192 (tests shrink it to force overflow).
+  // The compute splat renderer's tile lists: the longest one sorted in
+  // shared memory (a power of two; longer ones sort in place in device
+  // memory; 0: the most the device's shared memory holds, at most 8192), and
+  // the entries of all tiles together (a tile whose list finds no room is
+  // shaded by a scan of every record; 0: 8 per record or 256 per tile,
+  // whichever is more, within one storage range). Tests shrink both.
   std::uint32_t splat_tile_list = 0;
+  std::uint32_t splat_entries = 0;
   // kAuto measures on a software rasteriser too (tests; normally it takes quads there).
   bool raster_trial_on_cpu = false;
   std::array<float, 4> clear_color{0.0F, 0.0F, 0.0F, 1.0F};

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// The compute splat renderer's binning pass: every placed record (one thread
-// each, grid-stride) adds its index to the list of each 16 x 16 tile its quad
-// may cover. A tile's count keeps rising past the list's capacity, so
-// splat_shade.comp knows the list overflowed and shades that tile by a scan
-// instead: no record is lost. Lists fill in no particular order; the shading
-// pass sorts them. docs/render-stage.md ("Compute splat renderer").
+// The compute splat renderer's binning, run twice per frame (specialization
+// constant kFill): every placed record (one invocation each, grid-stride)
+// finds the 16 x 16 tiles its quad may cover; the counting run adds 1 to each
+// tile's count, the filling run (after splat_scan.comp gave every tile its
+// place) appends the record's index to each tile's list. Lists fill in no
+// particular order; splat_shade.comp sorts them. A tile without room
+// (kNoRoom) is skipped here and scanned there: no record is lost.
+// docs/render-stage.md ("Compute splat renderer").
 #version 450
 #extension GL_GOOGLE_include_directive : require
 
 layout(local_size_x = 256) in;
 
 #include "splat_tile.glsl"
+
+layout(constant_id = 1) const bool kFill = false;
 
 void main() {
   // Grid-stride: the dispatch is capped at 65535 workgroups.
@@ -28,8 +32,13 @@ void main() {
       for (uint tx = uint(x0) / kTileSize; tx <= uint(x1) / kTileSize; ++tx) {
         if (!quad_meets_tile(q, tx, ty)) continue;
         const uint tile = ty * params.tiles_x + tx;
-        const uint at = atomicAdd(tile_counts.counts[tile], 1u);
-        if (at < kListCapacity) tile_lists.entries[tile * kListCapacity + at] = i;
+        if (!kFill) {
+          atomicAdd(tile_counts.counts[tile], 1u);
+          continue;
+        }
+        const uint first = tile_offsets.offsets[tile];
+        if (first == kNoRoom) continue;
+        tile_entries.entries[first + atomicAdd(tile_cursors.cursors[tile], 1u)] = i;
       }
     }
   }

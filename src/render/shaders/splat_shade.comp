@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The compute splat renderer's shading pass: one 16 x 16 workgroup per tile,
-// one invocation per pixel. The tile's list is sorted by record index
-// (bitonic, in shared memory), then every pixel blends the records in that
-// order, so the result is the raster path's instance order and the same on
-// every run. A tile whose list overflowed scans every record in index order
-// instead (exact, slower) and is counted. Every pixel of the target is
-// written, the clear colour included: no render pass, no vertex or fragment
-// stage. docs/render-stage.md ("Compute splat renderer").
+// one invocation per pixel. The tile's list is sorted by record index (a
+// bitonic network for any length: in shared memory up to kSharedList
+// entries, in place in tile_entries beyond), then every pixel blends the
+// records in that order, so the result is the raster path's instance order
+// and the same on every run. A tile whose list found no room scans every
+// record in index order instead (exact, slower) and is counted. Every pixel
+// of the target is written, the clear colour included: no render pass, no
+// vertex or fragment stage. docs/render-stage.md ("Compute splat renderer").
 #version 450
 #extension GL_GOOGLE_include_directive : require
 
@@ -17,53 +18,102 @@ layout(local_size_x = 16, local_size_y = 16) in;
 layout(set = 0, binding = 4, rgba8) uniform writeonly image2D target;
 
 const uint kInvocations = 256u;  // local_size_x * local_size_y
-const uint kNoIndex = 0xFFFFFFFFu;
 
-shared uint keys[kListCapacity];
+shared uint keys[kSharedList];
 shared uint listed;
+shared uint first;
+
+// One step of the sort: position `pair` of the stage's n/2 comparators.
+// Block size k; j == 0 is the stage's flip (i against its mirror in the
+// block), else the half-cleaner at distance j. Every comparator keeps the
+// smaller index first, so positions past the end act as +infinity and are
+// never touched: the network sorts any length ascending.
+uvec2 comparator(uint pair, uint k, uint j) {
+  if (j == 0u) {
+    const uint half_block = k >> 1u;
+    const uint base = (pair / half_block) * k;
+    const uint offset = pair % half_block;
+    return uvec2(base + offset, base + k - 1u - offset);
+  }
+  const uint base = (pair / j) * (2u * j);
+  const uint offset = pair % j;
+  return uvec2(base + offset, base + offset + j);
+}
+
+void sort_shared(uint n, uint padded) {
+  for (uint k = 2u; k <= padded; k <<= 1u) {
+    for (uint j = 0u; j < k; j = j == 0u ? k >> 2u : j >> 1u) {
+      for (uint pair = gl_LocalInvocationIndex; pair < padded / 2u; pair += kInvocations) {
+        const uvec2 at = comparator(pair, k, j);
+        if (at.y < n && keys[at.x] > keys[at.y]) {
+          const uint a = keys[at.x];
+          keys[at.x] = keys[at.y];
+          keys[at.y] = a;
+        }
+      }
+      barrier();
+      if (j == 1u || k == 2u) break;
+    }
+  }
+}
+
+void sort_in_place(uint start, uint n, uint padded) {
+  for (uint k = 2u; k <= padded; k <<= 1u) {
+    for (uint j = 0u; j < k; j = j == 0u ? k >> 2u : j >> 1u) {
+      for (uint pair = gl_LocalInvocationIndex; pair < padded / 2u; pair += kInvocations) {
+        const uvec2 at = comparator(pair, k, j);
+        if (at.y < n) {
+          const uint a = tile_entries.entries[start + at.x];
+          const uint b = tile_entries.entries[start + at.y];
+          if (a > b) {
+            tile_entries.entries[start + at.x] = b;
+            tile_entries.entries[start + at.y] = a;
+          }
+        }
+      }
+      memoryBarrierBuffer();
+      barrier();
+      if (j == 1u || k == 2u) break;
+    }
+  }
+}
 
 void main() {
   const uint tile = gl_WorkGroupID.y * params.tiles_x + gl_WorkGroupID.x;
   const uint me = gl_LocalInvocationIndex;
   const uint x = gl_GlobalInvocationID.x;
   const uint y = gl_GlobalInvocationID.y;
-  if (me == 0u) listed = tile_counts.counts[tile];
+  if (me == 0u) {
+    listed = tile_counts.counts[tile];
+    first = tile_offsets.offsets[tile];
+  }
   barrier();
   const uint n = listed;
+  const uint start = first;
   vec4 color = unorm8(params.clear);
-  if (n <= kListCapacity) {
-    uint padded = 1u;
-    while (padded < n) padded <<= 1u;
-    for (uint i = me; i < padded; i += kInvocations) {
-      keys[i] = i < n ? tile_lists.entries[tile * kListCapacity + i] : kNoIndex;
-    }
-    barrier();
-    // Bitonic sort, ascending; the indices are distinct.
-    for (uint k = 2u; k <= padded; k <<= 1u) {
-      for (uint j = k >> 1u; j > 0u; j >>= 1u) {
-        for (uint i = me; i < padded; i += kInvocations) {
-          const uint l = i ^ j;
-          if (l > i) {
-            const uint a = keys[i];
-            const uint b = keys[l];
-            if ((a > b) == ((i & k) == 0u)) {
-              keys[i] = b;
-              keys[l] = a;
-            }
-          }
-        }
-        barrier();
-      }
-    }
-    for (uint k = 0u; k < n; ++k) {
-      const Quad q = quad_of(keys[k]);
-      if (q.drawn) color = blend_quad(q, color, x, y);
-    }
-  } else {
+  if (start == kNoRoom) {
     if (me == 0u) atomicAdd(stats.overflow_tiles, 1u);
     for (uint i = 0u; i < params.count; ++i) {
       const Quad q = quad_of(i);
       if (q.drawn && quad_meets_tile(q, gl_WorkGroupID.x, gl_WorkGroupID.y)) color = blend_quad(q, color, x, y);
+    }
+  } else {
+    uint padded = 1u;
+    while (padded < n) padded <<= 1u;
+    if (n <= kSharedList) {
+      for (uint i = me; i < n; i += kInvocations) keys[i] = tile_entries.entries[start + i];
+      barrier();
+      sort_shared(n, padded);
+      for (uint k = 0u; k < n; ++k) {
+        const Quad q = quad_of(keys[k]);
+        if (q.drawn) color = blend_quad(q, color, x, y);
+      }
+    } else {
+      sort_in_place(start, n, padded);
+      for (uint k = 0u; k < n; ++k) {
+        const Quad q = quad_of(tile_entries.entries[start + k]);
+        if (q.drawn) color = blend_quad(q, color, x, y);
+      }
     }
   }
   if (x < params.extent.x && y < params.extent.y) imageStore(target, ivec2(x, y), color);

@@ -16,22 +16,36 @@ const float kQuadMargin = 1.0;
 
 // Binding 0: placed Instance records, 8 words each, in draw order.
 layout(std430, set = 0, binding = 0) readonly buffer PlacedRecords { uint words[]; } placed;
-// Binding 1: per tile, how many records it was binned (may exceed the list's capacity).
+// Binding 1: per tile, the records binned to it (the counting pass; zeroed each frame).
 layout(std430, set = 0, binding = 1) buffer TileCounts { uint counts[]; } tile_counts;
-// Binding 2: per tile, up to kListCapacity record indices, in no particular order.
-layout(std430, set = 0, binding = 2) buffer TileLists { uint entries[]; } tile_lists;
-// Binding 3: splat statistics: tiles whose list overflowed (zeroed each frame).
+// Binding 2: every tile's record indices, tile after tile (filled in no
+// particular order; a tile's list sorts itself in place when it is too long
+// for shared memory, hence coherent).
+layout(std430, set = 0, binding = 2) coherent buffer TileEntries { uint entries[]; } tile_entries;
+// Binding 3: splat statistics: tiles whose list found no room (zeroed each frame).
 layout(std430, set = 0, binding = 3) buffer SplatStats { uint overflow_tiles; } stats;
+// Binding 5: per tile, where its list starts in tile_entries, or kNoRoom.
+layout(std430, set = 0, binding = 5) buffer TileOffsets { uint offsets[]; } tile_offsets;
+// Binding 6: per tile, entries filled so far (the filling pass; zeroed each frame).
+layout(std430, set = 0, binding = 6) buffer TileCursors { uint cursors[]; } tile_cursors;
 
-// The indices one tile's list holds (the rest are shaded by a scan).
-layout(constant_id = 0) const uint kListCapacity = 2048u;
+// A tile whose list did not fit in tile_entries: shaded by a scan instead.
+const uint kNoRoom = 0xFFFFFFFFu;
+
+// The longest list sorted in shared memory (4 bytes each); longer ones sort in place.
+layout(constant_id = 0) const uint kSharedList = 2048u;
 
 layout(push_constant) uniform SplatParams {
-  vec4 clear;     // the clear colour, straight RGBA in [0, 1]
-  uvec2 extent;   // target size in pixels
-  uint tiles_x;   // tiles per row
-  uint count;     // placed records to draw
+  vec4 clear;          // the clear colour, straight RGBA in [0, 1]
+  uvec2 extent;        // target size in pixels
+  uint tiles_x;        // tiles per row
+  uint count;          // placed records to draw
+  uint tiles;          // tiles_x * tiles_y
+  uint entry_capacity; // tile_entries' length
 } params;
+
+// a + b, or 0xFFFFFFFF where that overflows (hostile counts).
+uint saturating_add(uint a, uint b) { return a > 0xFFFFFFFFu - b ? 0xFFFFFFFFu : a + b; }
 
 // One placed record as the shader draws it.
 struct Quad {

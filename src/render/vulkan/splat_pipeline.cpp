@@ -34,12 +34,17 @@ constexpr std::uint32_t kSplatBinComp[] =
 constexpr std::uint32_t kSplatShadeComp[] =
 #include "triptych/render/splat_shade.comp.spv.inc"
     ;
+constexpr std::uint32_t kSplatScanComp[] =
+#include "triptych/render/splat_scan.comp.spv.inc"
+    ;
 
 constexpr std::uint32_t kTileSize = 16;            // splat_tile.glsl's kTileSize
 constexpr std::uint32_t kGroupSize = 256;          // splat_place.comp's and splat_bin.comp's local_size_x
 constexpr std::uint32_t kMaxGroups = 65535;        // the least maxComputeWorkGroupCount[0] Vulkan allows
-constexpr std::uint32_t kMaxTileList = 8192;       // indices per tile list at most (32 KiB of shared memory)
+constexpr std::uint32_t kMaxSharedList = 8192;     // the longest list sorted in shared memory (32 KiB)
 constexpr std::uint32_t kShadeSharedExtra = 64;    // splat_shade.comp's shared bytes beside its keys
+constexpr std::uint64_t kEntriesPerRecord = 8;     // tile list entries by default: per record ...
+constexpr std::uint64_t kEntriesPerTile = 256;     // ... or per tile, whichever is more
 constexpr std::uint32_t kTrialMaxRecords = 1u << 20;  // auto's measurement draws at most this many
 constexpr int kTrialRuns = 3;                      // timed runs of each path (the fastest counts), after one warm-up
 
@@ -49,8 +54,10 @@ struct SplatParams {
   std::uint32_t extent[2];
   std::uint32_t tiles_x;
   std::uint32_t count;
+  std::uint32_t tiles;
+  std::uint32_t entry_capacity;
 };
-static_assert(sizeof(SplatParams) == 32 && offsetof(SplatParams, count) == 28,
+static_assert(sizeof(SplatParams) == 40 && offsetof(SplatParams, entry_capacity) == 36,
               "SplatParams mirrors splat_tile.glsl's push constant block");
 
 std::uint32_t groups_for(std::uint32_t records) {
@@ -92,19 +99,19 @@ Result<void> VulkanRenderer::Impl::prepare_splat() {
   }
   VkPhysicalDeviceProperties props{};
   ctx.fns.vkGetPhysicalDeviceProperties(physical, &props);
-  const VkDeviceSize tiles = VkDeviceSize{sp.tiles_x} * sp.tiles_y;
-  std::uint32_t fits = kMaxTileList;
-  while (fits > 0 && (VkDeviceSize{fits} * 4 + kShadeSharedExtra > props.limits.maxComputeSharedMemorySize ||
-                      tiles * fits * 4 > max_storage_range)) {
-    fits >>= 1;
-  }
+  const std::uint64_t tiles = std::uint64_t{sp.tiles_x} * sp.tiles_y;
+  std::uint32_t fits = kMaxSharedList;
+  while (fits > 0 && std::uint64_t{fits} * 4 + kShadeSharedExtra > props.limits.maxComputeSharedMemorySize) fits >>= 1;
+  const std::uint64_t most_entries = std::min<std::uint64_t>(max_storage_range / 4, 0xFFFFFFFEu);
+  std::uint64_t entries = std::max(kEntriesPerRecord * sp.placed_capacity, kEntriesPerTile * tiles);
+  entries = std::min(entries, most_entries);
   std::string why;
   if (!graphics_compute) {
     why = "the graphics queue of '" + info.name + "' cannot run compute";
   } else if (VkDeviceSize{sp.placed_capacity} * sizeof(Instance) > max_storage_range) {
     why = std::to_string(sp.placed_capacity) + " records exceed one storage buffer range of '" + info.name + "'";
-  } else if (fits == 0) {
-    why = "'" + info.name + "' has too little shared memory or storage range for one tile list";
+  } else if (fits == 0 || tiles * 4 > max_storage_range) {
+    why = "'" + info.name + "' has too little shared memory or storage range for the tiles";
   }
   if (why.empty() && cfg.splat_tile_list != 0) {
     if (!std::has_single_bit(cfg.splat_tile_list) || cfg.splat_tile_list > fits) {
@@ -113,6 +120,13 @@ Result<void> VulkanRenderer::Impl::prepare_splat() {
     }
     fits = cfg.splat_tile_list;
   }
+  if (why.empty() && cfg.splat_entries != 0) {
+    if (cfg.splat_entries > most_entries) {
+      return make_error(Errc::kInvalidArgument, "splat_entries must be at most " + std::to_string(most_entries) + " on '" +
+                                                    info.name + "', not " + std::to_string(cfg.splat_entries));
+    }
+    entries = cfg.splat_entries;
+  }
   if (!why.empty()) {
     if (cfg.raster == RasterPath::kSplat) {
       return make_error(Errc::kUnsupported, "the compute splat renderer is unavailable: " + why);
@@ -120,7 +134,8 @@ Result<void> VulkanRenderer::Impl::prepare_splat() {
     sp.choice = {false, "raster quads: the compute splat renderer is unavailable: " + why};
     return {};
   }
-  sp.list_capacity = fits;
+  sp.shared_list = fits;
+  sp.entry_capacity = static_cast<std::uint32_t>(entries);
   sp.target = true;
   return {};
 }
@@ -129,13 +144,14 @@ Result<void> VulkanRenderer::Impl::create_splat() {
   if (!splat_target()) return {};
   vk::SplatState& sp = *splat;
   constexpr VkShaderStageFlags kCompute = VK_SHADER_STAGE_COMPUTE_BIT;
-  const std::array<VkDescriptorSetLayoutBinding, 5> tile_bindings{{
-      {0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, kCompute, nullptr},
-      {1, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, kCompute, nullptr},
-      {2, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, kCompute, nullptr},
-      {3, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, kCompute, nullptr},
-      {4, VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, 1, kCompute, nullptr},
-  }};
+  // splat_tile.glsl's bindings: 4 is the image, the rest buffers.
+  constexpr std::uint32_t kImageBinding = 4;
+  constexpr std::uint32_t kTileBindings = 7;
+  std::array<VkDescriptorSetLayoutBinding, kTileBindings> tile_bindings{};
+  for (std::uint32_t b = 0; b < kTileBindings; ++b) {
+    tile_bindings[b] = {b, b == kImageBinding ? VK_DESCRIPTOR_TYPE_STORAGE_IMAGE : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
+                        kCompute, nullptr};
+  }
   const std::array<VkDescriptorSetLayoutBinding, 3> place_bindings{{
       {0, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, kCompute, nullptr},
       {1, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, kCompute, nullptr},
@@ -151,7 +167,7 @@ Result<void> VulkanRenderer::Impl::create_splat() {
 
   const std::uint32_t place_sets = particle_choice.gpu ? static_cast<std::uint32_t>(compute_zones.size()) * fif : 0;
   const std::array<VkDescriptorPoolSize, 2> sizes{{
-      {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 4 * fif + 3 * place_sets},
+      {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, (kTileBindings - 1) * fif + 3 * place_sets},
       {VK_DESCRIPTOR_TYPE_STORAGE_IMAGE, fif},
   }};
   auto dp = vk::make<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
@@ -173,13 +189,15 @@ Result<void> VulkanRenderer::Impl::create_splat() {
         !r) {
       return r;
     }
-    if (auto r = create_buffer(tiles * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                               VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, ss.tile_counts);
-        !r) {
-      return r;
+    for (vk::Buffer* per_tile : {&ss.tile_counts, &ss.tile_offsets, &ss.tile_cursors}) {
+      if (auto r = create_buffer(tiles * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                 VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, *per_tile);
+          !r) {
+        return r;
+      }
     }
-    if (auto r = create_buffer(tiles * sp.list_capacity * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
-                               VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, ss.tile_lists);
+    if (auto r = create_buffer(VkDeviceSize{sp.entry_capacity} * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+                               VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, ss.tile_entries);
         !r) {
       return r;
     }
@@ -193,24 +211,27 @@ Result<void> VulkanRenderer::Impl::create_splat() {
     ai.descriptorSetCount = 1;
     ai.pSetLayouts = &sp.tiles_layout;
     TRIPTYCH_VK_TRY(fn.vkAllocateDescriptorSets(device, &ai, &ss.tiles_set));
-    const std::array<VkDescriptorBufferInfo, 4> buffers{{
+    const std::array<VkDescriptorBufferInfo, kTileBindings> buffers{{
         {ss.placed.buffer, 0, VK_WHOLE_SIZE},
         {ss.tile_counts.buffer, 0, VK_WHOLE_SIZE},
-        {ss.tile_lists.buffer, 0, VK_WHOLE_SIZE},
+        {ss.tile_entries.buffer, 0, VK_WHOLE_SIZE},
         {ss.stats.buffer, 0, VK_WHOLE_SIZE},
+        {},
+        {ss.tile_offsets.buffer, 0, VK_WHOLE_SIZE},
+        {ss.tile_cursors.buffer, 0, VK_WHOLE_SIZE},
     }};
     const VkDescriptorImageInfo image{VK_NULL_HANDLE, slots[s].view, VK_IMAGE_LAYOUT_GENERAL};
-    std::array<VkWriteDescriptorSet, 5> w{};
+    std::array<VkWriteDescriptorSet, kTileBindings> w{};
     for (std::uint32_t b = 0; b < w.size(); ++b) {
       w[b] = vk::make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
       w[b].dstSet = ss.tiles_set;
       w[b].dstBinding = b;
       w[b].descriptorCount = 1;
-      w[b].descriptorType = b < 4 ? VK_DESCRIPTOR_TYPE_STORAGE_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_IMAGE;
-      if (b < 4) {
-        w[b].pBufferInfo = &buffers[b];
-      } else {
+      w[b].descriptorType = tile_bindings[b].descriptorType;
+      if (b == kImageBinding) {
         w[b].pImageInfo = &image;
+      } else {
+        w[b].pBufferInfo = &buffers[b];
       }
     }
     fn.vkUpdateDescriptorSets(device, static_cast<std::uint32_t>(w.size()), w.data(), 0, nullptr);
@@ -256,9 +277,20 @@ Result<void> VulkanRenderer::Impl::create_splat() {
   pl.pSetLayouts = &sp.place_layout;
   TRIPTYCH_VK_TRY(fn.vkCreatePipelineLayout(device, &pl, nullptr, &sp.place_pipeline_layout));
 
-  // The tile list's capacity is splat_tile.glsl's specialization constant 0.
-  const VkSpecializationMapEntry entry{0, 0, sizeof(std::uint32_t)};
-  const VkSpecializationInfo capacity{1, &entry, sizeof(std::uint32_t), &sp.list_capacity};
+  // Specialization constants: 0, the longest list sorted in shared memory
+  // (splat_tile.glsl); 1, whether splat_bin.comp fills the lists (else counts).
+  struct Specialization {
+    std::uint32_t shared_list;
+    VkBool32 fill;
+  };
+  const std::array<VkSpecializationMapEntry, 2> entries{{
+      {0, offsetof(Specialization, shared_list), sizeof(std::uint32_t)},
+      {1, offsetof(Specialization, fill), sizeof(VkBool32)},
+  }};
+  const Specialization counting{sp.shared_list, VK_FALSE};
+  const Specialization filling{sp.shared_list, VK_TRUE};
+  const VkSpecializationInfo count_spec{2, entries.data(), sizeof counting, &counting};
+  const VkSpecializationInfo fill_spec{2, entries.data(), sizeof filling, &filling};
   auto compute_pipeline = [&](std::span<const std::uint32_t> words, VkPipelineLayout layout,
                               const VkSpecializationInfo* spec, VkPipeline& out) -> Result<void> {
     auto module = shader(words);
@@ -272,13 +304,15 @@ Result<void> VulkanRenderer::Impl::create_splat() {
     if (r != VK_SUCCESS) return vk::call_error("vkCreateComputePipelines", r);
     return {};
   };
-  if (auto r = compute_pipeline(kSplatBinComp, sp.tiles_pipeline_layout, &capacity, sp.bin); !r) return r;
-  if (auto r = compute_pipeline(kSplatShadeComp, sp.tiles_pipeline_layout, &capacity, sp.shade); !r) return r;
+  if (auto r = compute_pipeline(kSplatBinComp, sp.tiles_pipeline_layout, &count_spec, sp.bin); !r) return r;
+  if (auto r = compute_pipeline(kSplatBinComp, sp.tiles_pipeline_layout, &fill_spec, sp.fill); !r) return r;
+  if (auto r = compute_pipeline(kSplatScanComp, sp.tiles_pipeline_layout, &count_spec, sp.scan); !r) return r;
+  if (auto r = compute_pipeline(kSplatShadeComp, sp.tiles_pipeline_layout, &count_spec, sp.shade); !r) return r;
   if (particle_choice.gpu) {
     if (auto r = compute_pipeline(kSplatPlaceComp, sp.place_pipeline_layout, nullptr, sp.place); !r) return r;
   }
   if (cfg.raster == RasterPath::kSplat) {
-    sp.choice = {true, "compute splat (selected; 16x16 tiles, lists of " + std::to_string(sp.list_capacity) + ")"};
+    sp.choice = {true, "compute splat (selected; " + sp.describe() + ")"};
     return {};
   }
   return measure_raster_paths();
@@ -288,13 +322,13 @@ void VulkanRenderer::Impl::destroy_splat() {
   if (splat == nullptr || device == VK_NULL_HANDLE) return;
   vk::SplatState& sp = *splat;
   for (vk::SplatSlot& ss : sp.slots) {
-    for (vk::Buffer* b : {&ss.placed, &ss.tile_counts, &ss.tile_lists, &ss.stats}) {
+    for (vk::Buffer* b : {&ss.placed, &ss.tile_counts, &ss.tile_entries, &ss.tile_offsets, &ss.tile_cursors, &ss.stats}) {
       if (b->buffer != VK_NULL_HANDLE) fn.vkDestroyBuffer(device, b->buffer, nullptr);
       if (b->memory != VK_NULL_HANDLE) fn.vkFreeMemory(device, b->memory, nullptr);
       *b = vk::Buffer{};
     }
   }
-  for (VkPipeline p : {sp.place, sp.bin, sp.shade}) {
+  for (VkPipeline p : {sp.place, sp.bin, sp.fill, sp.scan, sp.shade}) {
     if (p != VK_NULL_HANDLE) fn.vkDestroyPipeline(device, p, nullptr);
   }
   for (VkPipelineLayout l : {sp.tiles_pipeline_layout, sp.place_pipeline_layout}) {
@@ -313,8 +347,9 @@ void VulkanRenderer::Impl::destroy_splat() {
 void VulkanRenderer::Impl::record_splat_tiles(VkCommandBuffer cb, std::uint32_t slot, std::uint32_t count) {
   const vk::SplatState& sp = *splat;
   const vk::SplatSlot& ss = sp.slots[slot];
-  fn.vkCmdFillBuffer(cb, ss.tile_counts.buffer, 0, VK_WHOLE_SIZE, 0);
-  fn.vkCmdFillBuffer(cb, ss.stats.buffer, 0, VK_WHOLE_SIZE, 0);
+  for (const vk::Buffer* zeroed : {&ss.tile_counts, &ss.tile_cursors, &ss.stats}) {
+    fn.vkCmdFillBuffer(cb, zeroed->buffer, 0, VK_WHOLE_SIZE, 0);
+  }
   const VkMemoryBarrier inputs = memory_barrier(VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_SHADER_WRITE_BIT,
                                                 VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
@@ -325,16 +360,26 @@ void VulkanRenderer::Impl::record_splat_tiles(VkCommandBuffer cb, std::uint32_t 
   params.extent[1] = cfg.layout.height;
   params.tiles_x = sp.tiles_x;
   params.count = count;
+  params.tiles = sp.tiles_x * sp.tiles_y;
+  params.entry_capacity = sp.entry_capacity;
   fn.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, sp.tiles_pipeline_layout, 0, 1, &ss.tiles_set, 0,
                              nullptr);
   fn.vkCmdPushConstants(cb, sp.tiles_pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof params, &params);
-  if (count > 0) {
-    fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, sp.bin);
-    fn.vkCmdDispatch(cb, groups_for(count), 1, 1);
-  }
-  // The bins are complete before shading; the image's last reader (the
-  // previous ticket's copy, which submit waited for) is done, so its old
-  // contents may be dropped.
+  // Count, place every tile's list, fill them: each pass reads what the one before wrote.
+  const VkMemoryBarrier written = memory_barrier(VK_ACCESS_SHADER_WRITE_BIT, VK_ACCESS_SHADER_READ_BIT |
+                                                                                  VK_ACCESS_SHADER_WRITE_BIT);
+  auto pass = [&](VkPipeline p, std::uint32_t groups) {
+    fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p);
+    fn.vkCmdDispatch(cb, groups, 1, 1);
+    fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                            &written, 0, nullptr, 0, nullptr);
+  };
+  if (count > 0) pass(sp.bin, groups_for(count));
+  pass(sp.scan, 1);
+  if (count > 0) pass(sp.fill, groups_for(count));
+  // The lists are complete before shading (above); the image's last reader
+  // (the previous ticket's copy, which submit waited for) is done, so its
+  // old contents may be dropped.
   const VkMemoryBarrier binned = memory_barrier(VK_ACCESS_SHADER_WRITE_BIT, VK_ACCESS_SHADER_READ_BIT);
   auto to_general = vk::make<VkImageMemoryBarrier>(VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER);
   to_general.srcAccessMask = 0;
@@ -501,7 +546,7 @@ Result<void> VulkanRenderer::Impl::measure_raster_paths() {
                   millis(best_splat) + " against raster quads " + millis(best_quads) + " for " +
                   std::to_string(records) + " particles at " + std::to_string(cfg.layout.width) + "x" +
                   std::to_string(cfg.layout.height) + " on " + info.name +
-                  (splat_wins ? " (16x16 tiles, lists of " + std::to_string(sp.list_capacity) + ")" : "");
+                  (splat_wins ? " (" + sp.describe() + ")" : "");
   if (!splat_wins) destroy_splat();  // its buffers would only take memory
   if (splat == nullptr) splat = std::make_unique<vk::SplatState>();
   splat->choice = std::move(choice);
