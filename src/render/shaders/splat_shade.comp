@@ -23,6 +23,21 @@ shared uint keys[kSharedList];
 shared uint listed;
 shared uint first;
 
+// A batch of records, each placed once (by one invocation) for all 256
+// pixels to blend: 8 KiB.
+const uint kBatch = 128u;
+shared vec4 batch_frame[kBatch];   // centre, axis
+shared vec4 batch_extent[kBatch];  // ext, shape.xy
+shared vec4 batch_color[kBatch];
+shared float batch_round[kBatch];  // shape.z
+shared uint batch_kind[kBatch];    // kind; kNotPlaced: skip
+
+// Where the records come from: the sorted keys, the tile's sorted list in
+// place, or every record (a tile without room).
+const uint kFromKeys = 0u;
+const uint kFromList = 1u;
+const uint kFromAll = 2u;
+
 // One step of the sort: position `pair` of the stage's n/2 comparators.
 // Block size k; j == 0 is the stage's flip (i against its mirror in the
 // block), else the half-cleaner at distance j. Every comparator keeps the
@@ -78,6 +93,40 @@ void sort_in_place(uint start, uint n, uint padded) {
   }
 }
 
+// Blends records 0..n of `source` in order over `color` at pixel (x, y).
+vec4 blend_records(uint source, uint start, uint n, vec4 color, uint x, uint y) {
+  for (uint b = 0u; b < n; b += kBatch) {
+    const uint m = min(kBatch, n - b);
+    const uint me = gl_LocalInvocationIndex;
+    if (me < m) {
+      const uint k = b + me;
+      const uint index = source == kFromKeys ? keys[k] : (source == kFromList ? tile_entries.entries[start + k] : k);
+      const Quad q = quad_of(index);
+      const bool drawn = q.drawn && (source != kFromAll || quad_meets_tile(q, gl_WorkGroupID.x, gl_WorkGroupID.y));
+      batch_frame[me] = vec4(q.centre, q.axis);
+      batch_extent[me] = vec4(q.ext, q.shape.xy);
+      batch_color[me] = q.color;
+      batch_round[me] = q.shape.z;
+      batch_kind[me] = drawn ? q.kind : kNotPlaced;
+    }
+    barrier();
+    for (uint k = 0u; k < m; ++k) {
+      const uint kind = batch_kind[k];
+      if (kind == kNotPlaced) continue;
+      Quad q;
+      q.centre = batch_frame[k].xy;
+      q.axis = batch_frame[k].zw;
+      q.ext = batch_extent[k].xy;
+      q.shape = vec3(batch_extent[k].zw, batch_round[k]);
+      q.kind = kind;
+      q.color = batch_color[k];
+      color = blend_quad(q, color, x, y);
+    }
+    barrier();
+  }
+  return color;
+}
+
 void main() {
   const uint tile = gl_WorkGroupID.y * params.tiles_x + gl_WorkGroupID.x;
   const uint me = gl_LocalInvocationIndex;
@@ -93,10 +142,7 @@ void main() {
   vec4 color = unorm8(params.clear);
   if (start == kNoRoom) {
     if (me == 0u) atomicAdd(stats.overflow_tiles, 1u);
-    for (uint i = 0u; i < params.count; ++i) {
-      const Quad q = quad_of(i);
-      if (q.drawn && quad_meets_tile(q, gl_WorkGroupID.x, gl_WorkGroupID.y)) color = blend_quad(q, color, x, y);
-    }
+    color = blend_records(kFromAll, 0u, params.count, color, x, y);
   } else {
     uint padded = 1u;
     while (padded < n) padded <<= 1u;
@@ -104,16 +150,10 @@ void main() {
       for (uint i = me; i < n; i += kInvocations) keys[i] = tile_entries.entries[start + i];
       barrier();
       sort_shared(n, padded);
-      for (uint k = 0u; k < n; ++k) {
-        const Quad q = quad_of(keys[k]);
-        if (q.drawn) color = blend_quad(q, color, x, y);
-      }
+      color = blend_records(kFromKeys, start, n, color, x, y);
     } else {
       sort_in_place(start, n, padded);
-      for (uint k = 0u; k < n; ++k) {
-        const Quad q = quad_of(tile_entries.entries[start + k]);
-        if (q.drawn) color = blend_quad(q, color, x, y);
-      }
+      color = blend_records(kFromList, start, n, color, x, y);
     }
   }
   if (x < params.extent.x && y < params.extent.y) imageStore(target, ivec2(x, y), color);
