@@ -3,7 +3,8 @@
 // target, the GPU particle pull from imported compute slots (validated in the
 // shader) or the CPU layout pass with its layout zones imported with
 // VK_EXT_external_memory_host or uploaded through staging buffers, SDF quads
-// with alpha blending, pipelined readback into result zones (imported where
+// with alpha blending or the compute splat renderer (compute shaders only,
+// binned into tiles; RasterPath), pipelined readback into result zones (imported where
 // possible, or named later), a Presenter hook for the window path, and
 // frame-ready as a futex wake plus a callback. Blocking API: submit /
 // wait_frame / attach_result / wait_slot_released / set_* belong to one

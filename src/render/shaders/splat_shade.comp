@@ -20,8 +20,6 @@ layout(set = 0, binding = 4, rgba8) uniform writeonly image2D target;
 const uint kInvocations = 256u;  // local_size_x * local_size_y
 
 shared uint keys[kSharedList];
-shared uint listed;
-shared uint first;
 
 // A batch of records, each placed once (by one invocation) for all 256
 // pixels to blend: 8 KiB.
@@ -132,13 +130,10 @@ void main() {
   const uint me = gl_LocalInvocationIndex;
   const uint x = gl_GlobalInvocationID.x;
   const uint y = gl_GlobalInvocationID.y;
-  if (me == 0u) {
-    listed = tile_counts.counts[tile];
-    first = tile_offsets.offsets[tile];
-  }
-  barrier();
-  const uint n = listed;
-  const uint start = first;
+  // Written by earlier dispatches, so every invocation reads the same
+  // values: control flow below stays uniform for its barriers.
+  const uint n = tile_counts.counts[tile];
+  const uint start = tile_offsets.offsets[tile];
   vec4 color = unorm8(params.clear);
   if (start == kNoRoom) {
     if (me == 0u) atomicAdd(stats.overflow_tiles, 1u);

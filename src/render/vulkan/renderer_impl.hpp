@@ -218,6 +218,7 @@ struct VulkanRenderer::Impl {
   // create_splat after them (pipelines, buffers, auto's measurement).
   [[nodiscard]] Result<void> prepare_splat();
   [[nodiscard]] Result<void> create_splat();
+  [[nodiscard]] Result<void> create_splat_slot(std::uint32_t slot);
   void destroy_splat();
   [[nodiscard]] bool splat_active() const noexcept;
   [[nodiscard]] bool splat_target() const noexcept;  // the colour images are storage images

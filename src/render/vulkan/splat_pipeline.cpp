@@ -45,6 +45,8 @@ constexpr std::uint32_t kMaxSharedList = 8192;     // the longest list sorted in
 constexpr std::uint32_t kShadeSharedExtra = 8192 + 64;  // splat_shade.comp's shared bytes beside its keys (its batch)
 constexpr std::uint64_t kEntriesPerRecord = 8;     // tile list entries by default: per record ...
 constexpr std::uint64_t kEntriesPerTile = 256;     // ... or per tile, whichever is more
+constexpr std::uint32_t kImageBinding = 4;          // splat_tile.glsl's bindings: 4 is the image,
+constexpr std::uint32_t kTileBindings = 7;          // the rest buffers
 constexpr std::uint32_t kTrialMaxRecords = 1u << 20;  // auto's measurement draws at most this many
 constexpr int kTrialRuns = 3;                      // timed runs of each path (the fastest counts), after one warm-up
 
@@ -144,9 +146,6 @@ Result<void> VulkanRenderer::Impl::create_splat() {
   if (!splat_target()) return {};
   vk::SplatState& sp = *splat;
   constexpr VkShaderStageFlags kCompute = VK_SHADER_STAGE_COMPUTE_BIT;
-  // splat_tile.glsl's bindings: 4 is the image, the rest buffers.
-  constexpr std::uint32_t kImageBinding = 4;
-  constexpr std::uint32_t kTileBindings = 7;
   std::array<VkDescriptorSetLayoutBinding, kTileBindings> tile_bindings{};
   for (std::uint32_t b = 0; b < kTileBindings; ++b) {
     tile_bindings[b] = {b, b == kImageBinding ? VK_DESCRIPTOR_TYPE_STORAGE_IMAGE : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
@@ -176,65 +175,8 @@ Result<void> VulkanRenderer::Impl::create_splat() {
   dp.pPoolSizes = sizes.data();
   TRIPTYCH_VK_TRY(fn.vkCreateDescriptorPool(device, &dp, nullptr, &sp.pool));
 
-  // Per frame slot: the buffers and the tiles set.
-  const VkDeviceSize tiles = VkDeviceSize{sp.tiles_x} * sp.tiles_y;
-  constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
   for (std::uint32_t s = 0; s < fif; ++s) {
-    vk::SplatSlot& ss = sp.slots[s];
-    // Vertex use too: auto's measurement draws the same records as quads.
-    if (auto r = create_buffer(VkDeviceSize{std::max(sp.placed_capacity, 1U)} * sizeof(Instance),
-                               VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
-                                   VK_BUFFER_USAGE_VERTEX_BUFFER_BIT,
-                               VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, ss.placed);
-        !r) {
-      return r;
-    }
-    for (vk::Buffer* per_tile : {&ss.tile_counts, &ss.tile_offsets, &ss.tile_cursors}) {
-      if (auto r = create_buffer(tiles * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                 VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, *per_tile);
-          !r) {
-        return r;
-      }
-    }
-    if (auto r = create_buffer(VkDeviceSize{sp.entry_capacity} * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
-                               VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, ss.tile_entries);
-        !r) {
-      return r;
-    }
-    if (auto r = create_buffer(sizeof(std::uint32_t), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                               kHost, kHost, true, ss.stats);
-        !r) {
-      return r;
-    }
-    auto ai = vk::make<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
-    ai.descriptorPool = sp.pool;
-    ai.descriptorSetCount = 1;
-    ai.pSetLayouts = &sp.tiles_layout;
-    TRIPTYCH_VK_TRY(fn.vkAllocateDescriptorSets(device, &ai, &ss.tiles_set));
-    const std::array<VkDescriptorBufferInfo, kTileBindings> buffers{{
-        {ss.placed.buffer, 0, VK_WHOLE_SIZE},
-        {ss.tile_counts.buffer, 0, VK_WHOLE_SIZE},
-        {ss.tile_entries.buffer, 0, VK_WHOLE_SIZE},
-        {ss.stats.buffer, 0, VK_WHOLE_SIZE},
-        {},
-        {ss.tile_offsets.buffer, 0, VK_WHOLE_SIZE},
-        {ss.tile_cursors.buffer, 0, VK_WHOLE_SIZE},
-    }};
-    const VkDescriptorImageInfo image{VK_NULL_HANDLE, slots[s].view, VK_IMAGE_LAYOUT_GENERAL};
-    std::array<VkWriteDescriptorSet, kTileBindings> w{};
-    for (std::uint32_t b = 0; b < w.size(); ++b) {
-      w[b] = vk::make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
-      w[b].dstSet = ss.tiles_set;
-      w[b].dstBinding = b;
-      w[b].descriptorCount = 1;
-      w[b].descriptorType = tile_bindings[b].descriptorType;
-      if (b == kImageBinding) {
-        w[b].pImageInfo = &image;
-      } else {
-        w[b].pBufferInfo = &buffers[b];
-      }
-    }
-    fn.vkUpdateDescriptorSets(device, static_cast<std::uint32_t>(w.size()), w.data(), 0, nullptr);
+    if (auto r = create_splat_slot(s); !r) return r;
   }
   // Per (compute zone, frame slot): the GPU pull's particles, counters and this slot's placed records.
   if (place_sets > 0) {
@@ -316,6 +258,70 @@ Result<void> VulkanRenderer::Impl::create_splat() {
     return {};
   }
   return measure_raster_paths();
+}
+
+// One frame slot's buffers (placed records, tile counts, offsets, cursors,
+// lists, statistics) and its tiles descriptor set.
+Result<void> VulkanRenderer::Impl::create_splat_slot(std::uint32_t s) {
+  vk::SplatState& sp = *splat;
+  const VkDeviceSize tiles = VkDeviceSize{sp.tiles_x} * sp.tiles_y;
+  constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  vk::SplatSlot& ss = sp.slots[s];
+  // Vertex use too: auto's measurement draws the same records as quads.
+  if (auto r = create_buffer(VkDeviceSize{std::max(sp.placed_capacity, 1U)} * sizeof(Instance),
+                             VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+                                 VK_BUFFER_USAGE_VERTEX_BUFFER_BIT,
+                             VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, ss.placed);
+      !r) {
+    return r;
+  }
+  for (vk::Buffer* per_tile : {&ss.tile_counts, &ss.tile_offsets, &ss.tile_cursors}) {
+    if (auto r = create_buffer(tiles * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                               VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, *per_tile);
+        !r) {
+      return r;
+    }
+  }
+  if (auto r = create_buffer(VkDeviceSize{sp.entry_capacity} * 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT,
+                             VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, false, ss.tile_entries);
+      !r) {
+    return r;
+  }
+  if (auto r = create_buffer(sizeof(std::uint32_t), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                             kHost, kHost, true, ss.stats);
+      !r) {
+    return r;
+  }
+  auto ai = vk::make<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+  ai.descriptorPool = sp.pool;
+  ai.descriptorSetCount = 1;
+  ai.pSetLayouts = &sp.tiles_layout;
+  TRIPTYCH_VK_TRY(fn.vkAllocateDescriptorSets(device, &ai, &ss.tiles_set));
+  const std::array<VkDescriptorBufferInfo, kTileBindings> buffers{{
+      {ss.placed.buffer, 0, VK_WHOLE_SIZE},
+      {ss.tile_counts.buffer, 0, VK_WHOLE_SIZE},
+      {ss.tile_entries.buffer, 0, VK_WHOLE_SIZE},
+      {ss.stats.buffer, 0, VK_WHOLE_SIZE},
+      {},
+      {ss.tile_offsets.buffer, 0, VK_WHOLE_SIZE},
+      {ss.tile_cursors.buffer, 0, VK_WHOLE_SIZE},
+  }};
+  const VkDescriptorImageInfo image{VK_NULL_HANDLE, slots[s].view, VK_IMAGE_LAYOUT_GENERAL};
+  std::array<VkWriteDescriptorSet, kTileBindings> w{};
+  for (std::uint32_t b = 0; b < w.size(); ++b) {
+    w[b] = vk::make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
+    w[b].dstSet = ss.tiles_set;
+    w[b].dstBinding = b;
+    w[b].descriptorCount = 1;
+    w[b].descriptorType = b == kImageBinding ? VK_DESCRIPTOR_TYPE_STORAGE_IMAGE : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    if (b == kImageBinding) {
+      w[b].pImageInfo = &image;
+    } else {
+      w[b].pBufferInfo = &buffers[b];
+    }
+  }
+  fn.vkUpdateDescriptorSets(device, static_cast<std::uint32_t>(w.size()), w.data(), 0, nullptr);
+  return {};
 }
 
 void VulkanRenderer::Impl::destroy_splat() {
