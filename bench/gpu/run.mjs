@@ -41,9 +41,10 @@ if (args.help) {
   process.exit(0);
 }
 
-function triptych(argv) {
-  const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8', env: process.env, maxBuffer: 64 << 20 });
-  return { code: r.status, out: r.stdout ?? '', err: r.stderr ?? '' };
+function triptych(argv, timeoutMs = undefined) {
+  const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8', env: process.env, maxBuffer: 64 << 20, timeout: timeoutMs });
+  const timedOut = r.error?.code === 'ETIMEDOUT';
+  return { code: r.status, out: r.stdout ?? '', err: timedOut ? `killed after ${Math.round(timeoutMs / 1000)} s (past the time budget)` : r.stderr ?? '' };
 }
 
 // ---- the device -------------------------------------------------------------------
@@ -135,7 +136,8 @@ for (const s of scenes) {
   }
   const argv = ['run', '--headless', '--quiet', '--particles', String(s.particles), '--frames', String(s.frames), '--hz', '120',
     '--width', String(width), '--height', String(height), ...deviceFlag, ...s.extra, '--out', dir];
-  const r = triptych(argv);
+  // No run may take the command past its budget by more than a minute.
+  const r = triptych(argv, Math.round(Math.max(30, kBudgetS[mode] + 60 - (performance.now() - t0) / 1000) * 1000));
   run.command = `triptych ${argv.join(' ')}`;
   if (r.code !== 0) {
     run.status = `failed (exit ${r.code}): ${(r.err.trim().split('\n').pop() ?? '').slice(0, 300)}`;
