@@ -10,11 +10,6 @@
 // See docs/render-stage.md ("GPU particle pull").
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cmath>
-#include <cstring>
-#include <limits>
-#include <thread>
 #include <vector>
 
 #include "particle_rig.hpp"
@@ -105,35 +100,7 @@ TEST_F(ParticlePull, Hostile_CountBeyondTheSlotIsOverflowNeverARead) {
 }
 
 TEST_F(ParticlePull, Hostile_SlotRewrittenWhileDrawnSpoilsOnlyItsPicture) {
-  constexpr std::uint32_t kN = 4096;
-  Rig gpu = Rig::make(ParticlePath::kGpu, kN, 128, 128);
-  ASSERT_TRUE(gpu.renderer);
-  gpu.fill(0, scene(kN - 3, 128, 128, 5));
-  std::atomic<bool> stop{false};
-  std::thread scribbler([&] {
-    auto* words = reinterpret_cast<std::uint32_t*>(gpu.slot_bytes[0].data());
-    std::uint64_t s = 88172645463325252ULL;
-    while (!stop.load(std::memory_order_relaxed)) {
-      s ^= s << 13;
-      s ^= s >> 7;
-      s ^= s << 17;
-      const auto scribble = static_cast<std::uint32_t>(s >> 32);
-      // Relaxed: a hostile writer racing the GPU's reads; nothing is published.
-      std::atomic_ref<std::uint32_t>(words[s % (kN * 8)]).store(scribble, std::memory_order_relaxed);
-    }
-  });
-  constexpr int kFrames = 30;
-  int completed = 0;
-  for (int f = 0; f < kFrames; ++f) {
-    auto [image, info] = gpu.render(0, kN, static_cast<std::uint64_t>(f));
-    const LayoutStats& st = info.stats;
-    // Every record lands in one verdict, even while it changes under the GPU.
-    if (st.drawn + st.culled + st.nonfinite + st.bad_size + st.bad_shape + st.overflow == kN) ++completed;
-  }
-  stop.store(true, std::memory_order_relaxed);
-  scribbler.join();
-  EXPECT_EQ(completed, kFrames);
-  EXPECT_TRUE(gpu.renderer->health().ok());
+  test::expect_scribbled_slot_draws(RasterPath::kQuads);
 }
 
 TEST_F(ParticlePull, Choice_AutoTakesTheGpuWhereSlotsImportAndSaysWhyNotElsewhere) {

@@ -2,15 +2,18 @@
 // The particle render tests' rig: three compute slots (the arena's compute A,
 // B, C), layout and result zones and a validated Vulkan renderer over them,
 // with the particle path and raster path chosen; a mixed scene of every
-// shape; and a hostile scene whose verdicts are known. Shared by the GPU
+// shape; a hostile scene whose verdicts are known; and a slot rewritten by
+// another thread while it is drawn. Shared by the GPU
 // particle pull and compute splat tests. Test-thread only. See docs/render-stage.md.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -134,6 +137,41 @@ inline Injected hostile_scene(std::uint32_t w, std::uint32_t h) {
   }
   in.expected.input = static_cast<std::uint32_t>(in.particles.size());
   return in;
+}
+
+// A thread rewrites random words of the compute slot while 30 frames are
+// pulled from it and drawn by `raster`: every record still lands in exactly
+// one verdict, nothing fails.
+inline void expect_scribbled_slot_draws(RasterPath raster) {
+  constexpr std::uint32_t kN = 4096;
+  Rig gpu = Rig::make(ParticlePath::kGpu, kN, 128, 128, 2, raster);
+  ASSERT_TRUE(gpu.renderer);
+  gpu.fill(0, scene(kN - 3, 128, 128, 5));
+  std::atomic<bool> stop{false};
+  std::thread scribbler([&] {
+    auto* words = reinterpret_cast<std::uint32_t*>(gpu.slot_bytes[0].data());
+    std::uint64_t s = 88172645463325252ULL;
+    while (!stop.load(std::memory_order_relaxed)) {
+      s ^= s << 13;
+      s ^= s >> 7;
+      s ^= s << 17;
+      const auto scribble = static_cast<std::uint32_t>(s >> 32);
+      // Relaxed: a hostile writer racing the GPU's reads; nothing is published.
+      std::atomic_ref<std::uint32_t>(words[s % (kN * 8)]).store(scribble, std::memory_order_relaxed);
+    }
+  });
+  constexpr int kFrames = 30;
+  int completed = 0;
+  for (int f = 0; f < kFrames; ++f) {
+    auto [image, info] = gpu.render(0, kN, static_cast<std::uint64_t>(f));
+    const LayoutStats& st = info.stats;
+    // Every record lands in one verdict, even while it changes under the GPU.
+    if (st.drawn + st.culled + st.nonfinite + st.bad_size + st.bad_shape + st.overflow == kN) ++completed;
+  }
+  stop.store(true, std::memory_order_relaxed);
+  scribbler.join();
+  EXPECT_EQ(completed, kFrames);
+  EXPECT_TRUE(gpu.renderer->health().ok());
 }
 
 }  // namespace triptych::render::test

@@ -3,7 +3,8 @@
 // here), always with the Khronos validation layer (any message fails): it
 // draws the raster quads' image within kSplatTolerance per channel at 640x480
 // and 1280x720 from both inputs (the GPU particle pull and the CPU layout
-// pass, imported or staged); hostile records are counted exactly as injected;
+// pass, imported or staged); hostile records are counted exactly as injected,
+// and a slot rewritten while it is drawn fails nothing;
 // two runs are bit-identical; tile lists too long for shared memory (sorted in
 // place) and tiles whose list finds no room (scanned, counted) give exactly
 // the image of roomy lists; the --raster choice and its reasons. See docs/render-stage.md ("Compute splat renderer").
@@ -111,6 +112,10 @@ TEST_F(Splat, Hostile_CountsMatchWhatWasInjectedOnBothInputs) {
                         path == ParticlePath::kGpu ? "hostile_pull" : "hostile_layout");
     EXPECT_TRUE(splat.renderer->health().ok());
   }
+}
+
+TEST_F(Splat, Hostile_SlotRewrittenWhileDrawnSpoilsOnlyItsPicture) {
+  test::expect_scribbled_slot_draws(RasterPath::kSplat);
 }
 
 TEST_F(Splat, Deterministic_TwoRunsAreBitIdentical) {
