@@ -55,7 +55,7 @@ Result<void> VulkanRenderer::Impl::choose_particle_path() {
     compute_zones.push_back(std::move(z));
   }
   if (why.empty()) {
-    c = {true, "GPU pull: the vertex stage reads the imported compute slots, validation in the shader"};
+    c = {true, "GPU pull: the shaders read the imported compute slots and validate each particle"};
     return {};
   }
   if (cfg.particle_path == ParticlePath::kGpu) {
