@@ -255,6 +255,10 @@ async function cmdInfo(args) {
   let deviceError = null;
   try { devices = lib.devices(); } catch (err) { deviceError = err.message; }
   const pick = devices.find((d) => d.picked);  // the engine's own ranking (addon devices())
+  // --raster auto's rule per device (docs/render-stage.md, "Compute splat renderer").
+  for (const d of devices) {
+    if (d.usable) d.raster = d.type === 'cpu' ? 'quads (auto: a software rasteriser takes quads without measuring)' : 'auto: quads or compute splat, whichever a start-up measurement finds faster';
+  }
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ ...info, plan, devices, deviceError, pick: pick?.name ?? null }, null, 2)}\n`);
     return 0;
@@ -269,8 +273,7 @@ async function cmdInfo(args) {
     process.stdout.write(`  [${d.index}] ${d.name} (${d.type}, Vulkan ${d.apiVersion})${d.usable ? '' : ' unusable'}${d.hostImport ? ', imports host memory' : ''}\n`);
     // --particle-path auto's choice: the GPU pull needs the compute slots imported.
     if (d.usable) process.stdout.write(`      particles: ${d.hostImport ? 'GPU pull from the compute slots' : 'CPU layout pass (no host memory import)'}\n`);
-    // --raster auto's rule: a software rasteriser takes quads; a GPU measures both at start-up.
-    if (d.usable) process.stdout.write(`      raster: ${d.type === 'cpu' ? 'quads (auto: a software rasteriser takes quads without measuring)' : 'auto: quads or compute splat, whichever a start-up measurement finds faster'}\n`);
+    if (d.usable) process.stdout.write(`      raster: ${d.raster}\n`);
   }
   process.stdout.write(`engine would pick: ${pick ? `${pick.name}: ${pick.why}` : 'no usable Vulkan device (use --renderer cpu)'}\n`);
   return 0;

@@ -89,4 +89,8 @@ test('plan and info print JSON', { skip }, () => {
   assert.equal(i.wasm.simd128, true);
   assert.equal(i.wasm.threads, true);
   assert.ok(Array.isArray(i.devices));
+  // --raster auto's rule, per usable device: a software rasteriser takes quads.
+  for (const d of i.devices.filter((x) => x.usable)) {
+    assert.match(d.raster, d.type === 'cpu' ? /^quads/ : /^auto: quads or compute splat/, d.name);
+  }
 });
