@@ -3,7 +3,8 @@
 // zones are free, runs the CPU layout pass (or, for an imported compute slot,
 // leaves validation to the GPU particle pull), then records and submits up to
 // three GPU steps chained by timeline semaphores (staging upload on the
-// transfer queue, the render pass on the graphics queue, the copy into the
+// transfer queue, the render on the graphics queue: the raster quads' render
+// pass or the compute splat renderer's dispatches, the copy into the
 // result zone or readback buffer on the transfer queue, now or at
 // attach_result), publishes the ticket to the completion thread and hands the
 // image to a presenter. Blocking; render thread only. docs/render-stage.md ("Frame lifecycle and synchronisation").

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // VulkanRenderer itself (include/triptych/render/vulkan_renderer.hpp): create()
 // checks the config and builds the Impl in order (instance, device, zones,
-// pipeline, frame resources, completion thread); the destructor tears it down
+// particle path, raster path, pipelines, frame resources, the GPU pull's and
+// the splat's pipelines, completion thread); the destructor tears it down
 // in reverse; the public methods forward to the Impl. Blocking; create,
 // submit, wait_frame, wait_idle and set_presenter belong to one render thread,
 // frame_ready and completed may be read from any thread. The other files of

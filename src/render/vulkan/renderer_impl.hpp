@@ -72,7 +72,7 @@ struct Slot {
   VkImageView view = VK_NULL_HANDLE;
   VkFramebuffer framebuffer = VK_NULL_HANDLE;
   VkCommandBuffer upload_cb = VK_NULL_HANDLE;  // staging -> vertices (transfer queue)
-  VkCommandBuffer render_cb = VK_NULL_HANDLE;  // the render pass (graphics queue)
+  VkCommandBuffer render_cb = VK_NULL_HANDLE;  // the render pass or the splat's dispatches (graphics queue)
   VkCommandBuffer copy_cb = VK_NULL_HANDLE;    // image -> result zone or readback (transfer queue)
   Buffer staging;   // host-visible copy of the instances (staging path)
   Buffer vertices;  // device-local instances (staging path)

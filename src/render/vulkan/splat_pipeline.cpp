@@ -257,7 +257,13 @@ Result<void> VulkanRenderer::Impl::create_splat() {
     sp.choice = {true, "compute splat (selected; " + sp.describe() + ")"};
     return {};
   }
-  return measure_raster_paths();
+  if (auto measured = measure_raster_paths(); !measured) {
+    // auto still has the quads: keep them, and say why.
+    destroy_splat();
+    splat = std::make_unique<vk::SplatState>();
+    splat->choice = {false, "raster quads: auto's measurement failed: " + measured.error().message};
+  }
+  return {};
 }
 
 // One frame slot's buffers (placed records, tile counts, offsets, cursors,
