@@ -25,7 +25,9 @@ deps: node_modules/.package-lock.json
 
 # npm packages (node-addon-api, uPlot, playwright-core, typescript, electron's
 # type definitions); reinstalled when the lock changes. Electron's binary is
-# never fetched: the example's tests need only its types (examples/electron).
+# never fetched (the pinned version fetches it on first launch; the variable
+# stops older ones fetching it at install): the example's tests need only its
+# types (examples/electron/README.md).
 node_modules/.package-lock.json: package.json package-lock.json
 	@scripts/ensure-deps.sh
 	ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error

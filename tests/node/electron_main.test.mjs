@@ -4,9 +4,11 @@
 // variant A's window keeps Electron's secure defaults, the pipeline is
 // forked as a utility process, and the two ends of one MessageChannelMain go
 // one to each; variant B registers its scheme privileged, serves the page
-// cross-origin isolated and states its unsandboxed preferences.
+// cross-origin isolated and states its unsandboxed preferences. main.mjs
+// itself runs under Node with `electron` resolved to the same fake.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,4 +89,32 @@ test('variant B: privileged scheme, isolated page, the unsandboxed preferences s
   const worker = await fake.handlers.get('triptych')(new Request('triptych://app/node/lib/compute-worker.mjs'));
   assert.equal(worker.status, 200, 'the compute workers are served from the page\'s origin');
   assert.equal(worker.headers.get('content-type'), 'text/javascript');
+});
+
+// main.mjs itself, under Node with `electron` resolved to the recording fake.
+function runMain(...args) {
+  const TIMEOUT_MS = 30_000;
+  const began = Date.now();
+  const child = spawnSync(process.execPath, ['--import', './tests/node/electron/fake-electron-register.mjs', 'examples/electron/main.mjs', ...args],
+    { encoding: 'utf8', timeout: TIMEOUT_MS });
+  const took = Date.now() - began;
+  assert.ok(took < TIMEOUT_MS / 2, `main.mjs took ${took} ms of its ${TIMEOUT_MS} ms limit`);
+  const calls = child.stdout.trim() === '' ? [] : JSON.parse(child.stdout.trim().split('\n').at(-1));
+  return { status: child.status, stderr: child.stderr, names: calls.map((c) => c[0]), calls };
+}
+
+test('main.mjs: variant B registers its scheme before the app is ready, then serves and loads the page', () => {
+  const r = runMain('--variant=b');
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.names, ['protocol.registerSchemesAsPrivileged', 'app.whenReady', 'protocol.handle', 'new BrowserWindow', 'window.loadURL']);
+});
+
+test('main.mjs: variant A by default; a bad --variant is refused', () => {
+  const r = runMain();
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.names, ['app.whenReady', 'new BrowserWindow', 'utilityProcess.fork', 'new MessageChannelMain',
+    'utility.postMessage', 'window.loadFile', 'webContents.postMessage']);
+  const bad = runMain('--variant=c');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /--variant must be a or b, got 'c'/);
 });
