@@ -18,6 +18,8 @@ const INIT = '__triptychWorkerData';
 const EXIT = '__triptychWorkerExit';
 
 const nodeProcess = typeof process === 'object' && process !== null ? process : null;
+// process.getBuiltinModule (Node 20.16+, package.json "engines") loads a
+// builtin synchronously without a static import.
 function builtin(name) {
   return nodeProcess?.getBuiltinModule?.(name) ?? null;
 }
