@@ -2,12 +2,15 @@
 // The two memories' seals, from inside a real child: it cannot shrink, grow,
 // reseal or write H by any route (EPERM/EACCES), cannot resize C, and the
 // host is never hit by SIGBUS. Attach refuses an unsealed H, and one of
-// another size.
+// another size. The sandbox keeps the child away from the host.
 #include <gtest/gtest.h>
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <thread>
 #include <string>
 
 #include "isolate/child_fixture.hpp"
@@ -78,6 +81,34 @@ TEST(SplitMemory, TheChildCannotWriteOrResizeEitherWayItTries) {
   EXPECT_EQ(m.value().host()[0], std::byte{42});
   m.value().host()[1] = std::byte{7};
   EXPECT_EQ(m.value().host()[1], std::byte{7});
+}
+
+// The sandbox, from inside a real child after its handshake: every way to
+// another process is refused, and the child still works inside it.
+TEST(Sandbox, TheChildCannotReachTheHostAndStillServes) {
+  auto m = SplitMemory::create(4 * kPage, 2 * kPage);
+  ASSERT_TRUE(m);
+  ASSERT_TRUE(m.value().seal_host());
+  auto child = test::spawn_child("sandbox-probe");
+  ASSERT_TRUE(child);
+  ASSERT_TRUE(host_handshake(child.value().channel, m.value(),
+                             HostHandshake{1, 64, std::chrono::steady_clock::now() + 5s}));
+  auto report = child.value().channel.receive(std::chrono::steady_clock::now() + 5s);
+  ASSERT_TRUE(report) << report.error().what();
+  const std::string r(reinterpret_cast<const char*>(report.value().bytes.data()), report.value().bytes.size());
+  EXPECT_NE(r.find("pidfd_open=EPERM ptrace=EPERM vm_read=EPERM"), std::string::npos) << r;
+  if (r.rfind("landlock=1", 0) == 0) {
+    EXPECT_NE(r.find("open_host_fd=EACCES open_file=EACCES"), std::string::npos) << r;
+  } else {
+    std::printf("this kernel has no Landlock: the file-system rule is not checked (%s)\n", r.c_str());
+  }
+  auto* word = reinterpret_cast<std::atomic<std::uint64_t>*>(m.value().child().data() + 64);
+  const std::uint64_t first = word->load(std::memory_order_relaxed);
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (word->load(std::memory_order_relaxed) == first && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_NE(word->load(std::memory_order_relaxed), first) << "the sandboxed child still makes progress";
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +22,7 @@
 #include "triptych/isolate/child_process.hpp"
 #include "triptych/isolate/child_side.hpp"
 #include "triptych/isolate/protocol.hpp"
+#include "triptych/isolate/sandbox.hpp"
 
 using namespace triptych;
 using namespace triptych::isolate;
@@ -56,6 +60,28 @@ std::string probe_seals(ChildSession& session) {
   out += " write_h=" + errno_name(::pwrite(h, &byte, 1, 0) == 1 ? 0 : -1);
   out += " unseal_h=" + errno_name(::fcntl(h, F_ADD_SEALS, F_SEAL_WRITE));
   out += " mprotect_h=" + errno_name(::mprotect(session.memory.host().data(), hb, PROT_READ | PROT_WRITE));
+  return out;
+}
+
+// Every way out of the sandbox this child knows, with what each returned.
+std::string probe_sandbox(pid_t host) {
+  auto report = enter_render_sandbox();
+  if (!report) return "sandbox failed: " + report.error().what();
+  std::string out = std::string("landlock=") + (report.value().landlock ? "1" : "0");
+  const std::string host_fd = "/proc/" + std::to_string(host) + "/fd/0";
+  const int fd = ::open(host_fd.c_str(), O_RDONLY);
+  out += " open_host_fd=" + errno_name(fd < 0 ? -1 : 0);
+  if (fd >= 0) ::close(fd);
+  const int file = ::open("/etc/hostname", O_RDONLY);
+  out += " open_file=" + errno_name(file < 0 ? -1 : 0);
+  if (file >= 0) ::close(file);
+  const long pidfd = ::syscall(SYS_pidfd_open, host, 0);
+  out += " pidfd_open=" + errno_name(pidfd < 0 ? -1 : 0);
+  out += " ptrace=" + errno_name(static_cast<int>(::ptrace(PTRACE_ATTACH, host, nullptr, nullptr)));
+  char byte = 0;
+  iovec local{&byte, 1};
+  iovec remote{reinterpret_cast<void*>(0x1000), 1};
+  out += " vm_read=" + errno_name(::process_vm_readv(host, &local, 1, &remote, 1, 0) < 0 ? -1 : 0);
   return out;
 }
 
@@ -106,6 +132,7 @@ int main(int argc, char** argv) {
   auto session = child_handshake(channel.value(), deadline);
   if (!session) return 69;
   if (mode == "seal-probe") (void)channel.value().send(as_bytes(probe_seals(session.value())));
-  if (mode == "serve" || mode == "seal-probe") return serve(channel.value(), session.value());
+  if (mode == "sandbox-probe") (void)channel.value().send(as_bytes(probe_sandbox(host)));
+  if (mode == "serve" || mode == "seal-probe" || mode == "sandbox-probe") return serve(channel.value(), session.value());
   return 70;
 }
