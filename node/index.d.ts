@@ -30,7 +30,7 @@ export interface EngineOptions {
   grain?: number;
   /** Compute workers; 0 = one per compute CPU of the plan. */
   workers?: number;
-  /** auto (default): Vulkan, unless the only device is software; then the faster of the two after a warm-up. */
+  /** auto (default): Vulkan, unless the only device is software; then the faster of the two, measured at start-up. */
   renderer?: 'auto' | 'vulkan' | 'cpu';
   /** The deadline governor (default on): sheds render cost, then rate, to keep the deadline. */
   governor?: 'on' | 'off';

@@ -14,6 +14,7 @@ packages=(
   spin
   libvulkan-dev libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libstb-dev
   libpng-dev
+  libseccomp-dev
   xvfb chromium
   nodejs npm
 )

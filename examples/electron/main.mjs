@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// Electron main process: one window whose renderer has Node integration, so
-// the triptych addon loads in-process there (Node-API only, no external
-// buffers: it works inside Electron's V8 memory cage). Untested here: Electron
-// cannot be fetched on the project's machines (docs/node.md, "Electron").
-import { app, BrowserWindow } from 'electron';
-import { fileURLToPath } from 'node:url';
+// @ts-check
+// Electron main process entry: `electron . --variant=a` (the default: the
+// pipeline in a utilityProcess, a sandboxed window shows its stats) or
+// `--variant=b` (the engine inside the renderer). All wiring lives in
+// wiring.mjs, which takes the electron module as an argument so that
+// tests/node/electron_main.test.mjs can hand it a recording fake. Main
+// process only. Design: README.md.
+import * as electron from 'electron';
 
-app.whenReady().then(() => {
-  const win = new BrowserWindow({
-    width: 720,
-    height: 600,
-    webPreferences: { nodeIntegration: true, contextIsolation: false, sandbox: false },
-  });
-  win.loadFile(fileURLToPath(new URL('index.html', import.meta.url)));
+import { variantFromArgs, startVariantA, startVariantB, registerVariantBScheme } from './wiring.mjs';
+
+const variant = variantFromArgs(process.argv);
+// A privileged scheme must be registered before the app is ready.
+if (variant === 'b') registerVariantBScheme(electron);
+const started = variant === 'b' ? startVariantB(electron) : startVariantA(electron);
+started.catch((err) => {
+  console.error(`triptych example (variant ${variant}): ${err.stack ?? err}`);
+  electron.app.exit(1);
 });
-app.on('window-all-closed', () => app.quit());

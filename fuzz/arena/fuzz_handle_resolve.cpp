@@ -19,32 +19,14 @@
 
 #include "triptych/arena/handle.hpp"
 
+#include "fuzz_input.hpp"
+
 namespace {
 
 using namespace triptych;
 
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-struct Reader {
-  const std::uint8_t* p;
-  std::size_t n;
-  bool empty() const { return n == 0; }
-  std::uint32_t u32() {
-    std::uint32_t v = 0;
-    const std::size_t k = n < 4 ? n : 4;
-    std::memcpy(&v, p, k);
-    p += k;
-    n -= k;
-    return v;
-  }
-  std::uint8_t u8() {
-    if (n == 0) return 0;
-    --n;
-    return *p++;
-  }
-};
+using fuzz::check;
+using fuzz::Reader;
 
 void raw_table(const std::uint8_t* data, std::size_t size) {
   const std::size_t room = static_cast<std::size_t>(align_up(size + 1, kCacheLine));

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// One compute worker (a Node worker_thread). It joins the engine's compute
+// One compute worker (a Node worker_thread, or a Web Worker in an Electron
+// renderer: portable-worker.mjs gives it the same surface). It joins the engine's compute
 // pool through its own addon instance (which pins this OS thread to its plan
 // CPU), instantiates the kernel module that the main thread compiled once,
 // gives that instance its own stack and TLS block inside the arena's kernel
@@ -10,11 +11,12 @@
 // Hot-swap: a kernel the main thread offers is instantiated here while this
 // worker has no chunk waiting, and switched to at the first frame no chunk of
 // which has run yet (docs/node.md, "Hot-swap"). Design: docs/node.md.
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { createRequire } from 'node:module';
+import { workerEnvironment } from './portable-worker.mjs';
 
+const host = await workerEnvironment();
+const { workerData } = host;
 const { addonPath, memory, engineId, slot, stackLow, stackHigh, busy, busyWords: W, swap, swapFrom, offers } = workerData;
-const addon = createRequire(import.meta.url)(addonPath);
+const addon = await host.loadAddon(addonPath);
 // This worker's words in the shared busy array: [frame, busy since (ns), command].
 const busyWords = new BigInt64Array(busy);
 const FRAME = slot * W;
@@ -68,15 +70,14 @@ function instantiate(ctxAddress) {
 // touches no memory while the old kernel runs. Called when no chunk is
 // waiting for this worker: off the frame path.
 function prepareOffers() {
-  for (let m = receiveMessageOnPort(offers); m !== undefined; m = receiveMessageOnPort(offers)) {
-    const offer = m.message;
+  for (let offer = host.receiveNow(offers); offer !== undefined; offer = host.receiveNow(offers)) {
     preparedGeneration = offer.generation;
     try {
       prepared.set(offer.generation, { kernel: offer, instance: new WebAssembly.Instance(offer.module, { env: { memory } }) });
       // SYNC(kernel-prepared): the main thread arms once every worker stored this.
       Atomics.store(swapWords, PREPARED + slot, offer.generation);
     } catch (err) {
-      parentPort.postMessage({ type: 'prepare-failed', generation: offer.generation, message: `${err.name}: ${err.message}` });
+      host.post({ type: 'prepare-failed', generation: offer.generation, message: `${err.name}: ${err.message}` });
     }
   }
 }
@@ -131,19 +132,19 @@ function switchTo(generation, ctxAddress) {
   if (!prepared.has(generation)) prepareOffers();
   const next = prepared.get(generation);
   if (next === undefined) throw new Error(`worker ${slot} did not receive kernel generation ${generation}`);
-  const begin = process.hrtime.bigint();
+  const begin = host.nowNs();
   const installer = installStaticData(next.kernel);
   kernel = next.kernel;
   instance = null;
   for (const g of prepared.keys()) if (g <= generation) prepared.delete(g);
   instance = activate(next.instance, kernel, ctxAddress);
-  if (installer) Atomics.store(swapWords, SWAP_US, Number((process.hrtime.bigint() - begin) / 1000n));
+  if (installer) Atomics.store(swapWords, SWAP_US, Number((host.nowNs() - begin) / 1000n));
 }
 
 const joined = addon.computeJoin(engineId);
-parentPort.postMessage({ type: 'ready', slot, member: joined.slot, cpu: joined.cpu, tid: addon.threadInfo().tid });
+host.post({ type: 'ready', slot, member: joined.slot, cpu: joined.cpu, tid: addon.threadInfo().tid });
 
-const now = () => process.hrtime.bigint();
+const now = host.nowNs;
 const job = new Float64Array(4);   // [begin, end, frame, ctxAddress], reused for every chunk
 for (;;) {
   if (Atomics.load(busyWords, COMMAND) === 1n) exhaustHeap();
@@ -153,7 +154,10 @@ for (;;) {
   const got = addon.computeTake(offered ? 0 : TAKE_WAIT_MS, job);
   if (got < 0) break;              // the engine has finished
   if (got === 0) {                 // no chunk for now: prepare an offer, or look again
-    if (offered) prepareOffers();
+    if (offered) {
+      await host.pumpEvents();     // a Web Worker's offers arrive as events
+      prepareOffers();
+    }
     continue;
   }
   const begin = job[0];
@@ -185,5 +189,6 @@ for (;;) {
   addon.computeComplete(rc, message);
 }
 // 'done' first: the main thread then knows this exit was asked for.
-parentPort.postMessage({ type: 'done', slot, replaced });
+host.post({ type: 'done', slot, replaced });
 addon.computeLeave('engine finished');
+host.exit();

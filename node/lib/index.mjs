@@ -7,7 +7,7 @@
 // returns an Engine that runs frames natively (frame loop + render thread)
 // while the main thread stays free: it only polls status and watches for
 // hung kernels. Call from the main thread. Design: docs/node.md.
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { dirname, join, resolve, basename } from 'node:path';
 import v8 from 'node:v8';
 
 import { TriptychError, OptionError, KernelError, wrap } from './errors.mjs';
+import { createChannel, spawnWorker } from './portable-worker.mjs';
 
 export { TriptychError, OptionError, KernelError };
 
@@ -337,10 +338,11 @@ export class Engine {
     const stackLow = l.stacksOffset + slot * l.stackStride;
     const resourceLimits = this.#opts.workerHeapMb ? { maxOldGenerationSizeMb: this.#opts.workerHeapMb } : undefined;
     // A worker that starts during a swap gets its offer on this port too.
-    const { port1: offers, port2: workerOffers } = new MessageChannel();
+    const { port1: offers, port2: workerOffers } = createChannel();
     const k = this.#kernel;
     Atomics.store(this.#swapWords, SWAP_INDEX.PREPARED + slot, k.generation ?? 0);
-    const w = new Worker(join(here, 'compute-worker.mjs'), {
+    // A Node worker, or a Web Worker in an Electron renderer (portable-worker.mjs).
+    const w = spawnWorker(new URL('compute-worker.mjs', import.meta.url), {
       workerData: {
         addonPath: this.#addonPath, memory: this.#memory, engineId: this.#native.id,
         slot, stackLow, stackHigh: stackLow + l.stackStride, busy: this.#busy, busyWords: BUSY_WORDS,
@@ -352,7 +354,7 @@ export class Engine {
       transferList: [workerOffers],
       resourceLimits,
     });
-    offers.unref();
+    offers.unref?.();  // a Web MessagePort keeps nothing alive
     if (this.#offer) offers.postMessage(this.#offer);
     // expected: set before we end a worker ourselves (watchdog, close) or
     // once it said it is done, so only a death nobody asked for is one.

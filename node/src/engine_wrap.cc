@@ -3,8 +3,9 @@
 // construction adopts the JS-allocated memories and registers the engine;
 // close()/closeAsync()/the finalizer unregister and stop it. Main thread only;
 // only stop() and close() block (joining the engine's threads), closeAsync()
-// does that on a libuv pool thread and the finalizer on a detached one.
-// Design: docs/node.md.
+// does that on a libuv pool thread and the finalizer on a detached one. An
+// environment torn down with its engine running (a worker terminated) stops
+// it in a cleanup hook first (StopAtTeardown). Design: docs/node.md.
 #include "engine_wrap.hpp"
 
 #include <optional>
@@ -126,6 +127,31 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   if (!engine) throw_error(env, engine.error());
   engine_ = std::shared_ptr<pipeline::Engine>(std::move(engine).value().release());
   id_ = register_engine(engine_);
+  if (napi_add_env_cleanup_hook(env, &EngineWrap::StopAtTeardown, this) != napi_ok) {
+    throw Napi::Error::New(env, "cannot register the engine's environment cleanup hook");
+  }
+  teardown_hooked_ = true;
+}
+
+// The environment's cleanup hook: it is going away (a worker thread ending,
+// terminated mid-run or not) and takes the memories the engine reads with
+// it, so the engine's threads must be done first. Hooks run before the
+// environment's finalizers. Blocks while the engine stops: its compute
+// workers are dying too, so a native member fails the chunks they held.
+void EngineWrap::StopAtTeardown(void* wrap) {
+  auto* self = static_cast<EngineWrap*>(wrap);
+  self->teardown_hooked_ = false;
+  const std::shared_ptr<pipeline::Engine>& engine = self->engine_;
+  if (!engine || !engine->started() || engine->finished()) return;
+  engine->request_stop();
+  engine->abandon_compute("the JS environment that owns this engine is shutting down");
+  engine->stop();
+}
+
+void EngineWrap::unhook_teardown() {
+  if (!teardown_hooked_) return;
+  (void)napi_remove_env_cleanup_hook(Env(), &EngineWrap::StopAtTeardown, this);
+  teardown_hooked_ = false;
 }
 
 // The finalizer never blocks: an engine still running is asked to stop and
@@ -133,6 +159,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
 // (their references are never deleted) because that thread may still touch
 // them; a host that close()s its engines never gets here with one running.
 EngineWrap::~EngineWrap() {
+  unhook_teardown();
   if (!engine_) return;
   (void)unregister_engine(id_);
   std::shared_ptr<pipeline::Engine> engine = std::move(engine_);
@@ -150,6 +177,7 @@ EngineWrap::~EngineWrap() {
 }
 
 void EngineWrap::release() {
+  unhook_teardown();
   if (!engine_) return;
   engine_->stop();
   (void)unregister_engine(id_);

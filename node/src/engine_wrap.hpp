@@ -24,6 +24,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  private:
   pipeline::Engine& engine(const Napi::Env& env);
   void release();
+  static void StopAtTeardown(void* wrap);
+  void unhook_teardown();
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value RequestStop(const Napi::CallbackInfo& info);
@@ -45,6 +47,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   std::uint32_t id_ = 0;
   Napi::ObjectReference kernel_memory_ref_;  // the kernel's memory
   Napi::ObjectReference engine_memory_ref_;  // the engine's memory
+  bool teardown_hooked_ = false;             // StopAtTeardown is registered with the env
 };
 
 }  // namespace triptych::node

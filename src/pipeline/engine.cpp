@@ -248,7 +248,7 @@ Result<void> Engine::Impl::build_render_stage() {
   if (cfg.renderer == RendererKind::kCpu) return build_cpu();
   if (cfg.renderer == RendererKind::kAuto) {
     // Vulkan, unless the device it would take is a software rasteriser:
-    // then both, and the render thread's warm-up keeps the faster.
+    // then both, and the start-up probe keeps the faster.
     const render::VulkanOptions probe;
     auto devices = render::list_devices(probe);
     const auto pick = devices ? render::choose_device(devices.value(), {cfg.device_index, cfg.device})
@@ -265,17 +265,21 @@ Result<void> Engine::Impl::build_render_stage() {
     const render::DeviceInfo& d = devices.value()[pick->index];
     if (d.type == "cpu") {
       if (auto ok = build_cpu(); !ok) return ok;
-      use_cpu = false;
-      choosing_renderer = true;
-      std::lock_guard<std::mutex> lock(message_mu);
-      renderer_choice = "auto: the only Vulkan device, " + d.name +
-                        ", is a software rasteriser; measuring it against the CPU reference over the first " +
-                        std::to_string(2 + 2 * kRendererWarmupFrames) + " frames";
-    } else {
-      std::lock_guard<std::mutex> lock(message_mu);
-      renderer_choice = "auto picked Vulkan: " + d.name + " is a " + d.type + " GPU";
+      if (auto ok = build_vulkan(layout_zones, result_zones); !ok) return ok;
+      return probe_renderers(d.name);
     }
+    std::lock_guard<std::mutex> lock(message_mu);
+    renderer_choice = "auto picked Vulkan: " + d.name + " is a " + d.type + " GPU";
   }
+  return build_vulkan(layout_zones, result_zones);
+}
+
+// The Vulkan stage over the arena's layout and result zones, importing the
+// compute slots for the GPU particle pull where it can.
+Result<void> Engine::Impl::build_vulkan(const std::array<std::span<std::byte>, 3>& layout_zones,
+                                        const std::array<std::span<std::byte>, 3>& result_zones) {
+  const render::LayoutParams& lp = layout;
+  const std::array<float, 4> clear{0.02F, 0.02F, 0.05F, 1.0F};
   render::VulkanRendererConfig vc;
   vc.layout = lp;
   vc.frames_in_flight = cfg.frames_in_flight;

@@ -44,7 +44,7 @@ inline constexpr std::size_t kKeptDecisions = 256;
 // frame id modulo this.
 inline constexpr std::size_t kDivisorRing = 8;
 // --renderer auto on a software-only Vulkan: frames each renderer draws in
-// the warm-up (after one untimed frame each), alternating.
+// the start-up probe (after one untimed frame each), alternating.
 inline constexpr std::uint32_t kRendererWarmupFrames = 8;
 
 // A governor level and decision in words, for status(), the console and the report.
@@ -137,14 +137,10 @@ struct Engine::Impl {
   sched::CpuSet compute_cpus_now, render_cpus_now;  // under message_mu
   render::LayoutParams layout;  // the full-size layout (a governor scales it per frame)
 
-  // --renderer auto: while `choosing_renderer`, the render thread alternates
-  // the two stages and times them (render thread only); `use_cpu` is the
-  // stage it renders with. renderer_choice says what was picked and why.
-  bool choosing_renderer = false;
+  // The stage the render thread renders with (--renderer auto: the start-up
+  // probe's pick). renderer_choice says what was picked and why.
   bool use_cpu = false;
-  std::array<std::uint64_t, kRendererWarmupFrames> warmup_vulkan_ns{}, warmup_cpu_ns{};
-  std::uint32_t warmup_done = 0;  // frames rendered in the warm-up, untimed ones included
-  std::string renderer_choice;    // under message_mu
+  std::string renderer_choice;  // under message_mu
 
   report::ProcessProbe process;
 
@@ -152,6 +148,8 @@ struct Engine::Impl {
   [[nodiscard]] Result<void> build_arena(const ZoneMap& zone_map);
   [[nodiscard]] Result<void> build_pools();
   [[nodiscard]] Result<void> build_render_stage();
+  [[nodiscard]] Result<void> build_vulkan(const std::array<std::span<std::byte>, 3>& layout_zones,
+                                         const std::array<std::span<std::byte>, 3>& result_zones);
   // Names this thread and pins it to `cpus`; a refused pin is fatal.
   void pin_this_thread(const sched::CpuSet& cpus, const char* name);
 
@@ -202,9 +200,12 @@ struct Engine::Impl {
   [[nodiscard]] bool stretch_if_scaled(const RenderInFlight& f, const render::FrameInfo& info);
   void govern(std::uint64_t frame, std::uint64_t render_ns);
   void adapt_plan(std::uint64_t frame, std::uint64_t render_ns);
-  void note_warmup(std::uint64_t render_ns);
   [[nodiscard]] std::uint32_t divisor_of(std::uint64_t frame) const;
   [[nodiscard]] bool present(std::uint64_t frame, std::uint32_t result_zone);
+
+  // ---- --renderer auto's start-up probe (renderer_probe.cpp) ----
+  [[nodiscard]] Result<void> probe_renderers(const std::string& device_name);
+  [[nodiscard]] Result<std::uint64_t> probe_frame(bool on_cpu, std::uint32_t index, std::span<const std::byte> slot);
   void leave_render_thread(TripleBuffer& compute_tb, report::ThreadProbe& probe);
 
   // ---- the copy-based baseline (host_feed.cpp) ----

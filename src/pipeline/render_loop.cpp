@@ -4,8 +4,7 @@
 // GPU or CPU raster, readback into the result triple buffer) with up to
 // frames_in_flight of them in the stage at once, publishes and presents each
 // as it completes, in order, and at the end accounts for a computed frame
-// nobody will render; it feeds the deadline governor and runs --renderer
-// auto's warm-up. Blocking (futex waits on render_wake, the stage's waits). Runs on its own thread only, started by Engine::start(). Design:
+// nobody will render; it feeds the deadline governor. Blocking (futex waits on render_wake, the stage's waits). Runs on its own thread only, started by Engine::start(). Design:
 // docs/pipeline.md, "Per frame", "Frames in flight" and "Orderings".
 #include <algorithm>
 #include <array>
@@ -35,13 +34,9 @@ void Engine::Impl::render_loop() {
   trace::register_thread("render");
   report::ThreadProbe probe;
   TripleBuffer& compute_tb = arena->triple_buffer(FrameStage::kCompute);
-  // The CPU reference renders synchronously, and --renderer auto's warm-up
-  // switches stages between frames: one frame at a time for both.
-  const auto depth = [this] {
-    return vulkan && !use_cpu && !choosing_renderer
-               ? std::clamp<std::uint32_t>(cfg.frames_in_flight, 1, kMaxFramesInFlight)
-               : 1u;
-  };
+  // The CPU reference renders synchronously: one frame at a time.
+  const std::uint32_t depth =
+      vulkan && !use_cpu ? std::clamp<std::uint32_t>(cfg.frames_in_flight, 1, kMaxFramesInFlight) : 1U;
   if (vulkan) {
     vulkan->set_frame_ready_callback([this](const render::FrameInfo&) {
       // SYNC(render-wake): the render thread re-checks completed() after this bump.
@@ -84,7 +79,7 @@ void Engine::Impl::render_loop() {
       break;
     }
     // 2. Take the newest compute frame while the stage has room.
-    if (count < depth() && compute_tb.has_new()) {
+    if (count < depth && compute_tb.has_new()) {
       // With the GPU particle pull the stage still reads the slot this take
       // hands back to the compute writer: wait until it no longer does.
       if (count > 0) {
@@ -197,7 +192,6 @@ bool Engine::Impl::finish(const RenderInFlight& f) {
   }
   note_render(f.frame, info.value(), f.taken_ns);
   const std::uint64_t render_ns = trace::now_ns() - f.taken_ns;
-  if (choosing_renderer) note_warmup(render_ns);
   if (!present(f.frame, f.result_zone)) return false;
   govern(f.frame, render_ns);
   adapt_plan(f.frame, render_ns);
@@ -264,38 +258,10 @@ bool Engine::Impl::stretch_if_scaled(const RenderInFlight& f, const render::Fram
   return true;
 }
 
-// --renderer auto's warm-up: times this frame for the stage that drew it and
-// switches stages; once both have drawn their frames, keeps the faster
-// (median) and says why.
-void Engine::Impl::note_warmup(std::uint64_t render_ns) {
-  const std::uint32_t done = warmup_done++;
-  if (done >= 2) {  // the first frame of each stage is untimed: it pays for first use
-    auto& times = use_cpu ? warmup_cpu_ns : warmup_vulkan_ns;
-    times[(done - 2) / 2] = render_ns;
-  }
-  use_cpu = !use_cpu;
-  if (warmup_done < 2 + 2 * kRendererWarmupFrames) return;
-  auto median = [](std::array<std::uint64_t, kRendererWarmupFrames> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  const std::uint64_t vk_ns = median(warmup_vulkan_ns);
-  const std::uint64_t cpu_ns = median(warmup_cpu_ns);
-  use_cpu = cpu_ns < vk_ns;
-  choosing_renderer = false;
-  char why[200];
-  std::snprintf(why, sizeof why, "%s: median render %.1f ms against %.1f ms for %s over %u warm-up frames each",
-                use_cpu ? "CPU reference" : "Vulkan", static_cast<double>(use_cpu ? cpu_ns : vk_ns) * 1e-6,
-                static_cast<double>(use_cpu ? vk_ns : cpu_ns) * 1e-6, use_cpu ? "Vulkan" : "the CPU reference",
-                kRendererWarmupFrames);
-  std::lock_guard<std::mutex> lock(message_mu);
-  renderer_choice = std::string("auto picked ") + why;
-}
-
 // Feeds the governor this presented frame's latency and render time, and
 // applies and records what it decides.
 void Engine::Impl::govern(std::uint64_t frame, std::uint64_t render_ns) {
-  if (!governor || choosing_renderer) return;  // the warm-up's times are two renderers'
+  if (!governor) return;
   trace::FrameSnapshot snap;
   if (table->try_read(frame, snap) != trace::ReadStatus::kOk) return;
   const std::uint64_t queued = snap.at(trace::Stage::kQueued);
@@ -317,7 +283,7 @@ void Engine::Impl::govern(std::uint64_t frame, std::uint64_t render_ns) {
 // search, and re-pins this thread to the render set; only then does it
 // allocate or lock.
 void Engine::Impl::adapt_plan(std::uint64_t frame, std::uint64_t render_ns) {
-  if (!adaptive || choosing_renderer) return;  // the warm-up's times are two renderers'
+  if (!adaptive) return;
   trace::FrameSnapshot snap;
   if (table->try_read(frame, snap) != trace::ReadStatus::kOk) return;
   const std::uint64_t start = snap.at(trace::Stage::kComputeStart);

@@ -17,6 +17,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/engine_run.hpp"
 #include "support/machine_plan.hpp"
@@ -219,28 +220,52 @@ EngineConfig unpaced_config(RendererKind renderer, std::uint64_t frames) {
   return c;
 }
 
-std::string auto_choice(RendererKind slow) {
+struct AutoChoice {
+  std::string description;
+  std::vector<RendererKind> stages;  // the stage of every frame drawn, start-up probe first
+};
+
+AutoChoice auto_choice(RendererKind slow) {
   EngineConfig c = unpaced_config(RendererKind::kAuto, 40);
   // Under a sanitizer lavapipe itself slows to tens of ms a frame: the fake
   // slow stage must stand clear of that.
   constexpr std::uint64_t kSlowNs = TRIPTYCH_SANITIZED ? 80'000'000 : 15'000'000;
-  c.test_render_stall = [slow](std::uint64_t, RendererKind stage, double) {
+  auto stages = std::make_shared<std::vector<RendererKind>>();
+  c.test_render_stall = [slow, stages](std::uint64_t, RendererKind stage, double) {
+    stages->push_back(stage);  // creation and the render thread never call it at once
     return stage == slow ? kSlowNs : std::uint64_t{0};
   };
   auto engine = run_to_end(c);
   if (!engine) return {};
   expect_exact_accounting(engine->status());
   EXPECT_EQ(engine->status().presented, 40U);
-  return engine->renderer_description();
+  return {engine->renderer_description(), *stages};
+}
+
+// The start-up probe draws 2 + 2 * 8 frames, alternating; then every frame of
+// the run goes to the stage it picked.
+void expect_probe_then_one_stage(const AutoChoice& got, RendererKind picked) {
+  constexpr std::size_t kProbeFrames = 18;
+  ASSERT_EQ(got.stages.size(), kProbeFrames + 40) << got.description;
+  for (std::size_t i = 0; i < kProbeFrames; ++i) {
+    EXPECT_EQ(got.stages[i], i % 2 == 0 ? RendererKind::kVulkan : RendererKind::kCpu) << "probe frame " << i;
+  }
+  for (std::size_t i = kProbeFrames; i < got.stages.size(); ++i) {
+    EXPECT_EQ(got.stages[i], picked) << "run frame " << i - kProbeFrames;
+  }
 }
 
 TEST(RendererChoice, Engine_AutoPicksTheFasterOfAFakeSlowAndAFakeFastRenderer) {
   if (!only_software_vulkan()) GTEST_SKIP() << "a hardware Vulkan device: auto takes it without measuring";
-  const std::string slow_vulkan = auto_choice(RendererKind::kVulkan);
-  EXPECT_NE(slow_vulkan.find("auto picked CPU reference"), std::string::npos) << slow_vulkan;
-  EXPECT_NE(slow_vulkan.find("median render"), std::string::npos) << "it says why: " << slow_vulkan;
-  const std::string slow_cpu = auto_choice(RendererKind::kCpu);
-  EXPECT_NE(slow_cpu.find("auto picked Vulkan"), std::string::npos) << slow_cpu;
+  const AutoChoice slow_vulkan = auto_choice(RendererKind::kVulkan);
+  EXPECT_NE(slow_vulkan.description.find("auto picked the CPU reference"), std::string::npos)
+      << slow_vulkan.description;
+  EXPECT_NE(slow_vulkan.description.find("at start-up, median render"), std::string::npos)
+      << "it says why: " << slow_vulkan.description;
+  expect_probe_then_one_stage(slow_vulkan, RendererKind::kCpu);
+  const AutoChoice slow_cpu = auto_choice(RendererKind::kCpu);
+  EXPECT_NE(slow_cpu.description.find("auto picked Vulkan"), std::string::npos) << slow_cpu.description;
+  expect_probe_then_one_stage(slow_cpu, RendererKind::kVulkan);
 }
 
 TEST(RendererChoice, Engine_VulkanStillForcesVulkan) {

@@ -27,6 +27,8 @@ enum class Errc {
   kStale,             // a handle's generation no longer matches
   kOutOfRange,        // an index beyond its table
   kBadOption,         // a run option that is unknown, of the wrong type or out of range
+  kTimedOut,          // a wait reached its deadline
+  kPeerLost,          // the process on the other side died, hung or broke the protocol
 };
 
 [[nodiscard]] constexpr std::string_view errc_name(Errc e) noexcept {
@@ -44,6 +46,8 @@ enum class Errc {
     case Errc::kStale: return "stale";
     case Errc::kOutOfRange: return "out of range";
     case Errc::kBadOption: return "bad option";
+    case Errc::kTimedOut: return "timed out";
+    case Errc::kPeerLost: return "peer lost";
   }
   return "unknown";
 }

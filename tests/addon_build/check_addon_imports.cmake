@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: Apache-2.0
+# addon_build_imports_allowlisted (tests/addon_build/CMakeLists.txt): an
+# addon that loads unchanged in Electron imports from its host only the
+# stable Node-API (napi_*, node_api_*). Everything else it imports must come
+# from the C/C++ runtime (glibc, libstdc++, libgcc: versioned symbols), the
+# toolchain's weak hooks, or hwloc, the one system library it links (the
+# scheduler's topology). V8 (v8::), Node internals (node::) and libuv (uv_)
+# change with each Electron and Node release and are refused by name.
+# CONTROL, a module that imports all three, must be refused too. Each CAGED
+# addon must define napi_create_external_arraybuffer and
+# napi_create_external_buffer itself, as local symbols (its cage).
+set(_allowed_needed "^(libhwloc\\.so\\.[0-9]+|libstdc\\+\\+\\.so\\.6|libm\\.so\\.6|libgcc_s\\.so\\.1|libc\\.so\\.6|ld-linux-x86-64\\.so\\.2|ld-linux-aarch64\\.so\\.1)$")
+
+# Sets <out> to the list of problems with the addon at <file>.
+function(addon_import_problems file out)
+  set(_problems)
+  execute_process(COMMAND ${NM} -D --undefined-only ${file} RESULT_VARIABLE _rc
+                  OUTPUT_VARIABLE _nm ERROR_VARIABLE _err)
+  if(NOT _rc EQUAL 0)
+    set(${out} "nm failed: ${_err}" PARENT_SCOPE)
+    return()
+  endif()
+  execute_process(COMMAND ${NM} -D -C --undefined-only ${file} OUTPUT_VARIABLE _demangled)
+  foreach(_namespace IN ITEMS v8 node)
+    if(_demangled MATCHES "[ \n]${_namespace}::")
+      list(APPEND _problems "imports ${_namespace}:: symbols")
+    endif()
+  endforeach()
+  string(REPLACE "\n" ";" _lines "${_nm}")
+  foreach(_line IN LISTS _lines)
+    string(STRIP "${_line}" _line)
+    if(_line STREQUAL "")
+      continue()
+    endif()
+    string(REGEX REPLACE "^[A-Za-z] +" "" _symbol "${_line}")
+    if(_symbol MATCHES "^(napi_|node_api_)[A-Za-z0-9_]+$")
+      continue()  # the host's Node-API
+    elseif(_symbol MATCHES "@(GLIBC|GLIBCXX|CXXABI|GCC)_[0-9.]+$")
+      continue()  # the C/C++ runtime, versioned
+    elseif(_symbol MATCHES "^(__gmon_start__|__cxa_finalize|_ITM_deregisterTMCloneTable|_ITM_registerTMCloneTable)$")
+      continue()  # the toolchain's weak hooks
+    elseif(_symbol MATCHES "^hwloc_[a-z0-9_]+$")
+      continue()  # libhwloc (NEEDED, checked below)
+    endif()
+    list(APPEND _problems "imports ${_symbol}")
+  endforeach()
+  execute_process(COMMAND ${READELF} -d ${file} OUTPUT_VARIABLE _dynamic)
+  string(REGEX MATCHALL "Shared library: \\[[^]]+\\]" _needed "${_dynamic}")
+  foreach(_entry IN LISTS _needed)
+    string(REGEX REPLACE "Shared library: \\[([^]]+)\\]" "\\1" _lib "${_entry}")
+    if(NOT _lib MATCHES "${_allowed_needed}")
+      list(APPEND _problems "links ${_lib}")
+    endif()
+  endforeach()
+  set(${out} "${_problems}" PARENT_SCOPE)
+endfunction()
+
+set(_failures 0)
+foreach(_addon IN LISTS ADDONS)
+  addon_import_problems(${_addon} _problems)
+  if(_problems)
+    string(REPLACE ";" "\n  " _list "${_problems}")
+    message(SEND_ERROR "${_addon} is not Electron-safe:\n  ${_list}")
+    math(EXPR _failures "${_failures} + 1")
+  else()
+    message(STATUS "${_addon}: imports only Node-API, the C/C++ runtime and hwloc")
+  endif()
+endforeach()
+foreach(_addon IN LISTS CAGED)
+  execute_process(COMMAND ${READELF} -sW ${_addon} OUTPUT_VARIABLE _symtab)
+  foreach(_call IN ITEMS napi_create_external_arraybuffer napi_create_external_buffer)
+    if(NOT _symtab MATCHES "FUNC +LOCAL +DEFAULT +[0-9]+ ${_call}\n")
+      message(SEND_ERROR "${_addon} does not bind ${_call} to its cage (a local definition)")
+      math(EXPR _failures "${_failures} + 1")
+    else()
+      message(STATUS "${_addon}: ${_call} bound to the cage")
+    endif()
+  endforeach()
+endforeach()
+if(NOT CAGED)
+  message(SEND_ERROR "no caged addons were recorded")
+  math(EXPR _failures "${_failures} + 1")
+endif()
+addon_import_problems(${CONTROL} _problems)
+if(NOT _problems MATCHES "v8::" OR NOT _problems MATCHES "node::" OR NOT _problems MATCHES "uv_default_loop")
+  message(SEND_ERROR "the control module's V8, Node and libuv imports were not all refused: ${_problems}")
+  math(EXPR _failures "${_failures} + 1")
+else()
+  message(STATUS "control module refused: ${_problems}")
+endif()
+if(_failures GREATER 0)
+  message(FATAL_ERROR "${_failures} import check(s) wrong")
+endif()

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: Apache-2.0
+// Negative-compile probe (tests/addon_build): wraps memory V8 did not
+// allocate through node-addon-api. Must not compile with the addons' flags.
+#include <napi.h>
+
+namespace {
+char external_bytes[64];
+}
+
+Napi::Value probe(Napi::Env env) { return Napi::ArrayBuffer::New(env, external_bytes, sizeof external_bytes); }
