@@ -90,6 +90,40 @@ TEST_F(Splat, Golden_MatchesQuads_LayoutPassStaged_640x480) {
   expect_splat_matches_quads(ParticlePath::kCpu, 640, 480, 3000, HostMemoryPath::kStaging);
 }
 
+TEST_F(Splat, Golden_AShedFrameMatchesQuads) {
+  // A governor's shed frame (half resolution, every second particle) takes
+  // the layout pass, which scales it; both paths draw it into the top-left.
+  constexpr std::uint32_t kW = 320;
+  constexpr std::uint32_t kH = 240;
+  const auto particles = scene(2000, kW, kH, 17);
+  const auto n = static_cast<std::uint32_t>(particles.size());
+  Rig splat = Rig::make(ParticlePath::kAuto, n, kW, kH, 2, RasterPath::kSplat);
+  Rig quads = Rig::make(ParticlePath::kAuto, n, kW, kH, 2, RasterPath::kQuads);
+  ASSERT_TRUE(splat.renderer && quads.renderer);
+  std::vector<Image> images;
+  for (Rig* r : {&splat, &quads}) {
+    r->fill(0, particles);
+    FrameInput in;
+    in.frame = 1;
+    in.compute_slot = r->slot_bytes[0];
+    in.particle_count = n;
+    in.resolution_scale = 0.5F;
+    in.draw_stride = 2;
+    auto t = r->renderer->submit(in);
+    ASSERT_TRUE(t.ok()) << t.error().what();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto info = r->renderer->wait_frame(t.value(), test::kWait);
+    ASSERT_TRUE(info.ok()) << info.error().what();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, test::kWait / 4) << "returned well inside its timeout";
+    EXPECT_FALSE(info.value().particles_on_gpu) << "a shed frame takes the layout pass";
+    EXPECT_EQ(info.value().splat, r == &splat);
+    auto img = image_from_result_zone(r->zones.result[0]);
+    ASSERT_TRUE(img.ok());
+    images.push_back(img.value());
+  }
+  expect_images_agree(images[0], images[1], kSplatTolerance, "shed");
+}
+
 TEST_F(Splat, Hostile_CountsMatchWhatWasInjectedOnBothInputs) {
   constexpr std::uint32_t kW = 320;
   constexpr std::uint32_t kH = 240;
