@@ -38,7 +38,11 @@ void main() {
         }
         const uint first = tile_offsets.offsets[tile];
         if (first == kNoRoom) continue;
-        tile_entries.entries[first + atomicAdd(tile_cursors.cursors[tile], 1u)] = i;
+        // The two runs are one source, so they find the same tiles; the
+        // bound keeps a tile's list inside its own range even if a compiler
+        // placed a quad one ulp apart in them.
+        const uint at = atomicAdd(tile_cursors.cursors[tile], 1u);
+        if (at < tile_counts.counts[tile]) tile_entries.entries[first + at] = i;
       }
     }
   }

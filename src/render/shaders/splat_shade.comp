@@ -132,7 +132,9 @@ void main() {
   const uint y = gl_GlobalInvocationID.y;
   // Written by earlier dispatches, so every invocation reads the same
   // values: control flow below stays uniform for its barriers.
-  const uint n = tile_counts.counts[tile];
+  // The entries the filling run wrote: both bounds agree unless a compiler
+  // placed a quad apart in the two runs, and then only written ones are read.
+  const uint n = min(tile_counts.counts[tile], tile_cursors.cursors[tile]);
   const uint start = tile_offsets.offsets[tile];
   vec4 color = unorm8(params.clear);
   if (start == kNoRoom) {
