@@ -220,6 +220,37 @@ TEST_F(Splat, Overflow_ATileWithoutRoomIsScannedAndCountedNeverLost) {
   expect_dense_agrees_with_quads(d.shrunk.first, d.quads.first);
 }
 
+TEST_F(Splat, Overflow_OneCrowdedTileCostsOnlyItself) {
+  constexpr std::uint32_t kW = 256;
+  constexpr std::uint32_t kH = 128;
+  std::vector<Particle> particles;
+  // One small circle in the middle of every tile but the crowded one...
+  for (std::uint32_t ty = 0; ty < kH / 16; ++ty) {
+    for (std::uint32_t tx = 0; tx < kW / 16; ++tx) {
+      if (tx == 5 && ty == 3) continue;
+      particles.push_back(test::circle(static_cast<float>(tx * 16 + 8), static_cast<float>(ty * 16 + 8), 2.0F,
+                                       rgba(static_cast<std::uint8_t>(tx * 16), static_cast<std::uint8_t>(ty * 32), 200, 220)));
+    }
+  }
+  // ... and 300 overlapping ones inside tile (5, 3), each a different colour.
+  for (std::uint32_t i = 0; i < 300; ++i) {
+    particles.push_back(test::circle(5 * 16 + 7.0F + static_cast<float>(i % 3), 3 * 16 + 7.0F + static_cast<float>(i % 2),
+                                     2.0F, rgba(static_cast<std::uint8_t>(i), static_cast<std::uint8_t>(255 - i), 90, 120)));
+  }
+  const auto n = static_cast<std::uint32_t>(particles.size());
+  // Room for the 127 lone circles, not for the crowded tile's 300.
+  Rig tight = Rig::make(ParticlePath::kGpu, n, kW, kH, 2, RasterPath::kSplat, 0, 200);
+  Rig roomy = Rig::make(ParticlePath::kGpu, n, kW, kH, 2, RasterPath::kSplat);
+  ASSERT_TRUE(tight.renderer && roomy.renderer);
+  tight.fill(0, particles);
+  roomy.fill(0, particles);
+  auto [scanned, scanned_info] = tight.render(0, n);
+  auto [listed, listed_info] = roomy.render(0, n);
+  EXPECT_EQ(scanned_info.splat_overflow_tiles, 1U) << "only the crowded tile is scanned";
+  EXPECT_EQ(listed_info.splat_overflow_tiles, 0U);
+  expect_images_agree(scanned, listed, 0, "crowded_tile");
+}
+
 TEST_F(Splat, Choice_TheRasterPathAndItsReason) {
   Rig quads = Rig::make(ParticlePath::kAuto, 64, 32, 32, 2, RasterPath::kQuads);
   Rig splat = Rig::make(ParticlePath::kAuto, 64, 32, 32, 2, RasterPath::kSplat);
