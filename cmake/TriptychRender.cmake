@@ -39,3 +39,9 @@ target_include_directories(triptych_render SYSTEM PRIVATE ${TRIPTYCH_STB_INCLUDE
 # (include/triptych/render/vulkan_renderer.hpp forward-declares its handles).
 target_link_libraries(triptych_render PRIVATE Vulkan::Headers ${CMAKE_DL_LIBS})
 target_compile_definitions(triptych_render PRIVATE VK_NO_PROTOTYPES)
+
+# The window presenter (src/render/window/): GLFW 3.3 (Debian libglfw3-dev) for
+# the window and its Vulkan surface. GLFW opens the Vulkan loader itself at
+# glfwInit, so the no-loader rule above still holds.
+pkg_check_modules(GLFW3 REQUIRED IMPORTED_TARGET glfw3)
+target_link_libraries(triptych_render PRIVATE PkgConfig::GLFW3)

@@ -86,6 +86,10 @@ struct VulkanOptions {
   bool validation = false;  // Khronos validation layer + debug messenger
   ValidationSink on_validation_message;  // called on any thread; default prints to stderr
   DeviceChoice device;
+  // Extensions a presenter needs (render/presenter.hpp: WindowSystem); create
+  // fails with kUnsupported naming the first one the instance or device lacks.
+  std::vector<std::string> instance_extensions;
+  std::vector<std::string> device_extensions;
 };
 
 // Lists the physical devices (the `info` command). Errors as VulkanRenderer::create.
@@ -126,7 +130,7 @@ struct PresentImage {
   std::uint64_t frame = 0;
 };
 
-// The window path (a later issue). Called on the render thread.
+// The window path (render/presenter.hpp). Called on the render thread.
 class Presenter {
  public:
   virtual ~Presenter() = default;
