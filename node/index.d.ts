@@ -32,6 +32,8 @@ export interface EngineOptions {
   workers?: number;
   /** auto (default): Vulkan, unless the only device is software; then the faster of the two after a warm-up. */
   renderer?: 'auto' | 'vulkan' | 'cpu';
+  /** Where frames are shown: a window (paced at hz), offscreen (readback only), or auto (a window when a display is there). Default 'offscreen'. */
+  present?: 'auto' | 'window' | 'offscreen';
   /** The deadline governor (default on): sheds render cost, then rate, to keep the deadline. */
   governor?: 'on' | 'off';
   /** Rebalance CPUs between compute and render from measured stage times (default off). */

@@ -22,6 +22,7 @@
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/pipeline/governor.hpp"
 #include "triptych/render/cpu_stage.hpp"
+#include "triptych/render/presenter.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
 #include "triptych/report/counters.hpp"
 #include "triptych/report/export.hpp"
@@ -60,6 +61,10 @@ struct Engine::Impl {
   std::unique_ptr<sched::Pool> render_pool;
   sched::AffinityPartitioner partitioner;
   std::unique_ptr<render::VulkanRenderer> vulkan;
+  // presenting.cpp: the window, when frames are shown in one (destroyed before `vulkan`).
+  std::optional<render::WindowSystem> window_system;
+  std::unique_ptr<render::WindowPresenter> window;
+  std::string present_choice;  // where frames are shown and why, for renderer_description()
   std::unique_ptr<render::CpuRenderStage> cpu;
   trace::FrameTraceTable* table = nullptr;
   tp_kernel_ctx* ctx = nullptr;      // where kernels read the frame context
@@ -152,6 +157,10 @@ struct Engine::Impl {
   [[nodiscard]] Result<void> build_arena(const ZoneMap& zone_map);
   [[nodiscard]] Result<void> build_pools();
   [[nodiscard]] Result<void> build_render_stage();
+  [[nodiscard]] Result<void> choose_present();
+  void add_window_extensions(render::VulkanRendererConfig& vc) const;
+  [[nodiscard]] Result<void> attach_window();
+  void pace_window();
   // Names this thread and pins it to `cpus`; a refused pin is fatal.
   void pin_this_thread(const sched::CpuSet& cpus, const char* name);
 

@@ -95,6 +95,8 @@ void Engine::Impl::render_loop() {
           break;
         }
       }
+      // In a window the presenter's clock says when to take the newest frame.
+      if (window != nullptr) pace_window();
       RenderInFlight& next = ring[(head + count) % kMaxFramesInFlight];
       const Take took = take_and_submit(compute_tb, ticket, count == 0, next);
       if (took == Take::kFailed) {

@@ -22,7 +22,6 @@
 
 #include "triptych/core/result.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
-#include "triptych/trace/frame_trace.hpp"
 
 namespace triptych::render {
 
@@ -74,8 +73,6 @@ struct WindowPresenterConfig {
   std::optional<PresentMode> mode;  // force one (it must be offered); default: MAILBOX, FIFO, IMMEDIATE
   bool capture = false;             // test mode: copy every presented image back to host memory
   bool visible = true;
-  // Stamps Stage::kPresented at present return, keyed by PresentImage::frame; null: not traced.
-  trace::FrameTraceTable* trace = nullptr;
   std::chrono::nanoseconds gpu_timeout = std::chrono::seconds(20);
 };
 
@@ -115,6 +112,11 @@ class WindowPresenter final : public Presenter {
   Result<void> present(const PresentImage& image) override;
   // Blocks until the blit of `ticket` (or of a later frame) has finished.
   void retire(std::uint64_t ticket) override;
+  // Sleeps until the pacer's wake-up for the next present. A render loop
+  // calls it before taking its newest frame, so that the wake-up budget
+  // (p99 + margin) covers render, submit and present; present() then does
+  // not sleep again. Without it present() sleeps itself. No allocation.
+  void wait_for_present_slot() noexcept;
 
   // The mode in use and why it was picked, in words for `info` and the report.
   [[nodiscard]] PresentMode mode() const noexcept;
@@ -126,6 +128,10 @@ class WindowPresenter final : public Presenter {
   [[nodiscard]] bool close_requested() const noexcept;
   // Handles window events; present() does it too. Call while no frame comes.
   void poll_events() noexcept;
+  // CLOCK_MONOTONIC ns at which the present of `frame` (PresentImage::frame)
+  // returned, for one of the last 8 frames given to present(); 0 otherwise
+  // (not shown, or too old). The engine stamps `presented` from it.
+  [[nodiscard]] std::int64_t presented_at(std::uint64_t frame) const noexcept;
   // Capture mode: the copy of `ticket`'s presented image, once its blit is
   // done. kInvalidArgument without capture; kOutOfRange when it was not
   // presented or has been overwritten by a later frame (3 are kept).

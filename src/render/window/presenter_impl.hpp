@@ -88,7 +88,13 @@ struct WindowPresenter::Impl {
   std::uint64_t last_ticket = window::kNoTicket;   // whose `blitted` value will come
   bool out_of_date = false;    // recreate before the next acquire
   bool close = false;
+  // The last frames' present returns, by PresentImage::frame (presented_at).
+  static constexpr std::size_t kPresentedRing = 8;
+  std::array<std::uint64_t, kPresentedRing> presented_frame{};
+  std::array<std::int64_t, kPresentedRing> presented_ns{};
   PresentPacer pacer;
+  bool woken = false;            // wait_for_present_slot ran for the coming present
+  std::int64_t work_start_ns = 0;  // when the coming present's work began (the pacer's wake-up)
   PresentStats stats;
 
   explicit Impl(WindowPresenterConfig config)
@@ -109,6 +115,7 @@ struct WindowPresenter::Impl {
 
   // window_presenter.cpp
   [[nodiscard]] Result<void> present(const PresentImage& image);
+  void wait_for_slot() noexcept;
   [[nodiscard]] Result<void> wait_blitted(std::uint64_t ticket);
   [[nodiscard]] Result<void> signal_skipped(const PresentImage& image);
   // One graphics-queue submission of `cb` (or none) waiting on `waits` and

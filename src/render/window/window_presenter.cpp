@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // One frame through the window presenter, on the render thread: wait for the
-// pacer's wake-up, handle window events, acquire a swapchain image (building
+// pacer's wake-up (here, or before the render in wait_for_present_slot), handle window events, acquire a swapchain image (building
 // the swapchain again when it is out of date), record and submit the blit from
 // the renderer's colour image (after its `rendered` timeline value) into it,
-// present, and stamp `presented` at present's return. retire() waits on the
+// present, and note when present returned (presented_at). retire() waits on the
 // presenter's own `blitted` timeline. No allocation on this path. Blocking;
 // the presenter's thread only. docs/presenter.md ("A frame", "Pacing").
 #include <time.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "render/window/presenter_impl.hpp"
-#include "triptych/trace/trace.hpp"
+#include "triptych/trace/clock.hpp"
 
 namespace triptych::render {
 
@@ -20,11 +20,8 @@ using vk::make;
 
 namespace {
 
-std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+// The trace clock (CLOCK_MONOTONIC), signed for deadline arithmetic.
+std::int64_t monotonic_ns() noexcept { return static_cast<std::int64_t>(trace::now_ns()); }
 
 void sleep_until_ns(std::int64_t when) noexcept {
   timespec ts{};
@@ -61,6 +58,11 @@ void on_key(GLFWwindow* window, int key, int /*scancode*/, int action, int /*mod
 }
 
 }  // namespace
+
+void WindowPresenter::Impl::wait_for_slot() noexcept {
+  sleep_until_ns(pacer.wake_ns(monotonic_ns()));
+  work_start_ns = monotonic_ns();
+}
 
 Result<void> WindowPresenter::Impl::wait_blitted(std::uint64_t ticket) {
   const std::uint64_t value = ticket + 1;
@@ -187,9 +189,9 @@ Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
   if (first_ticket == window::kNoTicket) first_ticket = image.ticket;
   last_ticket = image.ticket;
 
-  const std::int64_t wake = pacer.wake_ns(monotonic_ns());
-  sleep_until_ns(wake);
-  const std::int64_t work_start = monotonic_ns();
+  if (!woken) wait_for_slot();
+  woken = false;
+  const std::int64_t work_start = work_start_ns;
   glfwPollEvents();
   if (glfwWindowShouldClose(window) == GLFW_TRUE) close = true;
   if (out_of_date || swapchain == VK_NULL_HANDLE) {
@@ -238,7 +240,8 @@ Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
   } else if (pr < 0) {
     return vk::call_error("vkQueuePresentKHR", pr);
   }
-  if (cfg.trace != nullptr) TRIPTYCH_STAMP(*cfg.trace, image.frame, trace::Stage::kPresented);
+  presented_frame[stats.presented % kPresentedRing] = image.frame;
+  presented_ns[stats.presented % kPresentedRing] = presented;
   if (pacer.presented(work_start, presented)) ++stats.misses;
   ++stats.presented;
   stats.last_presented_ns = presented;
@@ -281,11 +284,23 @@ void WindowPresenter::retire(std::uint64_t ticket) {
   static_cast<void>(impl_->wait_blitted(ticket));
 }
 
+void WindowPresenter::wait_for_present_slot() noexcept {
+  impl_->wait_for_slot();
+  impl_->woken = true;
+}
+
 PresentMode WindowPresenter::mode() const noexcept { return impl_->chosen_mode; }
 const std::string& WindowPresenter::mode_why() const noexcept { return impl_->mode_why; }
 PresentStats WindowPresenter::stats() const noexcept { return impl_->stats; }
 const std::vector<PresentMode>& WindowPresenter::offered_modes() const noexcept { return impl_->offered; }
 bool WindowPresenter::close_requested() const noexcept { return impl_->close; }
+
+std::int64_t WindowPresenter::presented_at(std::uint64_t frame) const noexcept {
+  for (std::size_t i = 0; i < Impl::kPresentedRing; ++i) {
+    if (impl_->presented_ns[i] != 0 && impl_->presented_frame[i] == frame) return impl_->presented_ns[i];
+  }
+  return 0;
+}
 
 void WindowPresenter::poll_events() noexcept {
   glfwPollEvents();
