@@ -122,7 +122,7 @@ struct PresentExtent {
 struct PresentImage {
   VkImage_T* image = nullptr;
   std::uint32_t format = kPresentFormat;
-  PresentExtent extent{};
+  PresentExtent extent{};  // the part drawn, from the top-left: smaller for a frame a governor shed
   std::uint32_t layout = kPresentLayout;  // must be left in this layout
   VkSemaphore_T* rendered = nullptr;      // timeline semaphore
   std::uint64_t rendered_value = 0;
