@@ -55,7 +55,7 @@ async function runHelp() {
 
 Runs a scene: WASM compute on pinned workers -> Vulkan render -> present. With
 --present window (or auto and a display) the frames are shown in a window, paced
-at --hz by the presenter's clock (keys: Esc or Q ends the run); offscreen,
+at --hz (keys: Esc or Q ends the run); offscreen,
 "present" is the read-back result frame. The run ends with a per-stage summary.
 
 ${t.help}

@@ -160,7 +160,7 @@ struct Engine::Impl {
   [[nodiscard]] Result<void> choose_present();
   void add_window_extensions(render::VulkanRendererConfig& vc) const;
   [[nodiscard]] Result<void> attach_window();
-  void pace_window();
+  void stop_if_window_closed();
   // Names this thread and pins it to `cpus`; a refused pin is fatal.
   void pin_this_thread(const sched::CpuSet& cpus, const char* name);
 

@@ -5,9 +5,10 @@
 // hooking the presenter to the renderer after. The presenter is created on
 // the engine's creating thread and used only by the render thread after it
 // starts (thread start orders the two). Blocking; Engine::create, and
-// pace_window on the render thread.
+// stop_if_window_closed on the render thread.
 // docs/presenter.md ("In the engine").
 #include <climits>
+#include <cstdio>
 
 #include "pipeline/engine_impl.hpp"
 
@@ -46,7 +47,12 @@ Result<void> Engine::Impl::attach_window() {
   render::WindowPresenterConfig wc;
   wc.title = "triptych";
   wc.size = {cfg.width, cfg.height};
-  wc.hz = cfg.hz;
+  // One clock per run: the frame loop's absolute deadlines at --hz already
+  // pace every frame, and a second clock at the same rate but its own phase
+  // held each frame up to a period (p50 latency 9.8 ms against 2.7 ms
+  // measured, docs/presenter.md "In the engine"). The presenter's own pacer
+  // is for hosts that bring no clock.
+  wc.hz = 0;
   auto p = render::WindowPresenter::create(vulkan->handles(), wc);
   if (!p) {
     if (cfg.present == PresentTarget::kWindow) return p.error();
@@ -56,13 +62,16 @@ Result<void> Engine::Impl::attach_window() {
   window = std::move(p).value();
   vulkan->set_presenter(window.get());
   present_choice += "; " + window->mode_why();
+  if (cfg.hz > 0) {
+    char hz[64];
+    std::snprintf(hz, sizeof hz, "; frames paced by the frame loop at %g Hz", cfg.hz);
+    present_choice += hz;
+  }
   return {};
 }
 
-// Render thread: waits for the presenter's clock before the newest frame is
-// taken, and stops the run when the window was closed (Esc, Q, its close button).
-void Engine::Impl::pace_window() {
-  window->wait_for_present_slot();
+// Render thread: stops the run when the window was closed (Esc, Q, its close button).
+void Engine::Impl::stop_if_window_closed() {
   if (!window->close_requested() || stop_requested.load(std::memory_order_relaxed)) return;
   stop_requested.store(true, std::memory_order_relaxed);  // a flag: see its declaration
   (void)fetch_add_and_wake(consumed, 1, INT_MAX);         // a loop waiting for render re-checks

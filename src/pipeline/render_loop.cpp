@@ -95,8 +95,7 @@ void Engine::Impl::render_loop() {
           break;
         }
       }
-      // In a window the presenter's clock says when to take the newest frame.
-      if (window != nullptr) pace_window();
+      if (window != nullptr) stop_if_window_closed();  // Esc, Q or the close button
       RenderInFlight& next = ring[(head + count) % kMaxFramesInFlight];
       const Take took = take_and_submit(compute_tb, ticket, count == 0, next);
       if (took == Take::kFailed) {

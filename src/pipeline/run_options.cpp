@@ -145,7 +145,7 @@ constexpr RunOption kOptions[] = {
      "the CPU reference over a short warm-up), Vulkan, or the CPU reference",
      "", &get_renderer, &set_renderer},
     {"present", "present", OptionType::kChoice, kEveryHost, false, false, 0, 0, "auto|window|offscreen", "WHERE",
-     "where frames are shown: a window (Vulkan swapchain, paced at --hz by its own clock; keys: Esc or Q quits), "
+     "where frames are shown: a window (Vulkan swapchain, frames paced at --hz; keys: Esc or Q ends the run), "
      "offscreen (readback only), or auto (a window when a display is there, else offscreen, saying why)",
      "", &get_present, &set_present},
     {"governor", "governor", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",

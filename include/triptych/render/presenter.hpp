@@ -112,11 +112,6 @@ class WindowPresenter final : public Presenter {
   Result<void> present(const PresentImage& image) override;
   // Blocks until the blit of `ticket` (or of a later frame) has finished.
   void retire(std::uint64_t ticket) override;
-  // Sleeps until the pacer's wake-up for the next present. A render loop
-  // calls it before taking its newest frame, so that the wake-up budget
-  // (p99 + margin) covers render, submit and present; present() then does
-  // not sleep again. Without it present() sleeps itself. No allocation.
-  void wait_for_present_slot() noexcept;
 
   // The mode in use and why it was picked, in words for `info` and the report.
   [[nodiscard]] PresentMode mode() const noexcept;

@@ -23,17 +23,19 @@ class PresentPacer {
 
   // hz <= 0: unpaced (wake_ns is always "now").
   PresentPacer(double hz, std::int64_t margin_ns) noexcept
-      : period_ns_(hz > 0 ? static_cast<std::int64_t>(1e9 / hz + 0.5) : 0), margin_ns_(margin_ns) {}
+      : period_ns_(hz > 0 ? static_cast<std::int64_t>(1e9 / hz) : 0), margin_ns_(margin_ns) {}  // as FramePacer
 
   [[nodiscard]] bool paced() const noexcept { return period_ns_ > 0; }
   [[nodiscard]] std::int64_t period_ns() const noexcept { return period_ns_; }
   [[nodiscard]] std::int64_t deadline_ns() const noexcept { return deadline_ns_; }
 
   // When to start the next present's work (CLOCK_MONOTONIC ns). The first
-  // call sets the first deadline one period after `now_ns`.
+  // call wakes at once and sets the deadline grid's phase from `now_ns`, so
+  // frames that arrive at the same rate (the engine's frame loop paces at the
+  // same hz) land on their wake-ups instead of waiting most of a period.
   [[nodiscard]] std::int64_t wake_ns(std::int64_t now_ns) noexcept {
     if (!paced()) return now_ns;
-    if (deadline_ns_ == 0) deadline_ns_ = now_ns + period_ns_;
+    if (deadline_ns_ == 0) deadline_ns_ = now_ns + p99_work_ns() + margin_ns_;
     return deadline_ns_ - (p99_work_ns() + margin_ns_);
   }
 

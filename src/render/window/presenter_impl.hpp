@@ -93,8 +93,6 @@ struct WindowPresenter::Impl {
   std::array<std::uint64_t, kPresentedRing> presented_frame{};
   std::array<std::int64_t, kPresentedRing> presented_ns{};
   PresentPacer pacer;
-  bool woken = false;            // wait_for_present_slot ran for the coming present
-  std::int64_t work_start_ns = 0;  // when the coming present's work began (the pacer's wake-up)
   PresentStats stats;
 
   explicit Impl(WindowPresenterConfig config)
@@ -115,7 +113,6 @@ struct WindowPresenter::Impl {
 
   // window_presenter.cpp
   [[nodiscard]] Result<void> present(const PresentImage& image);
-  void wait_for_slot() noexcept;
   [[nodiscard]] Result<void> wait_blitted(std::uint64_t ticket);
   [[nodiscard]] Result<void> signal_skipped(const PresentImage& image);
   // One graphics-queue submission of `cb` (or none) waiting on `waits` and

@@ -6,6 +6,7 @@
 // per-slot command buffers and capture buffers, and teardown. Blocking; the
 // presenter's thread. docs/presenter.md ("Swapchain", "Failures").
 #include <algorithm>
+#include <cstdio>
 
 #include "render/window/presenter_impl.hpp"
 
@@ -102,7 +103,9 @@ Result<void> WindowPresenter::Impl::choose_mode() {
     if (m == VK_PRESENT_MODE_IMMEDIATE_KHR) offered.push_back(PresentMode::kImmediate);
   }
   const auto has = [&](PresentMode m) { return std::find(offered.begin(), offered.end(), m) != offered.end(); };
-  const std::string pacing = cfg.hz > 0 ? " with the CPU pacer at " + std::to_string(cfg.hz) + " Hz" : " unpaced";
+  char hz[32];
+  std::snprintf(hz, sizeof hz, "%g", cfg.hz);
+  const std::string pacing = cfg.hz > 0 ? std::string(" with the CPU pacer at ") + hz + " Hz" : " without its own pacer";
   if (cfg.mode) {
     if (!has(*cfg.mode)) {
       return make_error(Errc::kUnsupported, "present mode " + std::string(present_mode_name(*cfg.mode)) +

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // One frame through the window presenter, on the render thread: wait for the
-// pacer's wake-up (here, or before the render in wait_for_present_slot), handle window events, acquire a swapchain image (building
+// pacer's wake-up, handle window events, acquire a swapchain image (building
 // the swapchain again when it is out of date), record and submit the blit from
 // the renderer's colour image (after its `rendered` timeline value) into it,
 // present, and note when present returned (presented_at). retire() waits on the
@@ -58,11 +58,6 @@ void on_key(GLFWwindow* window, int key, int /*scancode*/, int action, int /*mod
 }
 
 }  // namespace
-
-void WindowPresenter::Impl::wait_for_slot() noexcept {
-  sleep_until_ns(pacer.wake_ns(monotonic_ns()));
-  work_start_ns = monotonic_ns();
-}
 
 Result<void> WindowPresenter::Impl::wait_blitted(std::uint64_t ticket) {
   const std::uint64_t value = ticket + 1;
@@ -189,9 +184,8 @@ Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
   if (first_ticket == window::kNoTicket) first_ticket = image.ticket;
   last_ticket = image.ticket;
 
-  if (!woken) wait_for_slot();
-  woken = false;
-  const std::int64_t work_start = work_start_ns;
+  sleep_until_ns(pacer.wake_ns(monotonic_ns()));
+  const std::int64_t work_start = monotonic_ns();
   glfwPollEvents();
   if (glfwWindowShouldClose(window) == GLFW_TRUE) close = true;
   if (out_of_date || swapchain == VK_NULL_HANDLE) {
@@ -282,11 +276,6 @@ void WindowPresenter::retire(std::uint64_t ticket) {
   if (impl_->first_ticket == window::kNoTicket || ticket < impl_->first_ticket || ticket > impl_->last_ticket) return;
   // A failed wait means the GPU hung or was lost: the renderer's own wait reports it.
   static_cast<void>(impl_->wait_blitted(ticket));
-}
-
-void WindowPresenter::wait_for_present_slot() noexcept {
-  impl_->wait_for_slot();
-  impl_->woken = true;
 }
 
 PresentMode WindowPresenter::mode() const noexcept { return impl_->chosen_mode; }
