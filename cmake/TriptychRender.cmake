@@ -18,7 +18,7 @@ file(MAKE_DIRECTORY ${_triptych_shader_out})
 set(_triptych_shader_incs)
 # The .glsl files are included by them (#include).
 set(_triptych_shader_includes ${_triptych_shader_src}/particle_rules.glsl ${_triptych_shader_src}/quad_corner.glsl)
-foreach(_shader IN ITEMS quad.vert sdf.frag particle.vert particle_count.comp)
+foreach(_shader IN ITEMS quad.vert sdf.frag particle.vert particle_count.comp hud.vert hud.frag)
   set(_out ${_triptych_shader_out}/${_shader}.spv.inc)
   add_custom_command(
     OUTPUT ${_out}
@@ -43,5 +43,8 @@ target_compile_definitions(triptych_render PRIVATE VK_NO_PROTOTYPES)
 # The window presenter (src/render/window/): GLFW 3.3 (Debian libglfw3-dev) for
 # the window and its Vulkan surface. GLFW opens the Vulkan loader itself at
 # glfwInit, so the no-loader rule above still holds.
+# The HUD: Dear ImGui's core (Debian libimgui-dev, a static library); its
+# draw lists are drawn by a pipeline of ours (docs/presenter.md, "The HUD").
 pkg_check_modules(GLFW3 REQUIRED IMPORTED_TARGET glfw3)
-target_link_libraries(triptych_render PRIVATE PkgConfig::GLFW3)
+pkg_check_modules(IMGUI REQUIRED IMPORTED_TARGET imgui)
+target_link_libraries(triptych_render PRIVATE PkgConfig::GLFW3 PkgConfig::IMGUI)

@@ -4,7 +4,7 @@
 // message fails the test. The presented image copied back against the
 // offscreen render of the same frame (±1), every present mode the surface
 // offers, pacing at 120 Hz, a resize through xdotool, an xwd screenshot of the
-// window, and the no-display fallback. Without a display the window cases
+// window, the HUD against its golden screenshot, and the no-display fallback. Without a display the window cases
 // skip and say so; ctest always gives them one. See docs/presenter.md.
 #include <gtest/gtest.h>
 
@@ -320,6 +320,70 @@ TEST_F(WindowPresenterTest, ResizeThroughXdotoolRecreatesTheSwapchain) {
   ASSERT_TRUE(shown.ok()) << shown.error().what();
   EXPECT_EQ(shown.value().extent.width, 200U);
   EXPECT_EQ(offscreen.width, kW);
+}
+
+// Fixed numbers, so the HUD's picture is the same on every run.
+HudStats fixed_hud_stats() {
+  HudStats s;
+  s.fps = 119.6;
+  s.frames = static_cast<std::uint32_t>(kHudFrameHistory);
+  for (std::size_t i = 0; i < kHudFrameHistory; ++i) {
+    s.frame_ms[i] = 8.0F + static_cast<float>(i % 24) * 0.25F + (i % 60 == 59 ? 10.0F : 0.0F);
+  }
+  s.compute_ms = 1.25F;
+  s.layout_ms = 0.5F;
+  s.render_ms = 3.75F;
+  s.present_ms = 0.8F;
+  s.budget_ms = 8.33F;
+  s.misses = 4;
+  s.dropped = 2;
+  const char shed[] = "0.50x resolution";
+  std::copy(std::begin(shed), std::end(shed), s.governor.begin());
+  return s;
+}
+
+TEST_F(WindowPresenterTest, HudIsComposedIntoThePresentedImageAndMatchesItsGolden) {
+  constexpr std::uint32_t kW = 320;
+  constexpr std::uint32_t kH = 240;
+  auto cfg = window("triptych-hud", kW, kH);
+  cfg.hud = true;
+  Shown s;
+  ASSERT_NO_FATAL_FAILURE(show(s, kW, kH, cfg));
+  EXPECT_TRUE(s.presenter->hud());
+  s.presenter->set_hud_stats(fixed_hud_stats());
+  const auto particles = test::random_particles(400, kW, kH, 21);
+  std::uint64_t ticket = 0;
+  const Image offscreen = render_frame(*s.renderer, s.zones, particles, 0, &ticket);
+  auto shown = s.presenter->captured(ticket);
+  ASSERT_TRUE(shown.ok()) << shown.error().what();
+  Image with_hud{kW, kH, shown.value().rgba};
+  // The HUD is a panel from the top-left corner about 262 pixels wide; right
+  // of it the scene is as rendered.
+  std::uint64_t hud_pixels = 0;
+  std::uint64_t changed_elsewhere = 0;
+  for (std::uint32_t y = 0; y < kH; ++y) {
+    for (std::uint32_t x = 0; x < kW; ++x) {
+      const std::uint8_t* a = with_hud.pixel(x, y);
+      const std::uint8_t* b = offscreen.pixel(x, y);
+      const bool differs = std::abs(int{a[0]} - int{b[0]}) > 1 || std::abs(int{a[1]} - int{b[1]}) > 1 ||
+                           std::abs(int{a[2]} - int{b[2]}) > 1;
+      if (!differs) continue;
+      if (x < 272) {
+        ++hud_pixels;
+      } else {
+        ++changed_elsewhere;
+      }
+    }
+  }
+  EXPECT_GT(hud_pixels, 10'000U) << "the HUD was drawn over the scene";
+  EXPECT_EQ(changed_elsewhere, 0U) << "outside its panel the scene is untouched";
+  test::expect_golden("hud_fixed_stats", with_hud);
+  // Off again (as the H key does): the presented image is the scene alone.
+  s.presenter->set_hud(false);
+  const Image plain = render_frame(*s.renderer, s.zones, particles, 1, &ticket);
+  auto shown_plain = s.presenter->captured(ticket);
+  ASSERT_TRUE(shown_plain.ok()) << shown_plain.error().what();
+  EXPECT_LE(max_delta(shown_plain.value().rgba, plain.rgba), 1U);
 }
 
 // Reads an XWD file of a 24/32-bit TrueColor window into RGB triples.

@@ -12,7 +12,9 @@
 // Design, invariants and failures: docs/presenter.md.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,6 +65,22 @@ struct BackendChoice {
 };
 [[nodiscard]] Result<BackendChoice> choose_backend(PresentBackend asked);
 
+// What the HUD shows (Dear ImGui, drawn into the swapchain image after the
+// scene). Plain numbers, set by the presenter's thread before a present.
+inline constexpr std::size_t kHudFrameHistory = 240;
+struct HudStats {
+  double fps = 0;
+  // Frame times (ms) of the last frames, oldest first; `frames` of them are set.
+  std::array<float, kHudFrameHistory> frame_ms{};
+  std::uint32_t frames = 0;
+  // Per-stage time of the newest frame (ms): compute, layout, render, present.
+  float compute_ms = 0, layout_ms = 0, render_ms = 0, present_ms = 0;
+  float budget_ms = 0;  // the frame period the bars are drawn against; 0: 16.67
+  std::uint64_t misses = 0;   // frames late against their deadline
+  std::uint64_t dropped = 0;  // frames never shown
+  std::array<char, 96> governor{};  // what the deadline governor sheds, as text ("" = nothing)
+};
+
 struct WindowPresenterConfig {
   std::string title = "triptych";
   PresentExtent size{};  // the window's first size (required); a rendered image of another size is scaled
@@ -73,6 +91,7 @@ struct WindowPresenterConfig {
   std::optional<PresentMode> mode;  // force one (it must be offered); default: MAILBOX, FIFO, IMMEDIATE
   bool capture = false;             // test mode: copy every presented image back to host memory
   bool visible = true;
+  bool hud = false;  // draw the HUD (H toggles it)
   std::chrono::nanoseconds gpu_timeout = std::chrono::seconds(20);
 };
 
@@ -127,6 +146,11 @@ class WindowPresenter final : public Presenter {
   // returned, for one of the last 8 frames given to present(); 0 otherwise
   // (not shown, or too old). The engine stamps `presented` from it.
   [[nodiscard]] std::int64_t presented_at(std::uint64_t frame) const noexcept;
+  // The HUD: on or off (the H key toggles it too), and the numbers it shows
+  // from the next present on. No allocation.
+  void set_hud(bool on) noexcept;
+  [[nodiscard]] bool hud() const noexcept;
+  void set_hud_stats(const HudStats& stats) noexcept;
   // Capture mode: the copy of `ticket`'s presented image, once its blit is
   // done. kInvalidArgument without capture; kOutOfRange when it was not
   // presented or has been overwritten by a later frame (3 are kept).

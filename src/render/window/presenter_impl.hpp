@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,12 +41,42 @@ namespace window {
   X(vkAcquireNextImageKHR)             \
   X(vkQueuePresentKHR)                 \
   X(vkQueueWaitIdle)                   \
-  X(vkCmdBlitImage)
+  X(vkCmdBlitImage)                    \
+  X(vkCreateSampler)                   \
+  X(vkDestroySampler)                  \
+  X(vkCmdBindIndexBuffer)              \
+  X(vkCmdDrawIndexed)                  \
+  X(vkCmdSetViewport)                  \
+  X(vkCmdSetScissor)                   \
+  X(vkCmdCopyBufferToImage)
 
 struct Fns : vk::InstanceFns, vk::DeviceFns {
   TRIPTYCH_PRESENT_INSTANCE_FNS(TRIPTYCH_VK_DECLARE)
   TRIPTYCH_PRESENT_DEVICE_FNS(TRIPTYCH_VK_DECLARE)
 };
+
+// The first memory type in `bits` with every `want` flag, or ~0U.
+[[nodiscard]] std::uint32_t memory_type(const Fns& fn, VkPhysicalDevice physical, std::uint32_t bits,
+                                        VkMemoryPropertyFlags want);
+
+class Hud;  // hud.hpp
+
+// A host-visible, coherent, mapped buffer that only grows.
+struct HostBuffer {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  void* mapped = nullptr;
+  VkDeviceSize capacity = 0;
+};
+// Makes `b` hold at least `bytes` (a new buffer of `bytes` when it is smaller;
+// its old contents are gone). kUnsupported without host-visible memory.
+[[nodiscard]] Result<void> grow(const Fns& fn, const VulkanHandles& vk, HostBuffer& b, VkDeviceSize bytes,
+                                VkBufferUsageFlags usage);
+void release(const Fns& fn, VkDevice device, HostBuffer& b) noexcept;
+
+// A layout transition of a whole single-level colour image, no queue transfer.
+[[nodiscard]] VkImageMemoryBarrier image_barrier(VkImage image, VkAccessFlags from_access, VkAccessFlags to_access,
+                                                 VkImageLayout from, VkImageLayout to);
 
 inline constexpr std::uint64_t kNoTicket = ~std::uint64_t{0};
 // Frames the presenter may have in flight: each has its acquire semaphore,
@@ -55,9 +86,7 @@ inline constexpr std::uint32_t kPresentSlots = 3;
 struct PresentSlot {
   VkSemaphore acquired = VK_NULL_HANDLE;  // binary: the swapchain image is ours
   VkCommandBuffer cb = VK_NULL_HANDLE;    // the blit (and capture copy)
-  VkBuffer capture = VK_NULL_HANDLE;      // capture mode: host-visible copy of the presented image
-  VkDeviceMemory capture_memory = VK_NULL_HANDLE;
-  void* capture_mapped = nullptr;
+  HostBuffer capture;                     // capture mode: host copy of the presented image
   PresentExtent capture_extent{};
   std::uint64_t ticket = kNoTicket;  // the last ticket blitted through this slot
   bool captured = false;             // that ticket's image was copied into `capture`
@@ -92,6 +121,9 @@ struct WindowPresenter::Impl {
   static constexpr std::size_t kPresentedRing = 8;
   std::array<std::uint64_t, kPresentedRing> presented_frame{};
   std::array<std::int64_t, kPresentedRing> presented_ns{};
+  std::unique_ptr<window::Hud> hud;  // made at create; drawn while hud_on
+  bool hud_on = false;
+  HudStats hud_stats{};
   PresentPacer pacer;
   PresentStats stats;
 
@@ -109,7 +141,6 @@ struct WindowPresenter::Impl {
   [[nodiscard]] Result<void> create_swapchain();
   [[nodiscard]] Result<void> create_frame_resources();
   [[nodiscard]] Result<void> create_capture(window::PresentSlot& slot, PresentExtent size);
-  [[nodiscard]] std::uint32_t memory_type(std::uint32_t bits, VkMemoryPropertyFlags want) const;
 
   // window_presenter.cpp
   [[nodiscard]] Result<void> present(const PresentImage& image);
@@ -123,7 +154,8 @@ struct WindowPresenter::Impl {
   };
   [[nodiscard]] Result<void> submit(const VkCommandBuffer* cb, std::span<const SemaphoreValue> waits,
                                     std::span<const SemaphoreValue> signals);
-  [[nodiscard]] Result<void> record_blit(window::PresentSlot& slot, const PresentImage& image, std::uint32_t index);
+  [[nodiscard]] Result<void> record_blit(window::PresentSlot& slot, std::uint32_t slot_index, const PresentImage& image,
+                                         std::uint32_t index);
 };
 
 }  // namespace triptych::render

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "render/window/hud.hpp"
 #include "render/window/presenter_impl.hpp"
 
 namespace triptych::render {
@@ -16,7 +17,8 @@ using vk::make;
 
 namespace {
 
-constexpr VkImageUsageFlags kBaseUsage = VK_IMAGE_USAGE_TRANSFER_DST_BIT;
+// Blitted into, and drawn on by the HUD.
+constexpr VkImageUsageFlags kBaseUsage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
 
 }  // namespace
 
@@ -141,12 +143,14 @@ Result<void> WindowPresenter::Impl::create_swapchain() {
   const VkImageUsageFlags usage =
       kBaseUsage | (cfg.capture ? VkImageUsageFlags{VK_IMAGE_USAGE_TRANSFER_SRC_BIT} : VkImageUsageFlags{0});
   if ((caps.supportedUsageFlags & usage) != usage) {
-    return make_error(Errc::kUnsupported, "the swapchain images cannot be blitted into (or, capturing, copied from)");
+    return make_error(Errc::kUnsupported,
+                      "the swapchain images cannot be blitted into and drawn on (or, capturing, copied from)");
   }
   if (swapchain != VK_NULL_HANDLE) {
     // Nothing of ours may still use the old images or semaphores.
     TRIPTYCH_VK_TRY(fn.vkQueueWaitIdle(vk.graphics_queue));
   }
+  if (hud) hud->destroy_targets();
   for (VkSemaphore s : ready) fn.vkDestroySemaphore(vk.device, s, nullptr);
   ready.clear();
   images.clear();
@@ -193,46 +197,53 @@ Result<void> WindowPresenter::Impl::create_swapchain() {
   for (VkSemaphore& s : ready) TRIPTYCH_VK_TRY(fn.vkCreateSemaphore(vk.device, &sci, nullptr, &s));
   stats.swapchain_extent = extent;
   stats.swapchain_images = n;
+  if (hud) return hud->set_targets(images, extent, format.format);
   return {};
 }
 
-std::uint32_t WindowPresenter::Impl::memory_type(std::uint32_t bits, VkMemoryPropertyFlags want) const {
+std::uint32_t window::memory_type(const Fns& fn, VkPhysicalDevice physical, std::uint32_t bits,
+                                  VkMemoryPropertyFlags want) {
   VkPhysicalDeviceMemoryProperties props{};
-  fn.vkGetPhysicalDeviceMemoryProperties(vk.physical_device, &props);
+  fn.vkGetPhysicalDeviceMemoryProperties(physical, &props);
   for (std::uint32_t i = 0; i < props.memoryTypeCount; ++i) {
     if ((bits & (1U << i)) != 0 && (props.memoryTypes[i].propertyFlags & want) == want) return i;
   }
   return ~0U;
 }
 
-Result<void> WindowPresenter::Impl::create_capture(window::PresentSlot& slot, PresentExtent size) {
-  if (slot.capture != VK_NULL_HANDLE && slot.capture_extent.width == size.width &&
-      slot.capture_extent.height == size.height) {
-    return {};
-  }
-  if (slot.capture != VK_NULL_HANDLE) fn.vkDestroyBuffer(vk.device, slot.capture, nullptr);
-  if (slot.capture_memory != VK_NULL_HANDLE) fn.vkFreeMemory(vk.device, slot.capture_memory, nullptr);
-  slot.capture = VK_NULL_HANDLE;
-  slot.capture_memory = VK_NULL_HANDLE;
-  slot.capture_mapped = nullptr;
+Result<void> window::grow(const Fns& fn, const VulkanHandles& vk, HostBuffer& b, VkDeviceSize bytes,
+                          VkBufferUsageFlags usage) {
+  if (bytes <= b.capacity) return {};
+  release(fn, vk.device, b);
   auto bci = make<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
-  bci.size = VkDeviceSize{size.width} * size.height * 4;
-  bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  bci.size = bytes;
+  bci.usage = usage;
   bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-  TRIPTYCH_VK_TRY(fn.vkCreateBuffer(vk.device, &bci, nullptr, &slot.capture));
+  TRIPTYCH_VK_TRY(fn.vkCreateBuffer(vk.device, &bci, nullptr, &b.buffer));
   VkMemoryRequirements req{};
-  fn.vkGetBufferMemoryRequirements(vk.device, slot.capture, &req);
-  const std::uint32_t type =
-      memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-  if (type == ~0U) return make_error(Errc::kUnsupported, "no host-visible coherent memory for the capture copy");
+  fn.vkGetBufferMemoryRequirements(vk.device, b.buffer, &req);
+  const std::uint32_t type = memory_type(fn, vk.physical_device, req.memoryTypeBits,
+                                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+  if (type == ~0U) return make_error(Errc::kUnsupported, "no host-visible coherent memory for the presenter's buffers");
   auto mai = make<VkMemoryAllocateInfo>(VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO);
   mai.allocationSize = req.size;
   mai.memoryTypeIndex = type;
-  TRIPTYCH_VK_TRY(fn.vkAllocateMemory(vk.device, &mai, nullptr, &slot.capture_memory));
-  TRIPTYCH_VK_TRY(fn.vkBindBufferMemory(vk.device, slot.capture, slot.capture_memory, 0));
-  TRIPTYCH_VK_TRY(fn.vkMapMemory(vk.device, slot.capture_memory, 0, VK_WHOLE_SIZE, 0, &slot.capture_mapped));
-  slot.capture_extent = size;
+  TRIPTYCH_VK_TRY(fn.vkAllocateMemory(vk.device, &mai, nullptr, &b.memory));
+  TRIPTYCH_VK_TRY(fn.vkBindBufferMemory(vk.device, b.buffer, b.memory, 0));
+  TRIPTYCH_VK_TRY(fn.vkMapMemory(vk.device, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped));
+  b.capacity = bytes;
   return {};
+}
+
+void window::release(const Fns& fn, VkDevice device, HostBuffer& b) noexcept {
+  if (b.buffer != VK_NULL_HANDLE) fn.vkDestroyBuffer(device, b.buffer, nullptr);
+  if (b.memory != VK_NULL_HANDLE) fn.vkFreeMemory(device, b.memory, nullptr);  // unmaps it
+  b = {};
+}
+
+Result<void> WindowPresenter::Impl::create_capture(window::PresentSlot& slot, PresentExtent size) {
+  slot.capture_extent = size;
+  return window::grow(fn, vk, slot.capture, VkDeviceSize{size.width} * size.height * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
 }
 
 Result<void> WindowPresenter::Impl::create_frame_resources() {
@@ -260,9 +271,9 @@ WindowPresenter::Impl::~Impl() {
   if (vk.device != nullptr && fn.vkQueueWaitIdle != nullptr) {
     // Our blits and presents (and the renderer's work before them) finish before anything goes.
     static_cast<void>(fn.vkQueueWaitIdle(vk.graphics_queue));
+    hud.reset();  // its views of the swapchain's images go before the swapchain
     for (window::PresentSlot& s : slots) {
-      if (s.capture != VK_NULL_HANDLE) fn.vkDestroyBuffer(vk.device, s.capture, nullptr);
-      if (s.capture_memory != VK_NULL_HANDLE) fn.vkFreeMemory(vk.device, s.capture_memory, nullptr);
+      window::release(fn, vk.device, s.capture);
       if (s.acquired != VK_NULL_HANDLE) fn.vkDestroySemaphore(vk.device, s.acquired, nullptr);
     }
     for (VkSemaphore s : ready) fn.vkDestroySemaphore(vk.device, s, nullptr);

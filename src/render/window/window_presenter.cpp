@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "render/window/hud.hpp"
 #include "render/window/presenter_impl.hpp"
 #include "triptych/trace/clock.hpp"
 
@@ -31,8 +32,24 @@ void sleep_until_ns(std::int64_t when) noexcept {
   }
 }
 
-VkImageMemoryBarrier image_barrier(VkImage image, VkAccessFlags from_access, VkAccessFlags to_access,
-                                   VkImageLayout from, VkImageLayout to) {
+// A new window size: build the swapchain again before the next frame, even
+// where the driver would still call the old one optimal.
+void on_framebuffer_size(GLFWwindow* window, int /*width*/, int /*height*/) {
+  auto* impl = static_cast<WindowPresenter::Impl*>(glfwGetWindowUserPointer(window));
+  if (impl != nullptr) impl->out_of_date = true;
+}
+
+void on_key(GLFWwindow* window, int key, int /*scancode*/, int action, int /*mods*/) {
+  if (action != GLFW_PRESS) return;
+  if (key == GLFW_KEY_ESCAPE || key == GLFW_KEY_Q) glfwSetWindowShouldClose(window, GLFW_TRUE);
+  auto* impl = static_cast<WindowPresenter::Impl*>(glfwGetWindowUserPointer(window));
+  if (key == GLFW_KEY_H && impl != nullptr) impl->hud_on = !impl->hud_on;
+}
+
+}  // namespace
+
+VkImageMemoryBarrier window::image_barrier(VkImage image, VkAccessFlags from_access, VkAccessFlags to_access,
+                                           VkImageLayout from, VkImageLayout to) {
   auto b = make<VkImageMemoryBarrier>(VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER);
   b.srcAccessMask = from_access;
   b.dstAccessMask = to_access;
@@ -44,20 +61,6 @@ VkImageMemoryBarrier image_barrier(VkImage image, VkAccessFlags from_access, VkA
   b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
   return b;
 }
-
-// A new window size: build the swapchain again before the next frame, even
-// where the driver would still call the old one optimal.
-void on_framebuffer_size(GLFWwindow* window, int /*width*/, int /*height*/) {
-  auto* impl = static_cast<WindowPresenter::Impl*>(glfwGetWindowUserPointer(window));
-  if (impl != nullptr) impl->out_of_date = true;
-}
-
-void on_key(GLFWwindow* window, int key, int /*scancode*/, int action, int /*mods*/) {
-  if (action != GLFW_PRESS) return;
-  if (key == GLFW_KEY_ESCAPE || key == GLFW_KEY_Q) glfwSetWindowShouldClose(window, GLFW_TRUE);
-}
-
-}  // namespace
 
 Result<void> WindowPresenter::Impl::wait_blitted(std::uint64_t ticket) {
   const std::uint64_t value = ticket + 1;
@@ -118,15 +121,15 @@ Result<void> WindowPresenter::Impl::signal_skipped(const PresentImage& image) {
   return {};
 }
 
-Result<void> WindowPresenter::Impl::record_blit(window::PresentSlot& slot, const PresentImage& image,
-                                               std::uint32_t index) {
+Result<void> WindowPresenter::Impl::record_blit(window::PresentSlot& slot, std::uint32_t slot_index,
+                                               const PresentImage& image, std::uint32_t index) {
   const VkCommandBuffer cb = slot.cb;
   const VkImage target = images[index];
   auto begin = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(cb, 0));
   TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(cb, &begin));
-  const auto to_dst = image_barrier(target, 0, VK_ACCESS_TRANSFER_WRITE_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+  const auto to_dst = window::image_barrier(target, 0, VK_ACCESS_TRANSFER_WRITE_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
                                     VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL);
   fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
                           nullptr, 1, &to_dst);
@@ -140,40 +143,47 @@ Result<void> WindowPresenter::Impl::record_blit(window::PresentSlot& slot, const
                     VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region, same_size ? VK_FILTER_NEAREST : VK_FILTER_LINEAR);
   VkImageLayout layout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
   VkAccessFlags access = VK_ACCESS_TRANSFER_WRITE_BIT;
+  VkPipelineStageFlags stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
+  if (hud_on) {  // composed into the same image, after the scene
+    if (auto r = hud->record(cb, slot_index, index, hud_stats); !r) return r;
+    layout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL;
+    access = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+    stage = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+  }
   slot.captured = false;
   if (cfg.capture) {
     if (auto r = create_capture(slot, extent); !r) return r;
-    const auto to_src = image_barrier(target, access, VK_ACCESS_TRANSFER_READ_BIT, layout,
+    const auto to_src = window::image_barrier(target, access, VK_ACCESS_TRANSFER_READ_BIT, layout,
                                       VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
-    fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
-                            nullptr, 1, &to_src);
+    fn.vkCmdPipelineBarrier(cb, stage, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &to_src);
     VkBufferImageCopy copy{};
     copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
     copy.imageExtent = {extent.width, extent.height, 1};
-    fn.vkCmdCopyImageToBuffer(cb, target, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, slot.capture, 1, &copy);
+    fn.vkCmdCopyImageToBuffer(cb, target, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, slot.capture.buffer, 1, &copy);
     auto host = make<VkBufferMemoryBarrier>(VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER);
     host.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
     host.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
     host.srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
     host.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-    host.buffer = slot.capture;
+    host.buffer = slot.capture.buffer;
     host.size = VK_WHOLE_SIZE;
     fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 0, nullptr, 1, &host,
                             0, nullptr);
     layout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
     access = VK_ACCESS_TRANSFER_READ_BIT;
+    stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
     slot.captured = true;
   }
   // The present engine's reads need no access mask (the semaphore orders them).
-  const auto to_present = image_barrier(target, access, 0, layout, VK_IMAGE_LAYOUT_PRESENT_SRC_KHR);
-  fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0, nullptr, 0,
-                          nullptr, 1, &to_present);
+  const auto to_present = window::image_barrier(target, access, 0, layout, VK_IMAGE_LAYOUT_PRESENT_SRC_KHR);
+  fn.vkCmdPipelineBarrier(cb, stage, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0, nullptr, 0, nullptr, 1, &to_present);
   TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(cb));
   return {};
 }
 
 Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
-  window::PresentSlot& slot = slots[presents % window::kPresentSlots];
+  const auto slot_index = static_cast<std::uint32_t>(presents % window::kPresentSlots);
+  window::PresentSlot& slot = slots[slot_index];
   ++presents;
   // The slot's semaphore and command buffer are free once its last blit is done.
   if (slot.ticket != window::kNoTicket) {
@@ -216,7 +226,7 @@ Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
   if (r < 0) return vk::call_error("vkAcquireNextImageKHR", r);
   if (r == VK_SUBOPTIMAL_KHR) out_of_date = true;  // still presentable: show it, rebuild after
 
-  if (auto rec = record_blit(slot, image, index); !rec) return rec;
+  if (auto rec = record_blit(slot, slot_index, image, index); !rec) return rec;
   const std::array<SemaphoreValue, 2> waits{{{slot.acquired, 0}, {image.rendered, image.rendered_value}}};
   const std::array<SemaphoreValue, 2> signals{{{ready[index], 0}, {blitted, image.ticket + 1}}};
   if (auto sr = submit(&slot.cb, waits, signals); !sr) return sr;
@@ -264,6 +274,10 @@ Result<std::unique_ptr<WindowPresenter>> WindowPresenter::create(const VulkanHan
   glfwSetFramebufferSizeCallback(impl->window, on_framebuffer_size);
   if (auto r = impl->choose_mode(); !r) return r.error();
   if (auto r = impl->create_frame_resources(); !r) return r.error();
+  auto hud = window::Hud::create(impl->fn, impl->vk, impl->format.format);
+  if (!hud) return hud.error();
+  impl->hud = std::move(hud).value();
+  impl->hud_on = impl->cfg.hud;
   if (auto r = impl->create_swapchain(); !r) return r.error();
   return std::unique_ptr<WindowPresenter>(new WindowPresenter(std::move(impl)));
 }
@@ -283,6 +297,10 @@ const std::string& WindowPresenter::mode_why() const noexcept { return impl_->mo
 PresentStats WindowPresenter::stats() const noexcept { return impl_->stats; }
 const std::vector<PresentMode>& WindowPresenter::offered_modes() const noexcept { return impl_->offered; }
 bool WindowPresenter::close_requested() const noexcept { return impl_->close; }
+
+void WindowPresenter::set_hud(bool on) noexcept { impl_->hud_on = on; }
+bool WindowPresenter::hud() const noexcept { return impl_->hud_on; }
+void WindowPresenter::set_hud_stats(const HudStats& stats) noexcept { impl_->hud_stats = stats; }
 
 std::int64_t WindowPresenter::presented_at(std::uint64_t frame) const noexcept {
   for (std::size_t i = 0; i < Impl::kPresentedRing; ++i) {
@@ -307,7 +325,7 @@ Result<CapturedImage> WindowPresenter::captured(std::uint64_t ticket) {
     out.extent = s.capture_extent;
     const std::size_t bytes = std::size_t{out.extent.width} * out.extent.height * 4;
     out.rgba.resize(bytes);
-    std::memcpy(out.rgba.data(), s.capture_mapped, bytes);
+    std::memcpy(out.rgba.data(), s.capture.mapped, bytes);
     if (impl_->format.format == VK_FORMAT_B8G8R8A8_UNORM) {
       for (std::size_t i = 0; i < bytes; i += 4) std::swap(out.rgba[i], out.rgba[i + 2]);
     }
