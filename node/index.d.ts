@@ -34,6 +34,8 @@ export interface EngineOptions {
   renderer?: 'auto' | 'vulkan' | 'cpu';
   /** Where frames are shown: a window (paced at hz), offscreen (readback only), or auto (a window when a display is there). Default 'offscreen'. */
   present?: 'auto' | 'window' | 'offscreen';
+  /** In a window, the HUD (fps, frame times, stage bars, misses, drops, governor; key H toggles it). Default 'on'. */
+  hud?: 'on' | 'off';
   /** The deadline governor (default on): sheds render cost, then rate, to keep the deadline. */
   governor?: 'on' | 'off';
   /** Rebalance CPUs between compute and render from measured stage times (default off). */

@@ -65,6 +65,12 @@ struct Engine::Impl {
   std::optional<render::WindowSystem> window_system;
   std::unique_ptr<render::WindowPresenter> window;
   std::string present_choice;  // where frames are shown and why, for renderer_description()
+  // The HUD's numbers (render thread; presenting.cpp, feed_hud).
+  render::HudStats hud_stats;
+  std::array<float, render::kHudFrameHistory> hud_intervals{};  // ring of present intervals (ms)
+  std::uint64_t hud_count = 0;                                  // intervals recorded
+  std::uint64_t hud_last_presented = 0;
+  std::uint32_t hud_level = ~0U;  // the governor level hud_stats.governor describes
   std::unique_ptr<render::CpuRenderStage> cpu;
   trace::FrameTraceTable* table = nullptr;
   tp_kernel_ctx* ctx = nullptr;      // where kernels read the frame context
@@ -161,6 +167,7 @@ struct Engine::Impl {
   void add_window_extensions(render::VulkanRendererConfig& vc) const;
   [[nodiscard]] Result<void> attach_window();
   void stop_if_window_closed();
+  void feed_hud(std::uint64_t frame, const render::FrameInfo& info);
   // Names this thread and pins it to `cpus`; a refused pin is fatal.
   void pin_this_thread(const sched::CpuSet& cpus, const char* name);
 

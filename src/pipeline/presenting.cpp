@@ -7,6 +7,7 @@
 // starts (thread start orders the two). Blocking; Engine::create, and
 // stop_if_window_closed on the render thread.
 // docs/presenter.md ("In the engine").
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 
@@ -47,6 +48,7 @@ Result<void> Engine::Impl::attach_window() {
   render::WindowPresenterConfig wc;
   wc.title = "triptych";
   wc.size = {cfg.width, cfg.height};
+  wc.hud = cfg.hud;
   // One clock per run: the frame loop's absolute deadlines at --hz already
   // pace every frame, and a second clock at the same rate but its own phase
   // held each frame up to a period (p50 latency 9.8 ms against 2.7 ms
@@ -75,6 +77,51 @@ void Engine::Impl::stop_if_window_closed() {
   if (!window->close_requested() || stop_requested.load(std::memory_order_relaxed)) return;
   stop_requested.store(true, std::memory_order_relaxed);  // a flag: see its declaration
   (void)fetch_add_and_wake(consumed, 1, INT_MAX);         // a loop waiting for render re-checks
+}
+
+// Render thread, after `frame` was presented: its numbers to the HUD. No
+// allocation but when the governor changes level (its text is made again).
+void Engine::Impl::feed_hud(std::uint64_t frame, const render::FrameInfo& info) {
+  trace::FrameSnapshot snap;
+  if (table->try_read(frame, snap) != trace::ReadStatus::kOk) return;
+  const auto ms = [](std::uint64_t from, std::uint64_t to) {
+    return to > from ? static_cast<float>(static_cast<double>(to - from) / 1e6) : 0.0F;
+  };
+  render::HudStats& h = hud_stats;
+  const std::uint64_t shown = snap.at(trace::Stage::kPresented);
+  if (hud_last_presented != 0 && shown > hud_last_presented) {
+    hud_intervals[hud_count % render::kHudFrameHistory] = ms(hud_last_presented, shown);
+    ++hud_count;
+  }
+  hud_last_presented = shown;
+  const std::size_t n = std::min<std::uint64_t>(hud_count, render::kHudFrameHistory);
+  for (std::size_t i = 0; i < n; ++i) {  // oldest first
+    h.frame_ms[i] = hud_intervals[(hud_count - n + i) % render::kHudFrameHistory];
+  }
+  h.frames = static_cast<std::uint32_t>(n);
+  // fps over the newest 60 intervals: the strip shows the longer history.
+  const std::size_t recent = std::min<std::size_t>(n, 60);
+  double sum = 0;
+  for (std::size_t i = n - recent; i < n; ++i) sum += h.frame_ms[i];
+  h.fps = sum > 0 ? 1000.0 * static_cast<double>(recent) / sum : 0.0;
+  h.compute_ms = ms(snap.at(trace::Stage::kComputeStart), snap.at(trace::Stage::kComputeEnd));
+  const float layout_ms = info.layout_end_ns > info.render_start_ns
+                           ? static_cast<float>(static_cast<double>(info.layout_end_ns - info.render_start_ns) / 1e6)
+                           : 0.0F;
+  h.layout_ms = layout_ms;
+  h.render_ms = std::max(0.0F, ms(snap.at(trace::Stage::kRenderStart), snap.at(trace::Stage::kRenderEnd)) - layout_ms);
+  h.present_ms = ms(snap.at(trace::Stage::kRenderEnd), shown);
+  h.budget_ms = static_cast<float>(static_cast<double>(period_ns) / 1e6);
+  h.misses = late.load(std::memory_order_relaxed);
+  h.dropped = dropped.load(std::memory_order_relaxed);
+  const std::uint32_t level = governor ? governor_level.load(std::memory_order_relaxed) : 0;
+  if (level != hud_level) {
+    hud_level = level;
+    const std::string text = level == 0 ? "" : describe_level(level);
+    h.governor.fill('\0');
+    std::copy_n(text.begin(), std::min(text.size(), h.governor.size() - 1), h.governor.begin());
+  }
+  window->set_hud_stats(h);
 }
 
 }  // namespace triptych::pipeline

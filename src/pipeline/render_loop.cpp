@@ -200,6 +200,7 @@ bool Engine::Impl::finish(const RenderInFlight& f) {
   const std::uint64_t render_ns = trace::now_ns() - f.taken_ns;
   if (choosing_renderer) note_warmup(render_ns);
   if (!present(f.frame, f.result_zone)) return false;
+  if (window != nullptr) feed_hud(f.frame, info.value());
   govern(f.frame, render_ns);
   adapt_plan(f.frame, render_ns);
   return true;

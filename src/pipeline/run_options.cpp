@@ -89,6 +89,8 @@ void set_present(RunConfig& c, const OptionValue& v) {
   const std::string& s = std::get<std::string>(v);
   c.engine.present = s == "window" ? PresentTarget::kWindow : s == "auto" ? PresentTarget::kAuto : PresentTarget::kOffscreen;
 }
+OptionValue get_hud(const RunConfig& c) { return std::string(c.engine.hud ? "on" : "off"); }
+void set_hud(RunConfig& c, const OptionValue& v) { c.engine.hud = std::get<std::string>(v) == "on"; }
 OptionValue get_governor(const RunConfig& c) { return std::string(c.engine.governor ? "on" : "off"); }
 void set_governor(RunConfig& c, const OptionValue& v) { c.engine.governor = std::get<std::string>(v) == "on"; }
 OptionValue get_adaptive_plan(const RunConfig& c) { return std::string(c.engine.adaptive_plan ? "on" : "off"); }
@@ -148,6 +150,9 @@ constexpr RunOption kOptions[] = {
      "where frames are shown: a window (Vulkan swapchain, frames paced at --hz; keys: Esc or Q ends the run), "
      "offscreen (readback only), or auto (a window when a display is there, else offscreen, saying why)",
      "", &get_present, &set_present},
+    {"hud", "hud", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
+     "in a window, the HUD: fps, a 240-frame frame-time strip with 8.33/16.67 ms guides, per-stage bars, "
+     "misses, drops and what the governor sheds (key H toggles it)", "", &get_hud, &set_hud},
     {"governor", "governor", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
      "the deadline governor: sheds resolution, then particles drawn, then frame rate to keep frames on time, "
      "and restores them (never the simulation)", "", &get_governor, &set_governor},

@@ -90,6 +90,7 @@ struct EngineConfig {
   NativeKernelStep native_kernel = nullptr;  // kNative only
   RendererKind renderer = RendererKind::kAuto;
   PresentTarget present = PresentTarget::kOffscreen;
+  bool hud = true;  // in a window: the HUD (fps, frame times, stage bars, misses, drops, governor); H toggles it
   std::uint32_t width = 640;
   std::uint32_t height = 480;
   std::string device;               // Vulkan device name substring, or "" for the best
