@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The window presenter against offscreen, in one process, the same scene:
 // the engine (native compute, Vulkan) shows 1,000 particles at 320x240 for a
-// number of frames at --hz, first in a window (the presenter's pacer and a
-// GPU blit to the swapchain), then offscreen (readback only), and prints the
+// number of frames at --hz, in a window with the HUD, in a window without it
+// (a GPU blit to the swapchain), then offscreen (readback only), and prints the
 // present interval and the end-to-end latency (queued -> presented), p50 /
 // p99 / sigma, from each run's trace, and their ratio. Needs a display: run
 // it under `xvfb-run -a`. The engine pins its own threads by its core plan.
@@ -31,7 +31,7 @@ struct Figures {
   std::string description;
 };
 
-bool run(PresentTarget present, std::uint64_t frames, double hz, Figures& out) {
+bool run(PresentTarget present, bool hud, std::uint64_t frames, double hz, Figures& out) {
   EngineConfig c;
   c.particles = 1000;
   c.width = 320;
@@ -41,6 +41,7 @@ bool run(PresentTarget present, std::uint64_t frames, double hz, Figures& out) {
   c.renderer = RendererKind::kVulkan;
   c.governor = false;
   c.present = present;
+  c.hud = hud;
   c.native_kernel = &tp_kernel_step;
   auto topology = sched::Topology::load();
   auto plan = topology ? sched::plan_cores(topology.value()) : Result<sched::CorePlan>(topology.error());
@@ -84,19 +85,24 @@ int main(int argc, char** argv) {
   const std::uint64_t frames = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1200;
   const double hz = argc > 2 ? std::strtod(argv[2], nullptr) : 120.0;
   Figures window;
+  Figures bare;
   Figures offscreen;
-  if (!run(PresentTarget::kWindow, frames, hz, window)) return 1;
-  if (!run(PresentTarget::kOffscreen, frames, hz, offscreen)) return 1;
+  if (!run(PresentTarget::kWindow, true, frames, hz, window)) return 1;
+  if (!run(PresentTarget::kWindow, false, frames, hz, bare)) return 1;
+  if (!run(PresentTarget::kOffscreen, false, frames, hz, offscreen)) return 1;
   std::printf("bench_present: %llu frames of 1000 particles at 320x240, %.0f Hz (period %.3f ms)\n",
               static_cast<unsigned long long>(frames), hz, 1000.0 / hz);
-  for (const auto* f : {&window, &offscreen}) {
-    std::printf("%s\n  presented %llu, dropped %llu, late %llu\n", f->description.c_str(),
-                static_cast<unsigned long long>(f->presented), static_cast<unsigned long long>(f->dropped),
+  for (const auto* f : {&window, &bare, &offscreen}) {
+    std::printf("%s%s\n  presented %llu, dropped %llu, late %llu\n", f->description.c_str(),
+                f == &window ? " [HUD on]" : f == &bare ? " [HUD off]" : "", static_cast<unsigned long long>(f->presented), static_cast<unsigned long long>(f->dropped),
                 static_cast<unsigned long long>(f->late));
     row("interval", f->interval);
     row("latency", f->latency);
   }
-  std::printf("window / offscreen: interval sigma %.2fx, latency p50 %.2fx, latency p99 %.2fx\n",
+  std::printf("HUD on - off: latency p50 %+.3f ms, mean %+.3f ms\n",
+              (static_cast<double>(window.latency.p50_ns) - static_cast<double>(bare.latency.p50_ns)) / 1e6,
+              (window.latency.mean_ns - bare.latency.mean_ns) / 1e6);
+  std::printf("window (HUD on) / offscreen: interval sigma %.2fx, latency p50 %.2fx, latency p99 %.2fx\n",
               window.interval.stddev_ns / offscreen.interval.stddev_ns,
               static_cast<double>(window.latency.p50_ns) / static_cast<double>(offscreen.latency.p50_ns),
               static_cast<double>(window.latency.p99_ns) / static_cast<double>(offscreen.latency.p99_ns));
