@@ -41,10 +41,12 @@ target_link_libraries(triptych_render PRIVATE Vulkan::Headers ${CMAKE_DL_LIBS})
 target_compile_definitions(triptych_render PRIVATE VK_NO_PROTOTYPES)
 
 # The window presenter (src/render/window/): GLFW 3.3 (Debian libglfw3-dev) for
-# the window and its Vulkan surface. GLFW opens the Vulkan loader itself at
-# glfwInit, so the no-loader rule above still holds.
+# the window and its Vulkan surface, its headers only: like the Vulkan loader,
+# libglfw.so.3 is opened at run time (glfw_api.hpp), and GLFW opens the loader
+# itself, so binaries that never open a window need neither.
 # The HUD: Dear ImGui's core (Debian libimgui-dev, a static library); its
 # draw lists are drawn by a pipeline of ours (docs/presenter.md, "The HUD").
 pkg_check_modules(GLFW3 REQUIRED IMPORTED_TARGET glfw3)
 pkg_check_modules(IMGUI REQUIRED IMPORTED_TARGET imgui)
-target_link_libraries(triptych_render PRIVATE PkgConfig::GLFW3 PkgConfig::IMGUI)
+target_include_directories(triptych_render SYSTEM PRIVATE ${GLFW3_INCLUDE_DIRS})
+target_link_libraries(triptych_render PRIVATE PkgConfig::IMGUI)

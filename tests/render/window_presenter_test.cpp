@@ -101,6 +101,24 @@ TEST(PresentBackend, AnUnreachableDisplayFallsBackToOffscreenNamingIt) {
   EXPECT_NE(automatic.value().why.find("cannot open the display ':9731'"), std::string::npos) << automatic.value().why;
 }
 
+// GLFW is opened once per process, so this runs in a process of its own:
+// ctest's render_window_presenter_test_no_glfw sets TRIPTYCH_GLFW_LIBRARY.
+TEST(PresentBackend, MissingGlfwFallsBackToOffscreenNamingThePackage) {
+  const char* lib = std::getenv("TRIPTYCH_GLFW_LIBRARY");
+  if (lib == nullptr || std::string(lib) != "libtriptych-no-such-glfw.so.3") {
+    GTEST_SKIP() << "ctest runs this with TRIPTYCH_GLFW_LIBRARY=libtriptych-no-such-glfw.so.3";
+  }
+  EnvOverride display("DISPLAY", ":0");
+  auto automatic = choose_backend(PresentBackend::kAuto);
+  ASSERT_TRUE(automatic.ok());
+  EXPECT_EQ(automatic.value().backend, PresentBackend::kOffscreen);
+  EXPECT_NE(automatic.value().why.find("install the Debian package libglfw3"), std::string::npos)
+      << automatic.value().why;
+  auto window = choose_backend(PresentBackend::kWindow);
+  ASSERT_FALSE(window.ok());
+  EXPECT_EQ(window.error().code, Errc::kUnsupported);
+}
+
 TEST(PresentBackend, ARendererWithoutTheWindowExtensionsIsRefusedClearly) {
   auto ws = open_window_system();
   if (!ws) GTEST_SKIP() << "no window system (" << ws.error().message << "); ctest runs this under xvfb-run";

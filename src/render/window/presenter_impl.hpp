@@ -6,9 +6,6 @@
 // loaded through the renderer's instance. docs/presenter.md.
 #pragma once
 
-#define GLFW_INCLUDE_VULKAN
-#include <GLFW/glfw3.h>
-
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -17,6 +14,7 @@
 #include <vector>
 
 #include "render/vulkan/vk_api.hpp"
+#include "render/window/glfw_api.hpp"
 #include "render/window/present_pacer.hpp"
 #include "triptych/render/presenter.hpp"
 

@@ -52,15 +52,15 @@ Result<void> WindowPresenter::Impl::load_functions() {
 }
 
 Result<void> WindowPresenter::Impl::create_surface() {
-  glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
-  glfwWindowHint(GLFW_RESIZABLE, GLFW_TRUE);
-  glfwWindowHint(GLFW_VISIBLE, cfg.visible ? GLFW_TRUE : GLFW_FALSE);
-  window = glfwCreateWindow(static_cast<int>(cfg.size.width), static_cast<int>(cfg.size.height), cfg.title.c_str(),
+  window::glfw().glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
+  window::glfw().glfwWindowHint(GLFW_RESIZABLE, GLFW_TRUE);
+  window::glfw().glfwWindowHint(GLFW_VISIBLE, cfg.visible ? GLFW_TRUE : GLFW_FALSE);
+  window = window::glfw().glfwCreateWindow(static_cast<int>(cfg.size.width), static_cast<int>(cfg.size.height), cfg.title.c_str(),
                             nullptr, nullptr);
   if (window == nullptr) {
     return make_error(Errc::kUnsupported, "cannot create a window (is the window system open? open_window_system)");
   }
-  if (const VkResult r = glfwCreateWindowSurface(vk.instance, window, nullptr, &surface); r != VK_SUCCESS) {
+  if (const VkResult r = window::glfw().glfwCreateWindowSurface(vk.instance, window, nullptr, &surface); r != VK_SUCCESS) {
     if (r == VK_ERROR_EXTENSION_NOT_PRESENT) {
       return make_error(Errc::kUnsupported, "no window surface: the renderer was not created with the window "
                                             "system's extensions");
@@ -136,7 +136,7 @@ Result<void> WindowPresenter::Impl::create_swapchain() {
   if (size.width == 0xFFFFFFFFu) {
     int w = 0;
     int h = 0;
-    glfwGetFramebufferSize(window, &w, &h);
+    window::glfw().glfwGetFramebufferSize(window, &w, &h);
     size.width = std::clamp(static_cast<std::uint32_t>(std::max(w, 0)), caps.minImageExtent.width, caps.maxImageExtent.width);
     size.height = std::clamp(static_cast<std::uint32_t>(std::max(h, 0)), caps.minImageExtent.height, caps.maxImageExtent.height);
   }
@@ -285,7 +285,7 @@ WindowPresenter::Impl::~Impl() {
     fn.vkDestroySurfaceKHR(vk.instance, surface, nullptr);
   }
   // GLFW stays open for the process (see open_window_system).
-  if (window != nullptr) glfwDestroyWindow(window);
+  if (window != nullptr) window::glfw().glfwDestroyWindow(window);
 }
 
 }  // namespace triptych::render

@@ -35,14 +35,14 @@ void sleep_until_ns(std::int64_t when) noexcept {
 // A new window size: build the swapchain again before the next frame, even
 // where the driver would still call the old one optimal.
 void on_framebuffer_size(GLFWwindow* window, int /*width*/, int /*height*/) {
-  auto* impl = static_cast<WindowPresenter::Impl*>(glfwGetWindowUserPointer(window));
+  auto* impl = static_cast<WindowPresenter::Impl*>(window::glfw().glfwGetWindowUserPointer(window));
   if (impl != nullptr) impl->out_of_date = true;
 }
 
 void on_key(GLFWwindow* window, int key, int /*scancode*/, int action, int /*mods*/) {
   if (action != GLFW_PRESS) return;
-  if (key == GLFW_KEY_ESCAPE || key == GLFW_KEY_Q) glfwSetWindowShouldClose(window, GLFW_TRUE);
-  auto* impl = static_cast<WindowPresenter::Impl*>(glfwGetWindowUserPointer(window));
+  if (key == GLFW_KEY_ESCAPE || key == GLFW_KEY_Q) window::glfw().glfwSetWindowShouldClose(window, GLFW_TRUE);
+  auto* impl = static_cast<WindowPresenter::Impl*>(window::glfw().glfwGetWindowUserPointer(window));
   if (key == GLFW_KEY_H && impl != nullptr) impl->hud_on = !impl->hud_on;
 }
 
@@ -196,8 +196,8 @@ Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
 
   sleep_until_ns(pacer.wake_ns(monotonic_ns()));
   const std::int64_t work_start = monotonic_ns();
-  glfwPollEvents();
-  if (glfwWindowShouldClose(window) == GLFW_TRUE) close = true;
+  window::glfw().glfwPollEvents();
+  if (window::glfw().glfwWindowShouldClose(window) == GLFW_TRUE) close = true;
   if (out_of_date || swapchain == VK_NULL_HANDLE) {
     if (auto r = create_swapchain(); !r) return r;
     if (swapchain != VK_NULL_HANDLE && stats.presented + stats.skipped > 0) ++stats.recreated;
@@ -269,9 +269,9 @@ Result<std::unique_ptr<WindowPresenter>> WindowPresenter::create(const VulkanHan
   impl->vk = vulkan;
   if (auto r = impl->load_functions(); !r) return r.error();
   if (auto r = impl->create_surface(); !r) return r.error();
-  glfwSetWindowUserPointer(impl->window, impl.get());
-  glfwSetKeyCallback(impl->window, on_key);
-  glfwSetFramebufferSizeCallback(impl->window, on_framebuffer_size);
+  window::glfw().glfwSetWindowUserPointer(impl->window, impl.get());
+  window::glfw().glfwSetKeyCallback(impl->window, on_key);
+  window::glfw().glfwSetFramebufferSizeCallback(impl->window, on_framebuffer_size);
   if (auto r = impl->choose_mode(); !r) return r.error();
   if (auto r = impl->create_frame_resources(); !r) return r.error();
   auto hud = window::Hud::create(impl->fn, impl->vk, impl->format.format);
@@ -310,8 +310,8 @@ std::int64_t WindowPresenter::presented_at(std::uint64_t frame) const noexcept {
 }
 
 void WindowPresenter::poll_events() noexcept {
-  glfwPollEvents();
-  if (glfwWindowShouldClose(impl_->window) == GLFW_TRUE) impl_->close = true;
+  window::glfw().glfwPollEvents();
+  if (window::glfw().glfwWindowShouldClose(impl_->window) == GLFW_TRUE) impl_->close = true;
 }
 
 Result<CapturedImage> WindowPresenter::captured(std::uint64_t ticket) {

@@ -4,12 +4,12 @@
 // reason a host prints before falling back to offscreen. Blocking; called on
 // the thread that will own the window (GLFW's calls stay on one thread).
 // docs/presenter.md ("Choosing the backend", "Failures").
-#define GLFW_INCLUDE_VULKAN
-#include <GLFW/glfw3.h>
+#include <dlfcn.h>
 
 #include <cstdlib>
 #include <string>
 
+#include "render/window/glfw_api.hpp"
 #include "triptych/render/presenter.hpp"
 
 namespace triptych::render {
@@ -23,7 +23,33 @@ void on_glfw_error(int code, const char* text) {
   last_glfw_error = "GLFW error " + std::to_string(code) + ": " + (text != nullptr ? text : "(no text)");
 }
 
+Result<window::GlfwFns> open_glfw() {
+  const char* env = std::getenv("TRIPTYCH_GLFW_LIBRARY");
+  const std::string name = env != nullptr && *env != '\0' ? env : "libglfw.so.3";
+  // Never closed: GLFW stays open for the process (see open_window_system).
+  void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) {
+    const char* why = dlerror();
+    return make_error(Errc::kUnsupported, "cannot load GLFW '" + name + "' (" + (why != nullptr ? why : "dlopen failed") +
+                                              "): install the Debian package libglfw3");
+  }
+  window::GlfwFns fns;
+#define TRIPTYCH_GLFW_LOAD(fn)                                                                       \
+  fns.fn = reinterpret_cast<decltype(fns.fn)>(dlsym(lib, #fn));                                     \
+  if (fns.fn == nullptr) {                                                                          \
+    return make_error(Errc::kUnsupported, "'" + name + "' has no " #fn ": install libglfw3 >= 3.3"); \
+  }
+  TRIPTYCH_GLFW_FNS(TRIPTYCH_GLFW_LOAD)
+#undef TRIPTYCH_GLFW_LOAD
+  return fns;
+}
+
 }  // namespace
+
+const Result<window::GlfwFns>& window::load_glfw() {
+  static const Result<GlfwFns> table = open_glfw();
+  return table;
+}
 
 std::string_view present_mode_name(PresentMode mode) noexcept {
   switch (mode) {
@@ -39,18 +65,21 @@ Result<WindowSystem> open_window_system() {
   if (display == nullptr || *display == '\0') {
     return make_error(Errc::kUnsupported, "no display: DISPLAY is not set (run under X11, or xvfb-run)");
   }
-  glfwSetErrorCallback(on_glfw_error);
+  const auto& loaded = window::load_glfw();
+  if (!loaded) return loaded.error();
+  const window::GlfwFns& g = loaded.value();
+  g.glfwSetErrorCallback(on_glfw_error);
   last_glfw_error.clear();
-  if (glfwInit() != GLFW_TRUE) {
+  if (g.glfwInit() != GLFW_TRUE) {
     return make_error(Errc::kUnsupported,
                       std::string("cannot open the display '") + display + "' (" + last_glfw_error + ")");
   }
-  if (glfwVulkanSupported() != GLFW_TRUE) {
+  if (g.glfwVulkanSupported() != GLFW_TRUE) {
     return make_error(Errc::kUnsupported, "GLFW finds no Vulkan loader with surface support (" + last_glfw_error +
                                               "): install libvulkan1 and a Vulkan driver");
   }
   std::uint32_t count = 0;
-  const char** names = glfwGetRequiredInstanceExtensions(&count);
+  const char** names = g.glfwGetRequiredInstanceExtensions(&count);
   if (names == nullptr || count == 0) {
     return make_error(Errc::kUnsupported, "the Vulkan loader offers no surface extension for this display (" +
                                               last_glfw_error + ")");
