@@ -71,6 +71,10 @@ struct Engine::Impl {
   std::uint64_t hud_count = 0;                                  // intervals recorded
   std::uint64_t hud_last_presented = 0;
   std::uint32_t hud_level = ~0U;  // the governor level hud_stats.governor describes
+  // The window's pause and step keys (render thread writes, frame loop reads).
+  // Relaxed: flags; a frame issued a moment late or early is fine.
+  std::atomic<bool> paused{false};
+  std::atomic<std::uint32_t> steps_allowed{0};
   std::unique_ptr<render::CpuRenderStage> cpu;
   trace::FrameTraceTable* table = nullptr;
   tp_kernel_ctx* ctx = nullptr;      // where kernels read the frame context
@@ -166,7 +170,10 @@ struct Engine::Impl {
   [[nodiscard]] Result<void> choose_present();
   void add_window_extensions(render::VulkanRendererConfig& vc) const;
   [[nodiscard]] Result<void> attach_window();
-  void stop_if_window_closed();
+  void handle_window_input();
+  // Frame loop: while paused, waits (and lets one frame through per step);
+  // false when the run should end (stop, or `end_ns` passed).
+  [[nodiscard]] bool hold_while_paused(std::uint64_t end_ns);
   void feed_hud(std::uint64_t frame, const render::FrameInfo& info);
   // Names this thread and pins it to `cpus`; a refused pin is fatal.
   void pin_this_thread(const sched::CpuSet& cpus, const char* name);

@@ -4,12 +4,15 @@
 // needs the Vulkan renderer, made with the window system's extensions), and
 // hooking the presenter to the renderer after. The presenter is created on
 // the engine's creating thread and used only by the render thread after it
-// starts (thread start orders the two). Blocking; Engine::create, and
-// stop_if_window_closed on the render thread.
+// starts (thread start orders the two). Blocking; Engine::create,
+// handle_window_input and feed_hud on the render thread, hold_while_paused
+// on the frame loop.
 // docs/presenter.md ("In the engine").
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdio>
+#include <thread>
 
 #include "pipeline/engine_impl.hpp"
 
@@ -72,11 +75,29 @@ Result<void> Engine::Impl::attach_window() {
   return {};
 }
 
-// Render thread: stops the run when the window was closed (Esc, Q, its close button).
-void Engine::Impl::stop_if_window_closed() {
+// Render thread: the window's keys. Pause and step go to the frame loop;
+// a closed window (Esc, Q, its close button) stops the run.
+void Engine::Impl::handle_window_input() {
+  window->poll_events();
+  const render::WindowInput in = window->take_input();
+  if (in.pause_toggles % 2 == 1) paused.store(!paused.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  if (in.steps > 0) steps_allowed.fetch_add(in.steps, std::memory_order_relaxed);
   if (!window->close_requested() || stop_requested.load(std::memory_order_relaxed)) return;
   stop_requested.store(true, std::memory_order_relaxed);  // a flag: see its declaration
   (void)fetch_add_and_wake(consumed, 1, INT_MAX);         // a loop waiting for render re-checks
+}
+
+bool Engine::Impl::hold_while_paused(std::uint64_t end_ns) {
+  while (paused.load(std::memory_order_relaxed)) {
+    if (stop_requested.load(std::memory_order_relaxed)) return false;
+    if (end_ns != 0 && trace::now_ns() >= end_ns) return false;
+    std::uint32_t steps = steps_allowed.load(std::memory_order_relaxed);
+    while (steps > 0 && !steps_allowed.compare_exchange_weak(steps, steps - 1, std::memory_order_relaxed)) {
+    }
+    if (steps > 0) return true;  // one frame, then paused again
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // paused: no frame is due
+  }
+  return true;
 }
 
 // Render thread, after `frame` was presented: its numbers to the HUD. No

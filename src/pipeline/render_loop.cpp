@@ -95,7 +95,7 @@ void Engine::Impl::render_loop() {
           break;
         }
       }
-      if (window != nullptr) stop_if_window_closed();  // Esc, Q or the close button
+      if (window != nullptr) handle_window_input();  // Esc, Q, pause, step
       RenderInFlight& next = ring[(head + count) % kMaxFramesInFlight];
       const Take took = take_and_submit(compute_tb, ticket, count == 0, next);
       if (took == Take::kFailed) {
@@ -126,6 +126,7 @@ void Engine::Impl::render_loop() {
       fail_in_flight(ring, head, count);
       break;
     }
+    if (window != nullptr) handle_window_input();  // keys while no frame comes (paused)
     (void)report::timed_wait(render_wake, seen, kWaitSlice, SpinPolicy{}, report::WaitKind::kIdle);
   }
   leave_render_thread(compute_tb, probe);

@@ -147,7 +147,8 @@ constexpr RunOption kOptions[] = {
      "the CPU reference over a short warm-up), Vulkan, or the CPU reference",
      "", &get_renderer, &set_renderer},
     {"present", "present", OptionType::kChoice, kEveryHost, false, false, 0, 0, "auto|window|offscreen", "WHERE",
-     "where frames are shown: a window (Vulkan swapchain, frames paced at --hz; keys: Esc or Q ends the run), "
+     "where frames are shown: a window (Vulkan swapchain, frames paced at --hz; keys: Esc or Q ends the run, "
+     "P or Space pauses and resumes, N or Right steps one frame while paused, H toggles the HUD), "
      "offscreen (readback only), or auto (a window when a display is there, else offscreen, saying why)",
      "", &get_present, &set_present},
     {"hud", "hud", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",

@@ -106,6 +106,13 @@ struct PresentStats {
   std::uint32_t swapchain_images = 0;
 };
 
+// Keys pressed in the window since the last take_input(): P or Space
+// (pause / resume), N or Right (one frame while paused).
+struct WindowInput {
+  std::uint32_t pause_toggles = 0;
+  std::uint32_t steps = 0;
+};
+
 // A presented image copied back (capture mode): RGBA8, rows of width * 4 bytes.
 struct CapturedImage {
   std::uint64_t ticket = 0;
@@ -140,6 +147,8 @@ class WindowPresenter final : public Presenter {
   [[nodiscard]] const std::vector<PresentMode>& offered_modes() const noexcept;
   // The window's close button, Escape or Q was pressed.
   [[nodiscard]] bool close_requested() const noexcept;
+  // The pause and step keys pressed since the last call (then zeroed).
+  [[nodiscard]] WindowInput take_input() noexcept;
   // Handles window events; present() does it too. Call while no frame comes.
   void poll_events() noexcept;
   // CLOCK_MONOTONIC ns at which the present of `frame` (PresentImage::frame)

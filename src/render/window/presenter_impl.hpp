@@ -115,6 +115,7 @@ struct WindowPresenter::Impl {
   std::uint64_t last_ticket = window::kNoTicket;   // whose `blitted` value will come
   bool out_of_date = false;    // recreate before the next acquire
   bool close = false;
+  WindowInput input;  // keys since the last take_input
   // The last frames' present returns, by PresentImage::frame (presented_at).
   static constexpr std::size_t kPresentedRing = 8;
   std::array<std::uint64_t, kPresentedRing> presented_frame{};

@@ -43,7 +43,10 @@ void on_key(GLFWwindow* window, int key, int /*scancode*/, int action, int /*mod
   if (action != GLFW_PRESS) return;
   if (key == GLFW_KEY_ESCAPE || key == GLFW_KEY_Q) window::glfw().glfwSetWindowShouldClose(window, GLFW_TRUE);
   auto* impl = static_cast<WindowPresenter::Impl*>(window::glfw().glfwGetWindowUserPointer(window));
-  if (key == GLFW_KEY_H && impl != nullptr) impl->hud_on = !impl->hud_on;
+  if (impl == nullptr) return;
+  if (key == GLFW_KEY_H) impl->hud_on = !impl->hud_on;
+  if (key == GLFW_KEY_P || key == GLFW_KEY_SPACE) ++impl->input.pause_toggles;
+  if (key == GLFW_KEY_N || key == GLFW_KEY_RIGHT) ++impl->input.steps;
 }
 
 }  // namespace
@@ -297,6 +300,12 @@ const std::string& WindowPresenter::mode_why() const noexcept { return impl_->mo
 PresentStats WindowPresenter::stats() const noexcept { return impl_->stats; }
 const std::vector<PresentMode>& WindowPresenter::offered_modes() const noexcept { return impl_->offered; }
 bool WindowPresenter::close_requested() const noexcept { return impl_->close; }
+
+WindowInput WindowPresenter::take_input() noexcept {
+  const WindowInput in = impl_->input;
+  impl_->input = {};
+  return in;
+}
 
 void WindowPresenter::set_hud(bool on) noexcept { impl_->hud_on = on; }
 bool WindowPresenter::hud() const noexcept { return impl_->hud_on; }
