@@ -169,6 +169,8 @@ export declare function normaliseOptions(options?: EngineOptions): Required<Omit
 /** The defaults every host shares (the run options table's). */
 export declare function defaults(): EngineOptions;
 export declare function plan(options?: PlanOptions): { table: string; json: string };
+/** Where `present: 'auto'` would show frames on this machine: a window, or offscreen and why. */
+export declare function presentProbe(): { window: boolean; why: string };
 export declare function devices(): Array<{ index: number; name: string; type: string; usable: boolean; hostImport: boolean; apiVersion: string; picked: boolean; why: string }>;
 export declare function buildDir(): string;
 export declare function defaultKernelPath(): string;

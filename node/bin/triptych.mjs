@@ -255,8 +255,9 @@ async function cmdInfo(args) {
   let deviceError = null;
   try { devices = lib.devices(); } catch (err) { deviceError = err.message; }
   const pick = devices.find((d) => d.picked);  // the engine's own ranking (addon devices())
+  const present = lib.presentProbe();
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ...info, plan, devices, deviceError, pick: pick?.name ?? null }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...info, plan, devices, deviceError, pick: pick?.name ?? null, present }, null, 2)}\n`);
     return 0;
   }
   process.stdout.write(`triptych ${info.triptych}  node ${info.node}  V8 ${info.v8}  Node-API ${info.napi}\n`);
@@ -271,6 +272,7 @@ async function cmdInfo(args) {
     if (d.usable) process.stdout.write(`      particles: ${d.hostImport ? 'GPU pull from the compute slots' : 'CPU layout pass (no host memory import)'}\n`);
   }
   process.stdout.write(`engine would pick: ${pick ? `${pick.name}: ${pick.why}` : 'no usable Vulkan device (use --renderer cpu)'}\n`);
+  process.stdout.write(`--present auto: ${present.why}\n`);
   return 0;
 }
 

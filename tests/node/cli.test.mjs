@@ -89,4 +89,10 @@ test('plan and info print JSON', { skip }, () => {
   assert.equal(i.wasm.simd128, true);
   assert.equal(i.wasm.threads, true);
   assert.ok(Array.isArray(i.devices));
+  // Where --present auto would show frames, and why (docs/presenter.md).
+  assert.equal(typeof i.present.window, 'boolean');
+  if (!process.env.DISPLAY) {
+    assert.equal(i.present.window, false);
+    assert.match(i.present.why, /^offscreen: no display: DISPLAY is not set/);
+  }
 });
