@@ -13,7 +13,7 @@ CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 all: build
 
 help:
-	@echo "make run     install missing packages, build, run the default pipeline"
+	@echo "make run     install missing packages, build, run the default pipeline (in a window when DISPLAY is set)"
 	@echo "make test    build and run every test (dev, lost-wake check, asan+ubsan, tsan, fuzz, SPIN models)"
 	@echo "make bench   build release and run the benchmarks against their peers"
 	@echo "make bench-gpu  the GPU frame path (full size on an NVIDIA GPU, else lavapipe scaled down)"
@@ -40,11 +40,12 @@ endef
 build: deps
 	$(call preset_build,dev)
 
-# The default scene, headless, ~10 s at 60 Hz; writes out/report.html, out/trace.json,
+# The default scene, ~10 s at 60 Hz: in a window when a display is there (DISPLAY set;
+# Esc or Q ends it early), offscreen otherwise; writes out/report.html, out/trace.json,
 # out/snapshot.png (and frames.csv, stats.json). RUN_ARGS adds triptych run flags.
 RUN_ARGS ?=
 run: build
-	TRIPTYCH_BUILD_DIR=build/dev node node/bin/triptych.mjs run --headless --out out $(RUN_ARGS)
+	TRIPTYCH_BUILD_DIR=build/dev node node/bin/triptych.mjs run --present auto --out out $(RUN_ARGS)
 
 test-dev: deps
 	$(call preset_build,dev)

@@ -20,7 +20,7 @@ set(_triptych_shader_incs)
 set(_triptych_shader_includes ${_triptych_shader_src}/particle_rules.glsl ${_triptych_shader_src}/quad_corner.glsl
     ${_triptych_shader_src}/splat_tile.glsl)
 foreach(_shader IN ITEMS quad.vert sdf.frag particle.vert particle_count.comp splat_place.comp splat_bin.comp
-                         splat_scan.comp splat_shade.comp)
+                         splat_scan.comp splat_shade.comp hud.vert hud.frag)
   set(_out ${_triptych_shader_out}/${_shader}.spv.inc)
   add_custom_command(
     OUTPUT ${_out}
@@ -41,3 +41,14 @@ target_include_directories(triptych_render SYSTEM PRIVATE ${TRIPTYCH_STB_INCLUDE
 # (include/triptych/render/vulkan_renderer.hpp forward-declares its handles).
 target_link_libraries(triptych_render PRIVATE Vulkan::Headers ${CMAKE_DL_LIBS})
 target_compile_definitions(triptych_render PRIVATE VK_NO_PROTOTYPES)
+
+# The window presenter (src/render/window/): GLFW 3.3 (Debian libglfw3-dev) for
+# the window and its Vulkan surface, its headers only: like the Vulkan loader,
+# libglfw.so.3 is opened at run time (glfw_api.hpp), and GLFW opens the loader
+# itself, so binaries that never open a window need neither.
+# The HUD: Dear ImGui's core (Debian libimgui-dev, a static library); its
+# draw lists are drawn by a pipeline of ours (docs/presenter.md, "The HUD").
+pkg_check_modules(GLFW3 REQUIRED IMPORTED_TARGET glfw3)
+pkg_check_modules(IMGUI REQUIRED IMPORTED_TARGET imgui)
+target_include_directories(triptych_render SYSTEM PRIVATE ${GLFW3_INCLUDE_DIRS})
+target_link_libraries(triptych_render PRIVATE PkgConfig::IMGUI)

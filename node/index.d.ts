@@ -32,6 +32,10 @@ export interface EngineOptions {
   workers?: number;
   /** auto (default): Vulkan, unless the only device is software; then the faster of the two, measured at start-up. */
   renderer?: 'auto' | 'vulkan' | 'cpu';
+  /** Where frames are shown: a window (paced at hz), offscreen (readback only), or auto (a window when a display is there). Default 'offscreen'. */
+  present?: 'auto' | 'window' | 'offscreen';
+  /** In a window, the HUD (fps, frame times, stage bars, misses, drops, governor; key H toggles it). Default 'on'. */
+  hud?: 'on' | 'off';
   /** The deadline governor (default on): sheds render cost, then rate, to keep the deadline. */
   governor?: 'on' | 'off';
   /** Rebalance CPUs between compute and render from measured stage times (default off). */
@@ -167,6 +171,8 @@ export declare function normaliseOptions(options?: EngineOptions): Required<Omit
 /** The defaults every host shares (the run options table's). */
 export declare function defaults(): EngineOptions;
 export declare function plan(options?: PlanOptions): { table: string; json: string };
+/** Where `present: 'auto'` would show frames on this machine: a window, or offscreen and why. */
+export declare function presentProbe(): { window: boolean; why: string };
 export declare function devices(): Array<{ index: number; name: string; type: string; usable: boolean; hostImport: boolean; apiVersion: string; picked: boolean; why: string }>;
 export declare function buildDir(): string;
 export declare function defaultKernelPath(): string;

@@ -16,6 +16,7 @@ packages=(
   libpng-dev
   libseccomp-dev
   xvfb chromium
+  libglfw3-dev libimgui-dev xdotool x11-apps
   nodejs npm
 )
 

@@ -10,7 +10,11 @@ cpus=${BENCH_CPUS:-"$(python3 -c 'import os; print(" ".join(map(str, sorted(os.s
 for b in "$build_dir"/bench/*/bench_*; do
   [[ -x "$b" ]] || continue
   echo "== $(basename "$b") (cpus: $cpus)"
-  "$b" $cpus
+  if [[ "$(basename "$b")" == bench_present && -z "${DISPLAY:-}" ]] && command -v xvfb-run >/dev/null; then
+    xvfb-run -a "$b" $cpus  # the window presenter needs an X server (docs/presenter.md)
+  else
+    "$b" $cpus
+  fi
 done
 # The Node-side comparisons: the zero-copy pipeline against the copy baseline,
 # and the kernel as WASM against native (docs/BENCHMARKS.md).

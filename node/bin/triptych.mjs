@@ -11,7 +11,7 @@ import process from 'node:process';
 const USAGE = `usage: triptych <command> [options]
 
 commands:
-  run     run a scene (default: particles, headless) and write its report
+  run     run a scene (default: particles, offscreen; --present window shows it) and write its report
   plan    print the core plan: which CPUs run the orchestrator, compute and render
   info    versions, topology, Vulkan devices, WASM features, what the engine would pick
   bench   side-by-side measurements (see 'triptych bench --help')
@@ -53,8 +53,11 @@ async function runHelp() {
   const t = await runOptionTable();
   return `usage: triptych run [options]
 
-Runs a scene: WASM compute on pinned workers -> Vulkan render -> present. Headless,
-"present" is the read-back result frame; the run ends with a per-stage summary.
+Runs a scene: WASM compute on pinned workers -> Vulkan render -> present. With
+--present window (or auto and a display) the frames are shown in a window, paced
+at --hz (keys: Esc or Q ends the run, P or Space pauses, N or Right steps one
+frame while paused, H toggles the HUD); offscreen,
+"present" is the read-back result frame. The run ends with a per-stage summary.
 
 ${t.help}
 core plan options:
@@ -102,9 +105,6 @@ async function cmdRun(args) {
   if (opts.plan.topology) opts.plan.topology = resolve(opts.plan.topology);
   const outputs = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, resolve(f)]));
   for (const f of Object.values(outputs)) mkdirSync(dirname(f), { recursive: true });
-  if (!headless && process.env.DISPLAY) {
-    process.stderr.write('triptych: a window presenter is not available yet; running headless\n');
-  }
   const { hz, frames, seconds } = opts;
 
   const { createEngine, plan, loadKernel, kernelRunConfig } = await api();
@@ -259,8 +259,9 @@ async function cmdInfo(args) {
   for (const d of devices) {
     if (d.usable) d.raster = d.type === 'cpu' ? 'quads (auto: a software rasteriser takes quads without measuring)' : 'auto: quads or compute splat, whichever a start-up measurement finds faster';
   }
+  const present = lib.presentProbe();
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ ...info, plan, devices, deviceError, pick: pick?.name ?? null }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...info, plan, devices, deviceError, pick: pick?.name ?? null, present }, null, 2)}\n`);
     return 0;
   }
   process.stdout.write(`triptych ${info.triptych}  node ${info.node}  V8 ${info.v8}  Node-API ${info.napi}\n`);
@@ -276,6 +277,7 @@ async function cmdInfo(args) {
     if (d.usable) process.stdout.write(`      raster: ${d.raster}\n`);
   }
   process.stdout.write(`engine would pick: ${pick ? `${pick.name}: ${pick.why}` : 'no usable Vulkan device (use --renderer cpu)'}\n`);
+  process.stdout.write(`--present auto: ${present.why}\n`);
   return 0;
 }
 

@@ -799,3 +799,8 @@ export function plan(options = {}) {
 export function devices() {
   try { return loadAddon().addon.devices(); } catch (err) { throw wrap(err); }
 }
+
+// Where `present: 'auto'` would show frames here: { window, why }.
+export function presentProbe() {
+  try { return loadAddon().addon.presentProbe(); } catch (err) { throw wrap(err); }
+}

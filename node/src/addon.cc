@@ -55,6 +55,16 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
   return arr;
 }
 
+// presentProbe() -> {window, why}: where `present: 'auto'` would show frames.
+Napi::Value PresentProbe(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  const pipeline::PresentProbe p = pipeline::present_probe();
+  auto o = Napi::Object::New(env);
+  o.Set("window", Napi::Boolean::New(env, p.window));
+  o.Set("why", Napi::String::New(env, p.why));
+  return o;
+}
+
 // nowNs() -> BigInt: CLOCK_MONOTONIC, the clock of every trace stamp.
 Napi::Value NowNs(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), static_cast<std::uint64_t>(trace::now_ns()));
@@ -117,6 +127,7 @@ class Addon : public Napi::Addon<Addon> {
     exports.Set("prepareEngine", Napi::Function::New(env, PrepareEngine, "prepareEngine"));
     exports.Set("plan", Napi::Function::New(env, Plan, "plan"));
     exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
+    exports.Set("presentProbe", Napi::Function::New(env, PresentProbe, "presentProbe"));
     exports.Set("FramePacer", FramePacerWrap::Define(env));
     exports.Set("kernelAbiVersion", Napi::Number::New(env, TP_KERNEL_ABI_VERSION));
     exports.Set("nowNs", Napi::Function::New(env, NowNs, "nowNs"));

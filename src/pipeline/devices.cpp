@@ -4,6 +4,7 @@
 // pipeline's words. Blocking; any thread.
 #include "triptych/pipeline/devices.hpp"
 
+#include "triptych/render/presenter.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
 
 namespace triptych::pipeline {
@@ -32,6 +33,12 @@ Result<std::vector<RenderDevice>> render_devices() {
     }
   }
   return out;
+}
+
+PresentProbe present_probe() {
+  auto choice = render::choose_backend(render::PresentBackend::kAuto);
+  if (!choice) return {false, choice.error().message};
+  return {choice.value().backend == render::PresentBackend::kWindow, choice.value().why};
 }
 
 }  // namespace triptych::pipeline

@@ -245,8 +245,10 @@ Result<void> Engine::Impl::build_render_stage() {
     use_cpu = true;
     return {};
   };
+  if (auto r = choose_present(); !r) return r.error();
   if (cfg.renderer == RendererKind::kCpu) return build_cpu();
-  if (cfg.renderer == RendererKind::kAuto) {
+  // A window takes Vulkan's frames: no start-up probe against the CPU reference.
+  if (cfg.renderer == RendererKind::kAuto && !window_system) {
     // Vulkan, unless the device it would take is a software rasteriser:
     // then both, and the start-up probe keeps the faster.
     const render::VulkanOptions probe;
@@ -309,10 +311,11 @@ Result<void> Engine::Impl::build_vulkan(const std::array<std::span<std::byte>, 3
   if (cfg.validation) {
     vc.vulkan.on_validation_message = [this](const std::string& msg) { set_fatal("Vulkan validation: " + msg); };
   }
+  add_window_extensions(vc);
   auto r = render::VulkanRenderer::create(vc, layout_zones, result_zones);
   if (!r) return r.error();
   vulkan = std::move(r).value();
-  return {};
+  return attach_window();
 }
 
 std::string describe(const GovernorDecision& d, std::uint64_t start_ns) {
@@ -358,7 +361,8 @@ std::string Engine::renderer_description() const {
     std::lock_guard<std::mutex> lock(impl_->message_mu);
     choice = impl_->renderer_choice;
   }
-  if (!choice.empty()) return choice;
+  const std::string present = impl_->present_choice.empty() ? "" : "; present: " + impl_->present_choice;
+  if (!choice.empty()) return choice + present;
   if (impl_->vulkan) {
     const auto& d = impl_->vulkan->device();
     std::string s = "Vulkan: " + d.name + " (" + d.type + ")";
@@ -368,9 +372,9 @@ std::string Engine::renderer_description() const {
     if (!path.gpu) s += impl_->vulkan->layout_binding(0).imported ? ", layout zone imported" : ", layout via staging";
     s += impl_->vulkan->result_binding(0).imported ? ", result zone imported" : ", readback via staging";
     s += ", " + std::to_string(impl_->cfg.frames_in_flight) + " frames in flight";
-    return s;
+    return s + present;
   }
-  return "CPU reference rasteriser";
+  return "CPU reference rasteriser" + present;
 }
 
 std::string Engine::raster_description() const {

@@ -22,6 +22,7 @@
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/pipeline/governor.hpp"
 #include "triptych/render/cpu_stage.hpp"
+#include "triptych/render/presenter.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
 #include "triptych/report/counters.hpp"
 #include "triptych/report/export.hpp"
@@ -60,6 +61,20 @@ struct Engine::Impl {
   std::unique_ptr<sched::Pool> render_pool;
   sched::AffinityPartitioner partitioner;
   std::unique_ptr<render::VulkanRenderer> vulkan;
+  // presenting.cpp: the window, when frames are shown in one (destroyed before `vulkan`).
+  std::optional<render::WindowSystem> window_system;
+  std::unique_ptr<render::WindowPresenter> window;
+  std::string present_choice;  // where frames are shown and why, for renderer_description()
+  // The HUD's numbers (render thread; presenting.cpp, feed_hud).
+  render::HudStats hud_stats;
+  std::array<float, render::kHudFrameHistory> hud_intervals{};  // ring of present intervals (ms)
+  std::uint64_t hud_count = 0;                                  // intervals recorded
+  std::uint64_t hud_last_presented = 0;
+  std::uint32_t hud_level = ~0U;  // the governor level hud_stats.governor describes
+  // The window's pause and step keys (render thread writes, frame loop reads).
+  // Relaxed: flags; a frame issued a moment late or early is fine.
+  std::atomic<bool> paused{false};
+  std::atomic<std::uint32_t> steps_allowed{0};
   std::unique_ptr<render::CpuRenderStage> cpu;
   trace::FrameTraceTable* table = nullptr;
   tp_kernel_ctx* ctx = nullptr;      // where kernels read the frame context
@@ -150,6 +165,14 @@ struct Engine::Impl {
   [[nodiscard]] Result<void> build_render_stage();
   [[nodiscard]] Result<void> build_vulkan(const std::array<std::span<std::byte>, 3>& layout_zones,
                                          const std::array<std::span<std::byte>, 3>& result_zones);
+  [[nodiscard]] Result<void> choose_present();
+  void add_window_extensions(render::VulkanRendererConfig& vc) const;
+  [[nodiscard]] Result<void> attach_window();
+  void handle_window_input();
+  // Frame loop: while paused, waits (and lets one frame through per step);
+  // false when the run should end (stop, or `end_ns` passed).
+  [[nodiscard]] bool hold_while_paused(std::uint64_t end_ns);
+  void feed_hud(std::uint64_t frame, const render::FrameInfo& info);
   // Names this thread and pins it to `cpus`; a refused pin is fatal.
   void pin_this_thread(const sched::CpuSet& cpus, const char* name);
 

@@ -6,6 +6,7 @@
 // message_mu, on the failure path only. Called from the frame loop, the render
 // thread, compute members and the host thread. Design: docs/pipeline.md,
 // "Invariants".
+#include <algorithm>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -108,11 +109,16 @@ std::uint32_t Engine::Impl::divisor_of(std::uint64_t frame) const {
 // Stamps `frame` presented, counts it (late when it took longer than a frame
 // period end to end) and records its latency for status().
 void Engine::Impl::mark_presented(std::uint64_t frame) {
-  const std::uint64_t now = trace::now_ns();
+  std::uint64_t now = trace::now_ns();
+  trace::FrameSnapshot snap;
+  const bool read = table->try_read(frame, snap) == trace::ReadStatus::kOk;
+  // In a window: when its present returned, or when the GPU finished it if
+  // that was later (the screen cannot show it sooner).
+  const std::int64_t shown = window != nullptr ? window->presented_at(frame) : 0;
+  if (shown > 0) now = std::max(static_cast<std::uint64_t>(shown), read ? snap.at(trace::Stage::kRenderEnd) : 0);
   (void)table->stamp(frame, trace::Stage::kPresented, now);
   presented.fetch_add(1, std::memory_order_relaxed);
-  trace::FrameSnapshot snap;
-  if (table->try_read(frame, snap) == trace::ReadStatus::kOk) {
+  if (read) {
     const std::uint64_t latency = now - snap.at(trace::Stage::kQueued);
     // Late against the period the frame was paced at (a governor may have
     // divided the rate).

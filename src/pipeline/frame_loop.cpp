@@ -69,6 +69,10 @@ void Engine::Impl::frame_loop() {
                                    : 0;
   for (std::uint64_t i = 0; cfg.frames == 0 || i < cfg.frames; ++i) {
     if (stop_requested.load(std::memory_order_relaxed)) break;
+    if (paused.load(std::memory_order_relaxed)) {  // the window's pause key
+      if (!hold_while_paused(end_ns)) break;
+      pacer = FramePacer(period_ns * divisor, trace::now_ns());  // no burst of missed deadlines after it
+    }
     if (governor) {
       // The governor sheds frame rate last: pace at hz / divisor from now on.
       const std::uint32_t want =

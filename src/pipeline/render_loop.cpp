@@ -90,6 +90,7 @@ void Engine::Impl::render_loop() {
           break;
         }
       }
+      if (window != nullptr) handle_window_input();  // Esc, Q, pause, step
       RenderInFlight& next = ring[(head + count) % kMaxFramesInFlight];
       const Take took = take_and_submit(compute_tb, ticket, count == 0, next);
       if (took == Take::kFailed) {
@@ -120,6 +121,7 @@ void Engine::Impl::render_loop() {
       fail_in_flight(ring, head, count);
       break;
     }
+    if (window != nullptr) handle_window_input();  // keys while no frame comes (paused)
     (void)report::timed_wait(render_wake, seen, kWaitSlice, SpinPolicy{}, report::WaitKind::kIdle);
   }
   leave_render_thread(compute_tb, probe);
@@ -193,6 +195,7 @@ bool Engine::Impl::finish(const RenderInFlight& f) {
   note_render(f.frame, info.value(), f.taken_ns);
   const std::uint64_t render_ns = trace::now_ns() - f.taken_ns;
   if (!present(f.frame, f.result_zone)) return false;
+  if (window != nullptr) feed_hud(f.frame, info.value());
   govern(f.frame, render_ns);
   adapt_plan(f.frame, render_ns);
   return true;

@@ -77,6 +77,20 @@ void set_renderer(RunConfig& c, const OptionValue& v) {
   const std::string& kind = std::get<std::string>(v);
   c.engine.renderer = kind == "cpu" ? RendererKind::kCpu : (kind == "vulkan" ? RendererKind::kVulkan : RendererKind::kAuto);
 }
+OptionValue get_present(const RunConfig& c) {
+  switch (c.engine.present) {
+    case PresentTarget::kWindow: return std::string("window");
+    case PresentTarget::kAuto: return std::string("auto");
+    case PresentTarget::kOffscreen: break;
+  }
+  return std::string("offscreen");
+}
+void set_present(RunConfig& c, const OptionValue& v) {
+  const std::string& s = std::get<std::string>(v);
+  c.engine.present = s == "window" ? PresentTarget::kWindow : s == "auto" ? PresentTarget::kAuto : PresentTarget::kOffscreen;
+}
+OptionValue get_hud(const RunConfig& c) { return std::string(c.engine.hud ? "on" : "off"); }
+void set_hud(RunConfig& c, const OptionValue& v) { c.engine.hud = std::get<std::string>(v) == "on"; }
 OptionValue get_governor(const RunConfig& c) { return std::string(c.engine.governor ? "on" : "off"); }
 void set_governor(RunConfig& c, const OptionValue& v) { c.engine.governor = std::get<std::string>(v) == "on"; }
 OptionValue get_adaptive_plan(const RunConfig& c) { return std::string(c.engine.adaptive_plan ? "on" : "off"); }
@@ -145,6 +159,14 @@ constexpr RunOption kOptions[] = {
      "the render stage: auto (Vulkan; where its only device is a software rasteriser, the faster of it and "
      "the CPU reference over a short warm-up), Vulkan, or the CPU reference",
      "", &get_renderer, &set_renderer},
+    {"present", "present", OptionType::kChoice, kEveryHost, false, false, 0, 0, "auto|window|offscreen", "WHERE",
+     "where frames are shown: a window (Vulkan swapchain, frames paced at --hz; keys: Esc or Q ends the run, "
+     "P or Space pauses and resumes, N or Right steps one frame while paused, H toggles the HUD), "
+     "offscreen (readback only), or auto (a window when a display is there, else offscreen, saying why)",
+     "", &get_present, &set_present},
+    {"hud", "hud", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
+     "in a window, the HUD: fps, a 240-frame frame-time strip with 8.33/16.67 ms guides, per-stage bars, "
+     "misses, drops and what the governor sheds (key H toggles it)", "", &get_hud, &set_hud},
     {"governor", "governor", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
      "the deadline governor: sheds resolution, then particles drawn, then frame rate to keep frames on time, "
      "and restores them (never the simulation)", "", &get_governor, &set_governor},
@@ -201,7 +223,7 @@ constexpr RunOption kOptions[] = {
      "the UI takes each finished frame with copyResult()", "", &get_field<&EngineConfig::host_presents>,
      &set_field<&EngineConfig::host_presents>},
     {"headless", "headless", OptionType::kSwitch, kCommandLines, false, false, 0, 0, "", "",
-     "never open a window (no window presenter yet: every run is headless)", "",
+     "never open a window: the same as --present offscreen", "",
      &get_field<&RunConfig::headless>, &set_field<&RunConfig::headless>},
     {"out", "out", OptionType::kText, kCommandLines, false, false, 0, 0, "", "DIR",
      "write trace.json report.html frames.csv stats.json snapshot.png there",
@@ -398,6 +420,12 @@ Result<void> finish_run_config(RunConfig& c) {
     return make_error(Errc::kBadOption, "seconds and frames each end a run: give one of them, not both");
   }
   if (frames_given) c.engine.seconds = 0;
+  if (c.headless) {
+    if (was_given(c, *option_by_key("present")) && c.engine.present != PresentTarget::kOffscreen) {
+      return make_error(Errc::kBadOption, "--headless never opens a window: drop it, or drop --present");
+    }
+    c.engine.present = PresentTarget::kOffscreen;
+  }
   if (c.compute == "native" && !c.kernel.empty()) {
     return make_error(Errc::kBadOption,
                       "compute 'native' runs the particle kernel compiled into the engine, not a .wasm: "

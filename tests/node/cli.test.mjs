@@ -93,4 +93,10 @@ test('plan and info print JSON', { skip }, () => {
   for (const d of i.devices.filter((x) => x.usable)) {
     assert.match(d.raster, d.type === 'cpu' ? /^quads/ : /^auto: quads or compute splat/, d.name);
   }
+  // Where --present auto would show frames, and why (docs/presenter.md).
+  assert.equal(typeof i.present.window, 'boolean');
+  if (!process.env.DISPLAY) {
+    assert.equal(i.present.window, false);
+    assert.match(i.present.why, /^offscreen: no display: DISPLAY is not set/);
+  }
 });

@@ -30,4 +30,14 @@ struct RenderDevice {
 // device is usable none is picked). Errors: no loader, no instance.
 [[nodiscard]] Result<std::vector<RenderDevice>> render_devices();
 
+// Where `--present auto` would show frames on this machine, and why: a window
+// (a display, GLFW and Vulkan surfaces are there) or offscreen (what is
+// missing). The present mode is chosen once a window exists (the run header
+// says it). Opens GLFW (once per process); the thread that will run engines.
+struct PresentProbe {
+  bool window = false;
+  std::string why;
+};
+[[nodiscard]] PresentProbe present_probe();
+
 }  // namespace triptych::pipeline

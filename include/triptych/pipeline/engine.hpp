@@ -49,6 +49,12 @@ enum class ComputeBackend {
 // for a short warm-up and picks the faster (choose_renderer()).
 enum class RendererKind { kVulkan, kCpu, kAuto };
 
+// Where frames are shown (docs/presenter.md): a window (the Vulkan renderer's
+// frames blitted to a swapchain, paced at `hz`), or offscreen only (render
+// target and readback, as always). kAuto: a window when a display and Vulkan
+// surfaces are there, else offscreen, saying why.
+enum class PresentTarget { kAuto, kWindow, kOffscreen };
+
 // Who validates and places the particles (Vulkan): the GPU straight from the
 // compute slots, or the CPU layout pass; kAuto: the GPU where it can import them.
 enum class ParticlePath { kAuto, kGpu, kCpu };
@@ -89,6 +95,8 @@ struct EngineConfig {
   ComputeBackend compute = ComputeBackend::kNative;
   NativeKernelStep native_kernel = nullptr;  // kNative only
   RendererKind renderer = RendererKind::kAuto;
+  PresentTarget present = PresentTarget::kOffscreen;
+  bool hud = true;  // in a window: the HUD (fps, frame times, stage bars, misses, drops, governor); H toggles it
   std::uint32_t width = 640;
   std::uint32_t height = 480;
   std::string device;               // Vulkan device name substring, or "" for the best

@@ -94,6 +94,10 @@ struct VulkanOptions {
   bool validation = false;  // Khronos validation layer + debug messenger
   ValidationSink on_validation_message;  // called on any thread; default prints to stderr
   DeviceChoice device;
+  // Extensions a presenter needs (render/presenter.hpp: WindowSystem); create
+  // fails with kUnsupported naming the first one the instance or device lacks.
+  std::vector<std::string> instance_extensions;
+  std::vector<std::string> device_extensions;
 };
 
 // Lists the physical devices (the `info` command). Errors as VulkanRenderer::create.
@@ -126,7 +130,7 @@ struct PresentExtent {
 struct PresentImage {
   VkImage_T* image = nullptr;
   std::uint32_t format = kPresentFormat;
-  PresentExtent extent{};
+  PresentExtent extent{};  // the part drawn, from the top-left: smaller for a frame a governor shed
   std::uint32_t layout = kPresentLayout;  // must be left in this layout
   VkSemaphore_T* rendered = nullptr;      // timeline semaphore
   std::uint64_t rendered_value = 0;
@@ -134,7 +138,7 @@ struct PresentImage {
   std::uint64_t frame = 0;
 };
 
-// The window path (a later issue). Called on the render thread.
+// The window path (render/presenter.hpp). Called on the render thread.
 class Presenter {
  public:
   virtual ~Presenter() = default;

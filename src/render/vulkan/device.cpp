@@ -117,6 +117,7 @@ Result<void> VulkanRenderer::Impl::create_device() {
   qci[1] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, transfer_family, 1, &priority};
   std::vector<const char*> ext;
   if (host_import) ext.push_back(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
+  if (auto r = add_presenter_extensions(ext); !r) return r;
   auto f12 = vk::make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
   VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f12, {}};
   ctx.fns.vkGetPhysicalDeviceFeatures2(physical, &f2);

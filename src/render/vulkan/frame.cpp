@@ -150,7 +150,7 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
   if (presenter != nullptr) {
     PresentImage img;
     img.image = s.image;
-    img.extent = {cfg.layout.width, cfg.layout.height};
+    img.extent = frame_extent;  // a shed frame fills only its top-left corner
     img.rendered = rendered;
     img.rendered_value = t + 1;
     img.ticket = t;

@@ -80,6 +80,7 @@ Result<void> InstanceContext::create(const VulkanOptions& options) {
     layers.push_back("VK_LAYER_KHRONOS_validation");
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
   }
+  for (const std::string& e : options.instance_extensions) extensions.push_back(e.c_str());
   auto app = make<VkApplicationInfo>(VK_STRUCTURE_TYPE_APPLICATION_INFO);
   app.pApplicationName = "triptych";
   app.pEngineName = "triptych render stage";
@@ -101,6 +102,12 @@ Result<void> InstanceContext::create(const VulkanOptions& options) {
   ci.ppEnabledExtensionNames = extensions.data();
   const VkResult r = g.vkCreateInstance(&ci, nullptr, &instance);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER) return no_driver_error("vkCreateInstance returned VK_ERROR_INCOMPATIBLE_DRIVER");
+  if (r == VK_ERROR_EXTENSION_NOT_PRESENT && !options.instance_extensions.empty()) {
+    std::string asked;
+    for (const std::string& e : options.instance_extensions) asked += " " + e;
+    return make_error(Errc::kUnsupported, "the Vulkan loader lacks an instance extension the window presenter "
+                                          "needs (asked:" + asked + ")");
+  }
   if (r != VK_SUCCESS) return call_error("vkCreateInstance", r);
   load_instance(g, instance, fns);
   if (options.validation) {

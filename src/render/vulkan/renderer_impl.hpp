@@ -181,6 +181,8 @@ struct VulkanRenderer::Impl {
   // device.cpp: choosing the physical device, creating the device and queues.
   [[nodiscard]] Result<void> pick_device();
   [[nodiscard]] Result<void> create_device();
+  // presenter_extensions.cpp: the presenter's device extensions, each checked as offered.
+  [[nodiscard]] Result<void> add_presenter_extensions(std::vector<const char*>& extensions) const;
 
   // host_memory.cpp: buffers, and zones imported or left to staging.
   [[nodiscard]] std::optional<std::uint32_t> memory_type(std::uint32_t bits, VkMemoryPropertyFlags want) const;

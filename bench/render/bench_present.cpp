@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// The window presenter against offscreen, in one process, the same scene:
+// the engine (native compute, Vulkan) shows 1,000 particles at 320x240 for a
+// number of frames at --hz, in a window with the HUD, in a window without it
+// (a GPU blit to the swapchain), then offscreen (readback only), and prints the
+// present interval and the end-to-end latency (queued -> presented), p50 /
+// p99 / sigma, from each run's trace, and their ratio. Needs a display: run
+// it under `xvfb-run -a` (scripts/run-bench.sh does); without one it says so
+// and exits 0. The engine pins its own threads by its core plan, so the CPUs
+// make bench passes are taken and ignored.
+// Usage: bench_present [cpu0 cpu1] [--frames N] [--hz R] (1200, 120).
+// See docs/presenter.md, docs/BENCHMARKS.md.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "triptych/pipeline/engine.hpp"
+#include "triptych/report/export.hpp"
+#include "triptych/sched/topology.hpp"
+#include "triptych_kernel.h"
+
+namespace {
+
+using namespace triptych;
+using namespace triptych::pipeline;
+using namespace std::chrono_literals;
+
+struct Figures {
+  report::DurationStats interval;
+  report::DurationStats latency;
+  std::uint64_t presented = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t late = 0;
+  std::string description;
+};
+
+bool run(PresentTarget present, bool hud, std::uint64_t frames, double hz, Figures& out) {
+  EngineConfig c;
+  c.particles = 1000;
+  c.width = 320;
+  c.height = 240;
+  c.hz = hz;
+  c.frames = frames;
+  c.renderer = RendererKind::kVulkan;
+  c.governor = false;
+  c.present = present;
+  c.hud = hud;
+  c.native_kernel = &tp_kernel_step;
+  auto topology = sched::Topology::load();
+  auto plan = topology ? sched::plan_cores(topology.value()) : Result<sched::CorePlan>(topology.error());
+  if (!plan) {
+    std::fprintf(stderr, "bench_present: %s\n", plan.error().what().c_str());
+    return false;
+  }
+  c.plan = plan.value();
+  auto e = Engine::create(c);
+  if (!e) {
+    std::fprintf(stderr, "bench_present: %s\n", e.error().what().c_str());
+    return false;
+  }
+  auto& engine = *e.value();
+  if (auto s = engine.start(); !s) {
+    std::fprintf(stderr, "bench_present: %s\n", s.error().what().c_str());
+    return false;
+  }
+  if (!engine.wait_finished(600s)) std::fprintf(stderr, "bench_present: the run did not finish in 600 s\n");
+  engine.stop();
+  const report::TraceReport trace = report::collect_report(*engine.arena().trace());
+  out.interval = trace.stats[report::Segment::kInterval];
+  out.latency = trace.stats[report::Segment::kLatency];
+  const EngineStatus s = engine.status();
+  out.presented = s.presented;
+  out.dropped = s.dropped;
+  out.late = s.late;
+  out.description = engine.renderer_description();
+  return true;
+}
+
+void row(const char* what, const report::DurationStats& d) {
+  const auto ms = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+  std::printf("  %-10s p50 %7.3f ms  p99 %7.3f ms  sigma %7.3f ms  mean %7.3f ms\n", what, ms(d.p50_ns),
+              ms(d.p99_ns), d.stddev_ns / 1e6, d.mean_ns / 1e6);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t frames = 1200;
+  double hz = 120.0;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--frames") frames = std::strtoull(argv[++i], nullptr, 10);
+    else if (std::string(argv[i]) == "--hz") hz = std::strtod(argv[++i], nullptr);
+  }
+  const char* display = std::getenv("DISPLAY");
+  if (display == nullptr || *display == '\0') {
+    std::printf("bench_present: no display (DISPLAY unset): skipped; run it under xvfb-run -a\n");
+    return 0;
+  }
+  Figures window;
+  Figures bare;
+  Figures offscreen;
+  if (!run(PresentTarget::kWindow, true, frames, hz, window)) return 1;
+  if (!run(PresentTarget::kWindow, false, frames, hz, bare)) return 1;
+  if (!run(PresentTarget::kOffscreen, false, frames, hz, offscreen)) return 1;
+  std::printf("bench_present: %llu frames of 1000 particles at 320x240, %.0f Hz (period %.3f ms)\n",
+              static_cast<unsigned long long>(frames), hz, 1000.0 / hz);
+  for (const auto* f : {&window, &bare, &offscreen}) {
+    std::printf("%s%s\n  presented %llu, dropped %llu, late %llu\n", f->description.c_str(),
+                f == &window ? " [HUD on]" : f == &bare ? " [HUD off]" : "", static_cast<unsigned long long>(f->presented), static_cast<unsigned long long>(f->dropped),
+                static_cast<unsigned long long>(f->late));
+    row("interval", f->interval);
+    row("latency", f->latency);
+  }
+  std::printf("HUD on - off: latency p50 %+.3f ms, mean %+.3f ms\n",
+              (static_cast<double>(window.latency.p50_ns) - static_cast<double>(bare.latency.p50_ns)) / 1e6,
+              (window.latency.mean_ns - bare.latency.mean_ns) / 1e6);
+  std::printf("window (HUD on) / offscreen: interval sigma %.2fx, latency p50 %.2fx, latency p99 %.2fx\n",
+              window.interval.stddev_ns / offscreen.interval.stddev_ns,
+              static_cast<double>(window.latency.p50_ns) / static_cast<double>(offscreen.latency.p50_ns),
+              static_cast<double>(window.latency.p99_ns) / static_cast<double>(offscreen.latency.p99_ns));
+  return 0;
+}
