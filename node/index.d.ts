@@ -40,6 +40,8 @@ export interface EngineOptions {
   particlePath?: 'auto' | 'gpu' | 'cpu';
   /** Frames in the render stage at once, 1-3 (default 2). */
   framesInFlight?: number;
+  /** Render in a supervised render process of its own (default off; the CPU reference there). */
+  isolate?: boolean;
   /** Vulkan device name substring. */
   device?: string;
   deviceIndex?: number;
