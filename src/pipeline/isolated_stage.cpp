@@ -63,6 +63,37 @@ Result<std::string> render_process_path() {
   return path;
 }
 
+SpawnThread::SpawnThread() : thread_([this] { loop(); }) {}
+
+SpawnThread::~SpawnThread() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void SpawnThread::run(const std::function<void()>& job) {
+  std::unique_lock<std::mutex> lock(mu_);
+  job_ = &job;
+  cv_.notify_all();
+  cv_.wait(lock, [this] { return job_ == nullptr; });
+}
+
+void SpawnThread::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || job_ != nullptr; });
+    if (stop_) return;
+    lock.unlock();
+    (*job_)();  // job_ stays set (and run() waiting) until it is cleared below
+    lock.lock();
+    job_ = nullptr;
+    cv_.notify_all();
+  }
+}
+
 IsolatedRenderStage::IsolatedRenderStage(IsolatedStageConfig config, isolate::SplitMemory memory) noexcept
     : cfg_(std::move(config)), memory_(std::move(memory)) {}
 
@@ -142,7 +173,8 @@ Result<void> IsolatedRenderStage::spawn_child() {
   spec.args = {std::to_string(::getpid())};
   if (cfg_.hostile) spec.args.emplace_back("--hostile");
   spec.pass_fds = {child_end.fd()};
-  auto child = isolate::ChildProcess::spawn(spec);
+  Result<isolate::ChildProcess> child = make_error(Errc::kSystem, "not spawned");
+  spawner_.run([&] { child = isolate::ChildProcess::spawn(spec); });
   child_end.close();
   if (!child) return child.error();
   isolate::HostHandshake how;

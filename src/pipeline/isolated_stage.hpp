@@ -18,10 +18,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "triptych/core/result.hpp"
@@ -66,6 +70,28 @@ struct IsolationCounters {
   bool gave_up = false;
 };
 
+// Runs one job at a time on a thread that lives as long as its owner. A
+// child's PR_SET_PDEATHSIG fires when the *thread* that spawned it exits,
+// so render processes are never spawned from the render thread, which ends
+// with the run while the stage (and its child) live on.
+class SpawnThread {
+ public:
+  SpawnThread();
+  ~SpawnThread();
+  SpawnThread(const SpawnThread&) = delete;
+  SpawnThread& operator=(const SpawnThread&) = delete;
+  // Runs `job` there and returns when it has finished.
+  void run(const std::function<void()>& job);
+
+ private:
+  void loop();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const std::function<void()>* job_ = nullptr;  // under mu_
+  bool stop_ = false;                           // under mu_
+  std::thread thread_;
+};
+
 class IsolatedRenderStage {
  public:
   // result_zones: the engine's, headers written (the geometry is read from
@@ -100,6 +126,7 @@ class IsolatedRenderStage {
   }
 
   IsolatedStageConfig cfg_;
+  SpawnThread spawner_;  // outlives every child: the destructor stops the supervisor first
   isolate::SplitMemory memory_;
   isolate::RenderSetup setup_;
   std::unique_ptr<isolate::Supervisor> supervisor_;

@@ -156,8 +156,13 @@ TEST(Isolation, FiftySigkillsOfTheRenderProcessLeaveTheHostWholeAndCountEveryFra
     engine->request_stop();
     test::wait_well_inside(*engine, 10s);
     engine->stop();
+    // The render thread is gone now: a render process it spawned must not
+    // die with it (PR_SET_PDEATHSIG follows the spawning thread). Give the
+    // supervisor time to see such a death before counting.
+    std::this_thread::sleep_for(200ms);
     const EngineStatus s = engine->status();
     EXPECT_EQ(s.error, "");
+    EXPECT_NE(s.render_pid, 0) << "the render process died with the render thread";
     EXPECT_EQ(s.in_flight, 0u);
     EXPECT_EQ(s.issued, s.presented + s.dropped + s.failed + s.lost);
     EXPECT_EQ(s.failed, 0u) << "no result was refused: nothing torn was offered";
