@@ -395,7 +395,9 @@ Result<void> Engine::Impl::build_isolated(const std::array<float, 4>& clear,
   ic.hostile = cfg.isolate_hostile;
   ic.crash_limit = std::max<std::uint32_t>(cfg.isolate_crash_limit, 1);
   ic.crash_window = std::chrono::nanoseconds(static_cast<std::int64_t>(cfg.isolate_crash_window_s * 1e9));
-  ic.hang_timeout = std::chrono::nanoseconds(static_cast<std::int64_t>(cfg.isolate_hang_timeout_s * 1e9));
+  // Sanitizers slow the render process down: its hang timeout doubles.
+  const double hang_s = cfg.isolate_hang_timeout_s * (TRIPTYCH_SANITIZED ? 2.0 : 1.0);
+  ic.hang_timeout = std::chrono::nanoseconds(static_cast<std::int64_t>(hang_s * 1e9));
   auto stage = IsolatedRenderStage::create(std::move(ic), result_zones);
   if (!stage) return stage.error();
   isolated = std::move(stage).value();
