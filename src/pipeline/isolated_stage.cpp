@@ -155,6 +155,7 @@ Result<std::unique_ptr<IsolatedRenderStage>> IsolatedRenderStage::create(
   if (!sup) return sup.error();
   s->supervisor_ = std::move(sup).value();
   if (auto ok = s->spawn_child(); !ok) return ok.error();
+  s->spawn_standby();
   return s;
 }
 
@@ -162,37 +163,59 @@ std::atomic<std::uint64_t>* IsolatedRenderStage::progress_word() const {
   return reinterpret_cast<std::atomic<std::uint64_t>*>(memory_.child().data() + isolate::kProgressOffset);
 }
 
-// A cold spawn: posix_spawn + exec, the handshake in the current epoch, then
-// the supervisor watches it.
-Result<void> IsolatedRenderStage::spawn_child() {
+// posix_spawn + exec on the spawn thread; `host_end` gets the host's end of
+// its channel.
+Result<isolate::ChildProcess> IsolatedRenderStage::spawn(isolate::Channel& host_end, bool standby) {
   auto pair = isolate::Channel::make_pair();
   if (!pair) return pair.error();
-  auto [host_end, child_end] = std::move(pair).value();
+  auto [host, child_end] = std::move(pair).value();
   isolate::SpawnSpec spec;
   spec.path = cfg_.executable;
   spec.args = {std::to_string(::getpid())};
+  if (standby) spec.args.emplace_back("--standby");
   if (cfg_.hostile) spec.args.emplace_back("--hostile");
   spec.pass_fds = {child_end.fd()};
   Result<isolate::ChildProcess> child = make_error(Errc::kSystem, "not spawned");
   spawner_.run([&] { child = isolate::ChildProcess::spawn(spec); });
   child_end.close();
-  if (!child) return child.error();
+  if (child) host_end = std::move(host);
+  return child;
+}
+
+// The handshake in the current epoch, then the supervisor watches it.
+Result<void> IsolatedRenderStage::attach(isolate::ChildProcess child, isolate::Channel host_end) {
   isolate::HostHandshake how;
   how.epoch = grants_.epoch();
   how.progress_offset = isolate::kProgressOffset;
   how.deadline = std::chrono::steady_clock::now() + kHandshakeTimeout;
   if (auto ok = isolate::host_handshake(host_end, memory_, how); !ok) {
-    child.value().kill_and_reap();
+    child.kill_and_reap();
     return make_error(ok.error().code, "the render process did not attach: " + ok.error().message);
   }
   channel_ = std::move(host_end);
   deaths_before_ = supervisor_->deaths_seen();
-  const pid_t pid = child.value().pid();
-  if (auto ok = supervisor_->watch(std::move(child).value(), channel_.fd(), progress_word(), how.epoch); !ok) {
+  const pid_t pid = child.pid();
+  if (auto ok = supervisor_->watch(std::move(child), channel_.fd(), progress_word(), how.epoch); !ok) {
     return ok.error();
   }
   pid_.store(pid, std::memory_order_relaxed);
   return {};
+}
+
+// A cold start: spawn, then attach.
+Result<void> IsolatedRenderStage::spawn_child() {
+  isolate::Channel host_end;
+  auto child = spawn(host_end, false);
+  if (!child) return child.error();
+  return attach(std::move(child).value(), std::move(host_end));
+}
+
+// Starts the warm standby (when configured and none stands): it execs,
+// binds, sends HELLO and waits. A failure only leaves the next respawn cold.
+void IsolatedRenderStage::spawn_standby() {
+  if (!cfg_.warm_standby || !standby_.reaped()) return;
+  auto child = spawn(standby_channel_, true);
+  if (child) standby_ = std::move(child).value();
 }
 
 // The child is gone (or made so): the open grant is handed back as lost, the
@@ -226,12 +249,22 @@ Error IsolatedRenderStage::child_lost(std::uint64_t frame, const std::string& ho
                                            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(cfg_.crash_window).count()) +
                                            " s: falling back to the in-process renderer");
   }
-  if (auto ok = spawn_child(); !ok) {
-    gave_up_.store(true, std::memory_order_relaxed);
-    return make_error(Errc::kPeerLost, why + "; no new render process (" + ok.error().what() +
-                                           "): falling back to the in-process renderer");
+  // The warm standby first; a standby that died waiting fails its
+  // handshake at once (hang-up), and a cold start follows.
+  bool warm = false;
+  if (!standby_.reaped()) {
+    warm = attach(std::move(standby_), std::move(standby_channel_)).ok();
+    standby_ = isolate::ChildProcess::none();
   }
-  bump(respawns_cold_);
+  if (!warm) {
+    if (auto ok = spawn_child(); !ok) {
+      gave_up_.store(true, std::memory_order_relaxed);
+      return make_error(Errc::kPeerLost, why + "; no new render process (" + ok.error().what() +
+                                             "): falling back to the in-process renderer");
+    }
+  }
+  bump(warm ? respawns_warm_ : respawns_cold_);
+  spawn_standby();
   last_recovery_ns_.store(since_ns(seen), std::memory_order_relaxed);
   return make_error(Errc::kPeerLost, why);
 }
@@ -368,6 +401,7 @@ IsolationCounters IsolatedRenderStage::counters() const {
   c.hangs_killed = sc.hangs_killed;
   c.deadline_kills = deadline_kills_.load(std::memory_order_relaxed);
   c.respawns_cold = respawns_cold_.load(std::memory_order_relaxed);
+  c.respawns_warm = respawns_warm_.load(std::memory_order_relaxed);
   c.violations = violations_.load(std::memory_order_relaxed);
   c.results_refused = results_refused_.load(std::memory_order_relaxed);
   c.frames_rendered = frames_rendered_.load(std::memory_order_relaxed);
@@ -394,6 +428,7 @@ Result<void> Engine::Impl::build_isolated(const std::array<float, 4>& clear,
   ic.test_mode = cfg.isolate_test_mode;
   ic.hostile = cfg.isolate_hostile;
   ic.crash_limit = std::max<std::uint32_t>(cfg.isolate_crash_limit, 1);
+  ic.warm_standby = cfg.isolate_warm_standby;
   ic.crash_window = std::chrono::nanoseconds(static_cast<std::int64_t>(cfg.isolate_crash_window_s * 1e9));
   // Sanitizers slow the render process down: its hang timeout doubles.
   const double hang_s = cfg.isolate_hang_timeout_s * (TRIPTYCH_SANITIZED ? 2.0 : 1.0);
@@ -433,7 +468,8 @@ void Engine::Impl::fill_isolation_status(EngineStatus& s) const {
   s.render_crashes = c.crashes;
   s.render_crashes_by_sigkill = c.by_sigkill;
   s.render_hangs_killed = c.hangs_killed;
-  s.render_respawns = c.respawns_cold;
+  s.render_respawns = c.respawns_cold + c.respawns_warm;
+  s.render_respawns_warm = c.respawns_warm;
   s.render_violations = c.violations;
   s.render_results_refused = c.results_refused;
   s.render_recovery_ms = static_cast<double>(c.last_recovery_ns) * 1e-6;

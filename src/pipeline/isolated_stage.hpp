@@ -51,6 +51,10 @@ struct IsolatedStageConfig {
   std::chrono::nanoseconds done_timeout = std::chrono::seconds(5);
   std::uint32_t crash_limit = 3;    // deaths within crash_window: give up
   std::chrono::nanoseconds crash_window = std::chrono::seconds(10);
+  // A second render process started ahead, waiting for its ATTACH: a death
+  // attaches it (no exec or dynamic linking on the recovery path), and a new
+  // standby is started behind it. false: every respawn is cold.
+  bool warm_standby = true;
 };
 
 // Relaxed counters (a snapshot; each is written by one thread).
@@ -60,6 +64,7 @@ struct IsolationCounters {
   std::uint64_t hangs_killed = 0;     // killed for no progress
   std::uint64_t deadline_kills = 0;   // killed for no DONE by the deadline
   std::uint64_t respawns_cold = 0;
+  std::uint64_t respawns_warm = 0;    // a standby attached
   std::uint64_t violations = 0;       // refused DONEs, every kind
   std::uint64_t results_refused = 0;  // accepted DONEs whose result failed validation (torn, forged)
   std::uint64_t frames_rendered = 0;
@@ -116,7 +121,10 @@ class IsolatedRenderStage {
 
  private:
   explicit IsolatedRenderStage(IsolatedStageConfig config, isolate::SplitMemory memory) noexcept;
+  [[nodiscard]] Result<isolate::ChildProcess> spawn(isolate::Channel& host_end, bool standby);
+  [[nodiscard]] Result<void> attach(isolate::ChildProcess child, isolate::Channel host_end);
   [[nodiscard]] Result<void> spawn_child();
+  void spawn_standby();
   [[nodiscard]] Error child_lost(std::uint64_t frame, const std::string& how);
   [[nodiscard]] Result<isolate::RenderGrant> await_done(std::uint64_t frame);
   [[nodiscard]] Result<void> take_result(const isolate::RenderGrant& g, std::uint32_t result_zone);
@@ -131,6 +139,8 @@ class IsolatedRenderStage {
   isolate::RenderSetup setup_;
   std::unique_ptr<isolate::Supervisor> supervisor_;
   isolate::Channel channel_;
+  isolate::ChildProcess standby_ = isolate::ChildProcess::none();  // not watched: its death costs nothing
+  isolate::Channel standby_channel_;
   isolate::GrantTable grants_;
   std::uint32_t deaths_before_ = 0;  // the supervisor's count when the child now watched was attached
   std::vector<std::span<std::byte>> result_zones_;
@@ -142,7 +152,7 @@ class IsolatedRenderStage {
   render::FrameReadyCallback callback_;
   std::atomic<bool> gave_up_{false};
   std::atomic<std::int32_t> pid_{0};
-  std::atomic<std::uint64_t> deadline_kills_{0}, respawns_cold_{0}, results_refused_{0}, frames_rendered_{0},
+  std::atomic<std::uint64_t> deadline_kills_{0}, respawns_cold_{0}, respawns_warm_{0}, results_refused_{0}, frames_rendered_{0},
       copy_in_ns_{0}, copy_out_ns_{0}, last_recovery_ns_{0}, violations_{0};
 };
 

@@ -7,7 +7,10 @@
 // holds, seal the result (frame, epoch, generation, pixel hash; in test mode
 // the frame id in every line), bump the progress word, answer DONE. It bumps
 // the progress word while idle too, so only a real hang stops it.
-// One thread. argv: HOST_PID [--hostile]. --hostile (tests only) also sends
+// One thread. argv: HOST_PID [--standby] [--hostile]. --standby: a warm
+// standby, started ahead and waiting for its ATTACH without a deadline (the
+// host attaches it when the process it stands behind dies). --hostile
+// (tests only) also sends
 // DONE for frames it was never granted and spoils every other result after
 // sealing it. Design: docs/isolation.md, "The render process".
 #include <array>
@@ -35,6 +38,7 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kHandshakeTimeout = 5s;
+constexpr auto kStandbyWait = std::chrono::hours(24 * 365);
 constexpr auto kIdleSlice = 20ms;  // the progress word moves at least this often while idle
 
 int fail(const std::string& what) {
@@ -136,16 +140,25 @@ int serve(Session& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return fail("usage: triptych-render HOST_PID [--hostile] (spawned by the host, channel on fd 3)");
+  if (argc < 2) {
+    return fail("usage: triptych-render HOST_PID [--standby] [--hostile] (spawned by the host, channel on fd 3)");
+  }
   const long host = std::strtol(argv[1], nullptr, 10);
   if (host <= 1) return fail("bad host pid");
   if (auto bound = bind_to_host(static_cast<pid_t>(host)); !bound) return fail(bound.error().what());
   Session s;
-  s.hostile = argc > 2 && std::strcmp(argv[2], "--hostile") == 0;
+  bool standby = false;
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--hostile") == 0) s.hostile = true;
+    if (std::strcmp(argv[i], "--standby") == 0) standby = true;
+  }
   auto channel = Channel::adopt(3);
   if (!channel) return fail(channel.error().what());
   s.channel = std::move(channel).value();
-  auto session = child_handshake(s.channel, std::chrono::steady_clock::now() + kHandshakeTimeout);
+  // A warm standby waits for its ATTACH until the child it stands behind
+  // dies (its host's death kills it: PR_SET_PDEATHSIG).
+  const auto attach_by = std::chrono::steady_clock::now() + (standby ? kStandbyWait : kHandshakeTimeout);
+  auto session = child_handshake(s.channel, attach_by);
   if (!session) return fail(session.error().what());
   s.child.emplace(std::move(session).value());
   const std::span<std::byte> c = s.child->memory.child();

@@ -129,6 +129,9 @@ struct EngineConfig {
   std::uint32_t isolate_crash_limit = 3;
   double isolate_crash_window_s = 10.0;
   double isolate_hang_timeout_s = 0.5;  // no progress this long: the render process is killed
+  // A second render process waits, warm, behind the one that renders; a
+  // death attaches it. false: every respawn is cold (posix_spawn + exec).
+  bool isolate_warm_standby = true;
   // Test hooks: every result carries its frame id in every line, checked on
   // accept; a hostile render process (forged DONEs, spoiled results).
   bool isolate_test_mode = false;
@@ -184,6 +187,7 @@ struct EngineStatus {
   std::uint64_t render_crashes_by_sigkill = 0;
   std::uint64_t render_hangs_killed = 0;
   std::uint64_t render_respawns = 0;
+  std::uint64_t render_respawns_warm = 0;  // ... of them a warm standby attached
   std::uint64_t render_violations = 0;
   std::uint64_t render_results_refused = 0;
   double render_recovery_ms = 0;
