@@ -241,6 +241,7 @@ TEST(Isolation, AStoppedRenderProcessIsKilledAsAHangAndReplaced) {
 }
 
 TEST(Isolation, AHostileRenderProcessGetsNothingAcceptedAndEveryViolationCounted) {
+  const int fds_before = test::open_fd_count();
   EngineConfig c = small_config();
   c.isolate = true;
   c.isolate_test_mode = true;
@@ -265,15 +266,18 @@ TEST(Isolation, AHostileRenderProcessGetsNothingAcceptedAndEveryViolationCounted
   EXPECT_EQ(s.error, "");
   EXPECT_EQ(taker.torn, 0u) << "a spoiled result reached the host";
   EXPECT_GT(taker.taken, 0u);
-  // Every render: two forged DONEs (a frame never granted, another generation).
+  // Every render: three forged DONEs (a frame never granted, another
+  // generation, one more with an fd: two violations).
   const std::uint64_t renders = s.presented + s.dropped + s.failed;
-  EXPECT_GE(s.render_violations, 2 * (renders - 1));
+  EXPECT_GE(s.render_violations, 4 * (renders - 1));
   // Every other result is spoiled after its seal: refused, and counted failed.
   EXPECT_GE(s.render_results_refused, renders / 2 - 1);
   EXPECT_EQ(s.failed, s.render_results_refused);
   EXPECT_EQ(s.render_crashes, 0u);
   EXPECT_EQ(s.lost, 0u);
   EXPECT_EQ(s.issued, s.presented + s.dropped + s.failed + s.lost);
+  engine.reset();
+  EXPECT_EQ(test::open_fd_count(), fds_before) << "an fd the render process sent was kept";
 }
 
 TEST(Isolation, ThreeCrashesWithinTheWindowFallBackToTheInProcessRenderer) {

@@ -10,8 +10,8 @@
 // One thread. argv: HOST_PID [--standby] [--hostile]. --standby: a warm
 // standby, started ahead and waiting for its ATTACH without a deadline (the
 // host attaches it when the process it stands behind dies). --hostile
-// (tests only) also sends
-// DONE for frames it was never granted and spoils every other result after
+// (tests only) also sends DONE for frames it was never granted (one with an
+// fd), forges the other slots' seals, and spoils every other result after
 // sealing it. Design: docs/isolation.md, "The render process".
 #include <array>
 #include <atomic>
@@ -110,6 +110,16 @@ Result<void> render_one(Session& s, const RenderGrant& g) {
     forged = g;
     forged.generation += 1;  // the right frame, another generation
     (void)s.channel.send(bytes_of(done_message(forged)));
+    // A forged DONE with an fd (H's memfd) the host must refuse and close.
+    const int fds[1] = {s.child->memory.host_fd()};
+    forged.frame += 2000;
+    (void)s.channel.send(bytes_of(done_message(forged)), fds);
+    // Seals of the other result slots claiming this frame.
+    for (std::uint32_t r = 0; r < kRenderSlots; ++r) {
+      if (r != g.result_slot) {
+        std::memcpy(s.child->memory.child().data() + kSealsOffset + r * sizeof(ResultSeal), &seal, sizeof seal);
+      }
+    }
     // Every other result spoiled after its seal: alternately a line's frame
     // id (torn, as a mix of frames would be) and a pixel inside a line (only
     // the hash shows it).
