@@ -120,6 +120,8 @@ void kill_loop(bool warm, const std::uint64_t kKills) {
     auto engine = std::move(created).value();
     ASSERT_TRUE(engine->start().ok());
     FrameTaker taker(*engine);
+    int maps_after_warmup = 0;
+    std::uint64_t rss_after_warmup = 0;
     std::mt19937 rng(18);
     std::uniform_int_distribution<int> pause_us(0, 20000);
     for (std::uint64_t k = 0; k < kKills; ++k) {
@@ -154,7 +156,18 @@ void kill_loop(bool warm, const std::uint64_t kKills) {
       EXPECT_LE(s.in_flight, 3u) << "after kill " << k;
       EXPECT_LE(s.lost, k + 1) << "a kill costs at most the frame the process held";
       expect_exact(s, "after a kill");
+      if (k == 9) {  // the host's steady state: later crashes must not grow it
+        maps_after_warmup = test::mapping_count();
+        rss_after_warmup = test::resident_bytes();
+      }
     }
+    const int maps_growth = test::mapping_count() - maps_after_warmup;
+    const double rss_growth_kib =
+        (static_cast<double>(test::resident_bytes()) - static_cast<double>(rss_after_warmup)) / 1024.0;
+    std::printf("host after kills 10..%llu: mappings %+d, RSS %+.0f KiB\n", static_cast<unsigned long long>(kKills),
+                maps_growth, rss_growth_kib);
+    EXPECT_LE(maps_growth, 2) << "the host maps more with every crash";
+    EXPECT_LT(rss_growth_kib, 1024.0) << "the host's RSS grows with every crash";
     engine->request_stop();
     test::wait_well_inside(*engine, 10s);
     engine->stop();
