@@ -42,7 +42,7 @@ for (const [name, command, args] of [
 ]) {
   test(`${name}: a SIGKILL of the render process mid-run is survived and counted`, { skip }, async () => {
     const out = mkdtempSync(join(tmpdir(), 'tp-isolate-'));
-    const child = spawn(command, [...args, '--isolate', '--seconds', '3', '--hz', '60', '--particles', '3000',
+    const child = spawn(command, [...args, '--isolate', '--seconds', '4', '--hz', '60', '--particles', '3000',
       '--width', '160', '--height', '120', '--out', out, '--quiet'], { env });
     let stdout = '';
     let stderr = '';
@@ -51,8 +51,13 @@ for (const [name, command, args] of [
     const exited = new Promise((done) => child.on('exit', (code) => done(code)));
     const kills = [];
     for (let k = 0; k < 2; ++k) {
-      await sleep(800);
-      const pids = renderChildren(child.pid, true).filter((p) => !kills.includes(p));
+      await sleep(600);
+      // Start-up may be slow on a loaded machine: wait (bounded) for the render process.
+      let pids = [];
+      for (let waited = 0; waited < 5000 && pids.length === 0; waited += 50) {
+        pids = renderChildren(child.pid, true).filter((p) => !kills.includes(p));
+        if (pids.length === 0) await sleep(50);
+      }
       assert.equal(pids.length, 1, `one render process serves the run (kill ${k}): ${pids}`);
       process.kill(pids[0], 'SIGKILL');
       kills.push(pids[0]);
