@@ -46,6 +46,8 @@ export interface EngineOptions {
   raster?: 'auto' | 'quads' | 'splat';
   /** Frames in the render stage at once, 1-3 (default 2). */
   framesInFlight?: number;
+  /** Render in a supervised render process of its own (default off; the CPU reference there). */
+  isolate?: boolean;
   /** Vulkan device name substring. */
   device?: string;
   deviceIndex?: number;
@@ -75,12 +77,26 @@ export interface EngineStatus {
   failed: number;
   dropped: number;
   presented: number;
-  /** issued - presented - dropped - failed; 0 once finished. */
+  /** --isolate: frames held by a render process that crashed. */
+  lost: number;
+  /** issued - presented - dropped - failed - lost; 0 once finished. */
   inFlight: number;
   /** Particles the render stage's validation dropped (non-finite, negative size, unknown shape, overflow), summed over the run. */
   particlesRejected: number;
   /** Particles drawn with their size or line length clamped, summed over the run. */
   particlesClamped: number;
+  /** --isolate: rendering in the render process now (false once it fell back in-process). */
+  isolated: boolean;
+  /** The render process now; 0 when none. */
+  renderPid: number;
+  renderCrashes: number;
+  renderRespawns: number;
+  /** Refused DONE messages (forged, stale, malformed). */
+  renderViolations: number;
+  /** Results refused on validation (torn or spoiled): those frames count failed. */
+  renderResultsRefused: number;
+  /** Why it fell back to the in-process renderer; empty if it did not. */
+  isolationFallback: string;
   started: boolean;
   late: number;
   elapsedS: number;

@@ -24,3 +24,5 @@ echo "== triptych bench kernel"
 TRIPTYCH_BUILD_DIR="$build_dir" node node/bin/triptych.mjs bench kernel
 echo "== kernel boundary: two memories against one"
 TRIPTYCH_BUILD_DIR="$build_dir" node bench/node/boundary_bench.mjs
+echo "== isolation mode: in-process against isolated"
+TRIPTYCH_BUILD_DIR="$build_dir" node bench/node/isolate_bench.mjs

@@ -136,7 +136,7 @@ async function cmdRun(args) {
   // choice once, on their own lines, as they happen.
   const level = (s) => s.governor === undefined ? '' : s.governor
     ? `  gov ${s.resolutionScale.toFixed(2)}x${s.drawStride > 1 ? ` 1/${s.drawStride}` : ''} ${+s.rateHz.toFixed(1)} Hz` : '  gov off';
-  const line = (s) => `${s.elapsedS.toFixed(1).padStart(6)} s  ${String(s.fps).padStart(4)} fps  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  presented ${s.presented}  late ${s.late}  dropped ${s.dropped}  failed ${s.failed}${level(s)}`;
+  const line = (s) => `${s.elapsedS.toFixed(1).padStart(6)} s  ${String(s.fps).padStart(4)} fps  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  presented ${s.presented}  late ${s.late}  dropped ${s.dropped}  failed ${s.failed}${s.isolated || s.lost ? `  lost ${s.lost}  crashes ${s.renderCrashes}` : ''}${level(s)}`;
   let shownChanges = 0;
   let shownRenderer = headerRenderer;
   const events = (s) => {

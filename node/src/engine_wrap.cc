@@ -289,6 +289,7 @@ Napi::Value EngineWrap::Status(const Napi::CallbackInfo& info) {
   o.Set("failed", Napi::Number::New(env, static_cast<double>(s.failed)));
   o.Set("dropped", Napi::Number::New(env, static_cast<double>(s.dropped)));
   o.Set("presented", Napi::Number::New(env, static_cast<double>(s.presented)));
+  o.Set("lost", Napi::Number::New(env, static_cast<double>(s.lost)));
   o.Set("late", Napi::Number::New(env, static_cast<double>(s.late)));
   o.Set("inFlight", Napi::Number::New(env, static_cast<double>(s.in_flight)));
   o.Set("particlesRejected", Napi::Number::New(env, static_cast<double>(s.particles_rejected)));
@@ -312,6 +313,14 @@ Napi::Value EngineWrap::Status(const Napi::CallbackInfo& info) {
   o.Set("governorLast", Napi::String::New(env, s.governor_last));
   o.Set("delivered", Napi::String::New(env, engine(env).delivery_summary()));
   o.Set("renderer", Napi::String::New(env, engine(env).renderer_description()));
+  // Isolation mode (docs/isolation.md): the render process and what befell it.
+  o.Set("isolated", Napi::Boolean::New(env, s.isolated));
+  o.Set("renderPid", Napi::Number::New(env, s.render_pid));
+  o.Set("renderCrashes", Napi::Number::New(env, static_cast<double>(s.render_crashes)));
+  o.Set("renderRespawns", Napi::Number::New(env, static_cast<double>(s.render_respawns)));
+  o.Set("renderViolations", Napi::Number::New(env, static_cast<double>(s.render_violations)));
+  o.Set("renderResultsRefused", Napi::Number::New(env, static_cast<double>(s.render_results_refused)));
+  o.Set("isolationFallback", Napi::String::New(env, s.isolation_fallback));
   return o;
 }
 

@@ -28,19 +28,33 @@ std::string describe(const RenderGrant& g) {
 GrantMessage render_message(const RenderGrant& grant) noexcept { return message(GrantMessageKind::kRender, grant); }
 GrantMessage done_message(const RenderGrant& grant) noexcept { return message(GrantMessageKind::kDone, grant); }
 
-Result<RenderGrant> decode_done(std::span<const std::byte> bytes) {
+namespace {
+
+// Copies and checks a grant message of `kind` (size, magic, version, kind).
+Result<RenderGrant> decode(std::span<const std::byte> bytes, GrantMessageKind kind, const char* name) {
   if (bytes.size() != sizeof(GrantMessage)) {
-    return make_error(Errc::kPeerLost, "protocol violation: DONE of " + std::to_string(bytes.size()) +
-                                           " bytes, expected " + std::to_string(sizeof(GrantMessage)));
+    return make_error(Errc::kPeerLost, std::string("protocol violation: ") + name + " of " +
+                                           std::to_string(bytes.size()) + " bytes, expected " +
+                                           std::to_string(sizeof(GrantMessage)));
   }
   GrantMessage m;
   std::memcpy(&m, bytes.data(), sizeof m);
   if (m.header.magic != kMessageMagic || m.header.version != kProtocolVersion ||
-      m.header.kind != static_cast<std::uint16_t>(GrantMessageKind::kDone) || m.header.bytes != sizeof m) {
-    return make_error(Errc::kPeerLost, "protocol violation: not a DONE message (kind " +
+      m.header.kind != static_cast<std::uint16_t>(kind) || m.header.bytes != sizeof m) {
+    return make_error(Errc::kPeerLost, std::string("protocol violation: not a ") + name + " message (kind " +
                                            std::to_string(m.header.kind) + ")");
   }
   return m.grant;
+}
+
+}  // namespace
+
+Result<RenderGrant> decode_done(std::span<const std::byte> bytes) {
+  return decode(bytes, GrantMessageKind::kDone, "DONE");
+}
+
+Result<RenderGrant> decode_render(std::span<const std::byte> bytes) {
+  return decode(bytes, GrantMessageKind::kRender, "RENDER");
 }
 
 Error GrantTable::violation(Violation kind, const std::string& what) {

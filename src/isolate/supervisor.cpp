@@ -92,6 +92,11 @@ SupervisorCounters Supervisor::counters() const {
   return counters_;
 }
 
+void Supervisor::kill_watched() noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (watching_) (void)child_.signal(SIGKILL);
+}
+
 void Supervisor::stop() noexcept {
   if (!thread_.joinable()) return;
   const std::uint64_t one = 1;

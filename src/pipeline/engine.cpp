@@ -246,7 +246,11 @@ Result<void> Engine::Impl::build_render_stage() {
     return {};
   };
   if (auto r = choose_present(); !r) return r.error();
-  if (cfg.renderer == RendererKind::kCpu) return build_cpu();
+  if (cfg.renderer == RendererKind::kCpu && !cfg.isolate) return build_cpu();
+  if (cfg.isolate) {  // the CPU reference in a render process; in-process beside it for a fall-back
+    if (auto ok = build_cpu(); !ok) return ok;
+    return build_isolated(clear, result_zones);
+  }
   // A window takes Vulkan's frames: no start-up probe against the CPU reference.
   if (cfg.renderer == RendererKind::kAuto && !window_system) {
     // Vulkan, unless the device it would take is a software rasteriser:
@@ -363,6 +367,11 @@ std::string Engine::renderer_description() const {
   }
   const std::string present = impl_->present_choice.empty() ? "" : "; present: " + impl_->present_choice;
   if (!choice.empty()) return choice + present;
+  if (impl_->isolated) {
+    std::lock_guard<std::mutex> lock(impl_->message_mu);
+    if (impl_->isolation_fallback.empty()) return "CPU reference rasteriser in a render process (--isolate)" + present;
+    return "CPU reference rasteriser, in-process after " + impl_->isolation_fallback + present;
+  }
   if (impl_->vulkan) {
     const auto& d = impl_->vulkan->device();
     std::string s = "Vulkan: " + d.name + " (" + d.type + ")";
@@ -476,7 +485,8 @@ EngineStatus Engine::status() const {
   s.late = m.late.load(std::memory_order_relaxed);
   s.particles_rejected = m.particles_rejected.load(std::memory_order_relaxed);
   s.particles_clamped = m.particles_clamped.load(std::memory_order_relaxed);
-  const std::uint64_t settled = s.presented + s.dropped + s.failed;
+  s.lost = m.lost.load(std::memory_order_relaxed);
+  const std::uint64_t settled = s.presented + s.dropped + s.failed + s.lost;
   s.in_flight = s.issued > settled ? s.issued - settled : 0;
   s.running = m.started.load(std::memory_order_relaxed) && !finished();
   const std::uint64_t now = trace::now_ns();
@@ -503,6 +513,7 @@ EngineStatus Engine::status() const {
   s.draw_stride = level.draw_stride;
   s.rate_hz = m.cfg.hz / level.rate_divisor;
   s.governor_changes = m.governor_changes.load(std::memory_order_relaxed);
+  m.fill_isolation_status(s);
   std::lock_guard<std::mutex> lock(m.message_mu);
   s.error = m.fatal;
   s.last_failure = m.last_failure;

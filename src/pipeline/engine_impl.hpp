@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "isolated_stage.hpp"
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/pipeline/governor.hpp"
 #include "triptych/render/cpu_stage.hpp"
@@ -50,6 +51,7 @@ inline constexpr std::uint32_t kRendererWarmupFrames = 8;
 
 // A governor level and decision in words, for status(), the console and the report.
 [[nodiscard]] std::string describe_level(std::uint32_t level);
+[[nodiscard]] std::string isolation_summary(const EngineStatus& s);
 [[nodiscard]] std::string describe(const GovernorDecision& d, std::uint64_t start_ns);
 [[nodiscard]] std::string describe(const CoreMove& m, std::uint64_t start_ns);
 
@@ -76,6 +78,12 @@ struct Engine::Impl {
   std::atomic<bool> paused{false};
   std::atomic<std::uint32_t> steps_allowed{0};
   std::unique_ptr<render::CpuRenderStage> cpu;
+  // Isolation mode's stage (render thread only; counters from any thread).
+  // use_isolated: the render thread renders with it; cleared once on a
+  // fall-back to `cpu`, which is always built beside it.
+  std::unique_ptr<IsolatedRenderStage> isolated;
+  std::atomic<bool> use_isolated{false};  // a setting status() reads alone: relaxed
+  std::string isolation_fallback;         // under message_mu
   trace::FrameTraceTable* table = nullptr;
   tp_kernel_ctx* ctx = nullptr;      // where kernels read the frame context
   tp_kernel_ctx own_ctx{};           // kNative: the context lives here
@@ -125,6 +133,7 @@ struct Engine::Impl {
   std::atomic<bool> result_settled{false};  // host_presents: the untaken last frame is counted
 
   std::atomic<std::uint64_t> issued{0}, computed{0}, failed{0}, dropped{0}, presented{0}, late{0};
+  std::atomic<std::uint64_t> lost{0};  // isolation mode: held by a render process that crashed
   std::atomic<std::uint64_t> particles_rejected{0}, particles_clamped{0};  // render thread writes
   std::string frame_loop_priority;  // written by the frame loop before it starts frames
   std::uint64_t start_ns = 0;
@@ -173,6 +182,8 @@ struct Engine::Impl {
   // false when the run should end (stop, or `end_ns` passed).
   [[nodiscard]] bool hold_while_paused(std::uint64_t end_ns);
   void feed_hud(std::uint64_t frame, const render::FrameInfo& info);
+  [[nodiscard]] Result<void> build_isolated(const std::array<float, 4>& clear,
+                                           const std::array<std::span<std::byte>, 3>& result_zones);
   // Names this thread and pins it to `cpus`; a refused pin is fatal.
   void pin_this_thread(const sched::CpuSet& cpus, const char* name);
 
@@ -206,6 +217,7 @@ struct Engine::Impl {
     std::uint32_t result_zone = 0;
     bool zone_attached = false;  // false: submitted with kResultZoneLater
     bool on_cpu = false;         // the stage that took it (auto's warm-up switches)
+    bool isolated = false;       // ... or the isolated stage (on_cpu is then true too: synchronous)
     float resolution_scale = 1.0F;  // the governor's settings it was drawn with
     std::uint32_t draw_stride = 1;
   };
@@ -225,6 +237,13 @@ struct Engine::Impl {
   void adapt_plan(std::uint64_t frame, std::uint64_t render_ns);
   [[nodiscard]] std::uint32_t divisor_of(std::uint64_t frame) const;
   [[nodiscard]] bool present(std::uint64_t frame, std::uint32_t result_zone);
+
+  // ---- isolation mode (isolated_stage.cpp) ----
+  // The isolated stage refused `frame` with `error`: counts it lost (a crash)
+  // or failed (a refused result) and falls back to `cpu` once the stage gave
+  // up. False for any other error (fatal, as for every stage).
+  [[nodiscard]] bool isolated_frame_lost(std::uint64_t frame, const Error& error);
+  void fill_isolation_status(EngineStatus& s) const;
 
   // ---- --renderer auto's start-up probe (renderer_probe.cpp) ----
   [[nodiscard]] Result<void> probe_renderers(const std::string& device_name);

@@ -64,6 +64,11 @@ Result<void> Engine::write_outputs(const Outputs& out,
     }
   }
   run_report.config.emplace_back("delivered", delivery_summary());
+  if (m.isolated) {
+    const EngineStatus now = status();
+    run_report.config.emplace_back("frames lost to a render crash", std::to_string(now.lost));
+    run_report.config.emplace_back("isolation", isolation_summary(now));
+  }
   if (!out.trace_json.empty()) {
     if (auto ok = report::write_chrome_trace_file(run_report, out.trace_json); !ok) return ok;
   }
@@ -89,6 +94,25 @@ Result<void> Engine::write_outputs(const Outputs& out,
   return {};
 }
 
+// Isolation mode's counters in words, for the summary and the outputs.
+std::string isolation_summary(const EngineStatus& s) {
+  char line[400];
+  std::snprintf(line, sizeof line,
+                "%llu render process crashes (%llu by SIGKILL, %llu hangs killed), %llu respawns (%llu warm), %llu protocol "
+                "violations refused, %llu results refused, last recovery %.1f ms, copy in %.3f ms + out %.3f ms "
+                "per frame%s%s",
+                static_cast<unsigned long long>(s.render_crashes),
+                static_cast<unsigned long long>(s.render_crashes_by_sigkill),
+                static_cast<unsigned long long>(s.render_hangs_killed),
+                static_cast<unsigned long long>(s.render_respawns),
+                static_cast<unsigned long long>(s.render_respawns_warm),
+                static_cast<unsigned long long>(s.render_violations),
+                static_cast<unsigned long long>(s.render_results_refused), s.render_recovery_ms, s.isolate_copy_in_ms,
+                s.isolate_copy_out_ms, s.isolation_fallback.empty() ? "" : "; fell back in-process: ",
+                s.isolation_fallback.c_str());
+  return line;
+}
+
 std::string Engine::summary_table() const {
   const Impl& m = *impl_;
   const report::TraceReport run_report = report::collect_report(*m.table);
@@ -107,15 +131,16 @@ std::string Engine::summary_table() const {
                   static_cast<double>(d.max_ns) * 1e-6, d.stddev_ns * 1e-6);
     os << line;
   }
+  const EngineStatus now = status();
   std::snprintf(line, sizeof(line),
-                "frames: issued %llu, presented %llu, late %llu, dropped %llu, failed %llu, in flight %llu\n",
-                static_cast<unsigned long long>(m.issued.load(std::memory_order_relaxed)),
-                static_cast<unsigned long long>(m.presented.load(std::memory_order_relaxed)),
-                static_cast<unsigned long long>(m.late.load(std::memory_order_relaxed)),
-                static_cast<unsigned long long>(m.dropped.load(std::memory_order_relaxed)),
-                static_cast<unsigned long long>(m.failed.load(std::memory_order_relaxed)),
-                static_cast<unsigned long long>(status().in_flight));
+                "frames: issued %llu, presented %llu, late %llu, dropped %llu, failed %llu, lost to a render crash %llu, "
+                "in flight %llu\n",
+                static_cast<unsigned long long>(now.issued), static_cast<unsigned long long>(now.presented),
+                static_cast<unsigned long long>(now.late), static_cast<unsigned long long>(now.dropped),
+                static_cast<unsigned long long>(now.failed), static_cast<unsigned long long>(now.lost),
+                static_cast<unsigned long long>(now.in_flight));
   os << line;
+  if (m.isolated) os << "isolation: " << isolation_summary(now) << '\n';
   std::snprintf(line, sizeof(line), "particles: rejected by validation %llu, clamped %llu\n",
                 static_cast<unsigned long long>(m.particles_rejected.load(std::memory_order_relaxed)),
                 static_cast<unsigned long long>(m.particles_clamped.load(std::memory_order_relaxed)));

@@ -129,7 +129,7 @@ void Engine::Impl::render_loop() {
 
 // How many frames the stage that took `f` has finished.
 std::uint64_t Engine::Impl::stage_completed(const RenderInFlight& f) const {
-  return f.on_cpu ? cpu->completed() : vulkan->completed();
+  return f.isolated ? isolated->completed() : f.on_cpu ? cpu->completed() : vulkan->completed();
 }
 
 // Takes the newest compute frame and submits it to the render stage, into
@@ -165,14 +165,16 @@ Engine::Impl::Take Engine::Impl::take_and_submit(TripleBuffer& compute_tb, std::
     in.resolution_scale = governor->settings().resolution_scale;
     in.draw_stride = governor->settings().draw_stride;
   }
-  const Result<std::uint64_t> t = use_cpu ? cpu->submit(in) : vulkan->submit(in);
+  const bool on_isolated = use_isolated.load(std::memory_order_relaxed);
+  const Result<std::uint64_t> t = on_isolated ? isolated->submit(in) : use_cpu ? cpu->submit(in) : vulkan->submit(in);
+  if (!t && on_isolated && isolated_frame_lost(frame, t.error())) return Take::kNothing;
   if (!t) {
     fail_frame(frame, std::string("render failed: ") + t.error().what());
     set_fatal("render failed at frame " + std::to_string(frame + 1) + ": " + t.error().what());
     return Take::kFailed;
   }
-  out = RenderInFlight{t.value(), frame,          taken_ns, in.result_zone, result_zone_free,
-                       use_cpu,    in.resolution_scale, in.draw_stride};
+  out = RenderInFlight{t.value(), frame,       taken_ns,           in.result_zone, result_zone_free,
+                       use_cpu,    on_isolated, in.resolution_scale, in.draw_stride};
   return Take::kSubmitted;
 }
 
@@ -181,7 +183,9 @@ Engine::Impl::Take Engine::Impl::take_and_submit(TripleBuffer& compute_tb, std::
 bool Engine::Impl::finish(const RenderInFlight& f) {
   TRIPTYCH_SPAN("render finish");
   const Result<render::FrameInfo> info =
-      f.on_cpu ? cpu->wait_frame(f.ticket, kRenderTimeout) : vulkan->wait_frame(f.ticket, kRenderTimeout);
+      f.isolated ? isolated->wait_frame(f.ticket, kRenderTimeout)
+      : f.on_cpu ? cpu->wait_frame(f.ticket, kRenderTimeout)
+                 : vulkan->wait_frame(f.ticket, kRenderTimeout);
   if (!info) {
     fail_frame(f.frame, std::string("render failed: ") + info.error().what());
     set_fatal("render failed at frame " + std::to_string(f.frame + 1) + ": " + info.error().what());

@@ -176,6 +176,10 @@ constexpr RunOption kOptions[] = {
     {"device", "device", OptionType::kText, kEveryHost, false, false, 0, 0, "", "NAME",
      "Vulkan device name substring (see 'triptych info')", "the best usable device",
      &get_field<&EngineConfig::device>, &set_field<&EngineConfig::device>},
+    {"isolate", "isolate", OptionType::kSwitch, kEveryHost, false, false, 0, 0, "", "",
+     "render in a supervised render process of its own (the CPU reference there): a renderer crash costs "
+     "the frames it held, never the host; 3 crashes within 10 s fall back to the in-process renderer",
+     "", &get_field<&EngineConfig::isolate>, &set_field<&EngineConfig::isolate>},
     {"validation", "validation", OptionType::kSwitch, kEveryHost, false, false, 0, 0, "", "",
      "Khronos validation layer; any message fails the run", "", &get_field<&EngineConfig::validation>,
      &set_field<&EngineConfig::validation>},

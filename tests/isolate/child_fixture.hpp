@@ -3,14 +3,13 @@
 // host's end of its channel; fd and child counts for leak checks.
 #pragma once
 
-#include <dirent.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
 #include <utility>
 
 #include "triptych/isolate/channel.hpp"
+#include "support/process_probe.hpp"
 #include "triptych/isolate/child_process.hpp"
 
 namespace triptych::isolate::test {
@@ -32,19 +31,7 @@ inline Result<SpawnedChild> spawn_child(const std::string& mode) {
   return SpawnedChild{std::move(child).value(), std::move(pair.value().first)};
 }
 
-inline int open_fd_count() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d) != nullptr) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
-// True when this process has no child left, exited or running (no zombie).
-inline bool no_children() {
-  siginfo_t info{};
-  return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno == ECHILD;
-}
+using triptych::test::no_children;
+using triptych::test::open_fd_count;
 
 }  // namespace triptych::isolate::test

@@ -108,9 +108,11 @@ int main(int argc, char** argv) {
     }
     if (run.quiet) continue;
     const auto s = engine->status();
-    std::printf("  %6.1f s  %5.0f fps  p50 %6.2f ms  p99 %6.2f ms  late %llu  dropped %llu  failed %llu\n",
+    std::printf("  %6.1f s  %5.0f fps  p50 %6.2f ms  p99 %6.2f ms  late %llu  dropped %llu  failed %llu  lost %llu  "
+                "render crashes %llu\n",
                 s.elapsed_s, s.fps, s.p50_ms, s.p99_ms, static_cast<unsigned long long>(s.late),
-                static_cast<unsigned long long>(s.dropped), static_cast<unsigned long long>(s.failed));
+                static_cast<unsigned long long>(s.dropped), static_cast<unsigned long long>(s.failed),
+                static_cast<unsigned long long>(s.lost), static_cast<unsigned long long>(s.render_crashes));
     std::fflush(stdout);
   }
   engine->stop();

@@ -51,6 +51,8 @@ static_assert(sizeof(GrantMessage) == 48 && std::is_trivially_copyable_v<GrantMe
 // Decodes DONE bytes from the child into a checked copy (size, magic,
 // version, kind); the grant's fields are GrantTable::accept's to check.
 [[nodiscard]] Result<RenderGrant> decode_done(std::span<const std::byte> bytes);
+// The child's side: RENDER bytes from the host, likewise.
+[[nodiscard]] Result<RenderGrant> decode_render(std::span<const std::byte> bytes);
 
 enum class Violation : std::uint8_t {
   kMalformed,       // not a DONE message at all

@@ -69,6 +69,9 @@ class Supervisor {
     return epoch_word_.value.load(std::memory_order_acquire);
   }
   [[nodiscard]] SupervisorCounters counters() const;
+  // SIGKILL to the watched child (one that missed a deadline); its pidfd
+  // then reports the death like any other. Nothing when none is watched.
+  void kill_watched() noexcept;
   // Stops the thread; a child still watched is killed and reaped.
   void stop() noexcept;
 

@@ -135,6 +135,22 @@ struct EngineConfig {
   // Not for kCopyIn (no compute pool of its own).
   bool adaptive_plan = false;
   AdaptivePlanConstants adaptive_constants;  // tests shorten its holds and cool-downs
+  // Isolation mode (docs/isolation.md): the render stage runs in a render
+  // process of its own (the CPU reference there), supervised; a crash costs
+  // the frame it held ("lost to a render crash") and a new process is
+  // spawned; isolate_crash_limit crashes within isolate_crash_window_s fall
+  // back to the in-process CPU reference.
+  bool isolate = false;
+  std::uint32_t isolate_crash_limit = 3;
+  double isolate_crash_window_s = 10.0;
+  double isolate_hang_timeout_s = 0.5;  // no progress this long: the render process is killed
+  // A second render process waits, warm, behind the one that renders; a
+  // death attaches it. false: every respawn is cold (posix_spawn + exec).
+  bool isolate_warm_standby = true;
+  // Test hooks: every result carries its frame id in every line, checked on
+  // accept; a hostile render process (forged DONEs, spoiled results).
+  bool isolate_test_mode = false;
+  bool isolate_hostile = false;
 };
 
 // Live counters, readable while running (any thread).
@@ -144,8 +160,9 @@ struct EngineStatus {
   std::uint64_t failed = 0;     // compute (kernel error, trap, deadline, lost worker) or render failed: never shown
   std::uint64_t dropped = 0;    // computed but overwritten before render took it, or skipped
   std::uint64_t presented = 0;  // rendered, read back and presented
+  std::uint64_t lost = 0;       // isolation mode: held by a render process that crashed
   std::uint64_t late = 0;       // presented past their frame's deadline (queued + period)
-  // issued - presented - dropped - failed: frames still in the pipeline. At
+  // issued - presented - dropped - failed - lost: frames still in the pipeline. At
   // the end of a run it is 0 (docs/pipeline.md, "Accounting").
   std::uint64_t in_flight = 0;
   // Particles the render stage's validation threw away in presented and
@@ -175,6 +192,23 @@ struct EngineStatus {
   std::uint64_t core_moves = 0;
   std::string compute_cpus;
   std::string render_cpus;
+  // Isolation mode: the render process now (0: none), its crashes (deaths
+  // seen, of them by SIGKILL), hangs killed, cold respawns, protocol
+  // violations refused, results refused (torn or forged), the last recovery
+  // (death seen -> new process ready) and whether it fell back in-process.
+  bool isolated = false;
+  std::int32_t render_pid = 0;
+  std::uint64_t render_crashes = 0;
+  std::uint64_t render_crashes_by_sigkill = 0;
+  std::uint64_t render_hangs_killed = 0;
+  std::uint64_t render_respawns = 0;
+  std::uint64_t render_respawns_warm = 0;  // ... of them a warm standby attached
+  std::uint64_t render_violations = 0;
+  std::uint64_t render_results_refused = 0;
+  double render_recovery_ms = 0;
+  double isolate_copy_in_ms = 0;   // per frame, mean: compute output into H
+  double isolate_copy_out_ms = 0;  // per frame, mean: result out of C, hash included
+  std::string isolation_fallback;  // why it fell back to the in-process renderer, if it did
 };
 
 // One chunk handed to an external compute member.

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+// triptych-render: isolation mode's render process. Spawned by the host's
+// isolated render stage (posix_spawn + exec) with the channel as fd 3; it
+// binds itself to the host, does the child handshake, reads the render
+// setup from H once, builds the CPU reference renderer over the layout and
+// result zones in C, then loops: receive RENDER, render the compute slot H
+// holds, seal the result (frame, epoch, generation, pixel hash; in test mode
+// the frame id in every line), bump the progress word, answer DONE. It bumps
+// the progress word while idle too, so only a real hang stops it.
+// One thread. argv: HOST_PID [--standby] [--hostile]. --standby: a warm
+// standby, started ahead and waiting for its ATTACH without a deadline (the
+// host attaches it when the process it stands behind dies). --hostile
+// (tests only) also sends DONE for frames it was never granted (one with an
+// fd), forges the other slots' seals, and spoils every other result after
+// sealing it. Design: docs/isolation.md, "The render process".
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "triptych/isolate/channel.hpp"
+#include "triptych/isolate/child_side.hpp"
+#include "triptych/isolate/grants.hpp"
+#include "triptych/isolate/protocol.hpp"
+#include "triptych/isolate/sandbox.hpp"
+#include "triptych/isolate/render_session.hpp"
+#include "triptych/render/cpu_stage.hpp"
+
+using namespace triptych;
+using namespace triptych::isolate;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kHandshakeTimeout = 5s;
+constexpr auto kStandbyWait = std::chrono::hours(24 * 365);
+constexpr auto kIdleSlice = 20ms;  // the progress word moves at least this often while idle
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "triptych-render: %s\n", what.c_str());
+  return 2;
+}
+
+template <class T>
+std::span<const std::byte> bytes_of(const T& v) {
+  return {reinterpret_cast<const std::byte*>(&v), sizeof v};
+}
+
+struct Session {
+  Channel channel;
+  std::optional<ChildSession> child;
+  RenderSetup setup;
+  std::unique_ptr<render::CpuRenderStage> stage;
+  std::atomic<std::uint64_t>* progress = nullptr;
+  bool hostile = false;
+  std::uint64_t renders = 0;
+};
+
+std::span<std::byte> child_span(const Session& s, std::uint64_t offset, std::uint64_t bytes) {
+  return s.child->memory.child().subspan(offset, bytes);
+}
+
+// Renders one granted frame, seals it and answers DONE.
+Result<void> render_one(Session& s, const RenderGrant& g) {
+  if (g.epoch != s.child->epoch || g.compute_slot >= kRenderSlots || g.layout_slot >= kRenderSlots ||
+      g.result_slot >= kRenderSlots) {
+    return make_error(Errc::kInvalidArgument, "RENDER names another epoch or a slot out of range");
+  }
+  // The frame descriptor the host wrote into H before granting: read once.
+  SlotFrame slot;
+  std::memcpy(&slot, s.child->memory.host().data() + offsetof(RenderSetup, slots) + g.compute_slot * sizeof(SlotFrame),
+              sizeof slot);
+  if (slot.frame != g.frame || slot.draw_stride == 0 ||
+      static_cast<std::uint64_t>(slot.particle_count) * sizeof(render::Particle) > s.setup.compute_bytes) {
+    return make_error(Errc::kInvalidArgument, "RENDER's compute slot holds another frame");
+  }
+  render::FrameInput in;
+  in.frame = g.frame;
+  in.compute_slot = s.child->memory.host().subspan(s.setup.compute_offset[g.compute_slot],
+                                                  std::uint64_t{slot.particle_count} * sizeof(render::Particle));
+  in.particle_count = slot.particle_count;
+  in.layout_zone = g.layout_slot;
+  in.result_zone = g.result_slot;
+  in.resolution_scale = slot.resolution_scale;
+  in.draw_stride = slot.draw_stride;
+  auto ticket = s.stage->submit(in);
+  if (!ticket) return ticket.error();
+  if (auto done = s.stage->wait_frame(ticket.value(), 10s); !done) return done.error();
+  const std::span<std::byte> zone = child_span(s, s.setup.result_offset[g.result_slot], s.setup.result_bytes);
+  auto image = render::read_result_zone(zone);
+  if (!image) return image.error();
+  const std::span<std::byte> pixels =
+      zone.subspan(image.value().pixel_offset, std::uint64_t{image.value().row_bytes} * image.value().height);
+  if (s.setup.test_mode != 0) stamp_frame_lines(pixels, g.frame);
+  ResultSeal seal;
+  seal.frame = g.frame;
+  seal.epoch = g.epoch;
+  seal.generation = g.generation;
+  seal.hash = frame_hash(pixels);
+  std::memcpy(s.child->memory.child().data() + kSealsOffset + g.result_slot * sizeof(ResultSeal), &seal, sizeof seal);
+  if (s.hostile) {
+    RenderGrant forged = g;
+    forged.frame += 1000;  // never granted
+    (void)s.channel.send(bytes_of(done_message(forged)));
+    forged = g;
+    forged.generation += 1;  // the right frame, another generation
+    (void)s.channel.send(bytes_of(done_message(forged)));
+    // A forged DONE with an fd (H's memfd) the host must refuse and close.
+    const int fds[1] = {s.child->memory.host_fd()};
+    forged.frame += 2000;
+    (void)s.channel.send(bytes_of(done_message(forged)), fds);
+    // Seals of the other result slots claiming this frame.
+    for (std::uint32_t r = 0; r < kRenderSlots; ++r) {
+      if (r != g.result_slot) {
+        std::memcpy(s.child->memory.child().data() + kSealsOffset + r * sizeof(ResultSeal), &seal, sizeof seal);
+      }
+    }
+    // Every other result spoiled after its seal: alternately a line's frame
+    // id (torn, as a mix of frames would be) and a pixel inside a line (only
+    // the hash shows it).
+    if (s.renders % 2 == 1) {
+      const std::size_t at = s.renders % 4 == 1 ? 0 : 8;
+      for (std::size_t i = at; i < pixels.size(); i += 4096) pixels[i] ^= std::byte{0xA5};
+    }
+  }
+  ++s.renders;
+  s.progress->fetch_add(1, std::memory_order_relaxed);  // only its change matters to the host
+  return s.channel.send(bytes_of(done_message(g)));
+}
+
+int serve(Session& s) {
+  for (;;) {
+    s.progress->fetch_add(1, std::memory_order_relaxed);
+    auto got = s.channel.receive(std::chrono::steady_clock::now() + kIdleSlice);
+    if (!got) {
+      if (got.error().code == Errc::kTimedOut) continue;
+      return 0;  // the host hung up: the session is over
+    }
+    auto grant = decode_render(got.value().bytes);
+    if (!grant) return fail(grant.error().what());
+    if (auto ok = render_one(s, grant.value()); !ok) return fail(ok.error().what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    return fail("usage: triptych-render HOST_PID [--standby] [--hostile] (spawned by the host, channel on fd 3)");
+  }
+  const long host = std::strtol(argv[1], nullptr, 10);
+  if (host <= 1) return fail("bad host pid");
+  if (auto bound = bind_to_host(static_cast<pid_t>(host)); !bound) return fail(bound.error().what());
+  Session s;
+  bool standby = false;
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--hostile") == 0) s.hostile = true;
+    if (std::strcmp(argv[i], "--standby") == 0) standby = true;
+  }
+  auto channel = Channel::adopt(3);
+  if (!channel) return fail(channel.error().what());
+  s.channel = std::move(channel).value();
+  // A warm standby waits for its ATTACH until the child it stands behind
+  // dies (its host's death kills it: PR_SET_PDEATHSIG).
+  const auto attach_by = std::chrono::steady_clock::now() + (standby ? kStandbyWait : kHandshakeTimeout);
+  auto session = child_handshake(s.channel, attach_by);
+  if (!session) return fail(session.error().what());
+  s.child.emplace(std::move(session).value());
+  const std::span<std::byte> c = s.child->memory.child();
+  auto setup = read_render_setup(s.child->memory.host(), c.size());
+  if (!setup) return fail(setup.error().what());
+  s.setup = setup.value();
+  s.progress = reinterpret_cast<std::atomic<std::uint64_t>*>(c.data() + s.child->progress_offset);
+  render::LayoutParams lp;
+  lp.width = s.setup.width;
+  lp.height = s.setup.height;
+  lp.origin_x = s.setup.origin_x;
+  lp.origin_y = s.setup.origin_y;
+  lp.scale = s.setup.scale;
+  lp.velocity_scale = s.setup.velocity_scale;
+  lp.max_size = s.setup.max_size;
+  lp.max_line_length = s.setup.max_line_length;
+  std::array<std::span<std::byte>, kRenderSlots> layout_zones{}, result_zones{};
+  for (std::uint32_t i = 0; i < kRenderSlots; ++i) {
+    layout_zones[i] = child_span(s, s.setup.layout_offset[i], s.setup.layout_bytes);
+    result_zones[i] = child_span(s, s.setup.result_offset[i], s.setup.result_bytes);
+  }
+  auto stage = render::CpuRenderStage::create(lp, s.setup.clear, layout_zones, result_zones);
+  if (!stage) return fail(stage.error().what());
+  s.stage = std::move(stage).value();
+  // Everything is open and mapped: nothing of the host is reachable from
+  // here on (docs/isolation.md, "Sandbox").
+  if (auto sandbox = enter_render_sandbox(); !sandbox) return fail(sandbox.error().what());
+  return serve(s);
+}
