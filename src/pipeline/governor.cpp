@@ -7,6 +7,8 @@
 #include "triptych/pipeline/governor.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 
 namespace triptych::pipeline {
 
@@ -22,11 +24,13 @@ std::string_view governor_reason_text(GovernorReason reason) noexcept {
 std::optional<GovernorDecision> Governor::observe(std::uint64_t frame, std::uint64_t queued_ns,
                                                   std::uint64_t latency_ns, std::uint64_t render_ns,
                                                   std::uint64_t now_ns) noexcept {
-  if (seen_ < k_.warmup_frames) {
+  if (first_seen_ns_ == 0) first_seen_ns_ = now_ns;
+  if (seen_ < k_.warmup_frames && now_ns - first_seen_ns_ < k_.warmup_ns) {
     ++seen_;
     changed_ns_ = now_ns;  // the clock starts after the warm-up
     return std::nullopt;
   }
+  seen_ = k_.warmup_frames;
   if (queued_ns < changed_ns_) return std::nullopt;  // made under the previous level
   latency_[count_ % kWindow] = latency_ns;
   render_[count_ % kWindow] = std::min(render_ns, latency_ns);
@@ -36,7 +40,7 @@ std::optional<GovernorDecision> Governor::observe(std::uint64_t frame, std::uint
 
   over_in_row_ = latency_ns > budget ? over_in_row_ + 1 : 0;
   if (!last_level && over_in_row_ >= k_.urgent_frames) {
-    return change_to(level_ + 1, GovernorReason::kConsecutiveOverBudget, frame, latency_ns, now_ns);
+    return change_to(urgent_target(), GovernorReason::kConsecutiveOverBudget, frame, latency_ns, now_ns);
   }
   if (count_ < k_.min_frames_between) return std::nullopt;
   const std::uint64_t p95 = window_percentile(95, false);
@@ -78,6 +82,33 @@ std::optional<GovernorDecision> Governor::change_to(std::uint32_t to, GovernorRe
   count_ = 0;
   over_in_row_ = 0;
   return d;
+}
+
+// The first lighter level where the lightest of the last urgent_frames
+// frames, its render share scaled to that level's cost, fits under
+// restore_fraction of that level's budget (below the hysteresis band, so the
+// prediction's error does not call for a second shed); the last level if
+// none does.
+std::uint32_t Governor::urgent_target() const noexcept {
+  const std::uint32_t recent = std::min({k_.urgent_frames, count_, kWindow});
+  std::uint64_t other = 0;
+  std::uint64_t render = 0;
+  std::uint64_t lightest = std::numeric_limits<std::uint64_t>::max();
+  for (std::uint32_t i = 1; i <= recent; ++i) {
+    const std::uint32_t at = (count_ - i) % kWindow;
+    if (latency_[at] < lightest) {
+      lightest = latency_[at];
+      render = render_[at];
+      other = latency_[at] - render_[at];
+    }
+  }
+  const double cost_now = kGovernorLadder[level_].render_cost();
+  for (std::uint32_t to = level_ + 1; to < kGovernorLadder.size(); ++to) {
+    const double predicted =
+        static_cast<double>(other) + static_cast<double>(render) * kGovernorLadder[to].render_cost() / cost_now;
+    if (predicted < k_.restore_fraction * static_cast<double>(budget_ns(to))) return to;
+  }
+  return static_cast<std::uint32_t>(kGovernorLadder.size() - 1);
 }
 
 // The `pct` percentile (nearest rank) of the window's latencies; `predicted`:

@@ -55,15 +55,24 @@ struct GovernorConstants {
   // Restore only when the heavier level's predicted p95 stays below this
   // share of its budget: the gap to shed_fraction is the hysteresis.
   double restore_fraction = 0.75;
-  // Shed at once after this many consecutive frames over the budget (Unreal: 2).
+  // Shed at once after this many consecutive frames over the budget (Unreal:
+  // 2), straight to the first level predicted to fit (the lighter of those
+  // frames, its render share scaled by the level's cost ratio, under
+  // restore_fraction of that level's budget), as Unreal's dynamic resolution
+  // jumps to the scale the GPU time asks for. A frame far over budget falls
+  // in one decision, not one step per pair of frames.
   std::uint32_t urgent_frames = 2;
   // Frames seen at a level before an ordinary (window) change or a restore
   // (Unreal: 8). 20, so that the window's p95 ignores one outlier: over
   // fewer than 20 frames it is the maximum.
   std::uint32_t min_frames_between = 20;
   // The run's first frames pay for first use (pipeline creation, page
-  // faults, a JIT warming up): they are not held against the budget.
+  // faults, a JIT warming up): they are not held against the budget. The
+  // warm-up ends after warmup_frames frames or warmup_ns after the first,
+  // whichever comes first: a scene at 10 fps must not run a second over
+  // budget before the governor may act.
   std::uint32_t warmup_frames = 10;
+  std::uint64_t warmup_ns = 200'000'000;
   // Headroom must hold this long (and for min_frames_between frames) before
   // each restore step: the whole ladder climbs back in about 2 s.
   std::uint64_t restore_hold_ns = 250'000'000;
@@ -121,6 +130,7 @@ class Governor {
   std::optional<GovernorDecision> change_to(std::uint32_t to, GovernorReason why, std::uint64_t frame,
                                             std::uint64_t measured, std::uint64_t now) noexcept;
   [[nodiscard]] std::uint64_t window_percentile(std::uint32_t pct, bool predicted) const noexcept;
+  [[nodiscard]] std::uint32_t urgent_target() const noexcept;
 
   std::uint64_t period_ns_;
   GovernorConstants k_;
@@ -128,6 +138,7 @@ class Governor {
   std::uint64_t changed_ns_ = 0;   // when the level last changed
   std::uint32_t count_ = 0;        // samples since the change (window holds the last kWindow)
   std::uint32_t seen_ = 0;         // samples offered, up to warmup_frames
+  std::uint64_t first_seen_ns_ = 0;  // when the first sample was offered (0: none yet)
   std::uint32_t over_in_row_ = 0;
   std::array<std::uint64_t, kWindow> latency_{};
   std::array<std::uint64_t, kWindow> render_{};
