@@ -3,13 +3,14 @@
 # addon that loads unchanged in Electron imports from its host only the
 # stable Node-API (napi_*, node_api_*). Everything else it imports must come
 # from the C/C++ runtime (glibc, libstdc++, libgcc: versioned symbols), the
-# toolchain's weak hooks, or hwloc, the one system library it links (the
-# scheduler's topology). V8 (v8::), Node internals (node::) and libuv (uv_)
+# toolchain's weak hooks, hwloc (the scheduler's topology) or stb (Debian's
+# libstb: the font rasteriser and rectangle packer under Dear ImGui, the
+# window presenter's HUD), the system libraries it links. V8 (v8::), Node internals (node::) and libuv (uv_)
 # change with each Electron and Node release and are refused by name.
 # CONTROL, a module that imports all three, must be refused too. Each CAGED
 # addon must define napi_create_external_arraybuffer and
 # napi_create_external_buffer itself, as local symbols (its cage).
-set(_allowed_needed "^(libhwloc\\.so\\.[0-9]+|libstdc\\+\\+\\.so\\.6|libm\\.so\\.6|libgcc_s\\.so\\.1|libc\\.so\\.6|ld-linux-x86-64\\.so\\.2|ld-linux-aarch64\\.so\\.1)$")
+set(_allowed_needed "^(libhwloc\\.so\\.[0-9]+|libstb\\.so\\.[0-9]+|libstdc\\+\\+\\.so\\.6|libm\\.so\\.6|libgcc_s\\.so\\.1|libc\\.so\\.6|ld-linux-x86-64\\.so\\.2|ld-linux-aarch64\\.so\\.1)$")
 
 # Sets <out> to the list of problems with the addon at <file>.
 function(addon_import_problems file out)
@@ -41,6 +42,8 @@ function(addon_import_problems file out)
       continue()  # the toolchain's weak hooks
     elseif(_symbol MATCHES "^hwloc_[a-z0-9_]+$")
       continue()  # libhwloc (NEEDED, checked below)
+    elseif(_symbol MATCHES "^(stbtt|stbrp)_[A-Za-z0-9_]+$")
+      continue()  # libstb, under ImGui's font atlas (NEEDED, checked below)
     endif()
     list(APPEND _problems "imports ${_symbol}")
   endforeach()
@@ -63,7 +66,7 @@ foreach(_addon IN LISTS ADDONS)
     message(SEND_ERROR "${_addon} is not Electron-safe:\n  ${_list}")
     math(EXPR _failures "${_failures} + 1")
   else()
-    message(STATUS "${_addon}: imports only Node-API, the C/C++ runtime and hwloc")
+    message(STATUS "${_addon}: imports only Node-API, the C/C++ runtime, hwloc and stb")
   endif()
 endforeach()
 foreach(_addon IN LISTS CAGED)
