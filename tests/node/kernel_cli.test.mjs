@@ -37,7 +37,7 @@ const triptych = (cwd, ...args) => sh(cwd, process.execPath, [cli, ...args]);
 function runsCleanly(cwd, wasm) {
   const r = triptych(cwd, 'run', '--kernel', wasm, '--frames', '30', '--renderer', 'cpu', '--quiet', '--stats', 'stats.json');
   assert.equal(r.code, 0, `run exits 0: ${r.err}`);
-  assert.match(r.out, /frames: issued 30, presented 30, late \d+, dropped 0, failed 0, in flight 0/);
+  assert.match(r.out, /frames: issued 30, presented 30, late \d+, dropped 0, failed 0, lost to a render crash 0, in flight 0/);
   const frames = JSON.parse(readFileSync(join(cwd, 'stats.json'), 'utf8')).frames;
   assert.deepEqual([frames.issued, frames.complete, frames.failed, frames.dropped], [30, 30, 0, 0]);
 }

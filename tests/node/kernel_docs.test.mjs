@@ -62,6 +62,6 @@ for (const { line, code, source } of blocks) {
     assert.equal(b.status, 0, `docs/wasm-kernels.md:${line} builds:\n${b.stderr}`);
     const r = run('run', '--kernel', 'example.wasm', '--frames', '10', '--renderer', 'cpu', '--quiet', '--stats', 'stats.json');
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /frames: issued 10, presented 10, late \d+, dropped 0, failed 0, in flight 0/);
+    assert.match(r.stdout, /frames: issued 10, presented 10, late \d+, dropped 0, failed 0, lost to a render crash 0, in flight 0/);
   });
 }
