@@ -213,8 +213,13 @@ void kill_loop(bool warm, const std::uint64_t kKills) {
         (static_cast<double>(test::resident_bytes()) - static_cast<double>(rss_after_warmup)) / 1024.0;
     std::printf("host after kills 10..%llu: mappings %+d, RSS %+.0f KiB\n", static_cast<unsigned long long>(kKills),
                 maps_growth, rss_growth_kib);
-    EXPECT_LE(maps_growth, 2) << "the host maps more with every crash";
-    EXPECT_LT(rss_growth_kib, 1024.0) << "the host's RSS grows with every crash";
+    // Under ASan the allocator's quarantine holds freed memory (RSS grows by
+    // design) and LeakSanitizer checks leaks at exit instead: the bounds hold
+    // for the plain build only.
+    if (!TRIPTYCH_SANITIZED) {
+      EXPECT_LE(maps_growth, 2) << "the host maps more with every crash";
+      EXPECT_LT(rss_growth_kib, 1024.0) << "the host's RSS grows with every crash";
+    }
     engine->request_stop();
     test::wait_well_inside(*engine, 10s);
     engine->stop();
