@@ -179,10 +179,11 @@ void Supervisor::lose_child(bool hang_killed) {
     progress_ = nullptr;
     watching_ = false;
   }
+  // The report first: whoever sees the epoch move also sees the loss reported.
+  if (cfg_.on_lost) cfg_.on_lost(loss);
   // SYNC(peer-epoch): release pairs with a waiter's acquire of the epoch word:
   // it then sees the session as lost and returns PeerLost.
   (void)fetch_add_and_wake(epoch_word_, 1, INT_MAX);
-  if (cfg_.on_lost) cfg_.on_lost(loss);
 }
 
 }  // namespace triptych::isolate

@@ -3,8 +3,9 @@
 // driven: epoll over the child's pidfd (death is pushed), its channel's
 // hang-up (a second death signal) and a timerfd that pulls the child's
 // progress word (no change for hang_timeout: SIGKILL through the pidfd).
-// On a death it reaps the child, counts it, bumps the host-private epoch
-// word and wakes every waiter on it, then calls on_lost. The supervisor
+// On a death it reaps the child, counts it, calls on_lost, then bumps the
+// host-private epoch word and wakes every waiter on it (so a waiter that sees
+// the epoch move sees the loss reported). The supervisor
 // thread alone reaps; watch()/stop() come from one owner thread.
 // Design: docs/isolation.md, "Supervisor".
 #pragma once
