@@ -6,6 +6,7 @@
 // workers, frame loop and render thread) and report frames; once every one
 // runs it terminates them all mid-run. Prints one JSON line: what the test
 // asserts. Main thread only.
+import assert from 'node:assert/strict';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { readdirSync } from 'node:fs';
 
@@ -34,6 +35,9 @@ if (!isMainThread) {
     }));
   }
   const framesBefore = await Promise.all(running);
+  // The parent test asserts on the JSON below; this child refuses at once to
+  // report a run in which a worker's engine never presented.
+  assert.ok(framesBefore.every((f) => f > 0), `every worker's engine presented before termination: ${framesBefore}`);
   const peak = threads();
   const began = Date.now();
   const codes = await Promise.all(workers.map((w) => w.terminate()));
