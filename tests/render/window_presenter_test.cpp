@@ -308,7 +308,12 @@ TEST_F(WindowPresenterTest, PacerHolds120HzOver1200Frames) {
               period_ns / 1e6, static_cast<unsigned long long>(s.presenter->stats().misses),
               s.presenter->mode_why().c_str());
   EXPECT_EQ(s.presenter->stats().presented, kFrames);
-  EXPECT_NEAR(mean_ns, period_ns, 0.02 * period_ns) << "the mean present interval strays over 2 % from 1/120 s";
+  if (TRIPTYCH_SANITIZED) {
+    // A sanitized lavapipe frame can take longer than 1/120 s, so only "never early" is checkable here.
+    EXPECT_GE(mean_ns, 0.98 * period_ns) << "the pacer presents faster than 120 Hz";
+  } else {
+    EXPECT_NEAR(mean_ns, period_ns, 0.02 * period_ns) << "the mean present interval strays over 2 % from 1/120 s";
+  }
 }
 
 TEST_F(WindowPresenterTest, ResizeThroughXdotoolRecreatesTheSwapchain) {
