@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -66,6 +67,7 @@ TEST(SplitMemory, TheChildCannotWriteOrResizeEitherWayItTries) {
   auto m = SplitMemory::create(4 * kPage, 2 * kPage);
   ASSERT_TRUE(m);
   m.value().host()[0] = std::byte{42};
+  m.value().child()[kPage] = std::byte{9};
   ASSERT_TRUE(m.value().seal_host());
   auto child = test::spawn_child("seal-probe");
   ASSERT_TRUE(child);
@@ -76,7 +78,12 @@ TEST(SplitMemory, TheChildCannotWriteOrResizeEitherWayItTries) {
   const std::string r(reinterpret_cast<const char*>(report.value().bytes.data()), report.value().bytes.size());
   EXPECT_EQ(r,
             "ftruncate_h=EPERM grow_h=EPERM ftruncate_c=EPERM mmap_write_h=EPERM write_h=EPERM unseal_h=EPERM "
-            "mprotect_h=EACCES");
+            "mprotect_h=EACCES punch_h=EPERM punch_c=OK");
+  // The hole the child punched in C reads as zeros here, and C kept its size.
+  EXPECT_EQ(m.value().child()[kPage], std::byte{0});
+  struct stat st {};
+  ASSERT_EQ(::fstat(m.value().child_fd(), &st), 0);
+  EXPECT_EQ(static_cast<std::size_t>(st.st_size), 2 * kPage);
   // Still whole, still ours, and the host's own writable mapping still works.
   EXPECT_EQ(m.value().host()[0], std::byte{42});
   m.value().host()[1] = std::byte{7};

@@ -150,7 +150,7 @@ TEST(Supervisor, AStoppedChildIsKilledWithinTheHangTimeoutPlus50Ms) {
 TEST(Supervisor, AHostKilledWithMinus9TakesItsRenderProcessWithin100Ms) {
   // Orphans come back to this process (not init), so it can reap them.
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-  constexpr int kHosts = 20;
+  constexpr int kHosts = 100;
   for (int i = 0; i < kHosts; ++i) {
     auto middle = spawn_child("middle");  // a host with a render process of its own
     ASSERT_TRUE(middle);

@@ -44,7 +44,8 @@ int serve(Channel& channel, ChildSession& session) {
 
 std::string errno_name(int rc) { return rc == 0 ? "OK" : strerrorname_np(errno); }
 
-// Every way to write or resize H, and to resize C, with what each returned.
+// Every way to write or resize H, and to resize C or punch holes in either,
+// with what each returned.
 std::string probe_seals(ChildSession& session) {
   const int h = session.memory.host_fd();
   const int c = session.memory.child_fd();
@@ -60,6 +61,12 @@ std::string probe_seals(ChildSession& session) {
   out += " write_h=" + errno_name(::pwrite(h, &byte, 1, 0) == 1 ? 0 : -1);
   out += " unseal_h=" + errno_name(::fcntl(h, F_ADD_SEALS, F_SEAL_WRITE));
   out += " mprotect_h=" + errno_name(::mprotect(session.memory.host().data(), hb, PROT_READ | PROT_WRITE));
+  // A hole punched keeps the size: H's write seal refuses it, C's seals allow
+  // it (its pages then read as zeros on both sides, with no SIGBUS).
+  const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  const auto page = static_cast<off_t>(::sysconf(_SC_PAGESIZE));
+  out += " punch_h=" + errno_name(::fallocate(h, punch, 0, page));
+  out += " punch_c=" + errno_name(::fallocate(c, punch, page, page));
   return out;
 }
 

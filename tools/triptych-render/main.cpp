@@ -11,15 +11,20 @@
 // standby, started ahead and waiting for its ATTACH without a deadline (the
 // host attaches it when the process it stands behind dies). --hostile
 // (tests only) also sends DONE for frames it was never granted (one with an
-// fd), forges the other slots' seals, and spoils every other result after
-// sealing it. Design: docs/isolation.md, "The render process".
+// fd), forges the other slots' seals, spoils every other result after
+// sealing it, punches holes in C, storms FUTEX_WAKE and scribbles over C
+// (between frames, and every 8th render right after its DONE). TRIPTYCH_RENDER_DIE_AT (tests only) names points where it
+// SIGKILLs itself (injection.hpp). Design: docs/isolation.md, "The render
+// process".
 #include <array>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,8 +37,15 @@
 #include "triptych/isolate/render_session.hpp"
 #include "triptych/render/cpu_stage.hpp"
 
+#include "chaos.hpp"
+#include "injection.hpp"
+
 using namespace triptych;
 using namespace triptych::isolate;
+using triptych::render_process::Injection;
+using triptych::render_process::InjectionPoint;
+using triptych::render_process::punch_hole;
+using triptych::render_process::storm_futex_wakes;
 using namespace std::chrono_literals;
 
 namespace {
@@ -60,6 +72,7 @@ struct Session {
   std::atomic<std::uint64_t>* progress = nullptr;
   bool hostile = false;
   std::uint64_t renders = 0;
+  Injection injection;  // tests only: TRIPTYCH_RENDER_DIE_AT
 };
 
 std::span<std::byte> child_span(const Session& s, std::uint64_t offset, std::uint64_t bytes) {
@@ -97,13 +110,22 @@ Result<void> render_one(Session& s, const RenderGrant& g) {
   if (!image) return image.error();
   const std::span<std::byte> pixels =
       zone.subspan(image.value().pixel_offset, std::uint64_t{image.value().row_bytes} * image.value().height);
-  if (s.setup.test_mode != 0) stamp_frame_lines(pixels, g.frame);
+  if (s.setup.test_mode != 0) {
+    const std::size_t half = pixels.size() / 2 / kCacheLine * kCacheLine;
+    stamp_frame_lines(pixels.first(half), g.frame);
+    s.injection.reach(InjectionPoint::kMidResult);
+    stamp_frame_lines(pixels.subspan(half), g.frame);
+  } else {
+    s.injection.reach(InjectionPoint::kMidResult);
+  }
   ResultSeal seal;
   seal.frame = g.frame;
   seal.epoch = g.epoch;
   seal.generation = g.generation;
   seal.hash = frame_hash(pixels);
+  s.injection.reach(InjectionPoint::kBeforeSeal);
   std::memcpy(s.child->memory.child().data() + kSealsOffset + g.result_slot * sizeof(ResultSeal), &seal, sizeof seal);
+  s.injection.reach(InjectionPoint::kBeforeDone);
   if (s.hostile) {
     RenderGrant forged = g;
     forged.frame += 1000;  // never granted
@@ -128,15 +150,44 @@ Result<void> render_one(Session& s, const RenderGrant& g) {
       const std::size_t at = s.renders % 4 == 1 ? 0 : 8;
       for (std::size_t i = at; i < pixels.size(); i += 4096) pixels[i] ^= std::byte{0xA5};
     }
+    // Every 4th result gets a hole punched through its pixels; every render
+    // storms FUTEX_WAKE on the progress word and the seals.
+    if (s.renders % 4 == 2 && !punch_hole(s.child->memory.child_fd(), s.child->memory.child(), pixels)) {
+      std::fprintf(stderr, "triptych-render: --hostile: punching a hole in C failed: %s\n", std::strerror(errno));
+    }
+    std::byte* seals = s.child->memory.child().data() + kSealsOffset;
+    static_assert(kRenderSlots == 3, "one word per seal below");
+    void* const words[] = {s.progress, seals, seals + sizeof(ResultSeal), seals + 2 * sizeof(ResultSeal)};
+    storm_futex_wakes(words, 16);
   }
   ++s.renders;
   s.progress->fetch_add(1, std::memory_order_relaxed);  // only its change matters to the host
   return s.channel.send(bytes_of(done_message(g)));
 }
 
+// --hostile's scribbles over C: every seal and the pixels of every result
+// slot in `slots` (never a zone's header: this process still renders).
+// Between frames (a RENDER just came: the host is done with every earlier
+// result) they must change nothing the host accepts; right after a DONE
+// (`slots` = the one answered) they race the host's copy, which must then be
+// refused or whole, never torn.
+void scribble_over_c(Session& s, std::span<const std::uint32_t> slots) {
+  std::byte* c = s.child->memory.child().data();
+  for (std::uint32_t r = 0; r < kRenderSlots; ++r) std::memset(c + kSealsOffset + r * sizeof(ResultSeal), 0x5A, 8);
+  for (const std::uint32_t r : slots) {
+    const std::span<std::byte> zone = child_span(s, s.setup.result_offset[r], s.setup.result_bytes);
+    auto image = render::read_result_zone(zone);
+    if (!image) continue;
+    std::byte* pixels = zone.data() + image.value().pixel_offset;
+    const std::size_t bytes = std::size_t{image.value().row_bytes} * image.value().height;
+    for (std::size_t i = 16; i < bytes; i += 1024) pixels[i] = std::byte{0x3C};
+  }
+}
+
 int serve(Session& s) {
   for (;;) {
     s.progress->fetch_add(1, std::memory_order_relaxed);
+    s.injection.reach(InjectionPoint::kWaitRender);
     auto got = s.channel.receive(std::chrono::steady_clock::now() + kIdleSlice);
     if (!got) {
       if (got.error().code == Errc::kTimedOut) continue;
@@ -144,7 +195,14 @@ int serve(Session& s) {
     }
     auto grant = decode_render(got.value().bytes);
     if (!grant) return fail(grant.error().what());
+    constexpr std::uint32_t kEverySlot[] = {0, 1, 2};
+    static_assert(std::size(kEverySlot) == kRenderSlots);
+    if (s.hostile) scribble_over_c(s, kEverySlot);
     if (auto ok = render_one(s, grant.value()); !ok) return fail(ok.error().what());
+    if (s.hostile && s.renders % 8 == 5 && grant.value().result_slot < kRenderSlots) {
+      const std::uint32_t answered[] = {grant.value().result_slot};
+      scribble_over_c(s, answered);
+    }
   }
 }
 
@@ -166,12 +224,18 @@ int main(int argc, char** argv) {
   auto channel = Channel::adopt(3);
   if (!channel) return fail(channel.error().what());
   s.channel = std::move(channel).value();
+  auto injection = Injection::from_environment();
+  if (!injection) return fail(injection.error().what());
+  s.injection = std::move(injection).value();
   // A warm standby waits for its ATTACH until the child it stands behind
   // dies (its host's death kills it: PR_SET_PDEATHSIG).
   const auto attach_by = std::chrono::steady_clock::now() + (standby ? kStandbyWait : kHandshakeTimeout);
-  auto session = child_handshake(s.channel, attach_by);
+  // The handshake injection point is a standby's (a cold start that dies in
+  // its handshake makes the host give up: docs/isolation.md).
+  auto session = standby ? s.injection.child_handshake(s.channel, attach_by) : child_handshake(s.channel, attach_by);
   if (!session) return fail(session.error().what());
   s.child.emplace(std::move(session).value());
+  s.injection.arm(s.child->epoch);
   const std::span<std::byte> c = s.child->memory.child();
   auto setup = read_render_setup(s.child->memory.host(), c.size());
   if (!setup) return fail(setup.error().what());
