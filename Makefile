@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 20
 CTEST_FLAGS ?= --output-on-failure -j $(JOBS)
 
 .PHONY: all deps build run test test-dev test-lostwake test-js test-js-caged test-asan test-tsan test-fuzz test-models \
-        bench bench-gpu fuzz models release clean help
+        bench bench-gpu fuzz models release clean help soak
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-gpu  the GPU frame path (full size on an NVIDIA GPU, else lavapipe scaled down)"
 	@echo "make fuzz    run the libFuzzer targets longer (FUZZ_SECONDS=$(FUZZ_SECONDS) each by default x10)"
 	@echo "make models  run the SPIN model checks"
+	@echo "make soak    isolation mode's long kill/hang/host-death loops (docs/isolation.md, \"Soak\"); not in make test"
 
 deps: node_modules/.package-lock.json
 	@scripts/ensure-deps.sh
@@ -91,6 +92,18 @@ fuzz: deps
 	scripts/run-fuzz.sh build/fuzz $$(( $(FUZZ_SECONDS) * 10 ))
 
 models: test-models
+
+# Isolation mode's soak (docs/isolation.md, "Soak"), never part of make test:
+# 1,000 SIGKILLs of the render process against a running engine (half at
+# random times, half at the named injection points), 50 SIGSTOPs, 100 hosts
+# killed with -9, then the recovery benchmark (warm and cold, idle and
+# under stress-ng --cpu 2). A few minutes on 2 cores.
+soak: deps
+	$(call preset_build,dev)
+	TRIPTYCH_SOAK=1 build/dev/tests/pipeline/pipeline_isolated_engine_test \
+	  --gtest_filter='Isolation.SigkillsAtRandomTimesAndNamedPoints*:Isolation.AStoppedRenderProcess*'
+	build/dev/tests/isolate/isolate_supervisor_test --gtest_filter='Supervisor.AHostKilled*'
+	build/dev/bench/isolate/bench_isolate_recovery
 
 release: deps
 	$(call preset_build,release)

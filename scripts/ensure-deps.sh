@@ -15,6 +15,7 @@ packages=(
   libvulkan-dev libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libstb-dev
   libpng-dev
   libseccomp-dev
+  stress-ng
   xvfb chromium
   libglfw3-dev libimgui-dev xdotool x11-apps
   nodejs npm
