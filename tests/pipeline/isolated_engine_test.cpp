@@ -378,6 +378,27 @@ void kill_loop(bool warm, std::uint64_t kills, bool named_points) {
   EXPECT_TRUE(test::no_children()) << "a render process (or its zombie) outlived the engine";
 }
 
+// A plan the render process cannot parse: it says why on stderr and exits
+// before its handshake, so the engine is refused at create, leaving nothing.
+TEST(Isolation, AMalformedInjectionPlanIsRefusedWithNothingLeft) {
+  const int fds_before = test::open_fd_count();
+  for (const char* plan : {"mid-result:0", "nowhere", "before-seal:x", "-,,"}) {
+    const DieAtPlan die_at(plan);
+    EngineConfig c = small_config();
+    c.isolate = true;
+    testing::internal::CaptureStderr();
+    auto created = Engine::create(c);
+    const std::string said = testing::internal::GetCapturedStderr();
+    EXPECT_FALSE(created.ok()) << plan;
+    if (!created) {
+      EXPECT_NE(created.error().what().find("did not attach"), std::string::npos) << created.error().what();
+    }
+    EXPECT_NE(said.find("TRIPTYCH_RENDER_DIE_AT: cannot parse"), std::string::npos) << plan << ": " << said;
+  }
+  EXPECT_EQ(test::open_fd_count(), fds_before) << "an fd leaked";
+  EXPECT_TRUE(test::no_children()) << "a render process (or its zombie) outlived the refusal";
+}
+
 // Half at random times, half at the named injection points, cycled.
 TEST(Isolation, SigkillsAtRandomTimesAndNamedPointsLeaveTheHostWholeAndCountEveryFrame) {
   kill_loop(true, soak() ? 1000 : 60, true);
