@@ -428,9 +428,9 @@ TEST(Isolation, AStoppedRenderProcessIsKilledAsAHangAndReplaced) {
     const double killed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     ASSERT_EQ(engine->status().render_hangs_killed, k + 1) << "stop " << k << " was never killed";
     killed_after_ms.push_back(killed_ms);
-    // The supervisor's own test holds it to T_hang + 50 ms; here the engine's
-    // threads share the 2 CPUs with it, so the bound is looser.
-    EXPECT_LT(killed_ms, hang_ms + 250.0) << "stop " << k;
+    // T_hang + 50 ms (the supervisor looks every T_hang / 8); under the
+    // sanitizers the engine's threads crowd the 2 CPUs, so the bound is looser.
+    EXPECT_LT(killed_ms, hang_ms + (TRIPTYCH_SANITIZED ? 250.0 : 50.0)) << "stop " << k;
     while (engine->status().presented <= presented + 1 && Clock::now() - t0 < 5s) std::this_thread::sleep_for(1ms);
     EXPECT_GT(engine->status().presented, presented + 1) << "no frame after stop " << k;
     expect_exact(engine->status(), "after a stop");
