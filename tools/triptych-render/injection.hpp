@@ -4,16 +4,17 @@
 // lands in. Off unless TRIPTYCH_RENDER_DIE_AT is set (tests set it before
 // creating an engine; the render process inherits it). The render
 // process's main thread calls everything; `child_handshake` runs a relay
-// thread of its own while the handshake lasts. Design: docs/isolation.md, "Named
-// injection points".
+// thread of its own while the handshake lasts. Design: docs/isolation.md,
+// "Named injection points".
 //
 // TRIPTYCH_RENDER_DIE_AT: a comma-separated plan, one entry per epoch
 // (entry `epoch % size` applies to the process that serves that epoch):
 //   `-`           nothing
 //   `POINT[:N]`   SIGKILL at the Nth time POINT is reached (N from 1, default 1)
-// Points: handshake (a standby's: ATTACH received, READY not sent),
+// Points: handshake (a standby's, once: ATTACH received, READY not sent),
 // wait-render (each wait for RENDER begins), mid-result (half the result's
-// lines stamped), before-seal (pixels whole, seal not written), before-done
+// lines stamped with the frame id; without test mode: pixels written, not
+// hashed), before-seal (pixels whole, seal not written), before-done
 // (seal written, DONE not sent). The render process writes no trace records
 // and pushes into no ring, so there is no point for either.
 #pragma once

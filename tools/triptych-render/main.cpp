@@ -13,12 +13,12 @@
 // (tests only) also sends DONE for frames it was never granted (one with an
 // fd), forges the other slots' seals, spoils every other result after
 // sealing it, punches holes in C, storms FUTEX_WAKE and scribbles over C
-// (between frames, and every 8th render right after its DONE). TRIPTYCH_RENDER_DIE_AT (tests only) names points where it
-// SIGKILLs itself (injection.hpp). Design: docs/isolation.md, "The render
-// process".
+// (between frames, and every 8th render right after its DONE).
+// TRIPTYCH_RENDER_DIE_AT (tests only) names points where it SIGKILLs itself
+// (injection.hpp). Design: docs/isolation.md, "The render process".
 #include <array>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
