@@ -136,6 +136,16 @@ TEST(PresentBackend, ARendererWithoutTheWindowExtensionsIsRefusedClearly) {
   EXPECT_NE(p.error().message.find("window system's extensions"), std::string::npos) << p.error().message;
 }
 
+TEST(PresentBackend, ANegativePresentWaitTimeoutIsRefusedClearly) {
+  WindowPresenterConfig pc;
+  pc.size = {32, 32};
+  pc.present_wait_timeout = std::chrono::milliseconds(-1);
+  auto p = WindowPresenter::create(VulkanHandles{}, pc);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, Errc::kInvalidArgument);
+  EXPECT_NE(p.error().message.find("present_wait_timeout"), std::string::npos) << p.error().message;
+}
+
 class WindowPresenterTest : public ::testing::Test {
  protected:
   void SetUp() override {

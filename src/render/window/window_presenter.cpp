@@ -299,6 +299,9 @@ Result<std::unique_ptr<WindowPresenter>> WindowPresenter::create(const VulkanHan
   if (config.hz < 0 || config.margin.count() < 0) {
     return make_error(Errc::kInvalidArgument, "the window presenter's hz and margin must not be negative");
   }
+  if (config.present_wait_timeout.count() < 0) {
+    return make_error(Errc::kInvalidArgument, "the window presenter's present_wait_timeout must not be negative");
+  }
   if (config.size.width == 0 || config.size.height == 0) {
     return make_error(Errc::kInvalidArgument, "the window presenter needs the window's first size");
   }
