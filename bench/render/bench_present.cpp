@@ -4,19 +4,25 @@
 // number of frames at --hz, in a window with the HUD, in a window without it
 // (a GPU blit to the swapchain), then offscreen (readback only), and prints the
 // present interval and the end-to-end latency (queued -> presented), p50 /
-// p99 / sigma, from each run's trace, and their ratio. Needs a display: run
+// p99 / sigma, from each run's trace, and their ratio; from the spans, the
+// calibrated GPU time of each frame's render and, where the device has
+// VK_KHR_present_wait, present return -> present-complete. Needs a display: run
 // it under `xvfb-run -a` (scripts/run-bench.sh does); without one it says so
 // and exits 0. The engine pins its own threads by its core plan, so the CPUs
 // make bench passes are taken and ignored.
 // Usage: bench_present [cpu0 cpu1] [--frames N] [--hz R] (1200, 120).
 // See docs/presenter.md, docs/BENCHMARKS.md.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/report/export.hpp"
 #include "triptych/sched/topology.hpp"
+#include "triptych/trace/spans.hpp"
 #include "triptych_kernel.h"
 
 namespace {
@@ -25,9 +31,34 @@ using namespace triptych;
 using namespace triptych::pipeline;
 using namespace std::chrono_literals;
 
+// p50 / p99 / max of the spans named `name` (sorted copies; off the timed path).
+struct SpanFigures {
+  std::size_t count = 0;
+  std::uint64_t p50_ns = 0, p99_ns = 0, max_ns = 0;
+};
+
+SpanFigures span_figures(const std::vector<trace::ThreadSpans>& threads, std::string_view name) {
+  std::vector<std::uint64_t> d;
+  for (const trace::ThreadSpans& t : threads) {
+    for (const trace::SpanEvent& e : t.events) {
+      if (e.loc != nullptr && name == e.loc->name) d.push_back(e.end_ns - e.begin_ns);
+    }
+  }
+  SpanFigures f;
+  f.count = d.size();
+  if (d.empty()) return f;
+  std::sort(d.begin(), d.end());
+  f.p50_ns = d[d.size() / 2];
+  f.p99_ns = d[std::min(d.size() - 1, d.size() * 99 / 100)];
+  f.max_ns = d.back();
+  return f;
+}
+
 struct Figures {
   report::DurationStats interval;
   report::DurationStats latency;
+  SpanFigures gpu_render;           // calibrated GPU begin -> end of each frame's render
+  SpanFigures return_to_complete;   // present return -> present-complete (VK_KHR_present_wait)
   std::uint64_t presented = 0;
   std::uint64_t dropped = 0;
   std::uint64_t late = 0;
@@ -53,6 +84,7 @@ bool run(PresentTarget present, bool hud, std::uint64_t frames, double hz, Figur
     return false;
   }
   c.plan = plan.value();
+  static_cast<void>(trace::collect_threads());  // drop the spans of earlier runs
   auto e = Engine::create(c);
   if (!e) {
     std::fprintf(stderr, "bench_present: %s\n", e.error().what().c_str());
@@ -68,6 +100,9 @@ bool run(PresentTarget present, bool hud, std::uint64_t frames, double hz, Figur
   const report::TraceReport trace = report::collect_report(*engine.arena().trace());
   out.interval = trace.stats[report::Segment::kInterval];
   out.latency = trace.stats[report::Segment::kLatency];
+  const std::vector<trace::ThreadSpans> spans = trace::collect_threads();
+  out.gpu_render = span_figures(spans, "GPU render");
+  out.return_to_complete = span_figures(spans, "present return -> complete");
   const EngineStatus s = engine.status();
   out.presented = s.presented;
   out.dropped = s.dropped;
@@ -80,6 +115,16 @@ void row(const char* what, const report::DurationStats& d) {
   const auto ms = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e6; };
   std::printf("  %-10s p50 %7.3f ms  p99 %7.3f ms  sigma %7.3f ms  mean %7.3f ms\n", what, ms(d.p50_ns),
               ms(d.p99_ns), d.stddev_ns / 1e6, d.mean_ns / 1e6);
+}
+
+void spans_row(const char* what, const SpanFigures& f, const char* none) {
+  if (f.count == 0) {
+    std::printf("  %s: %s\n", what, none);
+    return;
+  }
+  std::printf("  %s: %zu spans, p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", what, f.count,
+              static_cast<double>(f.p50_ns) / 1e6, static_cast<double>(f.p99_ns) / 1e6,
+              static_cast<double>(f.max_ns) / 1e6);
 }
 
 }  // namespace
@@ -110,6 +155,10 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(f->late));
     row("interval", f->interval);
     row("latency", f->latency);
+    spans_row("GPU render", f->gpu_render, "no calibrated GPU times (VK_EXT_calibrated_timestamps)");
+    if (f != &offscreen) {
+      spans_row("present return -> complete", f->return_to_complete, "not stamped: no VK_KHR_present_wait on this device");
+    }
   }
   std::printf("HUD on - off: latency p50 %+.3f ms, mean %+.3f ms\n",
               (static_cast<double>(window.latency.p50_ns) - static_cast<double>(bare.latency.p50_ns)) / 1e6,

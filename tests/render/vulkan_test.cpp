@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "render_test_util.hpp"
+#include "triptych/trace/spans.hpp"
 #include "triptych/trace/clock.hpp"
 
 // Under ThreadSanitizer, races inside the driver are suppressed by
@@ -515,6 +516,83 @@ TEST_F(Vulkan, Trace_RenderStartAndEndAreStamped) {
     EXPECT_GE(snap.at(trace::Stage::kRenderEnd), snap.at(trace::Stage::kRenderStart));
   }
   EXPECT_EQ(table.value().duplicate_stamps() + table.value().stale_stamps() + table.value().invalid_stamps(), 0U);
+}
+
+// ---- GPU times -----------------------------------------------------------------
+
+// Where the device offers VK_EXT_calibrated_timestamps, each frame's GPU
+// begin/end (timestamp queries converted to CLOCK_MONOTONIC) lie inside the
+// CPU's view of it: after the render was submitted (not before the layout
+// pass ended) and before the completion thread saw it done; both paths.
+TEST_F(Vulkan, GpuTimes_CalibratedInsideTheFramesCpuSubmitToDoneSpan) {
+  for (const RasterPath raster : {RasterPath::kQuads, RasterPath::kSplat}) {
+    Zones z = Zones::make(256, kW, kH);
+    auto cfg = config();
+    cfg.raster = raster;
+    auto r = VulkanRenderer::create(cfg, z.layout, z.result);
+    ASSERT_TRUE(r.ok()) << r.error().what();
+    const GpuTimingChoice& timing = r.value()->gpu_timing();
+    std::printf("%s: %s\n", r.value()->device().name.c_str(), timing.why.c_str());
+    EXPECT_FALSE(timing.why.empty());
+    // Used where offered (lavapipe offers it with both time domains).
+    EXPECT_EQ(timing.calibrated, r.value()->device().calibrated_timestamps) << timing.why;
+    const auto scene = test::random_particles(200, kW, kH, 11);
+    std::vector<FrameInfo> frames;
+    for (std::uint32_t f = 0; f < 12; ++f) {
+      auto t = r.value()->submit({f, bytes_of(scene), 200, f % 3, f % 3});
+      ASSERT_TRUE(t.ok()) << t.error().what();
+      auto info = r.value()->wait_frame(t.value(), kWait);
+      ASSERT_TRUE(info.ok()) << info.error().what();
+      frames.push_back(info.value());
+    }
+    const auto slack = static_cast<std::int64_t>(timing.max_deviation_ns);
+    for (const FrameInfo& f : frames) {
+      if (!timing.calibrated) {
+        EXPECT_EQ(f.gpu_begin_ns, 0);
+        EXPECT_EQ(f.gpu_end_ns, 0);
+        continue;
+      }
+      EXPECT_GE(f.gpu_begin_ns + slack, f.layout_end_ns) << "frame " << f.frame << ": the GPU began before the submit";
+      EXPECT_LE(f.gpu_begin_ns, f.gpu_end_ns) << "frame " << f.frame;
+      EXPECT_LE(f.gpu_end_ns, f.render_end_ns + slack) << "frame " << f.frame << ": the GPU ended after it was seen done";
+    }
+    if (timing.calibrated) {
+      const FrameInfo& last = frames.back();
+      std::printf("  last frame: submit->GPU begin %.3f ms, GPU %.3f ms, GPU end->seen done %.3f ms\n",
+                  static_cast<double>(last.gpu_begin_ns - last.layout_end_ns) / 1e6,
+                  static_cast<double>(last.gpu_end_ns - last.gpu_begin_ns) / 1e6,
+                  static_cast<double>(last.render_end_ns - last.gpu_end_ns) / 1e6);
+#if TRIPTYCH_TRACE
+      // The same times are spans in the trace, on the CPU spans' clock.
+      bool found = false;
+      for (const trace::ThreadSpans& t : trace::collect_threads()) {
+        for (const trace::SpanEvent& e : t.events) {
+          found = found || (std::string_view(e.loc->name) == "GPU render" &&
+                            e.begin_ns == static_cast<std::uint64_t>(last.gpu_begin_ns) &&
+                            e.end_ns == static_cast<std::uint64_t>(last.gpu_end_ns));
+        }
+      }
+      EXPECT_TRUE(found) << "the last frame's GPU render span is not in the trace";
+#endif
+    }
+  }
+}
+
+// The conversion on made-up clocks: a device clock far from CLOCK_MONOTONIC,
+// ticks of 2.5 ns, a 36-bit counter that wraps between calibration and stamp.
+TEST(GpuClock, TicksConvertThroughTheCalibrationOffsetPeriodAndWrap) {
+  GpuCalibration c;
+  c.ticks = 7'000'000'000;  // within 36 bits (6.9e10)
+  c.monotonic_ns = 123'456'789'000;
+  c.tick_ns = 2.5;
+  c.valid_bits = 36;
+  EXPECT_EQ(gpu_ticks_to_monotonic_ns(c, c.ticks), c.monotonic_ns);
+  EXPECT_EQ(gpu_ticks_to_monotonic_ns(c, c.ticks + 400), c.monotonic_ns + 1000);
+  EXPECT_EQ(gpu_ticks_to_monotonic_ns(c, c.ticks - 400), c.monotonic_ns - 1000) << "a stamp before the calibration";
+  EXPECT_EQ(gpu_ticks_to_monotonic_ns(c, c.ticks | (std::uint64_t{1} << 40)), c.monotonic_ns)
+      << "bits above the valid ones are ignored";
+  c.ticks = (std::uint64_t{1} << 36) - 100;  // 100 ticks before the counter wraps
+  EXPECT_EQ(gpu_ticks_to_monotonic_ns(c, 300), c.monotonic_ns + 1000) << "400 ticks later, across the wrap";
 }
 
 // ---- hostile input -----------------------------------------------------------------

@@ -136,6 +136,16 @@ TEST(PresentBackend, ARendererWithoutTheWindowExtensionsIsRefusedClearly) {
   EXPECT_NE(p.error().message.find("window system's extensions"), std::string::npos) << p.error().message;
 }
 
+TEST(PresentBackend, ANegativePresentWaitTimeoutIsRefusedClearly) {
+  WindowPresenterConfig pc;
+  pc.size = {32, 32};
+  pc.present_wait_timeout = std::chrono::milliseconds(-1);
+  auto p = WindowPresenter::create(VulkanHandles{}, pc);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().code, Errc::kInvalidArgument);
+  EXPECT_NE(p.error().message.find("present_wait_timeout"), std::string::npos) << p.error().message;
+}
+
 class WindowPresenterTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -246,6 +256,45 @@ TEST_F(WindowPresenterTest, PresentedImageMatchesTheOffscreenRender) {
   std::printf("present mode: %s\n", s.presenter->mode_why().c_str());
 }
 
+// Where the device has VK_KHR_present_wait (lavapipe under Xvfb does), the
+// presenter uses it: every presented frame has a present-complete stamp at or
+// after its present-return stamp, and those stamps only grow.
+TEST_F(WindowPresenterTest, PresentWaitStampsEveryFramePresentCompleteAfterItsReturn) {
+  constexpr std::uint32_t kW = 96;
+  constexpr std::uint32_t kH = 64;
+  constexpr std::uint64_t kFrames = 24;
+  Shown s;
+  ASSERT_NO_FATAL_FAILURE(show(s, kW, kH, window("triptych-present-wait", kW, kH, 120.0)));
+  const DeviceInfo& device = s.renderer->device();
+  std::printf("%s: VK_KHR_present_id + present_wait offered: %s; %s\n", device.name.c_str(),
+              device.present_wait ? "yes" : "no", s.presenter->mode_why().c_str());
+  EXPECT_EQ(s.renderer->handles().present_wait, device.present_wait) << "enabled exactly where offered";
+  EXPECT_EQ(s.presenter->uses_present_wait(), device.present_wait);
+  if (!device.present_wait) {
+    EXPECT_NE(s.presenter->mode_why().find("VK_KHR_present_wait not offered"), std::string::npos);
+    GTEST_SKIP() << "this device does not offer VK_KHR_present_wait";
+  }
+  EXPECT_NE(s.presenter->mode_why().find("VK_KHR_present_wait used"), std::string::npos) << s.presenter->mode_why();
+  const auto particles = test::random_particles(100, kW, kH, 4);
+  std::int64_t previous_complete = 0;
+  for (std::uint64_t f = 0; f < kFrames; ++f) {
+    std::uint64_t ticket = 0;
+    static_cast<void>(render_frame(*s.renderer, s.zones, particles, f, &ticket));
+    const std::int64_t returned = s.presenter->presented_at(f);
+    const std::int64_t complete = s.presenter->present_completed_at(f);
+    ASSERT_GT(returned, 0) << "frame " << f;
+    EXPECT_GE(complete, returned) << "frame " << f << " has no present-complete stamp, or one before its return";
+    EXPECT_GT(complete, previous_complete) << "frame " << f << ": present-complete stamps go back";
+    previous_complete = complete;
+  }
+  const PresentStats st = s.presenter->stats();
+  EXPECT_EQ(st.present_completes, kFrames);
+  EXPECT_EQ(st.present_wait_timeouts, 0U);
+  std::printf("present return -> complete: last %.3f ms, max %.3f ms\n",
+              static_cast<double>(st.last_return_to_complete_ns) / 1e6,
+              static_cast<double>(st.max_return_to_complete_ns) / 1e6);
+}
+
 TEST_F(WindowPresenterTest, EveryOfferedPresentModeCreatesAndPresents) {
   constexpr std::uint32_t kW = 96;
   constexpr std::uint32_t kH = 64;
@@ -275,6 +324,10 @@ TEST_F(WindowPresenterTest, EveryOfferedPresentModeCreatesAndPresents) {
       auto shown = p.value()->captured(ticket);
       ASSERT_TRUE(shown.ok()) << shown.error().what();
       EXPECT_LE(max_delta(shown.value().rgba, offscreen.rgba), 1U) << present_mode_name(mode);
+      if (p.value()->uses_present_wait()) {
+        EXPECT_GE(p.value()->present_completed_at(frame - 1), p.value()->presented_at(frame - 1))
+            << present_mode_name(mode) << ": no present-complete stamp";
+      }
     }
     EXPECT_EQ(p.value()->stats().presented, 5U) << present_mode_name(mode);
     std::printf("%s: 5 frames in %.1f ms\n", std::string(present_mode_name(mode)).c_str(),

@@ -6,7 +6,9 @@
 // presenter owns the clock (period from `hz`) and wakes at
 // deadline - (rolling p99 of its own acquire+record+submit+present + margin).
 // The swapchain is recreated on resize, VK_ERROR_OUT_OF_DATE_KHR and
-// VK_SUBOPTIMAL_KHR. Blocking. Every call, GLFW's included, belongs to the one
+// VK_SUBOPTIMAL_KHR. Where the device has VK_KHR_present_wait each present
+// carries a present id and is waited for (bounded) to stamp present-complete.
+// Blocking. Every call, GLFW's included, belongs to the one
 // thread that created the presenter (the render thread: Presenter::present and
 // retire are called there); X11 allows a window on a thread other than main.
 // Design, invariants and failures: docs/presenter.md.
@@ -93,6 +95,11 @@ struct WindowPresenterConfig {
   bool visible = true;
   bool hud = false;  // draw the HUD (H toggles it)
   std::chrono::nanoseconds gpu_timeout = std::chrono::seconds(20);
+  // With VK_KHR_present_wait: the longest the presenter's thread waits, right
+  // after a present returned, for that present to complete (more than one
+  // refresh at 60 Hz, so FIFO's one frame in flight normally completes within
+  // it). A present not complete by then gets no present-complete stamp.
+  std::chrono::nanoseconds present_wait_timeout = std::chrono::milliseconds(20);
 };
 
 // Counters since create (the presenter's thread).
@@ -102,6 +109,14 @@ struct PresentStats {
   std::uint64_t misses = 0;       // presents that returned after their deadline
   std::uint64_t recreated = 0;    // swapchain recreations after the first
   std::int64_t last_presented_ns = 0;  // CLOCK_MONOTONIC at the last present's return
+  // VK_KHR_present_wait (uses_present_wait()): presents seen complete, and
+  // those whose completion did not come within present_wait_timeout.
+  std::uint64_t present_completes = 0;
+  std::uint64_t present_wait_timeouts = 0;
+  std::int64_t last_present_complete_ns = 0;  // CLOCK_MONOTONIC at the last present-complete
+  // Present return to present-complete of the last complete present, and the longest so far (ns).
+  std::int64_t last_return_to_complete_ns = 0;
+  std::int64_t max_return_to_complete_ns = 0;
   PresentExtent swapchain_extent{};
   std::uint32_t swapchain_images = 0;
 };
@@ -155,6 +170,14 @@ class WindowPresenter final : public Presenter {
   // returned, for one of the last 8 frames given to present(); 0 otherwise
   // (not shown, or too old). The engine stamps `presented` from it.
   [[nodiscard]] std::int64_t presented_at(std::uint64_t frame) const noexcept;
+  // CLOCK_MONOTONIC ns at which the present of `frame` was seen complete
+  // (vkWaitForPresentKHR returned), >= its presented_at; 0 without
+  // present_wait, when it did not complete within present_wait_timeout, or
+  // for a frame not among the last 8.
+  [[nodiscard]] std::int64_t present_completed_at(std::uint64_t frame) const noexcept;
+  // Presents carry a present id and are waited for (VK_KHR_present_wait on
+  // the renderer's device: VulkanHandles::present_wait).
+  [[nodiscard]] bool uses_present_wait() const noexcept;
   // The HUD: on or off (the H key toggles it too), and the numbers it shows
   // from the next present on. No allocation.
   void set_hud(bool on) noexcept;

@@ -55,6 +55,11 @@ struct FrameInfo {
   std::int64_t layout_end_ns = 0;
   std::int64_t submitted_ns = 0;
   std::int64_t render_end_ns = 0;
+  // When the GPU began and ended the frame's render (its command buffer), on
+  // the same clock: timestamp queries calibrated to CLOCK_MONOTONIC. 0 when
+  // the stage has no calibrated GPU clock (VulkanRenderer::gpu_timing).
+  std::int64_t gpu_begin_ns = 0;
+  std::int64_t gpu_end_ns = 0;
   bool layout_imported = false;  // the GPU read the layout zone in place
   bool result_imported = false;  // the GPU wrote the result zone in place
   bool particles_on_gpu = false; // the GPU pulled the particles from the compute slot (no layout pass);

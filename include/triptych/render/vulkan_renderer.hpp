@@ -6,7 +6,8 @@
 // with alpha blending or the compute splat renderer (compute shaders only,
 // binned into tiles; RasterPath), pipelined readback into result zones (imported where
 // possible, or named later), a Presenter hook for the window path, and
-// frame-ready as a futex wake plus a callback. Blocking API: submit /
+// frame-ready as a futex wake plus a callback, GPU times of each frame's
+// render on CLOCK_MONOTONIC (VK_EXT_calibrated_timestamps, where offered). Blocking API: submit /
 // wait_frame / attach_result / wait_slot_released / set_* belong to one
 // render thread; frame_ready, completed and health may be used from any
 // thread; the callback runs on the renderer's completion thread. Satisfies the RenderStage concept.
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "triptych/core/result.hpp"
+#include "triptych/render/gpu_clock.hpp"
 #include "triptych/render/layout_pass.hpp"
 #include "triptych/render/render_stage.hpp"
 #include "triptych/trace/frame_trace.hpp"
@@ -85,6 +87,8 @@ struct DeviceInfo {
   std::uint64_t import_alignment = 0;
   bool dedicated_transfer_queue = false;
   bool robust_buffer_access = false;  // out-of-range shader reads stay inside the buffer
+  bool present_wait = false;           // VK_KHR_present_id + VK_KHR_present_wait offered, with their features
+  bool calibrated_timestamps = false;  // VK_EXT_calibrated_timestamps offered
 };
 
 // A validation-layer message. `any` message fails a test.
@@ -158,6 +162,9 @@ struct VulkanHandles {
   VkQueue_T* graphics_queue = nullptr;
   std::uint32_t graphics_family = 0;
   VulkanGetInstanceProcAddr get_instance_proc_addr = nullptr;
+  // VK_KHR_present_id and VK_KHR_present_wait are enabled with their features
+  // (asked for with VK_KHR_swapchain, taken only where the device offers them).
+  bool present_wait = false;
 };
 
 struct VulkanRendererConfig {
@@ -211,6 +218,16 @@ struct RasterChoice {
   std::string why;
 };
 
+// Whether a renderer stamps its frames' GPU work (FrameInfo::gpu_begin_ns /
+// gpu_end_ns) on CLOCK_MONOTONIC, and why, in words a host can print.
+struct GpuTimingChoice {
+  bool calibrated = false;  // timestamp queries converted through VK_EXT_calibrated_timestamps
+  // vkGetCalibratedTimestampsEXT's maximum deviation at create: how far apart
+  // the GPU and CPU reads of one calibration may be.
+  std::uint64_t max_deviation_ns = 0;
+  std::string why;
+};
+
 // FrameInput::result_zone for a frame whose result zone is named later with
 // attach_result (the caller renders it before a result zone is free).
 inline constexpr std::uint32_t kResultZoneLater = 0xFFFFFFFFu;
@@ -261,6 +278,7 @@ class VulkanRenderer {
   [[nodiscard]] const ZoneBinding& compute_binding(std::uint32_t slot) const;
   [[nodiscard]] const ParticlePathChoice& particle_path() const noexcept;
   [[nodiscard]] const RasterChoice& raster_path() const noexcept;
+  [[nodiscard]] const GpuTimingChoice& gpu_timing() const noexcept;
   [[nodiscard]] const VulkanRendererConfig& config() const noexcept;
 
   struct Impl;

@@ -2,7 +2,7 @@
 // The completion side of a frame: the completion thread waits on the `copied`
 // timeline semaphore for each ticket in order, copies readback pixels into the
 // result zone, stores the zone header and the FrameInfo, then publishes the
-// ticket through `completed` and the frame-ready WaitWord and runs the
+// ticket through `completed` (with its calibrated GPU times, gpu_clock.cpp) and the frame-ready WaitWord and runs the
 // callback; wait_completed is how the render thread (and wait_frame) block on
 // it, and fail() records the first error for every later call. Blocking;
 // completion_loop runs on the completion thread only, the rest on the render
@@ -71,6 +71,10 @@ Result<void> VulkanRenderer::Impl::wait_completed(std::uint64_t target, std::chr
 }
 
 void VulkanRenderer::Impl::completion_loop() {
+#if TRIPTYCH_TRACE
+  // Its "GPU render" spans (read_gpu_times) go on this thread's ring: made now, off the frame path.
+  if (gpu_timing.calibrated) trace::register_thread("render completion (GPU times)");
+#endif
   for (std::uint64_t t = 0;; ++t) {
     {
       std::unique_lock lk(mu);
@@ -103,6 +107,7 @@ void VulkanRenderer::Impl::completion_loop() {
     }
     if (done.particles_on_gpu) read_gpu_counts(s, done.stats);
     if (done.splat) read_splat_stats(static_cast<std::uint32_t>(t % fif), done);
+    read_gpu_times(static_cast<std::uint32_t>(t % fif), done);
     if (cfg.readback) {
       vk::Zone& rz = result_zones[done.result_zone];
       if (!rz.binding.imported) {

@@ -2,7 +2,8 @@
 // The Vulkan device: choosing the physical device (choose_device: by index,
 // by name, or the best usable type; the one ranking, which hosts show too),
 // then creating the logical device with timeline
-// semaphores, VK_EXT_external_memory_host where offered, a graphics queue and
+// semaphores, VK_EXT_external_memory_host, VK_EXT_calibrated_timestamps and
+// (for a presenter) VK_KHR_present_id + VK_KHR_present_wait where offered, a graphics queue and
 // (where the hardware has one) a dedicated transfer queue. Blocking; runs once,
 // inside VulkanRenderer::create, on the creating thread. Device selection and
 // queues: docs/render-stage.md ("Frame lifecycle and synchronisation").
@@ -115,16 +116,27 @@ Result<void> VulkanRenderer::Impl::create_device() {
   std::array<VkDeviceQueueCreateInfo, 2> qci{};
   qci[0] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, graphics_family, 1, &priority};
   qci[1] = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, transfer_family, 1, &priority};
+  auto offered = offered_device_extensions();
+  if (!offered) return offered.error();
   std::vector<const char*> ext;
   if (host_import) ext.push_back(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
-  if (auto r = add_presenter_extensions(ext); !r) return r;
+  if (auto r = add_presenter_extensions(offered.value(), ext); !r) return r;
+  // GPU timestamps on the CPU's clock (gpu_clock.cpp); optional.
+  calibration_enabled = vk::offers(offered.value(), VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
+  if (calibration_enabled) ext.push_back(VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
   auto f12 = vk::make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
   VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f12, {}};
   ctx.fns.vkGetPhysicalDeviceFeatures2(physical, &f2);
   if (f12.timelineSemaphore == VK_FALSE) {
     return make_error(Errc::kUnsupported, "Vulkan device '" + info.name + "' lacks timeline semaphores");
   }
-  auto want12 = vk::make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
+  // present_wait is set only when the device has both features (presenter_extensions.cpp).
+  auto want_wait = vk::make<VkPhysicalDevicePresentWaitFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_WAIT_FEATURES_KHR);
+  want_wait.presentWait = VK_TRUE;
+  auto want_id = vk::make<VkPhysicalDevicePresentIdFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_ID_FEATURES_KHR, &want_wait);
+  want_id.presentId = VK_TRUE;
+  auto want12 = vk::make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                                           present_wait ? &want_id : nullptr);
   want12.timelineSemaphore = VK_TRUE;
   // A shader reading an imported compute slot reads untrusted bytes at
   // CPU-checked indices; robustBufferAccess keeps even a wrong index inside
@@ -142,6 +154,7 @@ Result<void> VulkanRenderer::Impl::create_device() {
   TRIPTYCH_VK_TRY(ctx.fns.vkCreateDevice(physical, &dci, nullptr, &device));
   if (auto r = vk::load_device(ctx.fns, device, fn); !r) return r;
   if (host_import && fn.vkGetMemoryHostPointerPropertiesEXT == nullptr) host_import = false;
+  if (calibration_enabled && fn.vkGetCalibratedTimestampsEXT == nullptr) calibration_enabled = false;
   fn.vkGetDeviceQueue(device, graphics_family, 0, &graphics_queue);
   fn.vkGetDeviceQueue(device, transfer_family, 0, &transfer_queue);
   ctx.fns.vkGetPhysicalDeviceMemoryProperties(physical, &memory_props);

@@ -257,11 +257,13 @@ Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, c
   TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(s.render_cb, 0));
   TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(s.render_cb, &begin));
   const auto slot_index = static_cast<std::uint32_t>(t % fif);
+  record_gpu_begin(s.render_cb, slot_index);
   if (splat_active()) {
     record_splat(s.render_cb, slot_index, lz, draw);  // compute only, into the same image
   } else {
     record_raster(s.render_cb, s, lz, draw, slot_index);
   }
+  record_gpu_end(s.render_cb, slot_index);
   TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(s.render_cb));
   // The splat path reads a staged upload with a copy, the quads as vertices.
   const TimelineSubmit submission(t + 1, &s.render_cb, &rendered, wait_upload ? &uploaded : nullptr,

@@ -157,9 +157,16 @@ DeviceInfo InstanceContext::describe(VkPhysicalDevice pd, std::uint32_t index) c
   fns.vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr);
   std::vector<VkExtensionProperties> ext(n);
   fns.vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, ext.data());
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (std::strcmp(ext[i].extensionName, VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME) == 0) d.host_import = true;
+  ext.resize(n);
+  d.host_import = offers(ext, VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
+  if (offers(ext, VK_KHR_PRESENT_ID_EXTENSION_NAME) && offers(ext, VK_KHR_PRESENT_WAIT_EXTENSION_NAME)) {
+    auto wait = make<VkPhysicalDevicePresentWaitFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_WAIT_FEATURES_KHR);
+    auto id = make<VkPhysicalDevicePresentIdFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_ID_FEATURES_KHR, &wait);
+    VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &id, {}};
+    fns.vkGetPhysicalDeviceFeatures2(pd, &f2);
+    d.present_wait = id.presentId == VK_TRUE && wait.presentWait == VK_TRUE;
   }
+  d.calibrated_timestamps = offers(ext, VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
   if (d.host_import && p.apiVersion >= VK_API_VERSION_1_1) {
     auto hp = make<VkPhysicalDeviceExternalMemoryHostPropertiesEXT>(
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT);

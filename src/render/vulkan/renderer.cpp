@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // VulkanRenderer itself (include/triptych/render/vulkan_renderer.hpp): create()
 // checks the config and builds the Impl in order (instance, device, zones,
-// particle path, raster path, pipelines, frame resources, the GPU pull's and
+// particle path, raster path, pipelines, frame resources, the GPU clock, the GPU pull's and
 // the splat's pipelines, completion thread); the destructor tears it down
 // in reverse; the public methods forward to the Impl. Blocking; create,
 // submit, wait_frame, wait_idle and set_presenter belong to one render thread,
@@ -65,6 +65,7 @@ void VulkanRenderer::Impl::shutdown() {
   for (VkSemaphore s : {uploaded, rendered, copied}) {
     if (s != VK_NULL_HANDLE) fn.vkDestroySemaphore(device, s, nullptr);
   }
+  if (timestamps != VK_NULL_HANDLE) fn.vkDestroyQueryPool(device, timestamps, nullptr);
   if (graphics_pool != VK_NULL_HANDLE) fn.vkDestroyCommandPool(device, graphics_pool, nullptr);
   if (transfer_pool != VK_NULL_HANDLE && transfer_pool != graphics_pool) {
     fn.vkDestroyCommandPool(device, transfer_pool, nullptr);
@@ -101,6 +102,7 @@ Result<std::unique_ptr<VulkanRenderer>> VulkanRenderer::create(VulkanRendererCon
   if (auto r = impl->create_render_pass(); !r) return r.error();
   if (auto r = impl->create_pipeline(); !r) return r.error();
   if (auto r = impl->create_frame_resources(); !r) return r.error();
+  if (auto r = impl->create_gpu_clock(); !r) return r.error();
   if (auto r = impl->create_particle_pipelines(); !r) return r.error();
   if (auto r = impl->create_splat(); !r) return r.error();
   Impl* raw = impl.get();
@@ -151,7 +153,7 @@ Result<void> VulkanRenderer::wait_idle(std::chrono::nanoseconds timeout) {
 void VulkanRenderer::set_presenter(Presenter* presenter) noexcept { impl_->presenter = presenter; }
 VulkanHandles VulkanRenderer::handles() const noexcept {
   return {impl_->ctx.instance, impl_->physical, impl_->device, impl_->graphics_queue, impl_->graphics_family,
-          impl_->ctx.library.global().vkGetInstanceProcAddr};
+          impl_->ctx.library.global().vkGetInstanceProcAddr, impl_->present_wait};
 }
 const DeviceInfo& VulkanRenderer::device() const noexcept { return impl_->info; }
 const ZoneBinding& VulkanRenderer::layout_binding(std::uint32_t zone) const { return impl_->layout_zones.at(zone).binding; }
@@ -159,6 +161,7 @@ const ZoneBinding& VulkanRenderer::result_binding(std::uint32_t zone) const { re
 const ZoneBinding& VulkanRenderer::compute_binding(std::uint32_t slot) const { return impl_->compute_zones.at(slot).binding; }
 const ParticlePathChoice& VulkanRenderer::particle_path() const noexcept { return impl_->particle_choice; }
 const RasterChoice& VulkanRenderer::raster_path() const noexcept { return impl_->splat->choice; }
+const GpuTimingChoice& VulkanRenderer::gpu_timing() const noexcept { return impl_->gpu_timing; }
 const VulkanRendererConfig& VulkanRenderer::config() const noexcept { return impl_->cfg; }
 
 }  // namespace triptych::render

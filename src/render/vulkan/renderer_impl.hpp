@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "render/vulkan/vk_api.hpp"
+#include "triptych/render/gpu_clock.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
 
 namespace triptych::render {
@@ -100,6 +101,9 @@ struct PullParams {
 
 struct SplatState;  // splat_pipeline.hpp
 
+// `name` is among the device extensions `offered`.
+[[nodiscard]] bool offers(std::span<const VkExtensionProperties> offered, const char* name) noexcept;
+
 }  // namespace vk
 
 struct VulkanRenderer::Impl {
@@ -154,6 +158,16 @@ struct VulkanRenderer::Impl {
   VkDeviceSize pixel_bytes = 0;
   ParallelFor pool;
   Presenter* presenter = nullptr;
+  bool present_wait = false;  // VK_KHR_present_id + VK_KHR_present_wait and their features enabled
+
+  // GPU times (gpu_clock.cpp).
+  bool calibration_enabled = false;  // VK_EXT_calibrated_timestamps enabled
+  GpuTimingChoice gpu_timing;        // set at create, then read-only
+  VkQueryPool timestamps = VK_NULL_HANDLE;  // 2 per frame slot: begin, end of its render
+  // The newest calibration (GPU ticks and CLOCK_MONOTONIC read together,
+  // timestampPeriod, timestampValidBits). Written at create, then by the
+  // completion thread only.
+  GpuCalibration calibration;
 
   // Render-thread state.
   std::uint64_t next_ticket = 0;
@@ -181,8 +195,21 @@ struct VulkanRenderer::Impl {
   // device.cpp: choosing the physical device, creating the device and queues.
   [[nodiscard]] Result<void> pick_device();
   [[nodiscard]] Result<void> create_device();
-  // presenter_extensions.cpp: the presenter's device extensions, each checked as offered.
-  [[nodiscard]] Result<void> add_presenter_extensions(std::vector<const char*>& extensions) const;
+  // presenter_extensions.cpp: the presenter's device extensions, each checked
+  // as offered, and present id + wait where offered (sets present_wait).
+  [[nodiscard]] Result<std::vector<VkExtensionProperties>> offered_device_extensions() const;
+  [[nodiscard]] Result<void> add_presenter_extensions(std::span<const VkExtensionProperties> offered,
+                                                      std::vector<const char*>& extensions);
+
+  // gpu_clock.cpp: timestamp queries around each frame's render command
+  // buffer, converted to CLOCK_MONOTONIC through VK_EXT_calibrated_timestamps.
+  // create_gpu_clock runs once after the frame resources (sets gpu_timing);
+  // the rest belong to the completion thread after that.
+  [[nodiscard]] Result<void> create_gpu_clock();
+  [[nodiscard]] Result<void> calibrate(std::uint64_t& max_deviation_ns);
+  void record_gpu_begin(VkCommandBuffer cb, std::uint32_t slot);
+  void record_gpu_end(VkCommandBuffer cb, std::uint32_t slot);
+  void read_gpu_times(std::uint32_t slot, FrameInfo& frame);
 
   // host_memory.cpp: buffers, and zones imported or left to staging.
   [[nodiscard]] std::optional<std::uint32_t> memory_type(std::uint32_t bits, VkMemoryPropertyFlags want) const;

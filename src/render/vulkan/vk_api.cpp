@@ -94,6 +94,9 @@ Result<void> load_device(const InstanceFns& i, VkDevice device, DeviceFns& out) 
   // Optional: only with VK_EXT_external_memory_host enabled.
   out.vkGetMemoryHostPointerPropertiesEXT = reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
       i.vkGetDeviceProcAddr(device, "vkGetMemoryHostPointerPropertiesEXT"));
+  // Optional: only with VK_EXT_calibrated_timestamps enabled.
+  out.vkGetCalibratedTimestampsEXT = reinterpret_cast<PFN_vkGetCalibratedTimestampsEXT>(
+      i.vkGetDeviceProcAddr(device, "vkGetCalibratedTimestampsEXT"));
   return {};
 }
 

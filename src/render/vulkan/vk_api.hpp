@@ -95,9 +95,16 @@ namespace triptych::render::vk {
   X(vkCreateSemaphore)                 \
   X(vkDestroySemaphore)                \
   X(vkWaitSemaphores)                  \
-  X(vkQueueSubmit)
+  X(vkQueueSubmit)                     \
+  X(vkCreateQueryPool)                 \
+  X(vkDestroyQueryPool)                \
+  X(vkCmdResetQueryPool)               \
+  X(vkCmdWriteTimestamp)               \
+  X(vkGetQueryPoolResults)
 
 #define TRIPTYCH_VK_HOST_IMPORT_FNS(X) X(vkGetMemoryHostPointerPropertiesEXT)
+// Optional: only with VK_EXT_calibrated_timestamps enabled (null otherwise).
+#define TRIPTYCH_VK_CALIBRATION_FNS(X) X(vkGetCalibratedTimestampsEXT)
 
 #define TRIPTYCH_VK_DECLARE(name) PFN_##name name = nullptr;
 
@@ -112,6 +119,7 @@ struct InstanceFns {
 struct DeviceFns {
   TRIPTYCH_VK_DEVICE_FNS(TRIPTYCH_VK_DECLARE)
   TRIPTYCH_VK_HOST_IMPORT_FNS(TRIPTYCH_VK_DECLARE)
+  TRIPTYCH_VK_CALIBRATION_FNS(TRIPTYCH_VK_DECLARE)
 };
 
 // A Vulkan struct with its sType (and pNext) set and every other field zero.

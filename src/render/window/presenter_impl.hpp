@@ -48,9 +48,13 @@ namespace window {
   X(vkCmdSetScissor)                   \
   X(vkCmdCopyBufferToImage)
 
+// Optional: only on a device with VK_KHR_present_wait (VulkanHandles::present_wait).
+#define TRIPTYCH_PRESENT_WAIT_FNS(X) X(vkWaitForPresentKHR)
+
 struct Fns : vk::InstanceFns, vk::DeviceFns {
   TRIPTYCH_PRESENT_INSTANCE_FNS(TRIPTYCH_VK_DECLARE)
   TRIPTYCH_PRESENT_DEVICE_FNS(TRIPTYCH_VK_DECLARE)
+  TRIPTYCH_PRESENT_WAIT_FNS(TRIPTYCH_VK_DECLARE)
 };
 
 // The first memory type in `bits` with every `want` flag, or ~0U.
@@ -120,6 +124,11 @@ struct WindowPresenter::Impl {
   static constexpr std::size_t kPresentedRing = 8;
   std::array<std::uint64_t, kPresentedRing> presented_frame{};
   std::array<std::int64_t, kPresentedRing> presented_ns{};
+  std::array<std::int64_t, kPresentedRing> completed_ns{};  // present-complete, 0: not seen
+  // The ring entry of `frame`'s present, or kPresentedRing when it is not there.
+  [[nodiscard]] std::size_t presented_entry(std::uint64_t frame) const noexcept;
+  bool present_wait = false;       // vkWaitForPresentKHR loaded: presents carry ids
+  std::uint64_t present_id = 0;    // the last id given (ids only grow, across swapchains too)
   std::unique_ptr<window::Hud> hud;  // made at create; drawn while hud_on
   bool hud_on = false;
   HudStats hud_stats{};
@@ -145,6 +154,8 @@ struct WindowPresenter::Impl {
   [[nodiscard]] Result<void> present(const PresentImage& image);
   [[nodiscard]] Result<void> wait_blitted(std::uint64_t ticket);
   [[nodiscard]] Result<void> signal_skipped(const PresentImage& image);
+  // Waits (bounded) for present `id` to complete; its time, or 0 when it did not.
+  [[nodiscard]] std::int64_t wait_present_complete(std::uint64_t id, std::int64_t returned_ns);
   // One graphics-queue submission of `cb` (or none) waiting on `waits` and
   // signalling `signals`, each with its timeline value (binary ones ignore theirs).
   struct SemaphoreValue {

@@ -48,6 +48,10 @@ Result<void> WindowPresenter::Impl::load_functions() {
   }
   TRIPTYCH_PRESENT_DEVICE_FNS(TRIPTYCH_PRESENT_LOAD_DEVICE)
 #undef TRIPTYCH_PRESENT_LOAD_DEVICE
+  if (vk.present_wait) {
+    fn.vkWaitForPresentKHR = reinterpret_cast<PFN_vkWaitForPresentKHR>(fn.vkGetDeviceProcAddr(vk.device, "vkWaitForPresentKHR"));
+  }
+  present_wait = fn.vkWaitForPresentKHR != nullptr;
   return {};
 }
 
@@ -108,22 +112,31 @@ Result<void> WindowPresenter::Impl::choose_mode() {
   char hz[32];
   std::snprintf(hz, sizeof hz, "%g", cfg.hz);
   const std::string pacing = cfg.hz > 0 ? std::string(" with the CPU pacer at ") + hz + " Hz" : " without its own pacer";
+  // Each present is waited for right after it returns, so at most one frame
+  // is ever queued to the display: FIFO's "one frame in flight".
+  const std::string stamps =
+      present_wait ? "; VK_KHR_present_wait used: presents stamped at return and at present-complete (waited up to " +
+                         std::to_string(cfg.present_wait_timeout.count() / 1'000'000) + " ms)"
+                   : "; VK_KHR_present_wait not offered: presents stamped at return only";
   if (cfg.mode) {
     if (!has(*cfg.mode)) {
       return make_error(Errc::kUnsupported, "present mode " + std::string(present_mode_name(*cfg.mode)) +
                                                 " was asked for and the surface does not offer it");
     }
     chosen_mode = *cfg.mode;
-    mode_why = std::string(present_mode_name(chosen_mode)) + ", as asked," + pacing;
+    mode_why = std::string(present_mode_name(chosen_mode)) + ", as asked," + pacing + stamps;
     return {};
   }
   // MAILBOX never blocks and always shows the newest frame; FIFO (always
-  // offered) may block in acquire; IMMEDIATE may tear. present_wait is not used.
+  // offered) may block in acquire, so where present_wait exists it keeps at
+  // most one frame in flight; IMMEDIATE may tear.
   for (const PresentMode m : {PresentMode::kMailbox, PresentMode::kFifo, PresentMode::kImmediate}) {
     if (!has(m)) continue;
     chosen_mode = m;
-    mode_why = std::string(present_mode_name(m)) + (m == PresentMode::kMailbox ? " (first choice)" : " (no mailbox)") +
-               pacing + "; VK_KHR_present_wait not used";
+    const char* why = m == PresentMode::kMailbox ? " (first choice)"
+                      : m == PresentMode::kFifo  ? (present_wait ? " (no mailbox; at most 1 frame in flight)" : " (no mailbox)")
+                                                 : " (no mailbox, no fifo)";
+    mode_why = std::string(present_mode_name(m)) + why + pacing + stamps;
     return {};
   }
   return make_error(Errc::kUnsupported, "the surface offers none of mailbox, fifo, immediate");

@@ -3,7 +3,9 @@
 // pacer's wake-up, handle window events, acquire a swapchain image (building
 // the swapchain again when it is out of date), record and submit the blit from
 // the renderer's colour image (after its `rendered` timeline value) into it,
-// present, and note when present returned (presented_at). retire() waits on the
+// present, and note when present returned (presented_at) and, with
+// VK_KHR_present_wait, when it completed (waited for at once, bounded:
+// present_completed_at). retire() waits on the
 // presenter's own `blitted` timeline. No allocation on this path. Blocking;
 // the presenter's thread only. docs/presenter.md ("A frame", "Pacing").
 #include <time.h>
@@ -14,6 +16,7 @@
 #include "render/window/hud.hpp"
 #include "render/window/presenter_impl.hpp"
 #include "triptych/trace/clock.hpp"
+#include "triptych/trace/trace.hpp"
 
 namespace triptych::render {
 
@@ -234,7 +237,11 @@ Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
   const std::array<SemaphoreValue, 2> signals{{{ready[index], 0}, {blitted, image.ticket + 1}}};
   if (auto sr = submit(&slot.cb, waits, signals); !sr) return sr;
 
-  auto pi = make<VkPresentInfoKHR>(VK_STRUCTURE_TYPE_PRESENT_INFO_KHR);
+  const std::uint64_t id = present_id + 1;
+  auto ids = make<VkPresentIdKHR>(VK_STRUCTURE_TYPE_PRESENT_ID_KHR);
+  ids.swapchainCount = 1;
+  ids.pPresentIds = &id;
+  auto pi = make<VkPresentInfoKHR>(VK_STRUCTURE_TYPE_PRESENT_INFO_KHR, present_wait ? &ids : nullptr);
   pi.waitSemaphoreCount = 1;
   pi.pWaitSemaphores = &ready[index];
   pi.swapchainCount = 1;
@@ -247,12 +254,39 @@ Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
   } else if (pr < 0) {
     return vk::call_error("vkQueuePresentKHR", pr);
   }
+  if (present_wait) present_id = id;  // used: the next one must be larger
+  if (pacer.presented(work_start, presented)) ++stats.misses;
+  // After the pacer took the work: the wait is the display's time, not ours.
+  const std::int64_t complete = present_wait && pr != VK_ERROR_OUT_OF_DATE_KHR ? wait_present_complete(id, presented) : 0;
   presented_frame[stats.presented % kPresentedRing] = image.frame;
   presented_ns[stats.presented % kPresentedRing] = presented;
-  if (pacer.presented(work_start, presented)) ++stats.misses;
+  completed_ns[stats.presented % kPresentedRing] = complete;
   ++stats.presented;
   stats.last_presented_ns = presented;
   return {};
+}
+
+std::int64_t WindowPresenter::Impl::wait_present_complete(std::uint64_t id, std::int64_t returned_ns) {
+  const VkResult r =
+      fn.vkWaitForPresentKHR(vk.device, swapchain, id, static_cast<std::uint64_t>(cfg.present_wait_timeout.count()));
+  const std::int64_t complete = monotonic_ns();
+  if (r == VK_ERROR_OUT_OF_DATE_KHR || r == VK_SUBOPTIMAL_KHR) out_of_date = true;
+  if (r != VK_SUCCESS && r != VK_SUBOPTIMAL_KHR) {  // late, or not shown: no stamp, the frame keeps its present-return one
+    if (r == VK_TIMEOUT) ++stats.present_wait_timeouts;
+    return 0;
+  }
+  ++stats.present_completes;
+  stats.last_present_complete_ns = complete;
+  stats.last_return_to_complete_ns = complete - returned_ns;
+  stats.max_return_to_complete_ns = std::max(stats.max_return_to_complete_ns, complete - returned_ns);
+#if TRIPTYCH_TRACE
+  static constexpr trace::SourceLocation kPresentToComplete{"present return -> complete", __func__, __FILE__, __LINE__};
+  if (trace::enabled()) {
+    (void)trace::this_thread_trace().push(trace::SpanEvent{&kPresentToComplete, static_cast<std::uint64_t>(returned_ns),
+                                                           static_cast<std::uint64_t>(complete), 0, 0});
+  }
+#endif
+  return complete;
 }
 
 // ---- the public face ----
@@ -264,6 +298,9 @@ Result<std::unique_ptr<WindowPresenter>> WindowPresenter::create(const VulkanHan
                                                                  WindowPresenterConfig config) {
   if (config.hz < 0 || config.margin.count() < 0) {
     return make_error(Errc::kInvalidArgument, "the window presenter's hz and margin must not be negative");
+  }
+  if (config.present_wait_timeout.count() < 0) {
+    return make_error(Errc::kInvalidArgument, "the window presenter's present_wait_timeout must not be negative");
   }
   if (config.size.width == 0 || config.size.height == 0) {
     return make_error(Errc::kInvalidArgument, "the window presenter needs the window's first size");
@@ -311,12 +348,24 @@ void WindowPresenter::set_hud(bool on) noexcept { impl_->hud_on = on; }
 bool WindowPresenter::hud() const noexcept { return impl_->hud_on; }
 void WindowPresenter::set_hud_stats(const HudStats& stats) noexcept { impl_->hud_stats = stats; }
 
-std::int64_t WindowPresenter::presented_at(std::uint64_t frame) const noexcept {
-  for (std::size_t i = 0; i < Impl::kPresentedRing; ++i) {
-    if (impl_->presented_ns[i] != 0 && impl_->presented_frame[i] == frame) return impl_->presented_ns[i];
+std::size_t WindowPresenter::Impl::presented_entry(std::uint64_t frame) const noexcept {
+  for (std::size_t i = 0; i < kPresentedRing; ++i) {
+    if (presented_ns[i] != 0 && presented_frame[i] == frame) return i;
   }
-  return 0;
+  return kPresentedRing;
 }
+
+std::int64_t WindowPresenter::presented_at(std::uint64_t frame) const noexcept {
+  const std::size_t i = impl_->presented_entry(frame);
+  return i < Impl::kPresentedRing ? impl_->presented_ns[i] : 0;
+}
+
+std::int64_t WindowPresenter::present_completed_at(std::uint64_t frame) const noexcept {
+  const std::size_t i = impl_->presented_entry(frame);
+  return i < Impl::kPresentedRing ? impl_->completed_ns[i] : 0;
+}
+
+bool WindowPresenter::uses_present_wait() const noexcept { return impl_->present_wait; }
 
 void WindowPresenter::poll_events() noexcept {
   window::glfw().glfwPollEvents();
