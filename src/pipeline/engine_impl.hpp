@@ -92,7 +92,7 @@ struct Engine::Impl {
   // work (take -> present return) and publishes the rolling p99 the wake-up
   // is set from: relaxed, an estimate like ema_render_ns.
   bool presenter_clock = false;
-  RollingP99 render_work;  // render thread only
+  RollingP99 render_work{PresentClock::kWarmupFrames};  // render thread only
   std::atomic<std::uint64_t> render_p99_ns{0};
   std::unique_ptr<render::CpuRenderStage> cpu;
   // Isolation mode's stage (render thread only; counters from any thread).

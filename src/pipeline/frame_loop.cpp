@@ -68,7 +68,7 @@ void Engine::Impl::frame_loop() {
   // each frame is issued and handed over, instead of `pacer`.
   std::optional<PresentClock> clock;
   if (presenter_clock && period_ns != 0) clock.emplace(period_ns, trace::now_ns());
-  RollingP99 compute_work;
+  RollingP99 compute_work(PresentClock::kWarmupFrames);
   std::uint32_t divisor = 1;  // the governor's rate divisor the clock runs at
   std::uint32_t count = cfg.particles;  // particles the frames simulate now
   std::uint32_t last_count = 0;         // ... and the last published output holds

@@ -87,5 +87,14 @@ TEST(RollingP99, TakesTheP99OfTheNewestWindow) {
   EXPECT_EQ(r.p99(), 5U) << "old samples leave the window";
 }
 
+TEST(RollingP99, IgnoresItsWarmUp) {
+  RollingP99 r(2);
+  r.record(90'000'000);  // a first present
+  r.record(20'000'000);
+  EXPECT_EQ(r.p99(), 0U);
+  r.record(3);
+  EXPECT_EQ(r.p99(), 3U);
+}
+
 }  // namespace
 }  // namespace triptych::pipeline

@@ -113,7 +113,7 @@ struct EngineConfig {
   NativeKernelStep native_kernel = nullptr;  // kNative only
   RendererKind renderer = RendererKind::kAuto;
   PresentTarget present = PresentTarget::kOffscreen;
-  ClockOwner clock = ClockOwner::kPresenter;  // in a window: whose deadlines pace the frames
+  ClockOwner clock = ClockOwner::kFrameLoop;  // in a window: whose deadlines pace the frames (measured: docs/pipeline.md)
   bool hud = true;  // in a window: the HUD (fps, frame times, stage bars, misses, drops, governor); H toggles it
   std::uint32_t width = 640;
   std::uint32_t height = 480;

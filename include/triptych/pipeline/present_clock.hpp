@@ -7,7 +7,8 @@
 // and a slack. So one grid of deadlines sets every time and there is one
 // phase. A frame that starts more than half a period after its issue time
 // moves to the first deadline it can still meet, keeping the phase (no burst
-// to catch up). RollingP99 keeps the newest kWindow durations. Pure
+// to catch up). RollingP99 keeps the newest kWindow durations, after a
+// warm-up whose samples it ignores. Pure
 // arithmetic on CLOCK_MONOTONIC ns the caller passes in; no allocation, no
 // atomics: one owner thread (the frame loop). Design: docs/pipeline.md
 // ("Who owns the clock").
@@ -24,7 +25,16 @@ namespace triptych::pipeline {
 class RollingP99 {
  public:
   static constexpr std::size_t kWindow = 128;
+  // The first `warmup` records are first use (a swapchain's first images,
+  // page faults), not the steady cost: ignored. Until kWindow records a p99
+  // is nearly the maximum, so one such outlier would set the lead for a
+  // hundred frames and then, leaving the window, jump the phase.
+  explicit RollingP99(std::uint32_t warmup = 0) noexcept : warmup_(warmup) {}
   void record(std::uint64_t ns) noexcept {
+    if (warmup_ > 0) {
+      --warmup_;
+      return;
+    }
     samples_[count_ % kWindow] = ns;
     ++count_;
   }
@@ -43,6 +53,7 @@ class RollingP99 {
  private:
   std::array<std::uint64_t, kWindow> samples_{};
   std::uint64_t count_ = 0;
+  std::uint32_t warmup_;
 };
 
 class PresentClock {
@@ -51,6 +62,8 @@ class PresentClock {
   static constexpr std::uint64_t kMarginNs = 1'650'000;
   // Added to compute's p99: the frame loop's own wake-up latency.
   static constexpr std::uint64_t kIssueSlackNs = 250'000;
+  // Frames whose work is first use, left out of both p99s (RollingP99's warm-up).
+  static constexpr std::uint32_t kWarmupFrames = 10;
 
   // The first deadline is a period after `now_ns`. period_ns > 0.
   PresentClock(std::uint64_t period_ns, std::uint64_t now_ns) noexcept
