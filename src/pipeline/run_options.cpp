@@ -146,7 +146,7 @@ constexpr RunOption kOptions[] = {
      "a custom kernel: a .wasm, or a .c or .ts source built first (see 'triptych kernel')", "the built-in particle kernel",
      &get_field<&RunConfig::kernel>, &set_field<&RunConfig::kernel>},
     {"particles", "particles", OptionType::kInteger, kEveryHost, false, false, 1, kMaxParticles, "", "N",
-     "particles: the capacity; in a window the + and - keys change how many are simulated", "", &get_field<&EngineConfig::particles>, &set_field<&EngineConfig::particles>},
+     "particles", "", &get_field<&EngineConfig::particles>, &set_field<&EngineConfig::particles>},
     {"hz", "hz", OptionType::kNumber, kEveryHost, false, false, 0, 1000, "", "RATE",
      "target frame rate; 0 = as fast as possible", "", &get_field<&EngineConfig::hz>,
      &set_field<&EngineConfig::hz>},
