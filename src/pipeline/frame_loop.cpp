@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The frame loop (`tp-frameloop`): paces frames (FramePacer), holds compute back for
-// render (kWait backpressure and just-in-time dispatch), writes the kernel
-// context, runs one parallel_for over the compute pool per frame and
-// publishes the compute triple buffer. Blocking (sleeps, futex waits,
-// parallel_for). Runs on its own thread only, started by Engine::start()
-// (never for kCopyIn). Design: docs/pipeline.md, "Per frame".
+// The frame loop (`tp-frameloop`): paces frames (FramePacer, or in a window
+// with --clock presenter the presenter's PresentClock, whose hand-over it
+// also waits for), holds compute back for render (kWait backpressure and
+// just-in-time dispatch), applies the particle count the keys ask for, writes
+// the kernel context, runs parallel_for over the compute pool (twice on a
+// frame whose count grew) and publishes the compute triple buffer. Blocking
+// (sleeps, futex waits, parallel_for). Runs on its own thread only, started by
+// Engine::start() (never for kCopyIn). Design: docs/pipeline.md, "Per frame",
+// "Who owns the clock", "Particle count".
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>

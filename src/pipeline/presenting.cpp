@@ -5,9 +5,9 @@
 // hooking the presenter to the renderer after. The presenter is created on
 // the engine's creating thread and used only by the render thread after it
 // starts (thread start orders the two). Blocking; Engine::create,
-// handle_window_input and feed_hud on the render thread, hold_while_paused
-// on the frame loop.
-// docs/presenter.md ("In the engine").
+// handle_window_input (pause, step, the particle keys) and feed_hud on the
+// render thread, hold_while_paused on the frame loop.
+// docs/presenter.md ("In the engine"), docs/pipeline.md ("Particle count").
 #include <algorithm>
 #include <chrono>
 #include <climits>
