@@ -36,6 +36,8 @@ export interface EngineOptions {
   present?: 'auto' | 'window' | 'offscreen';
   /** In a window, the HUD (fps, frame times, stage bars, misses, drops, governor; key H toggles it). Default 'on'. */
   hud?: 'on' | 'off';
+  /** In a window, whose deadlines pace the frames: the frame loop's own (default) or the presenter's; offscreen always the frame loop's. */
+  clock?: 'presenter' | 'frame-loop';
   /** The deadline governor (default on): sheds render cost, then rate, to keep the deadline. */
   governor?: 'on' | 'off';
   /** Rebalance CPUs between compute and render from measured stage times (default off). */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The window presenter against offscreen, in one process, the same scene:
 // the engine (native compute, Vulkan) shows 1,000 particles at 320x240 for a
-// number of frames at --hz, in a window with the HUD, in a window without it
-// (a GPU blit to the swapchain), then offscreen (readback only), and prints the
+// number of frames at --hz, in a window with the HUD under each clock owner
+// asked for (--clock: the presenter's deadlines, the frame loop's own pacer,
+// or both, alternating for --rounds), in a window without the HUD (a GPU blit
+// to the swapchain), then offscreen (readback only), and prints the
 // present interval and the end-to-end latency (queued -> presented), p50 /
 // p99 / sigma, from each run's trace, and their ratio; from the spans, the
 // calibrated GPU time of each frame's render and, where the device has
@@ -10,13 +12,15 @@
 // it under `xvfb-run -a` (scripts/run-bench.sh does); without one it says so
 // and exits 0. The engine pins its own threads by its core plan, so the CPUs
 // make bench passes are taken and ignored.
-// Usage: bench_present [cpu0 cpu1] [--frames N] [--hz R] (1200, 120).
+// Usage: bench_present [cpu0 cpu1] [--frames N] [--hz R] [--clock presenter|frame-loop|both]
+// [--rounds K] (1200, 120, both, 1).
 // See docs/presenter.md, docs/BENCHMARKS.md.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "triptych/pipeline/engine.hpp"
@@ -63,9 +67,10 @@ struct Figures {
   std::uint64_t dropped = 0;
   std::uint64_t late = 0;
   std::string description;
+  std::string label;
 };
 
-bool run(PresentTarget present, bool hud, std::uint64_t frames, double hz, Figures& out) {
+bool run(PresentTarget present, bool hud, ClockOwner clock, std::uint64_t frames, double hz, Figures& out) {
   EngineConfig c;
   c.particles = 1000;
   c.width = 320;
@@ -76,6 +81,7 @@ bool run(PresentTarget present, bool hud, std::uint64_t frames, double hz, Figur
   c.governor = false;
   c.present = present;
   c.hud = hud;
+  c.clock = clock;
   c.native_kernel = &tp_kernel_step;
   auto topology = sched::Topology::load();
   auto plan = topology ? sched::plan_cores(topology.value()) : Result<sched::CorePlan>(topology.error());
@@ -132,26 +138,49 @@ void spans_row(const char* what, const SpanFigures& f, const char* none) {
 int main(int argc, char** argv) {
   std::uint64_t frames = 1200;
   double hz = 120.0;
+  std::string clocks = "both";
+  int rounds = 1;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--frames") frames = std::strtoull(argv[++i], nullptr, 10);
     else if (std::string(argv[i]) == "--hz") hz = std::strtod(argv[++i], nullptr);
+    else if (std::string(argv[i]) == "--clock") clocks = argv[++i];
+    else if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[++i]));
+  }
+  if (clocks != "both" && clocks != "presenter" && clocks != "frame-loop") {
+    std::fprintf(stderr, "bench_present: --clock must be presenter, frame-loop or both, got %s\n", clocks.c_str());
+    return 2;
   }
   const char* display = std::getenv("DISPLAY");
   if (display == nullptr || *display == '\0') {
     std::printf("bench_present: no display (DISPLAY unset): skipped; run it under xvfb-run -a\n");
     return 0;
   }
-  Figures window;
+  std::vector<std::pair<ClockOwner, const char*>> owners;
+  if (clocks != "frame-loop") owners.emplace_back(ClockOwner::kPresenter, "presenter's clock");
+  if (clocks != "presenter") owners.emplace_back(ClockOwner::kFrameLoop, "frame loop's clock");
+  std::vector<Figures> windowed;  // HUD on, per owner, rounds alternating
+  for (int r = 0; r < rounds; ++r) {
+    for (const auto& [owner, name] : owners) {
+      Figures f;
+      if (!run(PresentTarget::kWindow, true, owner, frames, hz, f)) return 1;
+      f.label = std::string(" [HUD on, ") + name + ", round " + std::to_string(r + 1) + "]";
+      windowed.push_back(std::move(f));
+    }
+  }
   Figures bare;
   Figures offscreen;
-  if (!run(PresentTarget::kWindow, true, frames, hz, window)) return 1;
-  if (!run(PresentTarget::kWindow, false, frames, hz, bare)) return 1;
-  if (!run(PresentTarget::kOffscreen, false, frames, hz, offscreen)) return 1;
+  if (!run(PresentTarget::kWindow, false, owners.front().first, frames, hz, bare)) return 1;
+  bare.label = std::string(" [HUD off, ") + owners.front().second + "]";
+  if (!run(PresentTarget::kOffscreen, false, ClockOwner::kFrameLoop, frames, hz, offscreen)) return 1;
   std::printf("bench_present: %llu frames of 1000 particles at 320x240, %.0f Hz (period %.3f ms)\n",
               static_cast<unsigned long long>(frames), hz, 1000.0 / hz);
-  for (const auto* f : {&window, &bare, &offscreen}) {
-    std::printf("%s%s\n  presented %llu, dropped %llu, late %llu\n", f->description.c_str(),
-                f == &window ? " [HUD on]" : f == &bare ? " [HUD off]" : "", static_cast<unsigned long long>(f->presented), static_cast<unsigned long long>(f->dropped),
+  std::vector<const Figures*> all;
+  for (const Figures& f : windowed) all.push_back(&f);
+  all.push_back(&bare);
+  all.push_back(&offscreen);
+  for (const Figures* f : all) {
+    std::printf("%s%s\n  presented %llu, dropped %llu, late %llu\n", f->description.c_str(), f->label.c_str(),
+                static_cast<unsigned long long>(f->presented), static_cast<unsigned long long>(f->dropped),
                 static_cast<unsigned long long>(f->late));
     row("interval", f->interval);
     row("latency", f->latency);
@@ -160,9 +189,22 @@ int main(int argc, char** argv) {
       spans_row("present return -> complete", f->return_to_complete, "not stamped: no VK_KHR_present_wait on this device");
     }
   }
-  std::printf("HUD on - off: latency p50 %+.3f ms, mean %+.3f ms\n",
+  const Figures& window = windowed.front();
+  std::printf("HUD on - off (%s): latency p50 %+.3f ms, mean %+.3f ms\n", owners.front().second,
               (static_cast<double>(window.latency.p50_ns) - static_cast<double>(bare.latency.p50_ns)) / 1e6,
               (window.latency.mean_ns - bare.latency.mean_ns) / 1e6);
+  if (owners.size() == 2) {
+    for (std::size_t i = 0; i + 1 < windowed.size(); i += 2) {
+      const Figures& p = windowed[i];
+      const Figures& l = windowed[i + 1];
+      std::printf("round %zu, presenter's / frame loop's clock: late %llu / %llu, latency p50 %.3f / %.3f ms, "
+                  "p99 %.3f / %.3f ms, interval sigma %.3f / %.3f ms\n",
+                  i / 2 + 1, static_cast<unsigned long long>(p.late), static_cast<unsigned long long>(l.late),
+                  static_cast<double>(p.latency.p50_ns) / 1e6, static_cast<double>(l.latency.p50_ns) / 1e6,
+                  static_cast<double>(p.latency.p99_ns) / 1e6, static_cast<double>(l.latency.p99_ns) / 1e6,
+                  p.interval.stddev_ns / 1e6, l.interval.stddev_ns / 1e6);
+    }
+  }
   std::printf("window (HUD on) / offscreen: interval sigma %.2fx, latency p50 %.2fx, latency p99 %.2fx\n",
               window.interval.stddev_ns / offscreen.interval.stddev_ns,
               static_cast<double>(window.latency.p50_ns) / static_cast<double>(offscreen.latency.p50_ns),

@@ -56,7 +56,8 @@ async function runHelp() {
 Runs a scene: WASM compute on pinned workers -> Vulkan render -> present. With
 --present window (or auto and a display) the frames are shown in a window, paced
 at --hz (keys: Esc or Q ends the run, P or Space pauses, N or Right steps one
-frame while paused, H toggles the HUD); offscreen,
+frame while paused, H toggles the HUD, + doubles and - halves the particles
+simulated, up to --particles); offscreen,
 "present" is the read-back result frame. The run ends with a per-stage summary.
 
 ${t.help}

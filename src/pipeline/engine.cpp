@@ -148,6 +148,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineSetup setup, std::optional<
     m.governor.emplace(m.period_ns);
     m.governor_log.reserve(kKeptDecisions);
   }
+  m.particles_wanted.store(m.cfg.particles, std::memory_order_relaxed);
+  m.particles_now.store(m.cfg.particles, std::memory_order_relaxed);
+  m.particle_log.reserve(kKeptDecisions);
   m.compute_cpus_now = m.cfg.plan.compute.cpus;
   m.render_cpus_now = m.cfg.plan.render.cpus;
   if (m.cfg.adaptive_plan && m.cfg.compute != ComputeBackend::kCopyIn) {
@@ -486,6 +489,7 @@ EngineStatus Engine::status() const {
   s.particles_rejected = m.particles_rejected.load(std::memory_order_relaxed);
   s.particles_clamped = m.particles_clamped.load(std::memory_order_relaxed);
   s.lost = m.lost.load(std::memory_order_relaxed);
+  s.particles = m.particles_now.load(std::memory_order_relaxed);
   const std::uint64_t settled = s.presented + s.dropped + s.failed + s.lost;
   s.in_flight = s.issued > settled ? s.issued - settled : 0;
   s.running = m.started.load(std::memory_order_relaxed) && !finished();
@@ -528,6 +532,11 @@ EngineStatus Engine::status() const {
 std::vector<CoreMove> Engine::core_moves() const {
   std::lock_guard<std::mutex> lock(impl_->message_mu);
   return impl_->core_move_log;
+}
+
+std::vector<std::pair<std::uint64_t, std::uint32_t>> Engine::particle_counts() const {
+  std::lock_guard<std::mutex> lock(impl_->message_mu);
+  return impl_->particle_log;
 }
 
 std::vector<GovernorDecision> Engine::governor_decisions() const {

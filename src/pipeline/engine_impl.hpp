@@ -17,11 +17,13 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "isolated_stage.hpp"
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/pipeline/governor.hpp"
+#include "triptych/pipeline/present_clock.hpp"
 #include "triptych/render/cpu_stage.hpp"
 #include "triptych/render/presenter.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
@@ -77,6 +79,21 @@ struct Engine::Impl {
   // Relaxed: flags; a frame issued a moment late or early is fine.
   std::atomic<bool> paused{false};
   std::atomic<std::uint32_t> steps_allowed{0};
+  // The particle count: the + and - keys set what is wanted (render thread),
+  // the frame loop applies it from its next frame and says so in
+  // particles_now (status(), any thread) and particle_log. Relaxed: a
+  // setting each reader acts on alone; a frame's own count travels with it
+  // in frame_particles.
+  std::atomic<std::uint32_t> particles_wanted{0};
+  std::atomic<std::uint32_t> particles_now{0};
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> particle_log;  // under message_mu; the first kKeptDecisions
+  // ClockOwner::kPresenter in a window (attach_window): the frame loop keeps
+  // the presenter's clock (PresentClock). The render thread measures its
+  // work (take -> present return) and publishes the rolling p99 the wake-up
+  // is set from: relaxed, an estimate like ema_render_ns.
+  bool presenter_clock = false;
+  RollingP99 render_work{PresentClock::kWarmupFrames};  // render thread only
+  std::atomic<std::uint64_t> render_p99_ns{0};
   std::unique_ptr<render::CpuRenderStage> cpu;
   // Isolation mode's stage (render thread only; counters from any thread).
   // use_isolated: the render thread renders with it; cleared once on a
@@ -152,6 +169,7 @@ struct Engine::Impl {
   // paced by the loop, read as 1). Written before the compute publish, read
   // after the take: ordered by the triple buffers like slot_frame.
   std::array<std::uint32_t, kDivisorRing> frame_divisor{};
+  std::array<std::uint32_t, kDivisorRing> frame_particles{};  // likewise: the count the frame simulated
   // The adaptive core plan (adaptive_plan.hpp), fed by the render thread
   // only, which re-pins the pools and itself on a move. The pools' current
   // sets are under message_mu (a move and status() only).
@@ -178,6 +196,7 @@ struct Engine::Impl {
   void add_window_extensions(render::VulkanRendererConfig& vc) const;
   [[nodiscard]] Result<void> attach_window();
   void handle_window_input();
+  void change_particle_count(std::int32_t doublings);
   // Frame loop: while paused, waits (and lets one frame through per step);
   // false when the run should end (stop, or `end_ns` passed).
   [[nodiscard]] bool hold_while_paused(std::uint64_t end_ns);
@@ -204,9 +223,16 @@ struct Engine::Impl {
 
   // ---- the frame loop (frame_loop.cpp) ----
   void frame_loop();
-  [[nodiscard]] bool wait_for_render(TripleBuffer& tb);
-  [[nodiscard]] bool run_compute(std::uint64_t frame, std::uint64_t index, std::uint64_t& last_output_offset);
-  void note_compute_time(std::uint64_t frame);
+  [[nodiscard]] bool wait_for_render(TripleBuffer& tb, bool just_in_time);
+  // Runs the kernel over [0, count) items; items from `fresh_from` on have
+  // no previous state and are initialised (TP_CTX_FIRST_FRAME) instead.
+  [[nodiscard]] bool run_compute(std::uint64_t frame, std::uint64_t index, std::uint32_t count,
+                                 std::uint32_t fresh_from, std::uint64_t& last_output_offset);
+  void dispatch_kernel(std::uint64_t frame, std::uint32_t begin, std::uint32_t end);
+  // The particle count for `frame` (the keys' wish, from this frame on).
+  [[nodiscard]] std::uint32_t apply_particle_count(std::uint64_t frame, std::uint32_t current);
+  // Folds this frame's compute time into the estimates; returns it (0: unknown).
+  std::uint64_t note_compute_time(std::uint64_t frame);
 
   // ---- the render thread (render_loop.cpp) ----
   // A frame handed to the render stage and not yet presented (render thread only).

@@ -33,6 +33,14 @@ Result<void> Engine::write_outputs(const Outputs& out,
   {
     std::lock_guard<std::mutex> lock(m.message_mu);
     run_report.config.emplace_back("frame loop priority", m.frame_loop_priority);
+    if (!m.particle_log.empty()) {
+      // The + and - keys' changes: each frame id's count follows from these.
+      std::string counts = std::to_string(m.cfg.particles) + " from frame 1";
+      for (const auto& [from, count] : m.particle_log) {
+        counts += "; " + std::to_string(count) + " from frame " + std::to_string(from + 1);
+      }
+      run_report.config.emplace_back("particles simulated", counts);
+    }
     run_report.failures = m.failure_log;
     run_report.failures_not_kept = m.failures_not_kept;
     for (const GovernorDecision& d : m.governor_log) {

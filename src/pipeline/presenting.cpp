@@ -5,9 +5,9 @@
 // hooking the presenter to the renderer after. The presenter is created on
 // the engine's creating thread and used only by the render thread after it
 // starts (thread start orders the two). Blocking; Engine::create,
-// handle_window_input and feed_hud on the render thread, hold_while_paused
-// on the frame loop.
-// docs/presenter.md ("In the engine").
+// handle_window_input (pause, step, the particle keys) and feed_hud on the
+// render thread, hold_while_paused on the frame loop.
+// docs/presenter.md ("In the engine"), docs/pipeline.md ("Particle count").
 #include <algorithm>
 #include <chrono>
 #include <climits>
@@ -52,11 +52,11 @@ Result<void> Engine::Impl::attach_window() {
   wc.title = "triptych";
   wc.size = {cfg.width, cfg.height};
   wc.hud = cfg.hud;
-  // One clock per run: the frame loop's absolute deadlines at --hz already
-  // pace every frame, and a second clock at the same rate but its own phase
-  // held each frame up to a period (p50 latency 9.8 ms against 2.7 ms
-  // measured, docs/presenter.md "In the engine"). The presenter's own pacer
-  // is for hosts that bring no clock.
+  // One clock per run, kept by the frame loop: the presenter's deadlines
+  // (ClockOwner::kPresenter) or the frame loop's own. A second clock in the
+  // presenter at the same rate but its own phase held each frame up to a
+  // period (p50 latency 9.8 ms against 2.7 ms measured, docs/presenter.md
+  // "In the engine"). The presenter's own pacer is for hosts that bring no clock.
   wc.hz = 0;
   auto p = render::WindowPresenter::create(vulkan->handles(), wc);
   if (!p) {
@@ -67,9 +67,14 @@ Result<void> Engine::Impl::attach_window() {
   window = std::move(p).value();
   vulkan->set_presenter(window.get());
   present_choice += "; " + window->mode_why();
+  presenter_clock = cfg.clock == ClockOwner::kPresenter && cfg.hz > 0;
   if (cfg.hz > 0) {
-    char hz[64];
-    std::snprintf(hz, sizeof hz, "; frames paced by the frame loop at %g Hz", cfg.hz);
+    char hz[160];
+    std::snprintf(hz, sizeof hz,
+                  presenter_clock ? "; frames paced by the presenter's clock at %g Hz (handed over at deadline - "
+                                    "p99 of render work - 1.65 ms, computed just before)"
+                                  : "; frames paced by the frame loop at %g Hz",
+                  cfg.hz);
     present_choice += hz;
   }
   return {};
@@ -82,9 +87,23 @@ void Engine::Impl::handle_window_input() {
   const render::WindowInput in = window->take_input();
   if (in.pause_toggles % 2 == 1) paused.store(!paused.load(std::memory_order_relaxed), std::memory_order_relaxed);
   if (in.steps > 0) steps_allowed.fetch_add(in.steps, std::memory_order_relaxed);
+  if (in.particle_doublings != 0) change_particle_count(in.particle_doublings);
   if (!window->close_requested() || stop_requested.load(std::memory_order_relaxed)) return;
   stop_requested.store(true, std::memory_order_relaxed);  // a flag: see its declaration
   (void)fetch_add_and_wake(consumed, 1, INT_MAX);         // a loop waiting for render re-checks
+}
+
+// Render thread: + doubles and - halves the particles simulated (a press
+// each), clamped to [particle_floor, capacity]; the frame loop applies it
+// from its next frame.
+void Engine::Impl::change_particle_count(std::int32_t doublings) {
+  const std::uint32_t capacity = cfg.particles;
+  std::uint64_t n = particles_wanted.load(std::memory_order_relaxed);  // a setting: see its declaration
+  for (; doublings > 0; --doublings) n = std::min<std::uint64_t>(n * 2, capacity);
+  for (; doublings < 0; ++doublings) n = std::max<std::uint64_t>(n / 2, particle_floor(capacity));
+  particles_wanted.store(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
+  std::fprintf(stderr, "triptych: particles %llu of %u (keys: + doubles, - halves; at least %u)\n",
+               static_cast<unsigned long long>(n), capacity, particle_floor(capacity));
 }
 
 bool Engine::Impl::hold_while_paused(std::uint64_t end_ns) {
@@ -135,6 +154,8 @@ void Engine::Impl::feed_hud(std::uint64_t frame, const render::FrameInfo& info) 
   h.budget_ms = static_cast<float>(static_cast<double>(period_ns) / 1e6);
   h.misses = late.load(std::memory_order_relaxed);
   h.dropped = dropped.load(std::memory_order_relaxed);
+  h.particles = frame_particles[frame % kDivisorRing];  // published with the frame (SYNC(tb-state))
+  h.particle_capacity = cfg.particles;
   const std::uint32_t level = governor ? governor_level.load(std::memory_order_relaxed) : 0;
   if (level != hud_level) {
     hud_level = level;

@@ -151,7 +151,7 @@ Engine::Impl::Take Engine::Impl::take_and_submit(TripleBuffer& compute_tb, std::
   render::FrameInput in;
   in.frame = frame;
   in.compute_slot = input.data;
-  in.particle_count = cfg.particles;
+  in.particle_count = frame_particles[frame % kDivisorRing];  // published with the frame (SYNC(tb-state))
   in.layout_zone = static_cast<std::uint32_t>(ticket % 3);
   in.result_zone = render::kResultZoneLater;
   if (result_zone_free) {
@@ -199,7 +199,14 @@ bool Engine::Impl::finish(const RenderInFlight& f) {
   note_render(f.frame, info.value(), f.taken_ns);
   const std::uint64_t render_ns = trace::now_ns() - f.taken_ns;
   if (!present(f.frame, f.result_zone)) return false;
-  if (window != nullptr) feed_hud(f.frame, info.value());
+  if (window != nullptr) {
+    if (presenter_clock) {
+      // The presenter's work for the clock: take -> present return.
+      render_work.record(trace::now_ns() - f.taken_ns);
+      render_p99_ns.store(render_work.p99(), std::memory_order_relaxed);  // an estimate: see its declaration
+    }
+    feed_hud(f.frame, info.value());
+  }
   govern(f.frame, render_ns);
   adapt_plan(f.frame, render_ns);
   return true;

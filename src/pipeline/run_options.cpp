@@ -91,6 +91,12 @@ void set_present(RunConfig& c, const OptionValue& v) {
 }
 OptionValue get_hud(const RunConfig& c) { return std::string(c.engine.hud ? "on" : "off"); }
 void set_hud(RunConfig& c, const OptionValue& v) { c.engine.hud = std::get<std::string>(v) == "on"; }
+OptionValue get_clock(const RunConfig& c) {
+  return std::string(c.engine.clock == ClockOwner::kFrameLoop ? "frame-loop" : "presenter");
+}
+void set_clock(RunConfig& c, const OptionValue& v) {
+  c.engine.clock = std::get<std::string>(v) == "frame-loop" ? ClockOwner::kFrameLoop : ClockOwner::kPresenter;
+}
 OptionValue get_governor(const RunConfig& c) { return std::string(c.engine.governor ? "on" : "off"); }
 void set_governor(RunConfig& c, const OptionValue& v) { c.engine.governor = std::get<std::string>(v) == "on"; }
 OptionValue get_adaptive_plan(const RunConfig& c) { return std::string(c.engine.adaptive_plan ? "on" : "off"); }
@@ -161,12 +167,18 @@ constexpr RunOption kOptions[] = {
      "", &get_renderer, &set_renderer},
     {"present", "present", OptionType::kChoice, kEveryHost, false, false, 0, 0, "auto|window|offscreen", "WHERE",
      "where frames are shown: a window (Vulkan swapchain, frames paced at --hz; keys: Esc or Q ends the run, "
-     "P or Space pauses and resumes, N or Right steps one frame while paused, H toggles the HUD), "
+     "P or Space pauses and resumes, N or Right steps one frame while paused, H toggles the HUD, "
+     "+ (or = or keypad +) doubles and - (or keypad -) halves the particles simulated, between "
+     "max(1000, N/64) and --particles N), "
      "offscreen (readback only), or auto (a window when a display is there, else offscreen, saying why)",
      "", &get_present, &set_present},
     {"hud", "hud", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
      "in a window, the HUD: fps, a 240-frame frame-time strip with 8.33/16.67 ms guides, per-stage bars, "
      "misses, drops and what the governor sheds (key H toggles it)", "", &get_hud, &set_hud},
+    {"clock", "clock", OptionType::kChoice, kEveryHost, false, false, 0, 0, "presenter|frame-loop", "OWNER",
+     "in a window, whose deadlines pace the frames: the presenter's (each frame handed over at its present "
+     "deadline - p99 of render work - 1.65 ms, its compute issued just before) or the frame loop's own "
+     "(stages follow each frame at once); offscreen it is always the frame loop's", "", &get_clock, &set_clock},
     {"governor", "governor", OptionType::kChoice, kEveryHost, false, false, 0, 0, "on|off", "on|off",
      "the deadline governor: sheds resolution, then particles drawn, then frame rate to keep frames on time, "
      "and restores them (never the simulation)", "", &get_governor, &set_governor},

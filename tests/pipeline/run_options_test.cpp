@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for the run options table (pipeline/run_options.hpp): every default
 // passes its own check, text parses strictly, each host takes only its
-// options (--adaptive-plan and --raster among them), the rules between options hold, --help comes from the table with
+// options (--adaptive-plan, --raster and --clock among them), the rules between options hold, --help comes from the table with
 // EngineConfig{}'s defaults, and Engine::prepare checks with the same ranges.
 #include "triptych/pipeline/run_options.hpp"
 
@@ -88,6 +88,19 @@ TEST(RunOptions, AdaptivePlanIsAnOnOffChoiceOffByDefault) {
   ASSERT_TRUE(set_option(c, *o, parse_option_text(*o, "on").value(), kCliHost).ok());
   EXPECT_TRUE(c.engine.adaptive_plan);
   EXPECT_FALSE(parse_option_text(*o, "yes").ok());
+}
+
+TEST(RunOptions, ClockIsAPresenterFrameLoopChoiceFrameLoopByDefault) {
+  const RunOption* o = option_by_flag("clock");
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->hosts, kEveryHost);
+  RunConfig c;
+  EXPECT_EQ(std::get<std::string>(o->get(c)), "frame-loop");
+  EXPECT_EQ(c.engine.clock, ClockOwner::kFrameLoop);
+  ASSERT_TRUE(set_option(c, *o, parse_option_text(*o, "presenter").value(), kCliHost).ok());
+  EXPECT_EQ(c.engine.clock, ClockOwner::kPresenter);
+  EXPECT_EQ(std::get<std::string>(o->get(c)), "presenter");
+  EXPECT_FALSE(parse_option_text(*o, "vsync").ok());
 }
 
 TEST(RunOptions, RasterIsAnAutoQuadsSplatChoiceAutoByDefault) {

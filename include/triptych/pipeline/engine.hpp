@@ -55,6 +55,21 @@ enum class RendererKind { kVulkan, kCpu, kAuto };
 // surfaces are there, else offscreen, saying why.
 enum class PresentTarget { kAuto, kWindow, kOffscreen };
 
+// Who keeps time in a window (docs/pipeline.md, "Who owns the clock"):
+// kPresenter: the presenter's present deadlines; each frame is handed to the
+// render thread at the presenter's wake-up (deadline - rolling p99 of render
+// work - 1.65 ms) and its compute issued before that by compute's rolling p99.
+// kFrameLoop: the frame loop's own pacer (FramePacer) issues frames and
+// every stage follows at once. Offscreen it is always the frame loop's.
+enum class ClockOwner { kPresenter, kFrameLoop };
+
+// The fewest particles the - key leaves simulated: 1000 or capacity / 64,
+// whichever is more, but never more than the capacity.
+[[nodiscard]] constexpr std::uint32_t particle_floor(std::uint32_t capacity) noexcept {
+  const std::uint32_t floor = capacity / 64 > 1000 ? capacity / 64 : 1000;
+  return floor < capacity ? floor : capacity;
+}
+
 // Who validates and places the particles (Vulkan): the GPU straight from the
 // compute slots, or the CPU layout pass; kAuto: the GPU where it can import them.
 enum class ParticlePath { kAuto, kGpu, kCpu };
@@ -86,6 +101,8 @@ struct ExternalMemory {
 // The defaults are every host's: the run options table (run_options.hpp)
 // reads them from EngineConfig{} for the CLI, the JS API and the native host.
 struct EngineConfig {
+  // The capacity the arena is sized for; frames simulate this many until the
+  // window's + and - keys change the count (particle_floor() .. particles).
   std::uint32_t particles = 8000;
   double hz = 60.0;                 // target frame rate; 0 = as fast as possible
   double seconds = 10.0;            // wall-clock run time, when frames is 0; both 0 = until stop()
@@ -96,6 +113,7 @@ struct EngineConfig {
   NativeKernelStep native_kernel = nullptr;  // kNative only
   RendererKind renderer = RendererKind::kAuto;
   PresentTarget present = PresentTarget::kOffscreen;
+  ClockOwner clock = ClockOwner::kFrameLoop;  // in a window: whose deadlines pace the frames (measured: docs/pipeline.md)
   bool hud = true;  // in a window: the HUD (fps, frame times, stage bars, misses, drops, governor); H toggles it
   std::uint32_t width = 640;
   std::uint32_t height = 480;
@@ -171,6 +189,9 @@ struct EngineStatus {
   // output cost its pictures. Culled (off-screen) particles are not counted.
   std::uint64_t particles_rejected = 0;
   std::uint64_t particles_clamped = 0;  // drawn with their size or line length clamped
+  // Particles the newest issued frame simulates (<= EngineConfig::particles;
+  // the window's + and - keys change it).
+  std::uint32_t particles = 0;
   double elapsed_s = 0;
   double fps = 0;               // presented frames per second over the last second
   double p50_ms = 0;            // end-to-end latency (queued -> presented), recent frames
@@ -327,6 +348,11 @@ class Engine {
   [[nodiscard]] std::string delivery_summary() const;
   // The governor's decisions so far (the first few hundred), in order. Any thread.
   [[nodiscard]] std::vector<GovernorDecision> governor_decisions() const;
+  // Each change of the simulated particle count (the window's + and - keys):
+  // the frame id (FrameTraceTable's) from which it holds and the count, in
+  // order, the first few hundred. Frames before the first simulated
+  // EngineConfig::particles. Any thread.
+  [[nodiscard]] std::vector<std::pair<std::uint64_t, std::uint32_t>> particle_counts() const;
   // The adaptive core plan's moves so far (the first few hundred), in order. Any thread.
   [[nodiscard]] std::vector<CoreMove> core_moves() const;
 

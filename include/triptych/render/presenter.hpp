@@ -81,6 +81,8 @@ struct HudStats {
   std::uint64_t misses = 0;   // frames late against their deadline
   std::uint64_t dropped = 0;  // frames never shown
   std::array<char, 96> governor{};  // what the deadline governor sheds, as text ("" = nothing)
+  // Particles simulated now, of the capacity (the + and - keys); 0: not shown.
+  std::uint32_t particles = 0, particle_capacity = 0;
 };
 
 struct WindowPresenterConfig {
@@ -122,10 +124,12 @@ struct PresentStats {
 };
 
 // Keys pressed in the window since the last take_input(): P or Space
-// (pause / resume), N or Right (one frame while paused).
+// (pause / resume), N or Right (one frame while paused), + or = or keypad +
+// (double the particles: +1) and - or keypad - (halve them: -1).
 struct WindowInput {
   std::uint32_t pause_toggles = 0;
   std::uint32_t steps = 0;
+  std::int32_t particle_doublings = 0;
 };
 
 // A presented image copied back (capture mode): RGBA8, rows of width * 4 bytes.

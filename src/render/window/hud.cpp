@@ -391,6 +391,7 @@ void Hud::layout(const HudStats& s) {
   ImGui::Text("misses %llu  drops %llu", static_cast<unsigned long long>(s.misses),
               static_cast<unsigned long long>(s.dropped));
   ImGui::Text("governor: %s", s.governor[0] != '\0' ? s.governor.data() : "full quality");
+  if (s.particles != 0) ImGui::Text("particles %u of %u", s.particles, s.particle_capacity);
   ImGui::End();
   ImGui::Render();
 }

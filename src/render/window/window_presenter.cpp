@@ -50,6 +50,8 @@ void on_key(GLFWwindow* window, int key, int /*scancode*/, int action, int /*mod
   if (key == GLFW_KEY_H) impl->hud_on = !impl->hud_on;
   if (key == GLFW_KEY_P || key == GLFW_KEY_SPACE) ++impl->input.pause_toggles;
   if (key == GLFW_KEY_N || key == GLFW_KEY_RIGHT) ++impl->input.steps;
+  if (key == GLFW_KEY_EQUAL || key == GLFW_KEY_KP_ADD) ++impl->input.particle_doublings;  // '+' is shift '='
+  if (key == GLFW_KEY_MINUS || key == GLFW_KEY_KP_SUBTRACT) --impl->input.particle_doublings;
 }
 
 }  // namespace
