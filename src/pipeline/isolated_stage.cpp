@@ -259,7 +259,10 @@ Error IsolatedRenderStage::child_lost(std::uint64_t frame, const std::string& ho
     }
   }
   bump(warm ? respawns_warm_ : respawns_cold_);
-  spawn_standby();
+  // The next standby starts once the new child has delivered a frame: its
+  // start-up (exec, and a Vulkan warm-up) would otherwise take the CPUs
+  // from the recovery (measured: docs/isolation.md).
+  standby_due_ = true;
   last_recovery_ns_.store(since_ns(seen), std::memory_order_relaxed);
   return make_error(Errc::kPeerLost, why);
 }
@@ -374,6 +377,10 @@ Result<std::uint64_t> IsolatedRenderStage::submit(const render::FrameInput& in) 
   bump(frames_rendered_);
   (void)store_and_wake(ready_, static_cast<std::uint32_t>(next_ticket_), INT_MAX);
   if (callback_) callback_(info);
+  if (standby_due_) {  // after a recovery: the frame above is out, so the standby costs it nothing
+    standby_due_ = false;
+    spawn_standby();
+  }
   return info.ticket;
 }
 

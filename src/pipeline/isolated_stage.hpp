@@ -143,6 +143,7 @@ class IsolatedRenderStage {
   isolate::ChildProcess standby_ = isolate::ChildProcess::none();  // not watched: its death costs nothing
   isolate::Channel standby_channel_;
   isolate::GrantTable grants_;
+  bool standby_due_ = false;          // a recovery attached the standby: start the next after a frame
   std::uint32_t deaths_before_ = 0;  // the supervisor's count when the child now watched was attached
   std::vector<std::span<std::byte>> result_zones_;
   std::vector<render::ResultZoneImage> result_images_;
