@@ -34,7 +34,8 @@ class VulkanWarmup {
   [[nodiscard]] bool ready() const noexcept { return renderer_ != nullptr; }
 
  private:
-  std::array<std::array<std::byte, 1 << 16>, 2> zones_{};  // one layout, one result zone
+  // One layout and one result zone, page-aligned as the renderer imports them.
+  alignas(4096) std::array<std::array<std::byte, 1 << 16>, 2> zones_{};
   std::unique_ptr<render::VulkanRenderer> renderer_;
 };
 
