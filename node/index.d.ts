@@ -48,7 +48,7 @@ export interface EngineOptions {
   raster?: 'auto' | 'quads' | 'splat';
   /** Frames in the render stage at once, 1-3 (default 2). */
   framesInFlight?: number;
-  /** Render in a supervised render process of its own (default off; the CPU reference there). */
+  /** Render in a supervised render process of its own (default off; with renderer 'vulkan' Vulkan there, else the CPU reference). */
   isolate?: boolean;
   /** Vulkan device name substring. */
   device?: string;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -61,12 +62,23 @@ Result<void> Channel::send(std::span<const std::byte> bytes, std::span<const int
 }
 
 Result<Received> Channel::receive(std::chrono::steady_clock::time_point deadline) {
+  Received out;
+  out.bytes.resize(kMaxMessageBytes);
+  std::array<UniqueFd, kMaxPassedFds> fds;
+  auto got = receive_into(deadline, out.bytes, fds);
+  if (!got) return got.error();
+  out.bytes.resize(got.value().bytes);
+  out.truncated = got.value().truncated;
+  for (std::size_t i = 0; i < got.value().fds; ++i) out.fds.push_back(std::move(fds[i]));
+  return out;
+}
+
+Result<ReceivedInto> Channel::receive_into(std::chrono::steady_clock::time_point deadline, std::span<std::byte> buffer,
+                                           std::span<UniqueFd> fds) {
   const auto ready = detail::poll_until(fd_.get(), POLLIN, deadline, "the channel");
   if (!ready) return ready.error();
   if (!ready.value()) return make_error(Errc::kTimedOut, "no message before the deadline");
-  Received out;
-  out.bytes.resize(kMaxMessageBytes);
-  iovec iov{out.bytes.data(), out.bytes.size()};
+  iovec iov{buffer.data(), buffer.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)]{};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -80,7 +92,8 @@ Result<Received> Channel::receive(std::chrono::steady_clock::time_point deadline
   if (got < 0 && errno == ECONNRESET) return make_error(Errc::kPeerLost, "the other end of the channel is gone");
   if (got < 0) return system_error("recvmsg");
   if (got == 0) return make_error(Errc::kPeerLost, "the other end closed the channel");
-  out.bytes.resize(static_cast<std::size_t>(got));
+  ReceivedInto out;
+  out.bytes = static_cast<std::size_t>(got);
   out.truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
   // Take ownership of every fd that arrived, even from a truncated message,
   // so none leaks whatever the caller decides.
@@ -90,7 +103,12 @@ Result<Received> Channel::receive(std::chrono::steady_clock::time_point deadline
     for (std::size_t i = 0; i < count; ++i) {
       int fd = -1;
       std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      out.fds.emplace_back(fd);
+      UniqueFd owned(fd);
+      if (out.fds < fds.size()) {
+        fds[out.fds++] = std::move(owned);
+      } else {
+        out.truncated = true;  // closed here, as `owned` goes
+      }
     }
   }
   return out;

@@ -37,6 +37,7 @@ Result<RenderSetup> read_render_setup(std::span<const std::byte> host, std::size
   if (s.version != kRenderSetupVersion) return corrupt("version " + std::to_string(s.version));
   if (s.width == 0 || s.height == 0 || s.width > 16384 || s.height > 16384) return corrupt("bad image size");
   if (s.test_mode > 1) return corrupt("bad test mode");
+  if (s.renderer != kRendererCpu && s.renderer != kRendererVulkan) return corrupt("unknown renderer");
   for (const float f : {s.origin_x, s.origin_y, s.scale, s.velocity_scale, s.max_size, s.max_line_length}) {
     if (!std::isfinite(f)) return corrupt("a layout parameter is not finite");
   }
@@ -85,6 +86,25 @@ std::uint64_t frame_hash(std::span<const std::byte> bytes) noexcept {
   for (const std::uint64_t l : lane) h = (h ^ l) * kPrime;
   for (; n > 0; --n, ++p) h = (h ^ static_cast<std::uint64_t>(*p)) * 0x100000001B3ULL;
   return h ^ (h >> 31);
+}
+
+Result<void> take_sealed_result(std::span<const std::byte> child, const RenderGrant& grant,
+                                std::uint64_t pixels_offset, bool test_mode, std::span<std::byte> to) {
+  if (grant.result_slot >= kRenderSlots || pixels_offset < kSealsOffset + kRenderSlots * sizeof(ResultSeal) ||
+      to.size() > child.size() || pixels_offset > child.size() - to.size()) {
+    return make_error(Errc::kOutOfRange, "the result's pixels lie outside C");
+  }
+  ResultSeal seal;
+  std::memcpy(&seal, child.data() + kSealsOffset + grant.result_slot * sizeof seal, sizeof seal);
+  if (!to.empty()) std::memcpy(to.data(), child.data() + pixels_offset, to.size());
+  if (seal.frame != grant.frame || seal.epoch != grant.epoch || seal.generation != grant.generation) {
+    return make_error(Errc::kCorruptHeader, "its seal names another grant");
+  }
+  if (frame_hash(to) != seal.hash) return make_error(Errc::kCorruptHeader, "its pixels do not match their hash (torn or spoiled)");
+  if (test_mode && !frame_lines_hold(to, grant.frame)) {
+    return make_error(Errc::kCorruptHeader, "a line of it carries another frame's id (torn)");
+  }
+  return {};
 }
 
 void stamp_frame_lines(std::span<std::byte> pixels, std::uint64_t frame) noexcept {

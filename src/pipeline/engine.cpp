@@ -250,8 +250,10 @@ Result<void> Engine::Impl::build_render_stage() {
   };
   if (auto r = choose_present(); !r) return r.error();
   if (cfg.renderer == RendererKind::kCpu && !cfg.isolate) return build_cpu();
-  if (cfg.isolate) {  // the CPU reference in a render process; in-process beside it for a fall-back
-    if (auto ok = build_cpu(); !ok) return ok;
+  if (cfg.isolate) {  // the renderer in a render process; the same in-process beside it for a fall-back
+    if (auto ok = cfg.renderer == RendererKind::kVulkan ? build_vulkan(layout_zones, result_zones) : build_cpu(); !ok) {
+      return ok;
+    }
     return build_isolated(clear, result_zones);
   }
   // A window takes Vulkan's frames: no start-up probe against the CPU reference.
@@ -372,8 +374,9 @@ std::string Engine::renderer_description() const {
   if (!choice.empty()) return choice + present;
   if (impl_->isolated) {
     std::lock_guard<std::mutex> lock(impl_->message_mu);
-    if (impl_->isolation_fallback.empty()) return "CPU reference rasteriser in a render process (--isolate)" + present;
-    return "CPU reference rasteriser, in-process after " + impl_->isolation_fallback + present;
+    const std::string renderer = impl_->vulkan ? "Vulkan" : "CPU reference rasteriser";
+    if (impl_->isolation_fallback.empty()) return renderer + " in a render process (--isolate)" + present;
+    return renderer + ", in-process after " + impl_->isolation_fallback + present;
   }
   if (impl_->vulkan) {
     const auto& d = impl_->vulkan->device();

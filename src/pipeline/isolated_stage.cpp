@@ -121,15 +121,9 @@ Result<std::unique_ptr<IsolatedRenderStage>> IsolatedRenderStage::create(
   std::unique_ptr<IsolatedRenderStage> s(new IsolatedRenderStage(std::move(config), std::move(memory).value()));
   const IsolatedStageConfig& c = s->cfg_;
   isolate::RenderSetup& setup = s->setup_;
-  setup.width = c.layout.width;
-  setup.height = c.layout.height;
+  isolate::copy_layout(setup, c.layout);
   setup.test_mode = c.test_mode ? 1 : 0;
-  setup.origin_x = c.layout.origin_x;
-  setup.origin_y = c.layout.origin_y;
-  setup.scale = c.layout.scale;
-  setup.velocity_scale = c.layout.velocity_scale;
-  setup.max_size = c.layout.max_size;
-  setup.max_line_length = c.layout.max_line_length;
+  setup.renderer = c.vulkan ? isolate::kRendererVulkan : isolate::kRendererCpu;
   setup.clear = c.clear;
   setup.compute_bytes = c.compute_bytes;
   setup.layout_bytes = c.layout_bytes;
@@ -173,6 +167,7 @@ Result<isolate::ChildProcess> IsolatedRenderStage::spawn(isolate::Channel& host_
   spec.path = cfg_.executable;
   spec.args = {std::to_string(::getpid())};
   if (standby) spec.args.emplace_back("--standby");
+  if (cfg_.vulkan) spec.args.emplace_back("--vulkan");
   if (cfg_.hostile) spec.args.emplace_back("--hostile");
   spec.pass_fds = {child_end.fd()};
   Result<isolate::ChildProcess> child = make_error(Errc::kSystem, "not spawned");
@@ -264,18 +259,22 @@ Error IsolatedRenderStage::child_lost(std::uint64_t frame, const std::string& ho
     }
   }
   bump(warm ? respawns_warm_ : respawns_cold_);
-  spawn_standby();
+  // The next standby starts once the new child has delivered a frame: its
+  // start-up (exec, and a Vulkan warm-up) would otherwise take the CPUs
+  // from the recovery (measured: docs/isolation.md).
+  standby_due_ = true;
   last_recovery_ns_.store(since_ns(seen), std::memory_order_relaxed);
   return make_error(Errc::kPeerLost, why);
 }
 
 // Waits for the DONE that closes the open grant. Forged, stale and malformed
 // DONEs are counted and skipped; the deadline or the child's death ends the
-// wait (the channel hangs up the moment it dies).
+// wait (the channel hangs up the moment it dies). A good DONE allocates
+// nothing: it is received into the stage's own buffers.
 Result<RenderGrant> IsolatedRenderStage::await_done(std::uint64_t frame) {
   const auto deadline = std::chrono::steady_clock::now() + cfg_.done_timeout;
   for (;;) {
-    auto got = channel_.receive(deadline);
+    auto got = channel_.receive_into(deadline, message_, message_fds_);
     if (!got) {
       if (got.error().code == Errc::kTimedOut) {
         bump(deadline_kills_);
@@ -286,8 +285,12 @@ Result<RenderGrant> IsolatedRenderStage::await_done(std::uint64_t frame) {
       }
       return child_lost(frame, "the render process died");
     }
-    if (!got.value().fds.empty()) bump(violations_);  // refused: the fds close with `got`
-    auto done = isolate::decode_done(got.value().bytes);
+    if (got.value().fds != 0) {
+      bump(violations_);  // refused: closed at once
+      for (std::size_t i = 0; i < got.value().fds; ++i) message_fds_[i].reset();
+    }
+    auto done = got.value().truncated ? Result<RenderGrant>(make_error(Errc::kPeerLost, "truncated"))
+                                      : isolate::decode_done(std::span(message_).first(got.value().bytes));
     if (!done) {
       grants_.note_malformed();
       bump(violations_);
@@ -307,25 +310,16 @@ Result<RenderGrant> IsolatedRenderStage::await_done(std::uint64_t frame) {
 // and the hash (and in test mode every line's frame id) must match the copy.
 Result<void> IsolatedRenderStage::take_result(const RenderGrant& g, std::uint32_t result_zone) {
   const auto start = std::chrono::steady_clock::now();
-  isolate::ResultSeal seal;
-  std::memcpy(&seal, memory_.child().data() + isolate::kSealsOffset + g.result_slot * sizeof seal, sizeof seal);
   const render::ResultZoneImage& image = result_images_[result_zone];  // the host's geometry, never C's
   const std::uint64_t pixel_bytes = std::uint64_t{image.row_bytes} * image.height;
   const std::span<std::byte> to = result_zones_[result_zone].subspan(image.pixel_offset, pixel_bytes);
-  std::memcpy(to.data(), memory_.child().data() + setup_.result_offset[g.result_slot] + image.pixel_offset, pixel_bytes);
-  std::string bad;
-  if (seal.frame != g.frame || seal.epoch != g.epoch || seal.generation != g.generation) {
-    bad = "its seal names another grant";
-  } else if (isolate::frame_hash(to) != seal.hash) {
-    bad = "its pixels do not match their hash (torn or spoiled)";
-  } else if (cfg_.test_mode && !isolate::frame_lines_hold(to, g.frame)) {
-    bad = "a line of it carries another frame's id (torn)";
-  }
+  auto ok = isolate::take_sealed_result(memory_.child(), g, setup_.result_offset[g.result_slot] + image.pixel_offset,
+                                        cfg_.test_mode, to);
   bump(copy_out_ns_, since_ns(start));
-  if (!bad.empty()) {
+  if (!ok) {
     bump(results_refused_);
     return make_error(Errc::kCorruptHeader, "the render process's result for frame " + std::to_string(g.frame + 1) +
-                                                " was refused: " + bad);
+                                                " was refused: " + ok.error().message);
   }
   return {};
 }
@@ -383,6 +377,10 @@ Result<std::uint64_t> IsolatedRenderStage::submit(const render::FrameInput& in) 
   bump(frames_rendered_);
   (void)store_and_wake(ready_, static_cast<std::uint32_t>(next_ticket_), INT_MAX);
   if (callback_) callback_(info);
+  if (standby_due_) {  // after a recovery: the frame above is out, so the standby costs it nothing
+    standby_due_ = false;
+    spawn_standby();
+  }
   return info.ticket;
 }
 
@@ -426,12 +424,14 @@ Result<void> Engine::Impl::build_isolated(const std::array<float, 4>& clear,
   ic.compute_bytes = zone(ZoneId::kComputeA).size();
   ic.layout_bytes = zone(ZoneId::kLayoutA).size();
   ic.test_mode = cfg.isolate_test_mode;
+  ic.vulkan = vulkan != nullptr;  // the engine renders with Vulkan: so does the render process
   ic.hostile = cfg.isolate_hostile;
   ic.crash_limit = std::max<std::uint32_t>(cfg.isolate_crash_limit, 1);
   ic.warm_standby = cfg.isolate_warm_standby;
   ic.crash_window = std::chrono::nanoseconds(static_cast<std::int64_t>(cfg.isolate_crash_window_s * 1e9));
-  // Sanitizers slow the render process down: its hang timeout doubles.
-  const double hang_s = cfg.isolate_hang_timeout_s * (TRIPTYCH_SANITIZED ? 2.0 : 1.0);
+  // Sanitizers and a Vulkan renderer (its set-up at attach, lavapipe's
+  // frames) slow the render process down: its hang timeout doubles for each.
+  const double hang_s = cfg.isolate_hang_timeout_s * (TRIPTYCH_SANITIZED ? 2.0 : 1.0) * (ic.vulkan ? 2.0 : 1.0);
   ic.hang_timeout = std::chrono::nanoseconds(static_cast<std::int64_t>(hang_s * 1e9));
   auto stage = IsolatedRenderStage::create(std::move(ic), result_zones);
   if (!stage) return stage.error();
@@ -452,7 +452,7 @@ bool Engine::Impl::isolated_frame_lost(std::uint64_t frame, const Error& error) 
     return false;
   }
   if (isolated->gave_up()) {
-    use_isolated.store(false, std::memory_order_relaxed);  // `cpu` renders from the next frame on
+    use_isolated.store(false, std::memory_order_relaxed);  // `vulkan` or `cpu` renders from the next frame on
     std::fprintf(stderr, "triptych: %s\n", error.message.c_str());
     std::lock_guard<std::mutex> lock(message_mu);
     isolation_fallback = error.message;

@@ -46,6 +46,7 @@ struct IsolatedStageConfig {
   std::uint64_t compute_bytes = 0;  // each compute slot
   std::uint64_t layout_bytes = 0;   // each layout zone
   bool test_mode = false;           // frame id in every line, checked on accept
+  bool vulkan = false;              // the render process renders with Vulkan (else the CPU reference)
   bool hostile = false;             // tests: the child forges DONEs and spoils results
   std::chrono::nanoseconds hang_timeout = std::chrono::milliseconds(500);
   std::chrono::nanoseconds done_timeout = std::chrono::seconds(5);
@@ -142,9 +143,13 @@ class IsolatedRenderStage {
   isolate::ChildProcess standby_ = isolate::ChildProcess::none();  // not watched: its death costs nothing
   isolate::Channel standby_channel_;
   isolate::GrantTable grants_;
+  bool standby_due_ = false;          // a recovery attached the standby: start the next after a frame
   std::uint32_t deaths_before_ = 0;  // the supervisor's count when the child now watched was attached
   std::vector<std::span<std::byte>> result_zones_;
   std::vector<render::ResultZoneImage> result_images_;
+  // What the child sends, received here without allocating (await_done).
+  std::array<std::byte, isolate::kMaxMessageBytes> message_{};
+  std::array<isolate::UniqueFd, isolate::kMaxPassedFds> message_fds_;
   std::deque<std::chrono::steady_clock::time_point> recent_crashes_;
   std::array<render::FrameInfo, render::kFrameHistory> history_{};
   std::uint64_t next_ticket_ = 0;

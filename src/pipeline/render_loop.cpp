@@ -34,9 +34,10 @@ void Engine::Impl::render_loop() {
   trace::register_thread("render");
   report::ThreadProbe probe;
   TripleBuffer& compute_tb = arena->triple_buffer(FrameStage::kCompute);
-  // The CPU reference renders synchronously: one frame at a time.
+  // The CPU reference and the isolated stage render synchronously: one frame
+  // at a time (and so does isolation's in-process Vulkan fall-back).
   const std::uint32_t depth =
-      vulkan && !use_cpu ? std::clamp<std::uint32_t>(cfg.frames_in_flight, 1, kMaxFramesInFlight) : 1U;
+      vulkan && !use_cpu && !isolated ? std::clamp<std::uint32_t>(cfg.frames_in_flight, 1, kMaxFramesInFlight) : 1U;
   if (vulkan) {
     vulkan->set_frame_ready_callback([this](const render::FrameInfo&) {
       // SYNC(render-wake): the render thread re-checks completed() after this bump.
@@ -114,7 +115,7 @@ void Engine::Impl::render_loop() {
         if (!compute_tb.has_new()) break;
         continue;
       }
-    } else if (auto health = ring[head].on_cpu ? Result<void>{} : vulkan->health();
+    } else if (auto health = ring[head].on_cpu || ring[head].isolated ? Result<void>{} : vulkan->health();
                !health) {  // a failed stage completes nothing more
       const RenderInFlight& oldest = ring[head];
       set_fatal("render failed at frame " + std::to_string(oldest.frame + 1) + ": " + health.error().what());

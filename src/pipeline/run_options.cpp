@@ -189,7 +189,7 @@ constexpr RunOption kOptions[] = {
      "Vulkan device name substring (see 'triptych info')", "the best usable device",
      &get_field<&EngineConfig::device>, &set_field<&EngineConfig::device>},
     {"isolate", "isolate", OptionType::kSwitch, kEveryHost, false, false, 0, 0, "", "",
-     "render in a supervised render process of its own (the CPU reference there): a renderer crash costs "
+     "render in a supervised render process of its own (Vulkan there with --renderer vulkan, else the CPU reference): a renderer crash costs "
      "the frames it held, never the host; 3 crashes within 10 s fall back to the in-process renderer",
      "", &get_field<&EngineConfig::isolate>, &set_field<&EngineConfig::isolate>},
     {"validation", "validation", OptionType::kSwitch, kEveryHost, false, false, 0, 0, "", "",

@@ -2,12 +2,14 @@
 // triptych-render: isolation mode's render process. Spawned by the host's
 // isolated render stage (posix_spawn + exec) with the channel as fd 3; it
 // binds itself to the host, does the child handshake, reads the render
-// setup from H once, builds the CPU reference renderer over the layout and
-// result zones in C, then loops: receive RENDER, render the compute slot H
+// setup from H once, builds its renderer (backend.hpp: Vulkan when the
+// engine's is, else the CPU reference) over the layout and result zones in
+// C, then enters its sandbox and loops: receive RENDER, render the compute slot H
 // holds, seal the result (frame, epoch, generation, pixel hash; in test mode
 // the frame id in every line), bump the progress word, answer DONE. It bumps
 // the progress word while idle too, so only a real hang stops it.
-// One thread. argv: HOST_PID [--standby] [--hostile]. --standby: a warm
+// One thread. argv: HOST_PID [--standby] [--vulkan] [--hostile]. --vulkan: the
+// engine renders with Vulkan (a standby warms it up while it waits). --standby: a warm
 // standby, started ahead and waiting for its ATTACH without a deadline (the
 // host attaches it when the process it stands behind dies). --hostile
 // (tests only) also sends DONE for frames it was never granted (one with an
@@ -35,7 +37,7 @@
 #include "triptych/isolate/protocol.hpp"
 #include "triptych/isolate/sandbox.hpp"
 #include "triptych/isolate/render_session.hpp"
-#include "triptych/render/cpu_stage.hpp"
+#include "backend.hpp"
 
 #include "chaos.hpp"
 #include "injection.hpp"
@@ -68,7 +70,7 @@ struct Session {
   Channel channel;
   std::optional<ChildSession> child;
   RenderSetup setup;
-  std::unique_ptr<render::CpuRenderStage> stage;
+  std::unique_ptr<render_process::Backend> backend;
   std::atomic<std::uint64_t>* progress = nullptr;
   bool hostile = false;
   std::uint64_t renders = 0;
@@ -102,9 +104,7 @@ Result<void> render_one(Session& s, const RenderGrant& g) {
   in.result_zone = g.result_slot;
   in.resolution_scale = slot.resolution_scale;
   in.draw_stride = slot.draw_stride;
-  auto ticket = s.stage->submit(in);
-  if (!ticket) return ticket.error();
-  if (auto done = s.stage->wait_frame(ticket.value(), 10s); !done) return done.error();
+  if (auto done = s.backend->render(in); !done) return done.error();
   const std::span<std::byte> zone = child_span(s, s.setup.result_offset[g.result_slot], s.setup.result_bytes);
   auto image = render::read_result_zone(zone);
   if (!image) return image.error();
@@ -210,17 +210,23 @@ int serve(Session& s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    return fail("usage: triptych-render HOST_PID [--standby] [--hostile] (spawned by the host, channel on fd 3)");
+    return fail("usage: triptych-render HOST_PID [--standby] [--vulkan] [--hostile] (spawned by the host, channel on fd 3)");
   }
   const long host = std::strtol(argv[1], nullptr, 10);
   if (host <= 1) return fail("bad host pid");
   if (auto bound = bind_to_host(static_cast<pid_t>(host)); !bound) return fail(bound.error().what());
   Session s;
   bool standby = false;
+  bool vulkan = false;
   for (int i = 2; i < argc; ++i) {
     if (std::strcmp(argv[i], "--hostile") == 0) s.hostile = true;
     if (std::strcmp(argv[i], "--standby") == 0) standby = true;
+    if (std::strcmp(argv[i], "--vulkan") == 0) vulkan = true;
   }
+  // A standby for a Vulkan engine loads the driver and makes a device now,
+  // while it waits, not on the recovery path.
+  std::unique_ptr<render_process::VulkanWarmup> warm;
+  if (standby && vulkan) warm = render_process::VulkanWarmup::start();
   auto channel = Channel::adopt(3);
   if (!channel) return fail(channel.error().what());
   s.channel = std::move(channel).value();
@@ -241,23 +247,14 @@ int main(int argc, char** argv) {
   if (!setup) return fail(setup.error().what());
   s.setup = setup.value();
   s.progress = reinterpret_cast<std::atomic<std::uint64_t>*>(c.data() + s.child->progress_offset);
-  render::LayoutParams lp;
-  lp.width = s.setup.width;
-  lp.height = s.setup.height;
-  lp.origin_x = s.setup.origin_x;
-  lp.origin_y = s.setup.origin_y;
-  lp.scale = s.setup.scale;
-  lp.velocity_scale = s.setup.velocity_scale;
-  lp.max_size = s.setup.max_size;
-  lp.max_line_length = s.setup.max_line_length;
   std::array<std::span<std::byte>, kRenderSlots> layout_zones{}, result_zones{};
   for (std::uint32_t i = 0; i < kRenderSlots; ++i) {
     layout_zones[i] = child_span(s, s.setup.layout_offset[i], s.setup.layout_bytes);
     result_zones[i] = child_span(s, s.setup.result_offset[i], s.setup.result_bytes);
   }
-  auto stage = render::CpuRenderStage::create(lp, s.setup.clear, layout_zones, result_zones);
-  if (!stage) return fail(stage.error().what());
-  s.stage = std::move(stage).value();
+  auto backend = render_process::Backend::create(s.setup, layout_zones, result_zones, std::move(warm));
+  if (!backend) return fail(backend.error().what());
+  s.backend = std::move(backend).value();
   // Everything is open and mapped: nothing of the host is reachable from
   // here on (docs/isolation.md, "Sandbox").
   if (auto sandbox = enter_render_sandbox(); !sandbox) return fail(sandbox.error().what());

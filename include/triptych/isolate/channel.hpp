@@ -26,6 +26,13 @@ struct Received {
   bool truncated = false;        // longer than kMaxMessageBytes, or more fds than kMaxPassedFds
 };
 
+// What receive_into put into the caller's buffers.
+struct ReceivedInto {
+  std::size_t bytes = 0;   // of the message, in the caller's buffer
+  std::size_t fds = 0;     // in the caller's fd array, owned by it
+  bool truncated = false;  // longer than the buffer, or more fds than the array (the extra fds are closed)
+};
+
 class Channel {
  public:
   Channel() noexcept = default;  // closed
@@ -40,7 +47,14 @@ class Channel {
   // kPeerLost when the other end is gone (EPIPE / ECONNRESET).
   [[nodiscard]] Result<void> send(std::span<const std::byte> bytes, std::span<const int> fds = {});
   // kTimedOut at the deadline; kPeerLost on hang-up (the peer closed or died).
+  // Allocates the message it returns: for the handshake, not a frame.
   [[nodiscard]] Result<Received> receive(std::chrono::steady_clock::time_point deadline);
+  // The same into the caller's buffers, without allocating on success (a
+  // frame's path): at most `buffer.size()` bytes and `fds.size()` fds
+  // (at most kMaxPassedFds); the fds it stores are the caller's to keep or
+  // close, any beyond them are closed and the message marked truncated.
+  [[nodiscard]] Result<ReceivedInto> receive_into(std::chrono::steady_clock::time_point deadline,
+                                                  std::span<std::byte> buffer, std::span<UniqueFd> fds);
 
  private:
   explicit Channel(UniqueFd fd) noexcept : fd_(std::move(fd)) {}

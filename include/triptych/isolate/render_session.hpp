@@ -20,11 +20,15 @@
 #include <type_traits>
 
 #include "triptych/core/result.hpp"
+#include "triptych/isolate/grants.hpp"
 
 namespace triptych::isolate {
 
 inline constexpr std::uint32_t kRenderSetupMagic = 0x53525054;  // "TPRS" little-endian
-inline constexpr std::uint32_t kRenderSetupVersion = 1;
+inline constexpr std::uint32_t kRenderSetupVersion = 2;
+// RenderSetup::renderer: the engine's renderer, which the render process uses too.
+inline constexpr std::uint32_t kRendererCpu = 0;
+inline constexpr std::uint32_t kRendererVulkan = 1;
 inline constexpr std::uint32_t kRenderSlots = 3;
 inline constexpr std::uint64_t kProgressOffset = 0;     // in C
 inline constexpr std::uint64_t kSealsOffset = 64;       // in C: kRenderSlots ResultSeals
@@ -46,7 +50,7 @@ struct RenderSetup {
   std::uint32_t width = 0;
   std::uint32_t height = 0;
   std::uint32_t test_mode = 0;  // 1: stamp the frame id into every line of each result
-  std::uint32_t reserved = 0;
+  std::uint32_t renderer = kRendererCpu;  // what the render process renders with
   float origin_x = 0, origin_y = 0, scale = 1, velocity_scale = 1, max_size = 0, max_line_length = 0;
   std::array<float, 4> clear{};
   std::uint64_t compute_bytes = 0;                      // each compute slot, in H
@@ -74,6 +78,47 @@ static_assert(kSealsOffset + kRenderSlots * sizeof(ResultSeal) <= 4096, "the sea
 // every zone inside its memory (compute slots in H, layout and result zones
 // in C past the seals, none overlapping). kCorruptHeader names the field.
 [[nodiscard]] Result<RenderSetup> read_render_setup(std::span<const std::byte> host, std::size_t child_bytes);
+
+// The layout parameters a RenderSetup carries, to and from the renderer's
+// own record (render::LayoutParams, whose fields have the same names; a
+// template because the isolate layer sits below the render layer): the one
+// conversion host and child share. Either way round: copy_layout(setup,
+// params) on the host, copy_layout(params, setup) in the render process.
+template <class Layout>
+concept SetupLayout = requires(Layout l) {
+  l.width;
+  l.height;
+  l.origin_x;
+  l.origin_y;
+  l.scale;
+  l.velocity_scale;
+  l.max_size;
+  l.max_line_length;
+};
+
+template <SetupLayout To, SetupLayout From>
+void copy_layout(To& to, const From& from) noexcept {
+  to.width = from.width;
+  to.height = from.height;
+  to.origin_x = from.origin_x;
+  to.origin_y = from.origin_y;
+  to.scale = from.scale;
+  to.velocity_scale = from.velocity_scale;
+  to.max_size = from.max_size;
+  to.max_line_length = from.max_line_length;
+}
+
+// The host's acceptance of a granted result, as the isolated render stage
+// runs it: the seal of `grant.result_slot` is copied out of C once, the
+// pixels at `pixels_offset` in C (the host's own geometry, never C's) once
+// into `to` (to.size() bytes), and then only the copies are checked: the
+// seal names the grant (frame, epoch, generation), the hash of the copied
+// pixels equals the seal's, and in test mode every line of the copy opens
+// with the frame id. kCorruptHeader says which check failed (`to` then holds
+// bytes nobody may publish); kOutOfRange for a geometry outside C. Never
+// reads outside `child`; allocates only for an error.
+[[nodiscard]] Result<void> take_sealed_result(std::span<const std::byte> child, const RenderGrant& grant,
+                                              std::uint64_t pixels_offset, bool test_mode, std::span<std::byte> to);
 
 // A 64-bit hash of `bytes` (four lanes of 8-byte words; the tail byte-wise).
 [[nodiscard]] std::uint64_t frame_hash(std::span<const std::byte> bytes) noexcept;

@@ -154,10 +154,11 @@ struct EngineConfig {
   bool adaptive_plan = false;
   AdaptivePlanConstants adaptive_constants;  // tests shorten its holds and cool-downs
   // Isolation mode (docs/isolation.md): the render stage runs in a render
-  // process of its own (the CPU reference there), supervised; a crash costs
+  // process of its own (Vulkan there when `renderer` is kVulkan, else the CPU
+  // reference), supervised; a crash costs
   // the frame it held ("lost to a render crash") and a new process is
   // spawned; isolate_crash_limit crashes within isolate_crash_window_s fall
-  // back to the in-process CPU reference.
+  // back to the same renderer in-process.
   bool isolate = false;
   std::uint32_t isolate_crash_limit = 3;
   double isolate_crash_window_s = 10.0;
