@@ -247,16 +247,23 @@ Error IsolatedRenderStage::child_lost(std::uint64_t frame, const std::string& ho
   // The warm standby first; a standby that died waiting fails its
   // handshake at once (hang-up), and a cold start follows.
   bool warm = false;
-  if (!standby_.reaped()) {
+  const bool standby_stood = !standby_.reaped();
+  if (standby_stood) {
     warm = attach(std::move(standby_), std::move(standby_channel_)).ok();
     standby_ = isolate::ChildProcess::none();
   }
   if (!warm) {
-    if (auto ok = spawn_child(); !ok) {
+    // A cold start that dies in its own handshake is tried again, a bounded
+    // number of times, before the stage gives up.
+    Result<void> started = spawn_child();
+    for (int tries = 1; !started && tries < kColdStartTries; ++tries) started = spawn_child();
+    if (!started) {
       gave_up_.store(true, std::memory_order_relaxed);
-      return make_error(Errc::kPeerLost, why + "; no new render process (" + ok.error().what() +
+      return make_error(Errc::kPeerLost, why + "; no new render process in " + std::to_string(kColdStartTries) +
+                                             " tries (" + started.error().what() +
                                              "): falling back to the in-process renderer");
     }
+    if (!standby_stood) bump(respawns_no_standby_);
   }
   bump(warm ? respawns_warm_ : respawns_cold_);
   // The next standby starts once the new child has delivered a frame: its
@@ -400,6 +407,7 @@ IsolationCounters IsolatedRenderStage::counters() const {
   c.deadline_kills = deadline_kills_.load(std::memory_order_relaxed);
   c.respawns_cold = respawns_cold_.load(std::memory_order_relaxed);
   c.respawns_warm = respawns_warm_.load(std::memory_order_relaxed);
+  c.respawns_no_standby = respawns_no_standby_.load(std::memory_order_relaxed);
   c.violations = violations_.load(std::memory_order_relaxed);
   c.results_refused = results_refused_.load(std::memory_order_relaxed);
   c.frames_rendered = frames_rendered_.load(std::memory_order_relaxed);
@@ -470,6 +478,7 @@ void Engine::Impl::fill_isolation_status(EngineStatus& s) const {
   s.render_hangs_killed = c.hangs_killed;
   s.render_respawns = c.respawns_cold + c.respawns_warm;
   s.render_respawns_warm = c.respawns_warm;
+  s.render_respawns_no_standby = c.respawns_no_standby;
   s.render_violations = c.violations;
   s.render_results_refused = c.results_refused;
   s.render_recovery_ms = static_cast<double>(c.last_recovery_ns) * 1e-6;

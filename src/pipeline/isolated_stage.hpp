@@ -66,6 +66,7 @@ struct IsolationCounters {
   std::uint64_t deadline_kills = 0;   // killed for no DONE by the deadline
   std::uint64_t respawns_cold = 0;
   std::uint64_t respawns_warm = 0;    // a standby attached
+  std::uint64_t respawns_no_standby = 0;  // cold because no standby stood ready yet
   std::uint64_t violations = 0;       // refused DONEs, every kind
   std::uint64_t results_refused = 0;  // accepted DONEs whose result failed validation (torn, forged)
   std::uint64_t frames_rendered = 0;
@@ -121,6 +122,7 @@ class IsolatedRenderStage {
   [[nodiscard]] IsolationCounters counters() const;
 
  private:
+  static constexpr int kColdStartTries = 3;  // a cold start that dies in its handshake is retried this often
   explicit IsolatedRenderStage(IsolatedStageConfig config, isolate::SplitMemory memory) noexcept;
   [[nodiscard]] Result<isolate::ChildProcess> spawn(isolate::Channel& host_end, bool standby);
   [[nodiscard]] Result<void> attach(isolate::ChildProcess child, isolate::Channel host_end);
@@ -157,7 +159,7 @@ class IsolatedRenderStage {
   render::FrameReadyCallback callback_;
   std::atomic<bool> gave_up_{false};
   std::atomic<std::int32_t> pid_{0};
-  std::atomic<std::uint64_t> deadline_kills_{0}, respawns_cold_{0}, respawns_warm_{0}, results_refused_{0}, frames_rendered_{0},
+  std::atomic<std::uint64_t> deadline_kills_{0}, respawns_cold_{0}, respawns_warm_{0}, respawns_no_standby_{0}, results_refused_{0}, frames_rendered_{0},
       copy_in_ns_{0}, copy_out_ns_{0}, last_recovery_ns_{0}, violations_{0};
 };
 

@@ -106,7 +106,7 @@ Result<void> Engine::write_outputs(const Outputs& out,
 std::string isolation_summary(const EngineStatus& s) {
   char line[400];
   std::snprintf(line, sizeof line,
-                "%llu render process crashes (%llu by SIGKILL, %llu hangs killed), %llu respawns (%llu warm), %llu protocol "
+                "%llu render process crashes (%llu by SIGKILL, %llu hangs killed), %llu respawns (%llu warm, %llu cold with no standby ready), %llu protocol "
                 "violations refused, %llu results refused, last recovery %.1f ms, copy in %.3f ms + out %.3f ms "
                 "per frame%s%s",
                 static_cast<unsigned long long>(s.render_crashes),
@@ -114,6 +114,7 @@ std::string isolation_summary(const EngineStatus& s) {
                 static_cast<unsigned long long>(s.render_hangs_killed),
                 static_cast<unsigned long long>(s.render_respawns),
                 static_cast<unsigned long long>(s.render_respawns_warm),
+                static_cast<unsigned long long>(s.render_respawns_no_standby),
                 static_cast<unsigned long long>(s.render_violations),
                 static_cast<unsigned long long>(s.render_results_refused), s.render_recovery_ms, s.isolate_copy_in_ms,
                 s.isolate_copy_out_ms, s.isolation_fallback.empty() ? "" : "; fell back in-process: ",

@@ -299,7 +299,9 @@ void kill_loop(bool warm, std::uint64_t kills, bool named_points) {
       // Every death counted once, as the one it was.
       EXPECT_EQ(s.render_crashes, killed_here + planned(crashes, false)) << "epoch " << epoch;
       EXPECT_EQ(s.render_crashes_by_sigkill, s.render_crashes);
-      const std::uint64_t cold = s.render_respawns - s.render_respawns_warm;
+      // Cold starts the plan forced: a standby dead at its handshake point (a
+      // death before the recovered process's first frame finds no standby yet).
+      const std::uint64_t cold = s.render_respawns - s.render_respawns_warm - s.render_respawns_no_standby;
       if (named_points) {
         EXPECT_GE(cold, planned(crashes, true)) << "a standby lived through its handshake point";
         EXPECT_LE(cold, planned(crashes + 1, true)) << "a standby died other than at its handshake point";
@@ -345,16 +347,21 @@ void kill_loop(bool warm, std::uint64_t kills, bool named_points) {
     EXPECT_GE(s.render_crashes, kills);
     EXPECT_EQ(s.render_crashes, killed_here + killed_at_points);
     EXPECT_EQ(s.render_respawns, s.render_crashes);
-    const std::uint64_t cold = s.render_respawns - s.render_respawns_warm;
+    const std::uint64_t cold = s.render_respawns - s.render_respawns_warm - s.render_respawns_no_standby;
     if (named_points) {
       EXPECT_EQ(cold, killed_in_handshake) << "a standby died other than in its handshake";
     }
-    // A standby is started right after each attach: it is ready long before
-    // the next kill, unless a kill lands within its exec.
+    // A standby starts once the recovered process has delivered its first
+    // frame: a death before that finds none, any later one finds it.
     if (warm) {
-      EXPECT_GE(s.render_respawns_warm + killed_in_handshake, s.render_respawns * 8 / 10);
+      std::printf("respawns: %llu warm, %llu cold with no standby ready, %llu after a standby died in its handshake\n",
+                  static_cast<unsigned long long>(s.render_respawns_warm),
+                  static_cast<unsigned long long>(s.render_respawns_no_standby),
+                  static_cast<unsigned long long>(killed_in_handshake));
+      EXPECT_GE(s.render_respawns_warm, killed_here / 2) << "most kills at random times find a standby";
     } else {
       EXPECT_EQ(s.render_respawns_warm, 0u);
+      EXPECT_EQ(s.render_respawns_no_standby, s.render_respawns);
     }
     EXPECT_EQ(taker.torn, 0u) << "torn frames reached the host";
     EXPECT_GT(taker.taken, killed_here);

@@ -225,6 +225,7 @@ struct EngineStatus {
   std::uint64_t render_hangs_killed = 0;
   std::uint64_t render_respawns = 0;
   std::uint64_t render_respawns_warm = 0;  // ... of them a warm standby attached
+  std::uint64_t render_respawns_no_standby = 0;  // ... of them cold because no standby stood ready yet
   std::uint64_t render_violations = 0;
   std::uint64_t render_results_refused = 0;
   double render_recovery_ms = 0;
