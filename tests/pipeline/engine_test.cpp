@@ -15,6 +15,7 @@
 #include "support/host_memory.hpp"
 #include "support/engine_run.hpp"
 #include "support/machine_plan.hpp"
+#include "support/small_engine_config.hpp"
 #include "triptych/render/scene.hpp"
 #include "triptych/sched/topology.hpp"
 #include "triptych/trace/clock.hpp"
@@ -30,19 +31,7 @@ using test::run_to_end;
 using test::this_machine_plan;
 using test::wait_well_inside;
 
-EngineConfig small_config() {
-  EngineConfig c;
-  c.particles = 1000;
-  c.grain = 128;
-  c.hz = 0;
-  c.frames = 30;
-  c.width = 96;
-  c.height = 64;
-  c.renderer = RendererKind::kCpu;
-  c.native_kernel = &tp_kernel_step;
-  c.plan = this_machine_plan();
-  return c;
-}
+EngineConfig small_config() { return test::small_engine_config(); }
 
 TEST(Pipeline, Engine_EveryFrameIsPresentedWhenNothingFails) {
   auto engine = run_to_end(small_config());

@@ -21,6 +21,7 @@
 
 #include "support/engine_run.hpp"
 #include "support/machine_plan.hpp"
+#include "support/small_engine_config.hpp"
 #include "support/text_file.hpp"
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/pipeline/governor.hpp"
@@ -39,16 +40,14 @@ using test::this_machine_plan;
 using test::wait_well_inside;
 
 EngineConfig governed_config() {
-  EngineConfig c;
+  EngineConfig c = test::small_engine_config();
   c.particles = 2000;
   c.grain = 512;
   c.hz = 60;
+  c.frames = 0;
   c.seconds = 3;
   c.width = 160;
   c.height = 120;
-  c.renderer = RendererKind::kCpu;
-  c.native_kernel = &tp_kernel_step;
-  c.plan = this_machine_plan();
   c.governor = true;
   return c;
 }

@@ -23,6 +23,7 @@
 #include "support/engine_run.hpp"
 #include "support/machine_plan.hpp"
 #include "support/process_probe.hpp"
+#include "support/small_engine_config.hpp"
 #include "triptych/isolate/render_session.hpp"
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/render/render_stage.hpp"
@@ -35,17 +36,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 EngineConfig small_config() {
-  EngineConfig c;
-  c.particles = 1000;
-  c.grain = 128;
-  c.hz = 0;
-  c.frames = 30;
-  c.width = 96;
-  c.height = 64;
-  c.renderer = RendererKind::kCpu;
+  EngineConfig c = test::small_engine_config();
   c.governor = false;
-  c.native_kernel = &tp_kernel_step;
-  c.plan = test::this_machine_plan();
   return c;
 }
 

@@ -22,6 +22,7 @@
 #include "support/machine_plan.hpp"
 #include "support/presented_pixels.hpp"
 #include "support/process_probe.hpp"
+#include "support/small_engine_config.hpp"
 #include "triptych/isolate/render_session.hpp"
 #include "triptych/pipeline/engine.hpp"
 #include "triptych/render/vulkan_renderer.hpp"
@@ -39,20 +40,12 @@ bool vulkan_usable() {
 }
 
 EngineConfig vulkan_config() {
-  EngineConfig c;
-  c.particles = 1000;
-  c.grain = 128;
-  c.hz = 0;
-  c.frames = 30;
-  c.width = 96;
-  c.height = 64;
+  EngineConfig c = test::small_engine_config();
   c.renderer = RendererKind::kVulkan;
   c.raster = RasterPath::kQuads;
   c.particle_path = ParticlePath::kCpu;
   c.frames_in_flight = 1;
   c.governor = false;
-  c.native_kernel = &tp_kernel_step;
-  c.plan = test::this_machine_plan();
   return c;
 }
 
