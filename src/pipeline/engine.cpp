@@ -387,6 +387,7 @@ std::string Engine::renderer_description() const {
     if (!path.gpu) s += impl_->vulkan->layout_binding(0).imported ? ", layout zone imported" : ", layout via staging";
     s += impl_->vulkan->result_binding(0).imported ? ", result zone imported" : ", readback via staging";
     s += ", " + std::to_string(impl_->cfg.frames_in_flight) + " frames in flight";
+    s += ", " + impl_->vulkan->gpu_timing().why;
     return s + present;
   }
   return "CPU reference rasteriser" + present;
@@ -493,6 +494,7 @@ EngineStatus Engine::status() const {
   s.particles_clamped = m.particles_clamped.load(std::memory_order_relaxed);
   s.lost = m.lost.load(std::memory_order_relaxed);
   s.particles = m.particles_now.load(std::memory_order_relaxed);
+  s.paused = m.paused.load(std::memory_order_relaxed);
   const std::uint64_t settled = s.presented + s.dropped + s.failed + s.lost;
   s.in_flight = s.issued > settled ? s.issued - settled : 0;
   s.running = m.started.load(std::memory_order_relaxed) && !finished();

@@ -133,20 +133,27 @@ TEST(PresentEngine, PauseHoldsTheFrameLoopAndStepLetsOneFrameThrough) {
   std::unique_ptr<Engine> engine;
   ASSERT_NO_FATAL_FAILURE(start_keyed_run(engine));
   const auto issued = [&] { return engine->status().issued; };
-  const auto settle = [] { std::this_thread::sleep_for(400ms); };
-  settle();
-  ASSERT_GT(issued(), 0U);
+  // Waits for a condition the keys cause (the window's events reach the
+  // render thread between frames, late on a loaded machine): well inside 10 s.
+  const auto within = [](const char* what, const auto& done) {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!done() && std::chrono::steady_clock::now() - t0 < 10s) std::this_thread::sleep_for(5ms);
+    EXPECT_TRUE(done()) << what << " within 10 s";
+  };
+  within("a first frame", [&] { return issued() > 0; });
   ASSERT_EQ(press("p"), 0);
-  settle();  // a frame already past the check may still go out
+  within("paused", [&] { return engine->status().paused; });
+  std::this_thread::sleep_for(200ms);  // a frame already past the check may still go out
   const std::uint64_t held = issued();
-  settle();
+  std::this_thread::sleep_for(400ms);
   EXPECT_EQ(issued(), held) << "paused: no frame issued";
   ASSERT_EQ(press("n"), 0);
-  settle();
+  within("one step", [&] { return issued() > held; });
+  std::this_thread::sleep_for(400ms);
   EXPECT_EQ(issued(), held + 1) << "one step, one frame";
+  EXPECT_TRUE(engine->status().paused) << "paused again after the step";
   ASSERT_EQ(press("p"), 0);
-  settle();
-  EXPECT_GT(issued(), held + 5) << "resumed at 60 Hz";
+  within("resumed at 60 Hz", [&] { return !engine->status().paused && issued() > held + 5; });
   ASSERT_EQ(press("Escape"), 0);
   test::wait_well_inside(*engine, 30s);
   engine->stop();
@@ -191,27 +198,26 @@ TEST(PresentEngine, ParticleKeysChangeTheCountTheKernelGetsWithinTheCapacity) {
   c.native_kernel = &recording_step;
   std::unique_ptr<Engine> engine;
   ASSERT_NO_FATAL_FAILURE(start_keyed_run(engine, c));
-  // Lets 10 more frames through (at most 5 s): a key is read after a frame
-  // is taken and applied from the next frame issued.
-  const auto settle = [&] {
+  // A key is read after a frame is taken and applied from the next frame
+  // issued: waits (well inside 10 s) for the count expected, then lets 10
+  // more frames through so a wrong step past it would show.
+  const auto particles = [&] { return engine->status().particles; };
+  const auto expect_count = [&](std::uint32_t want, const char* what) {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (particles() != want && std::chrono::steady_clock::now() - t0 < 10s) std::this_thread::sleep_for(5ms);
     const std::uint64_t from = engine->status().issued;
     for (int i = 0; i < 500 && engine->status().issued < from + 10; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(particles(), want) << what;
   };
-  const auto particles = [&] { return engine->status().particles; };
-  settle();
-  EXPECT_EQ(particles(), 8000U) << "the capacity to begin with";
+  expect_count(8000U, "the capacity to begin with");
   ASSERT_EQ(press("minus"), 0);
-  settle();
-  EXPECT_EQ(particles(), 4000U) << "- halves";
+  expect_count(4000U, "- halves");
   ASSERT_EQ(press("KP_Subtract minus minus"), 0);
-  settle();
-  EXPECT_EQ(particles(), 1000U) << "halved down to the floor, not below";
+  expect_count(1000U, "halved down to the floor, not below");
   ASSERT_EQ(press("plus"), 0);
-  settle();
-  EXPECT_EQ(particles(), 2000U) << "+ doubles";
+  expect_count(2000U, "+ doubles");
   ASSERT_EQ(press("KP_Add equal plus plus"), 0);
-  settle();
-  EXPECT_EQ(particles(), 8000U) << "doubled up to the capacity, not beyond";
+  expect_count(8000U, "doubled up to the capacity, not beyond");
   ASSERT_EQ(press("Escape"), 0);
   test::wait_well_inside(*engine, 30s);
   engine->stop();

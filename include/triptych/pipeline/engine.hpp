@@ -193,6 +193,7 @@ struct EngineStatus {
   // Particles the newest issued frame simulates (<= EngineConfig::particles;
   // the window's + and - keys change it).
   std::uint32_t particles = 0;
+  bool paused = false;  // the window's pause key holds the frame loop
   double elapsed_s = 0;
   double fps = 0;               // presented frames per second over the last second
   double p50_ms = 0;            // end-to-end latency (queued -> presented), recent frames
