@@ -94,6 +94,10 @@ struct WindowPresenterConfig {
   bool capture = false;             // test mode: copy every presented image back to host memory
   bool visible = true;
   bool hud = false;  // draw the HUD (H toggles it)
+  // Let the renderer draw each frame straight into the acquired swapchain
+  // image where it can (docs/presenter.md, "Direct draw"); false: every frame
+  // is blitted from the renderer's own image (the benchmark compares both).
+  bool direct = true;
   std::chrono::nanoseconds gpu_timeout = std::chrono::seconds(20);
   // With VK_KHR_present_wait: the longest the presenter's thread waits, right
   // after a present returned, for that present to complete (more than one
@@ -151,10 +155,16 @@ class WindowPresenter final : public Presenter {
   // Presenter: paces, acquires, blits, presents; stamps presented. Recreates
   // the swapchain when it is out of date. No allocation.
   Result<void> present(const PresentImage& image) override;
+  // The direct path (Presenter): the swapchain's format when `direct`; acquire
+  // paces, acquires and gives the image when the frame's size is the swapchain's.
+  [[nodiscard]] std::uint32_t direct_format() const noexcept override;
+  [[nodiscard]] Result<std::optional<DrawTarget>> acquire(PresentExtent extent) override;
   // Blocks until the blit of `ticket` (or of a later frame) has finished.
   void retire(std::uint64_t ticket) override;
 
-  // The mode in use and why it was picked, in words for `info` and the report.
+  // The mode in use and why it was picked, in words for `info` and the report,
+  // then how the last frame reached its image: "drawn into the swapchain
+  // image" or "blitted (why)".
   [[nodiscard]] PresentMode mode() const noexcept;
   [[nodiscard]] const std::string& mode_why() const noexcept;
   [[nodiscard]] PresentStats stats() const noexcept;

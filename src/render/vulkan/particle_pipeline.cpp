@@ -118,7 +118,7 @@ Result<void> VulkanRenderer::Impl::create_particle_pipelines() {
 
   // No vertex input: particle.vert pulls from the storage buffer.
   const auto vi = vk::make<VkPipelineVertexInputStateCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO);
-  auto draw = graphics_pipeline(kParticleVert, VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST, vi, particle_layout);
+  auto draw = graphics_pipeline(kParticleVert, VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST, vi, particle_layout, render_pass);
   if (!draw) return draw.error();
   particle_pipeline = draw.value();
 
