@@ -158,7 +158,7 @@ class WindowPresenter final : public Presenter {
   // The direct path (Presenter): the swapchain's format when `direct`; acquire
   // paces, acquires and gives the image when the frame's size is the swapchain's.
   [[nodiscard]] std::uint32_t direct_format() const noexcept override;
-  [[nodiscard]] Result<std::optional<DrawTarget>> acquire(PresentExtent extent) override;
+  [[nodiscard]] Result<std::optional<DrawTarget>> acquire(PresentExtent extent, bool copied_out) override;
   // Blocks until the blit of `ticket` (or of a later frame) has finished.
   void retire(std::uint64_t ticket) override;
 

@@ -175,8 +175,11 @@ class Presenter {
   // paces and acquires the image the next present() shows. A target when the
   // frame may be drawn into it (the renderer must then draw it and present
   // with `drawn`); nullopt: present() copies the frame as usual.
-  [[nodiscard]] virtual Result<std::optional<DrawTarget>> acquire(PresentExtent extent) {
+  // `copied_out`: the renderer copies the drawn image out (its readback), so
+  // the target must be a transfer source.
+  [[nodiscard]] virtual Result<std::optional<DrawTarget>> acquire(PresentExtent extent, bool copied_out) {
     static_cast<void>(extent);
+    static_cast<void>(copied_out);
     return std::optional<DrawTarget>{};
   }
   // The renderer is about to render into ticket's image again: block until

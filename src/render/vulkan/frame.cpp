@@ -138,12 +138,12 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
   if (presenter != nullptr && direct_pipeline != VK_NULL_HANDLE) {
     if (splat_active()) {
       blit_why = "the compute splat renderer writes the renderer's own storage image";
-    } else if (pulled) {
-      blit_why = "the GPU particle pull's pipeline targets the renderer's own image";
+    } else if (pulled && direct_particle_pipeline == VK_NULL_HANDLE) {
+      blit_why = "no GPU particle pull pipeline for the swapchain's format";
     } else if (frame_extent.width != cfg.layout.width || frame_extent.height != cfg.layout.height) {
       blit_why = "a frame shed to fewer pixels is scaled up by the blit";
     } else {
-      auto acquired = presenter->acquire(frame_extent);
+      auto acquired = presenter->acquire(frame_extent, cfg.readback);
       if (!acquired) return acquired.error();
       target = acquired.value();
       blit_why = nullptr;  // the presenter knows why it gave no target
@@ -332,7 +332,10 @@ void VulkanRenderer::Impl::record_raster(VkCommandBuffer cb, vk::Slot& s, const 
   if (draw.pulled_zone) record_particle_count(cb, *draw.pulled_zone, slot_index, draw.count);
   begin_render_pass(cb, target != nullptr ? direct_pass : render_pass,
                     target != nullptr ? target->framebuffer : s.framebuffer);
-  if (draw.pulled_zone) record_particle_draw(cb, *draw.pulled_zone, slot_index, draw.count);
+  if (draw.pulled_zone) {
+    record_particle_draw(cb, target != nullptr ? direct_particle_pipeline : particle_pipeline, *draw.pulled_zone,
+                         slot_index, draw.count);
+  }
   const LayoutResult* lr = draw.layout;
   if (lr != nullptr && lr->instance_count > 0) {
     const VkPipeline quads = target != nullptr ? direct_pipeline : pipeline;

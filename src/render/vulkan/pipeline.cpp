@@ -96,12 +96,22 @@ Result<void> VulkanRenderer::Impl::create_direct(VkFormat format) {
     return p.error();
   }
   direct_pipeline = p.value();
+  if (particle_layout != VK_NULL_HANDLE) {
+    auto pull = particle_draw_pipeline(direct_pass);
+    if (!pull) {
+      destroy_direct();
+      return pull.error();
+    }
+    direct_particle_pipeline = pull.value();
+  }
   return {};
 }
 
 void VulkanRenderer::Impl::destroy_direct() noexcept {
+  if (direct_particle_pipeline != VK_NULL_HANDLE) fn.vkDestroyPipeline(device, direct_particle_pipeline, nullptr);
   if (direct_pipeline != VK_NULL_HANDLE) fn.vkDestroyPipeline(device, direct_pipeline, nullptr);
   if (direct_pass != VK_NULL_HANDLE) fn.vkDestroyRenderPass(device, direct_pass, nullptr);
+  direct_particle_pipeline = VK_NULL_HANDLE;
   direct_pipeline = VK_NULL_HANDLE;
   direct_pass = VK_NULL_HANDLE;
 }

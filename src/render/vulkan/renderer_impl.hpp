@@ -163,6 +163,7 @@ struct VulkanRenderer::Impl {
   // renderer's own image (direct_why says why, a static string).
   VkRenderPass direct_pass = VK_NULL_HANDLE;
   VkPipeline direct_pipeline = VK_NULL_HANDLE;
+  VkPipeline direct_particle_pipeline = VK_NULL_HANDLE;  // with the GPU particle pull
   const char* direct_why = "no presenter";
   bool present_wait = false;  // VK_KHR_present_id + VK_KHR_present_wait and their features enabled
 
@@ -251,7 +252,10 @@ struct VulkanRenderer::Impl {
   [[nodiscard]] std::uint32_t pull_capacity(std::uint32_t zone) const;
   void record_particle_count(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot, std::uint32_t count);
   void record_counts_to_host(VkCommandBuffer cb);
-  void record_particle_draw(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot, std::uint32_t count);
+  [[nodiscard]] Result<VkPipeline> particle_draw_pipeline(VkRenderPass pass);
+  // `draw_pipeline`: particle_pipeline, or direct_particle_pipeline inside the direct pass.
+  void record_particle_draw(VkCommandBuffer cb, VkPipeline draw_pipeline, std::uint32_t zone, std::uint32_t slot,
+                            std::uint32_t count);
 
   // splat_pipeline.cpp: the compute splat renderer. prepare_splat runs before
   // the frame resources (the colour images become storage images too),

@@ -136,6 +136,7 @@ struct WindowPresenter::Impl {
   // and when the presenter's work on it began (the pacer's measure).
   bool frame_begun = false;
   bool frame_skip = false;
+  bool readable = false;  // the swapchain images are transfer sources (capture, a direct frame's readback)
   bool acquire_asked = false;  // the renderer called acquire() for this frame
   bool target_given = false;   // and it let the renderer draw into the image
   std::uint32_t frame_slot = 0;
@@ -143,7 +144,7 @@ struct WindowPresenter::Impl {
   std::int64_t work_start = 0;
   // How the last shown frame reached its image: nullptr drawn directly, else
   // why it was blitted (a static string); mode_why() reports it.
-  const char* blit_why = "no frame shown yet";
+  const char* blit_why = nullptr;
   std::string mode_why_shown;  // mode_why + the path, rebuilt by mode_why()
 
   explicit Impl(WindowPresenterConfig config)
@@ -165,7 +166,7 @@ struct WindowPresenter::Impl {
   [[nodiscard]] Result<void> present(const PresentImage& image);
   // Picks the slot, paces, handles events, (re)builds the swapchain and acquires.
   [[nodiscard]] Result<void> begin_frame();
-  [[nodiscard]] Result<std::optional<DrawTarget>> acquire(PresentExtent frame);
+  [[nodiscard]] Result<std::optional<DrawTarget>> acquire(PresentExtent frame, bool copied_out);
   [[nodiscard]] Result<void> wait_blitted(std::uint64_t ticket);
   [[nodiscard]] Result<void> signal_skipped(const PresentImage& image);
   // Waits (bounded) for present `id` to complete; its time, or 0 when it did not.

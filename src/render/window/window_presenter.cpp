@@ -236,7 +236,7 @@ Result<void> WindowPresenter::Impl::begin_frame() {
   return {};
 }
 
-Result<std::optional<DrawTarget>> WindowPresenter::Impl::acquire(PresentExtent frame) {
+Result<std::optional<DrawTarget>> WindowPresenter::Impl::acquire(PresentExtent frame, bool copied_out) {
   if (!frame_begun) {
     if (auto r = begin_frame(); !r) return r.error();
   }
@@ -244,6 +244,10 @@ Result<std::optional<DrawTarget>> WindowPresenter::Impl::acquire(PresentExtent f
   if (frame_skip || !cfg.direct) return std::optional<DrawTarget>{};
   if (frame.width != extent.width || frame.height != extent.height) {
     blit_why = "the window's size differs from the frame's: the blit scales it";
+    return std::optional<DrawTarget>{};
+  }
+  if (copied_out && !readable) {
+    blit_why = "the swapchain images cannot be copied from, and the readback needs the frame";
     return std::optional<DrawTarget>{};
   }
   target_given = true;
@@ -387,9 +391,14 @@ void WindowPresenter::retire(std::uint64_t ticket) {
 PresentMode WindowPresenter::mode() const noexcept { return impl_->chosen_mode; }
 const std::string& WindowPresenter::mode_why() const noexcept {
   Impl& m = *impl_;
-  m.mode_why_shown = m.mode_why + "; frames " +
-                     (m.blit_why == nullptr ? std::string("drawn into the swapchain image")
-                                            : "blitted (" + std::string(m.blit_why) + ")");
+  if (m.stats.presented == 0) {  // what a run will do, said before its first frame (the engine's header)
+    m.mode_why_shown = m.mode_why + (m.cfg.direct ? "; frames drawn into the swapchain image where the renderer can, else blitted"
+                                                  : "; frames blitted (direct drawing is off (WindowPresenterConfig::direct))");
+  } else {
+    m.mode_why_shown = m.mode_why + "; frames " +
+                       (m.blit_why == nullptr ? std::string("drawn into the swapchain image")
+                                              : "blitted (" + std::string(m.blit_why) + ")");
+  }
   return m.mode_why_shown;
 }
 
@@ -397,7 +406,9 @@ std::uint32_t WindowPresenter::direct_format() const noexcept {
   return impl_->cfg.direct ? static_cast<std::uint32_t>(impl_->format.format) : 0;
 }
 
-Result<std::optional<DrawTarget>> WindowPresenter::acquire(PresentExtent extent) { return impl_->acquire(extent); }
+Result<std::optional<DrawTarget>> WindowPresenter::acquire(PresentExtent extent, bool copied_out) {
+  return impl_->acquire(extent, copied_out);
+}
 PresentStats WindowPresenter::stats() const noexcept { return impl_->stats; }
 const std::vector<PresentMode>& WindowPresenter::offered_modes() const noexcept { return impl_->offered; }
 bool WindowPresenter::close_requested() const noexcept { return impl_->close; }
