@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The window presenter: a GLFW window (GLFW_NO_API) with a Vulkan surface and
-// swapchain on the renderer's own device. Each rendered frame is copied on the
-// GPU (a blit: no CPU readback) from the renderer's colour image into an
-// acquired swapchain image and presented, at the presenter's own pace: the
+// swapchain on the renderer's own device. The renderer draws each frame
+// straight into the acquired swapchain image where it can (acquire(): direct
+// draw), else the frame is copied on the GPU (a blit: no CPU readback) from
+// the renderer's colour image into it; then presented, at the presenter's own pace: the
 // presenter owns the clock (period from `hz`) and wakes at
 // deadline - (rolling p99 of its own acquire+record+submit+present + margin).
 // The swapchain is recreated on resize, VK_ERROR_OUT_OF_DATE_KHR and

@@ -4,7 +4,8 @@
 // leaves validation to the GPU particle pull), then records and submits up to
 // three GPU steps chained by timeline semaphores (staging upload on the
 // transfer queue, the render on the graphics queue: the raster quads' render
-// pass or the compute splat renderer's dispatches, the copy into the
+// pass — into the presenter's acquired swapchain image where it offers one
+// (direct draw) — or the compute splat renderer's dispatches, the copy into the
 // result zone or readback buffer on the transfer queue, now or at
 // attach_result), publishes the ticket to the completion thread and hands the
 // image to a presenter. Blocking; render thread only. docs/render-stage.md ("Frame lifecycle and synchronisation").

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The render pass and the layout pass's graphics pipeline: instanced SDF
+// The render passes (the renderer's own image; a presenter's swapchain format
+// for direct draw, built at set_presenter) and the layout pass's graphics pipeline: instanced SDF
 // quads (src/render/shaders/quad.vert, sdf.frag, embedded as SPIR-V at build
 // time) blended straight-alpha "over" into the RGBA8 colour image, which the
 // pass leaves ready for the readback copy or a presenter; graphics_pipeline()

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // One frame through the window presenter, on the render thread: wait for the
 // pacer's wake-up, handle window events, acquire a swapchain image (building
-// the swapchain again when it is out of date), record and submit the blit from
-// the renderer's colour image (after its `rendered` timeline value) into it,
-// present, and note when present returned (presented_at) and, with
+// the swapchain again when it is out of date) — in acquire(), ahead of the
+// render, when the renderer draws the frame straight into that image — record
+// and submit the blit from the renderer's colour image (after its `rendered`
+// timeline value) into it, or for a drawn frame only the HUD, capture and
+// layout change, present, and note when present returned (presented_at) and, with
 // VK_KHR_present_wait, when it completed (waited for at once, bounded:
 // present_completed_at). retire() waits on the
 // presenter's own `blitted` timeline. No allocation on this path. Blocking;
