@@ -3,8 +3,8 @@
 // the engine (native compute, Vulkan) shows 1,000 particles at 320x240 for a
 // number of frames at --hz, in a window with the HUD under each clock owner
 // asked for (--clock: the presenter's deadlines, the frame loop's own pacer,
-// or both, alternating for --rounds), in a window without the HUD (a GPU blit
-// to the swapchain), then offscreen (readback only), and prints the
+// or both, alternating for --rounds), in a window without the HUD, then
+// offscreen (readback only), and prints the
 // present interval and the end-to-end latency (queued -> presented), p50 /
 // p99 / sigma, from each run's trace, and their ratio; from the spans, the
 // calibrated GPU time of each frame's render and, where the device has
@@ -12,18 +12,27 @@
 // it under `xvfb-run -a` (scripts/run-bench.sh does); without one it says so
 // and exits 0. The engine pins its own threads by its core plan, so the CPUs
 // make bench passes are taken and ignored.
+// With --paths it instead compares, side by side in one process, the two ways
+// a frame reaches the swapchain image (the renderer and a window presenter
+// directly, no engine; unpaced, so each frame's own cost shows): drawn
+// straight into it (direct) against rendered offscreen and blitted, each with
+// the readback off and on: present-to-present frame time and the latency
+// submit -> present return, p50 / p99 / mean.
 // Usage: bench_present [cpu0 cpu1] [--frames N] [--hz R] [--clock presenter|frame-loop|both]
-// [--rounds K] (1200, 120, both, 1).
+// [--rounds K] [--paths] (1200, 120, both, 1).
 // See docs/presenter.md, docs/BENCHMARKS.md.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "support/host_zone.hpp"
 #include "triptych/pipeline/engine.hpp"
+#include "triptych/render/presenter.hpp"
 #include "triptych/report/export.hpp"
 #include "triptych/sched/topology.hpp"
 #include "triptych/trace/spans.hpp"
@@ -133,6 +142,116 @@ void spans_row(const char* what, const SpanFigures& f, const char* none) {
               static_cast<double>(f.max_ns) / 1e6);
 }
 
+struct PathFigures {
+  std::vector<double> frame_ms;    // present return to present return
+  std::vector<double> latency_ms;  // submit() called -> present return
+  std::string why;                 // the presenter's mode_why
+};
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(q * static_cast<double>(v.size() - 1))];
+}
+
+double mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (const double x : v) sum += x;
+  return v.empty() ? 0 : sum / static_cast<double>(v.size());
+}
+
+// `frames` unpaced frames of 1000 particles at 320x240 through a renderer and
+// a window presenter, drawn directly or blitted, with or without readback.
+bool run_path(const render::WindowSystem& ws, bool direct, bool readback, std::uint64_t frames, PathFigures& out) {
+  constexpr std::uint32_t kW = 320;
+  constexpr std::uint32_t kH = 240;
+  constexpr std::uint32_t kN = 1000;
+  std::vector<render::Particle> ps(kN);
+  for (std::uint32_t i = 0; i < kN; ++i) {
+    ps[i].x = static_cast<float>((i * 37U) % kW);
+    ps[i].y = static_cast<float>((i * 53U) % kH);
+    ps[i].size = 2.0F + static_cast<float>(i % 5);
+    ps[i].rgba = 0xFF4080C0U + i;
+  }
+  std::vector<test::HostZone> owned;
+  std::vector<std::span<std::byte>> lz, rz;
+  for (int i = 0; i < 3; ++i) {
+    owned.push_back(test::HostZone::create(render::layout_zone_bytes(kN)).value());
+    lz.push_back(owned.back().bytes());
+    owned.push_back(test::HostZone::create(render::result_zone_bytes(kW, kH)).value());
+    rz.push_back(owned.back().bytes());
+  }
+  render::VulkanRendererConfig rc;
+  rc.layout.width = kW;
+  rc.layout.height = kH;
+  rc.readback = readback;
+  rc.vulkan.instance_extensions = ws.instance_extensions;
+  rc.vulkan.device_extensions = ws.device_extensions;
+  auto vr = render::VulkanRenderer::create(rc, lz, rz);
+  if (!vr) {
+    std::fprintf(stderr, "bench_present: %s\n", vr.error().what().c_str());
+    return false;
+  }
+  render::WindowPresenterConfig pc;
+  pc.title = "bench_present --paths";
+  pc.size = {kW, kH};
+  pc.hz = 0;  // unpaced: the frame's own cost
+  pc.direct = direct;
+  auto p = render::WindowPresenter::create(vr.value()->handles(), pc);
+  if (!p) {
+    std::fprintf(stderr, "bench_present: %s\n", p.error().what().c_str());
+    return false;
+  }
+  vr.value()->set_presenter(p.value().get());
+  std::int64_t last = 0;
+  constexpr std::uint64_t kWarmup = 30;
+  for (std::uint64_t f = 0; f < frames + kWarmup; ++f) {
+    const auto zone = static_cast<std::uint32_t>(f % 3);
+    const render::FrameInput in{f, std::as_bytes(std::span<const render::Particle>(ps)), kN, zone, zone};
+    const auto start = static_cast<std::int64_t>(trace::now_ns());
+    auto t = vr.value()->submit(in);
+    if (!t) {
+      std::fprintf(stderr, "bench_present: %s\n", t.error().what().c_str());
+      return false;
+    }
+    if (readback) static_cast<void>(vr.value()->wait_frame(t.value(), 60s));  // frees its result zone
+    const std::int64_t shown = p.value()->presented_at(f);
+    if (f >= kWarmup && shown != 0) {
+      out.latency_ms.push_back(static_cast<double>(shown - start) / 1e6);
+      if (last != 0) out.frame_ms.push_back(static_cast<double>(shown - last) / 1e6);
+    }
+    if (shown != 0) last = shown;
+  }
+  out.why = p.value()->mode_why();
+  static_cast<void>(vr.value()->wait_idle(60s));
+  vr.value()->set_presenter(nullptr);
+  return true;
+}
+
+int compare_paths(std::uint64_t frames) {
+  auto ws = render::open_window_system();
+  if (!ws) {
+    std::printf("bench_present --paths: no window system (%s): skipped\n", ws.error().what().c_str());
+    return 0;
+  }
+  std::printf("bench_present --paths: %llu unpaced frames of 1000 particles at 320x240 per run\n",
+              static_cast<unsigned long long>(frames));
+  std::printf("  %-26s %-12s %-12s %-12s %-12s %-12s %-12s\n", "path", "frame p50", "frame p99", "frame mean",
+              "lat p50", "lat p99", "lat mean");
+  for (const bool readback : {false, true}) {
+    for (const bool direct : {true, false}) {
+      PathFigures f;
+      if (!run_path(ws.value(), direct, readback, frames, f)) return 1;
+      const std::string name = std::string(direct ? "direct" : "blit") + (readback ? ", readback on" : ", readback off");
+      std::printf("  %-26s %9.3f ms %9.3f ms %9.3f ms %9.3f ms %9.3f ms %9.3f ms\n", name.c_str(),
+                  percentile(f.frame_ms, 0.5), percentile(f.frame_ms, 0.99), mean(f.frame_ms),
+                  percentile(f.latency_ms, 0.5), percentile(f.latency_ms, 0.99), mean(f.latency_ms));
+      std::printf("    (%s)\n", f.why.c_str());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,11 +259,13 @@ int main(int argc, char** argv) {
   double hz = 120.0;
   std::string clocks = "both";
   int rounds = 1;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--frames") frames = std::strtoull(argv[++i], nullptr, 10);
-    else if (std::string(argv[i]) == "--hz") hz = std::strtod(argv[++i], nullptr);
-    else if (std::string(argv[i]) == "--clock") clocks = argv[++i];
-    else if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[++i]));
+  bool paths = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--paths") paths = true;
+    else if (i + 1 < argc && std::string(argv[i]) == "--frames") frames = std::strtoull(argv[++i], nullptr, 10);
+    else if (i + 1 < argc && std::string(argv[i]) == "--hz") hz = std::strtod(argv[++i], nullptr);
+    else if (i + 1 < argc && std::string(argv[i]) == "--clock") clocks = argv[++i];
+    else if (i + 1 < argc && std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[++i]));
   }
   if (clocks != "both" && clocks != "presenter" && clocks != "frame-loop") {
     std::fprintf(stderr, "bench_present: --clock must be presenter, frame-loop or both, got %s\n", clocks.c_str());
@@ -155,6 +276,7 @@ int main(int argc, char** argv) {
     std::printf("bench_present: no display (DISPLAY unset): skipped; run it under xvfb-run -a\n");
     return 0;
   }
+  if (paths) return compare_paths(frames);
   std::vector<std::pair<ClockOwner, const char*>> owners;
   if (clocks != "frame-loop") owners.emplace_back(ClockOwner::kPresenter, "presenter's clock");
   if (clocks != "presenter") owners.emplace_back(ClockOwner::kFrameLoop, "frame loop's clock");

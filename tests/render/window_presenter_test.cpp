@@ -256,6 +256,45 @@ TEST_F(WindowPresenterTest, PresentedImageMatchesTheOffscreenRender) {
   std::printf("present mode: %s\n", s.presenter->mode_why().c_str());
 }
 
+// The direct path: under Xvfb + lavapipe the raster quads are drawn straight
+// into the acquired swapchain image (mode_why says so), and what is presented
+// and what the readback copies out of that image both match a separate
+// offscreen renderer's render of the same frame (+-1). The blit stays the path
+// with direct drawing off, and is named with its reason.
+TEST_F(WindowPresenterTest, DirectDrawIntoTheSwapchainImageMatchesAnOffscreenRenderer) {
+  constexpr std::uint32_t kW = 160;
+  constexpr std::uint32_t kH = 120;
+  Zones offscreen_zones = Zones::make(1024, kW, kH);
+  auto offscreen = renderer(offscreen_zones, kW, kH);
+  ASSERT_NE(offscreen, nullptr);
+  for (const bool direct : {true, false}) {
+    Shown s;
+    auto cfg = window("triptych-direct", kW, kH);
+    cfg.direct = direct;
+    ASSERT_NO_FATAL_FAILURE(show(s, kW, kH, cfg));
+    for (std::uint64_t f = 0; f < 6; ++f) {
+      const auto particles = test::random_particles(300, kW, kH, static_cast<std::uint32_t>(f + 11));
+      std::uint64_t ticket = 0;
+      const Image read_back = render_frame(*s.renderer, s.zones, particles, f, &ticket);
+      std::uint64_t offscreen_ticket = 0;
+      const Image reference = render_frame(*offscreen, offscreen_zones, particles, f, &offscreen_ticket);
+      auto shown = s.presenter->captured(ticket);
+      ASSERT_TRUE(shown.ok()) << shown.error().what();
+      ASSERT_EQ(shown.value().rgba.size(), reference.rgba.size());
+      EXPECT_LE(max_delta(shown.value().rgba, reference.rgba), 1U) << "frame " << f << (direct ? " direct" : " blitted");
+      EXPECT_LE(max_delta(read_back.rgba, reference.rgba), 1U) << "frame " << f << (direct ? " direct" : " blitted");
+    }
+    const std::string why = s.presenter->mode_why();
+    std::printf("%s: %s\n", direct ? "direct on" : "direct off", why.c_str());
+    if (direct) {
+      EXPECT_NE(why.find("frames drawn into the swapchain image"), std::string::npos) << why;
+    } else {
+      EXPECT_NE(why.find("frames blitted (direct drawing is off"), std::string::npos) << why;
+    }
+    EXPECT_EQ(s.presenter->stats().presented, 6U);
+  }
+}
+
 // Where the device has VK_KHR_present_wait (lavapipe under Xvfb does), the
 // presenter uses it: every presented frame has a present-complete stamp at or
 // after its present-return stamp, and those stamps only grow.

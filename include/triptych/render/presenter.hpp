@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The window presenter: a GLFW window (GLFW_NO_API) with a Vulkan surface and
-// swapchain on the renderer's own device. Each rendered frame is copied on the
-// GPU (a blit: no CPU readback) from the renderer's colour image into an
-// acquired swapchain image and presented, at the presenter's own pace: the
+// swapchain on the renderer's own device. The renderer draws each frame
+// straight into the acquired swapchain image where it can (acquire(): direct
+// draw), else the frame is copied on the GPU (a blit: no CPU readback) from
+// the renderer's colour image into it; then presented, at the presenter's own pace: the
 // presenter owns the clock (period from `hz`) and wakes at
 // deadline - (rolling p99 of its own acquire+record+submit+present + margin).
 // The swapchain is recreated on resize, VK_ERROR_OUT_OF_DATE_KHR and
@@ -96,6 +97,10 @@ struct WindowPresenterConfig {
   bool capture = false;             // test mode: copy every presented image back to host memory
   bool visible = true;
   bool hud = false;  // draw the HUD (H toggles it)
+  // Let the renderer draw each frame straight into the acquired swapchain
+  // image where it can (docs/presenter.md, "Direct draw"); false: every frame
+  // is blitted from the renderer's own image (the benchmark compares both).
+  bool direct = true;
   std::chrono::nanoseconds gpu_timeout = std::chrono::seconds(20);
   // With VK_KHR_present_wait: the longest the presenter's thread waits, right
   // after a present returned, for that present to complete (more than one
@@ -155,10 +160,16 @@ class WindowPresenter final : public Presenter {
   // Presenter: paces, acquires, blits, presents; stamps presented. Recreates
   // the swapchain when it is out of date. No allocation.
   Result<void> present(const PresentImage& image) override;
+  // The direct path (Presenter): the swapchain's format when `direct`; acquire
+  // paces, acquires and gives the image when the frame's size is the swapchain's.
+  [[nodiscard]] std::uint32_t direct_format() const noexcept override;
+  [[nodiscard]] Result<std::optional<DrawTarget>> acquire(PresentExtent extent, bool copied_out) override;
   // Blocks until the blit of `ticket` (or of a later frame) has finished.
   void retire(std::uint64_t ticket) override;
 
-  // The mode in use and why it was picked, in words for `info` and the report.
+  // The mode in use and why it was picked, in words for `info` and the report,
+  // then how the last frame reached its image: "drawn into the swapchain
+  // image" or "blitted (why)".
   [[nodiscard]] PresentMode mode() const noexcept;
   [[nodiscard]] const std::string& mode_why() const noexcept;
   [[nodiscard]] PresentStats stats() const noexcept;

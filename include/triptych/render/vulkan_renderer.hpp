@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@ struct VkDevice_T;
 struct VkQueue_T;
 struct VkImage_T;
 struct VkSemaphore_T;
+struct VkFramebuffer_T;
 
 namespace triptych::render {
 
@@ -140,6 +142,23 @@ struct PresentImage {
   std::uint64_t rendered_value = 0;
   std::uint64_t ticket = 0;
   std::uint64_t frame = 0;
+  // The direct path: the renderer drew the frame into the target acquire()
+  // gave (its semaphore waited by the render), which `layout` now describes;
+  // `image` is then the renderer's own image, not for the presenter to read.
+  bool drawn = false;
+  // Not drawn: why the renderer did not draw into a target (a static string),
+  // or nullptr when it was not offered one.
+  const char* blit_why = nullptr;
+};
+
+// Where the renderer may draw a frame straight into: an acquired swapchain
+// image's framebuffer, compatible with a one-attachment render pass of the
+// presenter's direct_format().
+struct DrawTarget {
+  VkImage_T* image = nullptr;
+  VkFramebuffer_T* framebuffer = nullptr;
+  VkSemaphore_T* acquired = nullptr;  // binary: the render waits on it before writing the image
+  PresentExtent extent{};
 };
 
 // The window path (render/presenter.hpp). Called on the render thread.
@@ -149,6 +168,20 @@ class Presenter {
   // The frame was submitted; queue GPU work that waits on rendered >=
   // rendered_value and reads the image. Must not wait for the GPU.
   virtual Result<void> present(const PresentImage& image) = 0;
+  // The VkFormat a renderer may build a render pass for to draw into
+  // acquire()'s targets; 0 (the default): no direct path, frames are read.
+  [[nodiscard]] virtual std::uint32_t direct_format() const noexcept { return 0; }
+  // Called before recording a frame of `extent` that could be drawn directly:
+  // paces and acquires the image the next present() shows. A target when the
+  // frame may be drawn into it (the renderer must then draw it and present
+  // with `drawn`); nullopt: present() copies the frame as usual.
+  // `copied_out`: the renderer copies the drawn image out (its readback), so
+  // the target must be a transfer source.
+  [[nodiscard]] virtual Result<std::optional<DrawTarget>> acquire(PresentExtent extent, bool copied_out) {
+    static_cast<void>(extent);
+    static_cast<void>(copied_out);
+    return std::optional<DrawTarget>{};
+  }
   // The renderer is about to render into ticket's image again: block until
   // the presenter's use of it has finished.
   virtual void retire(std::uint64_t ticket) = 0;

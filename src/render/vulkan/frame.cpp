@@ -4,7 +4,8 @@
 // leaves validation to the GPU particle pull), then records and submits up to
 // three GPU steps chained by timeline semaphores (staging upload on the
 // transfer queue, the render on the graphics queue: the raster quads' render
-// pass or the compute splat renderer's dispatches, the copy into the
+// pass — into the presenter's acquired swapchain image where it offers one
+// (direct draw) — or the compute splat renderer's dispatches, the copy into the
 // result zone or readback buffer on the transfer queue, now or at
 // attach_result), publishes the ticket to the completion thread and hands the
 // image to a presenter. Blocking; render thread only. docs/render-stage.md ("Frame lifecycle and synchronisation").
@@ -25,27 +26,39 @@ VkCommandBufferBeginInfo one_time_begin() {
 }
 
 // A queue submission of at most one command buffer that may wait on one
-// timeline semaphore and signals another, both at `value` (ticket + 1). The
-// Vulkan structs point into it, so it stays where it was built.
+// timeline semaphore (and, for a frame drawn into a swapchain image, on that
+// image's binary acquire semaphore) and signals another timeline semaphore,
+// the timeline ones at `value` (ticket + 1). The Vulkan structs point into
+// it, so it stays where it was built.
 struct TimelineSubmit {
-  std::uint64_t value;
-  VkPipelineStageFlags wait_stage;
+  std::array<std::uint64_t, 2> values;  // a binary semaphore's value is ignored
+  std::array<VkSemaphore, 2> waits{};
+  std::array<VkPipelineStageFlags, 2> wait_stages{};
   VkTimelineSemaphoreSubmitInfo timeline;
   VkSubmitInfo info;
 
   TimelineSubmit(std::uint64_t ticket_value, const VkCommandBuffer* cb, const VkSemaphore* signal,
-                 const VkSemaphore* wait = nullptr, VkPipelineStageFlags stage = 0)
-      : value(ticket_value), wait_stage(stage) {
-    const std::uint32_t waits = wait != nullptr ? 1U : 0U;
+                 const VkSemaphore* wait = nullptr, VkPipelineStageFlags stage = 0,
+                 VkSemaphore binary_wait = VK_NULL_HANDLE, VkPipelineStageFlags binary_stage = 0)
+      : values{ticket_value, ticket_value} {
+    std::uint32_t n = 0;
+    if (wait != nullptr) {
+      waits[n] = *wait;
+      wait_stages[n++] = stage;
+    }
+    if (binary_wait != VK_NULL_HANDLE) {
+      waits[n] = binary_wait;
+      wait_stages[n++] = binary_stage;
+    }
     timeline = vk::make<VkTimelineSemaphoreSubmitInfo>(VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO);
-    timeline.waitSemaphoreValueCount = waits;
-    timeline.pWaitSemaphoreValues = &value;
+    timeline.waitSemaphoreValueCount = n;
+    timeline.pWaitSemaphoreValues = values.data();
     timeline.signalSemaphoreValueCount = 1;
-    timeline.pSignalSemaphoreValues = &value;
+    timeline.pSignalSemaphoreValues = values.data();
     info = vk::make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO, &timeline);
-    info.waitSemaphoreCount = waits;
-    info.pWaitSemaphores = wait;
-    info.pWaitDstStageMask = wait != nullptr ? &wait_stage : nullptr;
+    info.waitSemaphoreCount = n;
+    info.pWaitSemaphores = n > 0 ? waits.data() : nullptr;
+    info.pWaitDstStageMask = n > 0 ? wait_stages.data() : nullptr;
     info.commandBufferCount = cb != nullptr ? 1U : 0U;
     info.pCommandBuffers = cb;
     info.signalSemaphoreCount = 1;
@@ -119,7 +132,25 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
     draw.layout = &lr;
   }
   const std::int64_t layout_end = now_ns();
-  if (auto r = record_and_submit(t, s, lz, rz, draw); !r) return fail(r.error());
+  // The direct path: the quads drawn straight into the presenter's acquired
+  // swapchain image; otherwise the presenter blits from the slot's image.
+  std::optional<DrawTarget> target;
+  const char* blit_why = direct_why;
+  if (presenter != nullptr && direct_pipeline != VK_NULL_HANDLE) {
+    if (splat_active()) {
+      blit_why = "the compute splat renderer writes the renderer's own storage image";
+    } else if (pulled && direct_particle_pipeline == VK_NULL_HANDLE) {
+      blit_why = "no GPU particle pull pipeline for the swapchain's format";
+    } else if (frame_extent.width != cfg.layout.width || frame_extent.height != cfg.layout.height) {
+      blit_why = "a frame shed to fewer pixels is scaled up by the blit";
+    } else {
+      auto acquired = presenter->acquire(frame_extent, cfg.readback);
+      if (!acquired) return acquired.error();
+      target = acquired.value();
+      blit_why = nullptr;  // the presenter knows why it gave no target
+    }
+  }
+  if (auto r = record_and_submit(t, s, lz, rz, draw, target ? &*target : nullptr); !r) return fail(r.error());
 
   FrameInfo& p = s.pending;
   p = FrameInfo{};
@@ -155,6 +186,9 @@ Result<std::uint64_t> VulkanRenderer::Impl::submit(const FrameInput& in) {
     img.rendered_value = t + 1;
     img.ticket = t;
     img.frame = in.frame;
+    img.drawn = target.has_value();
+    img.blit_why = blit_why;
+    if (target) img.layout = cfg.readback ? VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL : VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL;
     if (auto r = presenter->present(img); !r) return r.error();
   }
   return t;
@@ -215,14 +249,14 @@ Result<void> VulkanRenderer::Impl::wait_slot_released(std::uint64_t ticket, std:
 }
 
 Result<void> VulkanRenderer::Impl::record_and_submit(std::uint64_t t, vk::Slot& s, vk::Zone& lz, vk::Zone* rz,
-                                                     const Draw& draw) {
+                                                     const Draw& draw, const DrawTarget* target) {
   // 1. Staging upload (CPU layout pass only): the chunks' instance ranges.
   const bool upload = draw.layout != nullptr && !lz.binding.imported && draw.layout->instance_count > 0;
   if (upload) {
     if (auto r = submit_upload(t, s, lz, *draw.layout); !r) return r;
   }
   // 2. Render: [count the pulled particles], clear, draw in particle order.
-  if (auto r = submit_render(t, s, lz, draw, upload); !r) return r;
+  if (auto r = submit_render(t, s, lz, draw, upload, target); !r) return r;
   // 3. Readback: image -> result zone (imported) or the slot's readback buffer; later if no zone yet.
   if (cfg.readback && rz == nullptr) return {};
   return submit_copy(t, s, rz);
@@ -252,7 +286,7 @@ Result<void> VulkanRenderer::Impl::submit_upload(std::uint64_t t, vk::Slot& s, c
 }
 
 Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const Draw& draw,
-                                                 bool wait_upload) {
+                                                 bool wait_upload, const DrawTarget* target) {
   const auto begin = one_time_begin();
   TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(s.render_cb, 0));
   TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(s.render_cb, &begin));
@@ -261,25 +295,29 @@ Result<void> VulkanRenderer::Impl::submit_render(std::uint64_t t, vk::Slot& s, c
   if (splat_active()) {
     record_splat(s.render_cb, slot_index, lz, draw);  // compute only, into the same image
   } else {
-    record_raster(s.render_cb, s, lz, draw, slot_index);
+    record_raster(s.render_cb, s, lz, draw, slot_index, target);
   }
   record_gpu_end(s.render_cb, slot_index);
   TRIPTYCH_VK_TRY(fn.vkEndCommandBuffer(s.render_cb));
   // The splat path reads a staged upload with a copy, the quads as vertices.
+  // A swapchain image is written once the present engine let it go: the
+  // acquire semaphore, waited where the pass first writes it.
   const TimelineSubmit submission(t + 1, &s.render_cb, &rendered, wait_upload ? &uploaded : nullptr,
-                                  splat_active() ? VK_PIPELINE_STAGE_TRANSFER_BIT : VK_PIPELINE_STAGE_VERTEX_INPUT_BIT);
+                                  splat_active() ? VK_PIPELINE_STAGE_TRANSFER_BIT : VK_PIPELINE_STAGE_VERTEX_INPUT_BIT,
+                                  target != nullptr ? target->acquired : VK_NULL_HANDLE,
+                                  VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT);
   const VkSubmitInfo& si = submission.info;
   TRIPTYCH_VK_TRY(fn.vkQueueSubmit(graphics_queue, 1, &si, VK_NULL_HANDLE));
   return {};
 }
 
-// Begins the render pass on the slot's image, cleared.
-void VulkanRenderer::Impl::begin_render_pass(VkCommandBuffer cb, const vk::Slot& s) {
+// Begins `pass` on `framebuffer` (the slot's image or a swapchain image), cleared.
+void VulkanRenderer::Impl::begin_render_pass(VkCommandBuffer cb, VkRenderPass pass, VkFramebuffer framebuffer) {
   VkClearValue clear{};
   std::memcpy(clear.color.float32, cfg.clear_color.data(), sizeof clear.color.float32);
   auto rb = vk::make<VkRenderPassBeginInfo>(VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO);
-  rb.renderPass = render_pass;
-  rb.framebuffer = s.framebuffer;
+  rb.renderPass = pass;
+  rb.framebuffer = framebuffer;
   // The whole image, even for a scaled frame: quads at the corner's edge may
   // reach past it, and Vulkan wants all rendering inside the render area.
   rb.renderArea = {{0, 0}, {cfg.layout.width, cfg.layout.height}};
@@ -288,15 +326,21 @@ void VulkanRenderer::Impl::begin_render_pass(VkCommandBuffer cb, const vk::Slot&
   fn.vkCmdBeginRenderPass(cb, &rb, VK_SUBPASS_CONTENTS_INLINE);
 }
 
-// The raster quads: [count the pulled particles], clear, draw in particle order.
+// The raster quads: [count the pulled particles], clear, draw in particle
+// order, into the slot's image or (direct path) the acquired swapchain image.
 void VulkanRenderer::Impl::record_raster(VkCommandBuffer cb, vk::Slot& s, const vk::Zone& lz, const Draw& draw,
-                                         std::uint32_t slot_index) {
+                                         std::uint32_t slot_index, const DrawTarget* target) {
   if (draw.pulled_zone) record_particle_count(cb, *draw.pulled_zone, slot_index, draw.count);
-  begin_render_pass(cb, s);
-  if (draw.pulled_zone) record_particle_draw(cb, *draw.pulled_zone, slot_index, draw.count);
+  begin_render_pass(cb, target != nullptr ? direct_pass : render_pass,
+                    target != nullptr ? target->framebuffer : s.framebuffer);
+  if (draw.pulled_zone) {
+    record_particle_draw(cb, target != nullptr ? direct_particle_pipeline : particle_pipeline, *draw.pulled_zone,
+                         slot_index, draw.count);
+  }
   const LayoutResult* lr = draw.layout;
   if (lr != nullptr && lr->instance_count > 0) {
-    fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline);
+    const VkPipeline quads = target != nullptr ? direct_pipeline : pipeline;
+    fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, quads);
     // The shader maps pixels to clip space over the whole image, which keeps
     // a scaled frame's pixels in its top-left corner.
     const std::array<float, 2> viewport{static_cast<float>(cfg.layout.width), static_cast<float>(cfg.layout.height)};
@@ -310,6 +354,35 @@ void VulkanRenderer::Impl::record_raster(VkCommandBuffer cb, vk::Slot& s, const 
   }
   fn.vkCmdEndRenderPass(cb);
   if (draw.pulled_zone) record_counts_to_host(cb);
+  if (target != nullptr && cfg.readback) record_copy_from_target(cb, s, *target);
+}
+
+// Only when the frame's pixels go to a result zone: the swapchain image
+// (left TRANSFER_SRC_OPTIMAL for the presenter) is blitted, which converts
+// BGRA to RGBA exactly at the same size, into the slot's image (left
+// TRANSFER_SRC_OPTIMAL, as the readback copy expects).
+void VulkanRenderer::Impl::record_copy_from_target(VkCommandBuffer cb, const vk::Slot& s, const DrawTarget& target) {
+  using vk::image_barrier;
+  // The slot's image: its last readback copy (another submission, before
+  // `rendered` of this ticket's slot was waited) is done; its old pixels are not needed.
+  const std::array<VkImageMemoryBarrier, 2> before{
+      image_barrier(target.image, VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT, VK_ACCESS_TRANSFER_READ_BIT,
+              VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL),
+      image_barrier(s.image, 0, VK_ACCESS_TRANSFER_WRITE_BIT, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL)};
+  fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                          VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr,
+                          static_cast<std::uint32_t>(before.size()), before.data());
+  VkImageBlit region{};
+  region.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+  region.srcOffsets[1] = {static_cast<std::int32_t>(cfg.layout.width), static_cast<std::int32_t>(cfg.layout.height), 1};
+  region.dstSubresource = region.srcSubresource;
+  region.dstOffsets[1] = region.srcOffsets[1];
+  fn.vkCmdBlitImage(cb, target.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, s.image,
+                    VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region, VK_FILTER_NEAREST);
+  const auto after = image_barrier(s.image, VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_TRANSFER_READ_BIT,
+                             VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
+  fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr,
+                          1, &after);
 }
 
 // Without readback the submission still runs, empty, so `copied` marks every ticket.

@@ -52,6 +52,7 @@ Result<void> VulkanRenderer::Impl::create_slot(vk::Slot& s, bool staged_layout, 
   ici.samples = VK_SAMPLE_COUNT_1_BIT;
   ici.tiling = VK_IMAGE_TILING_OPTIMAL;
   ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT |
+              VK_IMAGE_USAGE_TRANSFER_DST_BIT |  // the direct path copies a swapchain image in for the readback
               (splat_target() ? VkImageUsageFlags{VK_IMAGE_USAGE_STORAGE_BIT} : VkImageUsageFlags{0});  // the splat path writes it from compute
   sharing(ici.sharingMode, ici.queueFamilyIndexCount, ici.pQueueFamilyIndices, both);
   ici.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;

@@ -116,9 +116,7 @@ Result<void> VulkanRenderer::Impl::create_particle_pipelines() {
   pl.pPushConstantRanges = &push;
   TRIPTYCH_VK_TRY(fn.vkCreatePipelineLayout(device, &pl, nullptr, &particle_layout));
 
-  // No vertex input: particle.vert pulls from the storage buffer.
-  const auto vi = vk::make<VkPipelineVertexInputStateCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO);
-  auto draw = graphics_pipeline(kParticleVert, VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST, vi, particle_layout);
+  auto draw = particle_draw_pipeline(render_pass);
   if (!draw) return draw.error();
   particle_pipeline = draw.value();
 
@@ -191,12 +189,19 @@ void VulkanRenderer::Impl::record_counts_to_host(VkCommandBuffer cb) {
                           VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &done, 0, nullptr, 0, nullptr);
 }
 
+// The pull's draw pipeline (particle_layout) for a pass compatible with `pass`.
+Result<VkPipeline> VulkanRenderer::Impl::particle_draw_pipeline(VkRenderPass pass) {
+  // No vertex input: particle.vert pulls from the storage buffer.
+  const auto vi = vk::make<VkPipelineVertexInputStateCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO);
+  return graphics_pipeline(kParticleVert, VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST, vi, particle_layout, pass);
+}
+
 // Inside the render pass: one non-instanced draw of six vertices per particle, in particle order.
-void VulkanRenderer::Impl::record_particle_draw(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot,
-                                                std::uint32_t count) {
+void VulkanRenderer::Impl::record_particle_draw(VkCommandBuffer cb, VkPipeline draw_pipeline, std::uint32_t zone,
+                                                std::uint32_t slot, std::uint32_t count) {
   if (count == 0) return;
   const vk::PullParams pp = vk::pull_params(cfg.layout, count);
-  fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, particle_pipeline);
+  fn.vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, draw_pipeline);
   fn.vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, particle_layout, 0, 1,
                              &particle_sets[zone * fif + slot], 0, nullptr);
   fn.vkCmdPushConstants(cb, particle_layout, VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof pp,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The render pass and the layout pass's graphics pipeline: instanced SDF
+// The render passes (the renderer's own image; a presenter's swapchain format
+// for direct draw, built at set_presenter) and the layout pass's graphics pipeline: instanced SDF
 // quads (src/render/shaders/quad.vert, sdf.frag, embedded as SPIR-V at build
 // time) blended straight-alpha "over" into the RGBA8 colour image, which the
 // pass leaves ready for the readback copy or a presenter; graphics_pipeline()
@@ -32,16 +33,19 @@ Result<VkShaderModule> VulkanRenderer::Impl::shader(std::span<const std::uint32_
   return m;
 }
 
-Result<void> VulkanRenderer::Impl::create_render_pass() {
+// One colour attachment of `format`, cleared. The renderer's own image ends
+// ready for the readback copy or a presenter's blit; a swapchain image drawn
+// directly ends as a colour attachment, for the presenter's HUD and present.
+Result<VkRenderPass> VulkanRenderer::Impl::color_pass(VkFormat format, bool swapchain_image) {
   VkAttachmentDescription color{};
-  color.format = vk::kColorFormat;
+  color.format = format;
   color.samples = VK_SAMPLE_COUNT_1_BIT;
   color.loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR;
   color.storeOp = VK_ATTACHMENT_STORE_OP_STORE;
   color.stencilLoadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE;
   color.stencilStoreOp = VK_ATTACHMENT_STORE_OP_DONT_CARE;
   color.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-  color.finalLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;  // ready for the readback copy or a presenter
+  color.finalLayout = swapchain_image ? VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL : VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
   VkAttachmentReference ref{0, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL};
   VkSubpassDescription sub{};
   sub.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
@@ -54,15 +58,63 @@ Result<void> VulkanRenderer::Impl::create_render_pass() {
   // Our writes are done before the copy (or a presenter's blit) reads the image.
   deps[1] = {0, VK_SUBPASS_EXTERNAL, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
              VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT, VK_ACCESS_TRANSFER_READ_BIT, 0};
+  // A swapchain image: the pass must match the presenter's framebuffers' (the
+  // HUD's); the render waits on the acquire semaphore at colour output, which
+  // this dependency chains to, and the readback blit after it has its own barrier.
+  if (swapchain_image) deps[0] = vk::swapchain_pass_dependency();
   auto rp = vk::make<VkRenderPassCreateInfo>(VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO);
   rp.attachmentCount = 1;
   rp.pAttachments = &color;
   rp.subpassCount = 1;
   rp.pSubpasses = &sub;
-  rp.dependencyCount = static_cast<std::uint32_t>(deps.size());
+  rp.dependencyCount = swapchain_image ? 1U : static_cast<std::uint32_t>(deps.size());
   rp.pDependencies = deps.data();
-  TRIPTYCH_VK_TRY(fn.vkCreateRenderPass(device, &rp, nullptr, &render_pass));
+  VkRenderPass out = VK_NULL_HANDLE;
+  TRIPTYCH_VK_TRY(fn.vkCreateRenderPass(device, &rp, nullptr, &out));
+  return out;
+}
+
+Result<void> VulkanRenderer::Impl::create_render_pass() {
+  auto pass = color_pass(vk::kColorFormat, false);
+  if (!pass) return pass.error();
+  render_pass = pass.value();
   return {};
+}
+
+Result<void> VulkanRenderer::Impl::create_direct(VkFormat format) {
+  destroy_direct();
+  VkFormatProperties props{};
+  ctx.fns.vkGetPhysicalDeviceFormatProperties(physical, format, &props);
+  if ((props.optimalTilingFeatures & VK_FORMAT_FEATURE_COLOR_ATTACHMENT_BLEND_BIT) == 0) {
+    return make_error(Errc::kUnsupported, "the swapchain's format cannot be a blended colour attachment");
+  }
+  auto pass = color_pass(format, true);
+  if (!pass) return pass.error();
+  direct_pass = pass.value();
+  auto p = quad_pipeline(direct_pass);
+  if (!p) {
+    destroy_direct();
+    return p.error();
+  }
+  direct_pipeline = p.value();
+  if (particle_layout != VK_NULL_HANDLE) {
+    auto pull = particle_draw_pipeline(direct_pass);
+    if (!pull) {
+      destroy_direct();
+      return pull.error();
+    }
+    direct_particle_pipeline = pull.value();
+  }
+  return {};
+}
+
+void VulkanRenderer::Impl::destroy_direct() noexcept {
+  if (direct_particle_pipeline != VK_NULL_HANDLE) fn.vkDestroyPipeline(device, direct_particle_pipeline, nullptr);
+  if (direct_pipeline != VK_NULL_HANDLE) fn.vkDestroyPipeline(device, direct_pipeline, nullptr);
+  if (direct_pass != VK_NULL_HANDLE) fn.vkDestroyRenderPass(device, direct_pass, nullptr);
+  direct_particle_pipeline = VK_NULL_HANDLE;
+  direct_pipeline = VK_NULL_HANDLE;
+  direct_pass = VK_NULL_HANDLE;
 }
 
 Result<void> VulkanRenderer::Impl::create_pipeline() {
@@ -71,6 +123,14 @@ Result<void> VulkanRenderer::Impl::create_pipeline() {
   pl.pushConstantRangeCount = 1;
   pl.pPushConstantRanges = &push;
   TRIPTYCH_VK_TRY(fn.vkCreatePipelineLayout(device, &pl, nullptr, &pipeline_layout));
+  auto p = quad_pipeline(render_pass);
+  if (!p) return p.error();
+  pipeline = p.value();
+  return {};
+}
+
+// The SDF quad pipeline (pipeline_layout) for a pass compatible with `pass`.
+Result<VkPipeline> VulkanRenderer::Impl::quad_pipeline(VkRenderPass pass) {
   VkVertexInputBindingDescription binding{0, sizeof(Instance), VK_VERTEX_INPUT_RATE_INSTANCE};
   const std::array<VkVertexInputAttributeDescription, 5> attrs{{
       {0, 0, VK_FORMAT_R32G32_SFLOAT, offsetof(Instance, ax)},
@@ -84,17 +144,14 @@ Result<void> VulkanRenderer::Impl::create_pipeline() {
   vi.pVertexBindingDescriptions = &binding;
   vi.vertexAttributeDescriptionCount = static_cast<std::uint32_t>(attrs.size());
   vi.pVertexAttributeDescriptions = attrs.data();
-  auto p = graphics_pipeline(kQuadVert, VK_PRIMITIVE_TOPOLOGY_TRIANGLE_STRIP, vi, pipeline_layout);
-  if (!p) return p.error();
-  pipeline = p.value();
-  return {};
+  return graphics_pipeline(kQuadVert, VK_PRIMITIVE_TOPOLOGY_TRIANGLE_STRIP, vi, pipeline_layout, pass);
 }
 
 // A graphics pipeline drawing SDF quads with sdf.frag, blended "over" into the colour image.
 Result<VkPipeline> VulkanRenderer::Impl::graphics_pipeline(std::span<const std::uint32_t> vertex_words,
                                                            VkPrimitiveTopology topology,
                                                            const VkPipelineVertexInputStateCreateInfo& vertex_input,
-                                                           VkPipelineLayout layout) {
+                                                           VkPipelineLayout layout, VkRenderPass pass) {
   auto vert = shader(vertex_words);
   if (!vert) return vert.error();
   auto frag = shader(kSdfFrag);
@@ -143,7 +200,7 @@ Result<VkPipeline> VulkanRenderer::Impl::graphics_pipeline(std::span<const std::
   gp.pMultisampleState = &ms;
   gp.pColorBlendState = &cb;
   gp.layout = layout;
-  gp.renderPass = render_pass;
+  gp.renderPass = pass;
   VkPipeline out = VK_NULL_HANDLE;
   const VkResult r = fn.vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &gp, nullptr, &out);
   fn.vkDestroyShaderModule(device, vert.value(), nullptr);

@@ -70,6 +70,7 @@ void VulkanRenderer::Impl::shutdown() {
   if (transfer_pool != VK_NULL_HANDLE && transfer_pool != graphics_pool) {
     fn.vkDestroyCommandPool(device, transfer_pool, nullptr);
   }
+  destroy_direct();
   if (pipeline != VK_NULL_HANDLE) fn.vkDestroyPipeline(device, pipeline, nullptr);
   if (pipeline_layout != VK_NULL_HANDLE) fn.vkDestroyPipelineLayout(device, pipeline_layout, nullptr);
   if (render_pass != VK_NULL_HANDLE) fn.vkDestroyRenderPass(device, render_pass, nullptr);
@@ -150,7 +151,21 @@ void VulkanRenderer::set_frame_ready_callback(FrameReadyCallback callback) {
 Result<void> VulkanRenderer::wait_idle(std::chrono::nanoseconds timeout) {
   return impl_->wait_completed(impl_->next_ticket, timeout);
 }
-void VulkanRenderer::set_presenter(Presenter* presenter) noexcept { impl_->presenter = presenter; }
+void VulkanRenderer::set_presenter(Presenter* presenter) noexcept {
+  Impl& m = *impl_;
+  m.presenter = presenter;
+  m.destroy_direct();
+  m.direct_why = "no presenter";
+  if (presenter == nullptr) return;
+  const std::uint32_t format = presenter->direct_format();
+  if (format == 0) {
+    m.direct_why = "the presenter offers no image to draw into";
+    return;
+  }
+  // Not on the hot path: a pass and pipeline once per presenter; without
+  // them every frame keeps the blit.
+  if (!m.create_direct(static_cast<VkFormat>(format))) m.direct_why = "no render pass or pipeline for the swapchain's format";
+}
 VulkanHandles VulkanRenderer::handles() const noexcept {
   return {impl_->ctx.instance, impl_->physical, impl_->device, impl_->graphics_queue, impl_->graphics_family,
           impl_->ctx.library.global().vkGetInstanceProcAddr, impl_->present_wait};

@@ -158,6 +158,13 @@ struct VulkanRenderer::Impl {
   VkDeviceSize pixel_bytes = 0;
   ParallelFor pool;
   Presenter* presenter = nullptr;
+  // The direct path (pipeline.cpp): the raster quads drawn straight into the
+  // presenter's acquired swapchain image. Null: frames go through the
+  // renderer's own image (direct_why says why, a static string).
+  VkRenderPass direct_pass = VK_NULL_HANDLE;
+  VkPipeline direct_pipeline = VK_NULL_HANDLE;
+  VkPipeline direct_particle_pipeline = VK_NULL_HANDLE;  // with the GPU particle pull
+  const char* direct_why = "no presenter";
   bool present_wait = false;  // VK_KHR_present_id + VK_KHR_present_wait and their features enabled
 
   // GPU times (gpu_clock.cpp).
@@ -224,12 +231,17 @@ struct VulkanRenderer::Impl {
 
   // pipeline.cpp: the render pass and the SDF quad pipeline.
   [[nodiscard]] Result<VkShaderModule> shader(std::span<const std::uint32_t> words);
+  [[nodiscard]] Result<VkRenderPass> color_pass(VkFormat format, bool swapchain_image);
   [[nodiscard]] Result<void> create_render_pass();
   [[nodiscard]] Result<void> create_pipeline();
+  [[nodiscard]] Result<VkPipeline> quad_pipeline(VkRenderPass pass);
   [[nodiscard]] Result<VkPipeline> graphics_pipeline(std::span<const std::uint32_t> vertex_words,
                                                      VkPrimitiveTopology topology,
                                                      const VkPipelineVertexInputStateCreateInfo& vertex_input,
-                                                     VkPipelineLayout layout);
+                                                     VkPipelineLayout layout, VkRenderPass pass);
+  // The direct path's pass and quad pipeline for a presenter's swapchain format.
+  [[nodiscard]] Result<void> create_direct(VkFormat format);
+  void destroy_direct() noexcept;
 
   // particle_pipeline.cpp: the GPU particle pull (slot import, descriptors, pipelines).
   [[nodiscard]] Result<void> choose_particle_path();
@@ -240,7 +252,10 @@ struct VulkanRenderer::Impl {
   [[nodiscard]] std::uint32_t pull_capacity(std::uint32_t zone) const;
   void record_particle_count(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot, std::uint32_t count);
   void record_counts_to_host(VkCommandBuffer cb);
-  void record_particle_draw(VkCommandBuffer cb, std::uint32_t zone, std::uint32_t slot, std::uint32_t count);
+  [[nodiscard]] Result<VkPipeline> particle_draw_pipeline(VkRenderPass pass);
+  // `draw_pipeline`: particle_pipeline, or direct_particle_pipeline inside the direct pass.
+  void record_particle_draw(VkCommandBuffer cb, VkPipeline draw_pipeline, std::uint32_t zone, std::uint32_t slot,
+                            std::uint32_t count);
 
   // splat_pipeline.cpp: the compute splat renderer. prepare_splat runs before
   // the frame resources (the colour images become storage images too),
@@ -269,15 +284,21 @@ struct VulkanRenderer::Impl {
   void record_splat(VkCommandBuffer cb, std::uint32_t slot, const vk::Zone& lz, const Draw& draw);
   void record_splat_tiles(VkCommandBuffer cb, std::uint32_t slot, std::uint32_t count);
   [[nodiscard]] Result<void> measure_raster_paths();
+  // `target`: the direct path's swapchain image, or nullptr for the slot's own image.
   [[nodiscard]] Result<void> record_and_submit(std::uint64_t t, vk::Slot& s, vk::Zone& lz, vk::Zone* rz,
-                                               const Draw& draw);
+                                               const Draw& draw, const DrawTarget* target);
   [[nodiscard]] Result<void> attach_result(std::uint64_t ticket, std::uint32_t result_zone);
   [[nodiscard]] Result<void> wait_slot_released(std::uint64_t ticket, std::chrono::nanoseconds timeout);
   [[nodiscard]] Result<void> submit_upload(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const LayoutResult& lr);
   [[nodiscard]] Result<void> submit_render(std::uint64_t t, vk::Slot& s, const vk::Zone& lz, const Draw& draw,
-                                           bool wait_upload);
-  void record_raster(VkCommandBuffer cb, vk::Slot& s, const vk::Zone& lz, const Draw& draw, std::uint32_t slot_index);
-  void begin_render_pass(VkCommandBuffer cb, const vk::Slot& s);
+                                           bool wait_upload, const DrawTarget* target);
+  void record_raster(VkCommandBuffer cb, vk::Slot& s, const vk::Zone& lz, const Draw& draw, std::uint32_t slot_index,
+                     const DrawTarget* target);
+  void begin_render_pass(VkCommandBuffer cb, const vk::Slot& s) { begin_render_pass(cb, render_pass, s.framebuffer); }
+  void begin_render_pass(VkCommandBuffer cb, VkRenderPass pass, VkFramebuffer framebuffer);
+  // The direct path: a copy of the swapchain image into the slot's image (the
+  // readback's source), for a frame whose pixels go to a result zone.
+  void record_copy_from_target(VkCommandBuffer cb, const vk::Slot& s, const DrawTarget& target);
   [[nodiscard]] Result<void> submit_copy(std::uint64_t t, vk::Slot& s, const vk::Zone* rz);
 
   // completion.cpp: the completion thread, and waiting for it.

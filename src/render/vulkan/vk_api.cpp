@@ -100,4 +100,18 @@ Result<void> load_device(const InstanceFns& i, VkDevice device, DeviceFns& out) 
   return {};
 }
 
+VkImageMemoryBarrier image_barrier(VkImage image, VkAccessFlags from_access, VkAccessFlags to_access,
+                                   VkImageLayout from, VkImageLayout to) noexcept {
+  auto b = make<VkImageMemoryBarrier>(VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER);
+  b.srcAccessMask = from_access;
+  b.dstAccessMask = to_access;
+  b.oldLayout = from;
+  b.newLayout = to;
+  b.srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+  b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+  b.image = image;
+  b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+  return b;
+}
+
 }  // namespace triptych::render::vk

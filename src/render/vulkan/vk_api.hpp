@@ -29,6 +29,7 @@ namespace triptych::render::vk {
   X(vkGetPhysicalDeviceProperties2)               \
   X(vkGetPhysicalDeviceFeatures2)                 \
   X(vkGetPhysicalDeviceQueueFamilyProperties)     \
+  X(vkGetPhysicalDeviceFormatProperties)          \
   X(vkGetPhysicalDeviceMemoryProperties)          \
   X(vkGetPhysicalDeviceExternalBufferProperties)  \
   X(vkEnumerateDeviceExtensionProperties)         \
@@ -92,6 +93,7 @@ namespace triptych::render::vk {
   X(vkCmdCopyBuffer)                   \
   X(vkCmdCopyImageToBuffer)            \
   X(vkCmdPipelineBarrier)              \
+  X(vkCmdBlitImage)                    \
   X(vkCreateSemaphore)                 \
   X(vkDestroySemaphore)                \
   X(vkWaitSemaphores)                  \
@@ -158,6 +160,26 @@ class Library {
 void load_instance(const GlobalFns& g, VkInstance instance, InstanceFns& out) noexcept;
 // Loads the device-level table; kUnsupported names the first missing entry point.
 [[nodiscard]] Result<void> load_device(const InstanceFns& i, VkDevice device, DeviceFns& out);
+
+// A layout transition of a whole single-level colour image, no queue transfer.
+[[nodiscard]] VkImageMemoryBarrier image_barrier(VkImage image, VkAccessFlags from_access, VkAccessFlags to_access,
+                                                 VkImageLayout from, VkImageLayout to) noexcept;
+
+// The one external dependency of every render pass on a swapchain image (the
+// renderer's direct pass, the presenter's HUD pass): render passes must have
+// the same dependencies to share the presenter's framebuffers. Writes before
+// the pass, by a blit (transfer) or a render behind the acquire semaphore
+// (waited at colour output), end before the pass loads, clears or draws.
+inline VkSubpassDependency swapchain_pass_dependency() noexcept {
+  VkSubpassDependency d{};
+  d.srcSubpass = VK_SUBPASS_EXTERNAL;
+  d.dstSubpass = 0;
+  d.srcStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+  d.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+  d.dstStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+  d.dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+  return d;
+}
 
 }  // namespace triptych::render::vk
 

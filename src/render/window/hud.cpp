@@ -211,13 +211,7 @@ Result<void> Hud::create_pipeline(VkFormat format) {
   sub.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
   sub.colorAttachmentCount = 1;
   sub.pColorAttachments = &ref;
-  VkSubpassDependency after_blit{};
-  after_blit.srcSubpass = VK_SUBPASS_EXTERNAL;
-  after_blit.dstSubpass = 0;
-  after_blit.srcStageMask = VK_PIPELINE_STAGE_TRANSFER_BIT;
-  after_blit.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-  after_blit.dstStageMask = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
-  after_blit.dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_READ_BIT | VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+  const VkSubpassDependency after_blit = vk::swapchain_pass_dependency();  // the renderer's direct pass shares it
   auto rpi = make<VkRenderPassCreateInfo>(VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO);
   rpi.attachmentCount = 1;
   rpi.pAttachments = &color;

@@ -33,6 +33,9 @@ class Hud {
 
   // Views and framebuffers for the swapchain's images (after each recreation).
   [[nodiscard]] Result<void> set_targets(const std::vector<VkImage>& images, PresentExtent extent, VkFormat format);
+  // The framebuffer of swapchain image `index` (set_targets): one attachment
+  // of the swapchain's format, which the renderer's direct pass also fits.
+  [[nodiscard]] VkFramebuffer framebuffer(std::uint32_t index) const noexcept { return framebuffers_[index]; }
   // Drops the views of the swapchain's images (before it is destroyed).
   void destroy_targets();
   // Lays out `stats` and records its draw into `cb`: the image `index` goes

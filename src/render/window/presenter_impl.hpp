@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,7 +26,6 @@ namespace window {
 // The renderer's own tables (vk_api.hpp) serve the presenter's buffers,
 // semaphores and command buffers; these are what only a presenter calls.
 #define TRIPTYCH_PRESENT_INSTANCE_FNS(X)        \
-  X(vkGetPhysicalDeviceFormatProperties)        \
   X(vkGetPhysicalDeviceSurfaceSupportKHR)       \
   X(vkGetPhysicalDeviceSurfaceCapabilitiesKHR)  \
   X(vkGetPhysicalDeviceSurfaceFormatsKHR)       \
@@ -39,7 +39,6 @@ namespace window {
   X(vkAcquireNextImageKHR)             \
   X(vkQueuePresentKHR)                 \
   X(vkQueueWaitIdle)                   \
-  X(vkCmdBlitImage)                    \
   X(vkCreateSampler)                   \
   X(vkDestroySampler)                  \
   X(vkCmdBindIndexBuffer)              \
@@ -76,9 +75,7 @@ struct HostBuffer {
                                 VkBufferUsageFlags usage);
 void release(const Fns& fn, VkDevice device, HostBuffer& b) noexcept;
 
-// A layout transition of a whole single-level colour image, no queue transfer.
-[[nodiscard]] VkImageMemoryBarrier image_barrier(VkImage image, VkAccessFlags from_access, VkAccessFlags to_access,
-                                                 VkImageLayout from, VkImageLayout to);
+using vk::image_barrier;
 
 inline constexpr std::uint64_t kNoTicket = ~std::uint64_t{0};
 // Frames the presenter may have in flight: each has its acquire semaphore,
@@ -134,6 +131,21 @@ struct WindowPresenter::Impl {
   HudStats hud_stats{};
   PresentPacer pacer;
   PresentStats stats;
+  // The frame between acquire() (or present()'s own start) and its present:
+  // its slot, the acquired image (frame_skip: none, the frame is not shown)
+  // and when the presenter's work on it began (the pacer's measure).
+  bool frame_begun = false;
+  bool frame_skip = false;
+  bool readable = false;  // the swapchain images are transfer sources (capture, a direct frame's readback)
+  bool acquire_asked = false;  // the renderer called acquire() for this frame
+  bool target_given = false;   // and it let the renderer draw into the image
+  std::uint32_t frame_slot = 0;
+  std::uint32_t frame_index = 0;
+  std::int64_t work_start = 0;
+  // How the last shown frame reached its image: nullptr drawn directly, else
+  // why it was blitted (a static string); mode_why() reports it.
+  const char* blit_why = nullptr;
+  std::string mode_why_shown;  // mode_why + the path, rebuilt by mode_why()
 
   explicit Impl(WindowPresenterConfig config)
       : cfg(std::move(config)), pacer(cfg.hz, static_cast<std::int64_t>(cfg.margin.count())) {}
@@ -152,6 +164,9 @@ struct WindowPresenter::Impl {
 
   // window_presenter.cpp
   [[nodiscard]] Result<void> present(const PresentImage& image);
+  // Picks the slot, paces, handles events, (re)builds the swapchain and acquires.
+  [[nodiscard]] Result<void> begin_frame();
+  [[nodiscard]] Result<std::optional<DrawTarget>> acquire(PresentExtent frame, bool copied_out);
   [[nodiscard]] Result<void> wait_blitted(std::uint64_t ticket);
   [[nodiscard]] Result<void> signal_skipped(const PresentImage& image);
   // Waits (bounded) for present `id` to complete; its time, or 0 when it did not.

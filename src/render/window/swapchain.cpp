@@ -153,8 +153,14 @@ Result<void> WindowPresenter::Impl::create_swapchain() {
     size.width = std::clamp(static_cast<std::uint32_t>(std::max(w, 0)), caps.minImageExtent.width, caps.maxImageExtent.width);
     size.height = std::clamp(static_cast<std::uint32_t>(std::max(h, 0)), caps.minImageExtent.height, caps.maxImageExtent.height);
   }
+  // Direct draw with the readback on copies out of the swapchain image: a
+  // transfer source where the surface allows it (else those frames blit).
+  readable = (caps.supportedUsageFlags & VK_IMAGE_USAGE_TRANSFER_SRC_BIT) != 0 && (cfg.capture || cfg.direct);
   const VkImageUsageFlags usage =
-      kBaseUsage | (cfg.capture ? VkImageUsageFlags{VK_IMAGE_USAGE_TRANSFER_SRC_BIT} : VkImageUsageFlags{0});
+      kBaseUsage | (readable ? VkImageUsageFlags{VK_IMAGE_USAGE_TRANSFER_SRC_BIT} : VkImageUsageFlags{0});
+  if (cfg.capture && !readable) {
+    return make_error(Errc::kUnsupported, "the swapchain images cannot be copied from (capture needs it)");
+  }
   if ((caps.supportedUsageFlags & usage) != usage) {
     return make_error(Errc::kUnsupported,
                       "the swapchain images cannot be blitted into and drawn on (or, capturing, copied from)");

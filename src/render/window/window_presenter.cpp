@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // One frame through the window presenter, on the render thread: wait for the
 // pacer's wake-up, handle window events, acquire a swapchain image (building
-// the swapchain again when it is out of date), record and submit the blit from
-// the renderer's colour image (after its `rendered` timeline value) into it,
-// present, and note when present returned (presented_at) and, with
+// the swapchain again when it is out of date) — in acquire(), ahead of the
+// render, when the renderer draws the frame straight into that image — record
+// and submit the blit from the renderer's colour image (after its `rendered`
+// timeline value) into it, or for a drawn frame only the HUD, capture and
+// layout change, present, and note when present returned (presented_at) and, with
 // VK_KHR_present_wait, when it completed (waited for at once, bounded:
 // present_completed_at). retire() waits on the
 // presenter's own `blitted` timeline. No allocation on this path. Blocking;
@@ -55,20 +57,6 @@ void on_key(GLFWwindow* window, int key, int /*scancode*/, int action, int /*mod
 }
 
 }  // namespace
-
-VkImageMemoryBarrier window::image_barrier(VkImage image, VkAccessFlags from_access, VkAccessFlags to_access,
-                                           VkImageLayout from, VkImageLayout to) {
-  auto b = make<VkImageMemoryBarrier>(VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER);
-  b.srcAccessMask = from_access;
-  b.dstAccessMask = to_access;
-  b.oldLayout = from;
-  b.newLayout = to;
-  b.srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-  b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-  b.image = image;
-  b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-  return b;
-}
 
 Result<void> WindowPresenter::Impl::wait_blitted(std::uint64_t ticket) {
   const std::uint64_t value = ticket + 1;
@@ -137,21 +125,34 @@ Result<void> WindowPresenter::Impl::record_blit(window::PresentSlot& slot, std::
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   TRIPTYCH_VK_TRY(fn.vkResetCommandBuffer(cb, 0));
   TRIPTYCH_VK_TRY(fn.vkBeginCommandBuffer(cb, &begin));
-  const auto to_dst = window::image_barrier(target, 0, VK_ACCESS_TRANSFER_WRITE_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
-                                    VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL);
-  fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
-                          nullptr, 1, &to_dst);
-  VkImageBlit region{};
-  region.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-  region.srcOffsets[1] = {static_cast<std::int32_t>(image.extent.width), static_cast<std::int32_t>(image.extent.height), 1};
-  region.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-  region.dstOffsets[1] = {static_cast<std::int32_t>(extent.width), static_cast<std::int32_t>(extent.height), 1};
-  const bool same_size = image.extent.width == extent.width && image.extent.height == extent.height;
-  fn.vkCmdBlitImage(cb, image.image, static_cast<VkImageLayout>(image.layout), target,
-                    VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region, same_size ? VK_FILTER_NEAREST : VK_FILTER_LINEAR);
   VkImageLayout layout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
   VkAccessFlags access = VK_ACCESS_TRANSFER_WRITE_BIT;
   VkPipelineStageFlags stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
+  if (image.drawn) {
+    // The renderer drew the scene into `target` already; its submission is
+    // ordered before this one by `rendered` (waited at the transfer stage).
+    layout = static_cast<VkImageLayout>(image.layout);
+    access = 0;
+    if (hud_on) {  // the HUD's pass starts from TRANSFER_DST_OPTIMAL and keeps the scene
+      const auto to_hud = window::image_barrier(target, 0, VK_ACCESS_TRANSFER_WRITE_BIT, layout,
+                                                VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL);
+      fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
+                              nullptr, 1, &to_hud);
+    }
+  } else {
+    const auto to_dst = window::image_barrier(target, 0, VK_ACCESS_TRANSFER_WRITE_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+                                              VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL);
+    fn.vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0,
+                            nullptr, 1, &to_dst);
+    VkImageBlit region{};
+    region.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    region.srcOffsets[1] = {static_cast<std::int32_t>(image.extent.width), static_cast<std::int32_t>(image.extent.height), 1};
+    region.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+    region.dstOffsets[1] = {static_cast<std::int32_t>(extent.width), static_cast<std::int32_t>(extent.height), 1};
+    const bool same_size = image.extent.width == extent.width && image.extent.height == extent.height;
+    fn.vkCmdBlitImage(cb, image.image, static_cast<VkImageLayout>(image.layout), target,
+                      VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &region, same_size ? VK_FILTER_NEAREST : VK_FILTER_LINEAR);
+  }
   if (hud_on) {  // composed into the same image, after the scene
     if (auto r = hud->record(cb, slot_index, index, hud_stats); !r) return r;
     layout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL;
@@ -161,9 +162,11 @@ Result<void> WindowPresenter::Impl::record_blit(window::PresentSlot& slot, std::
   slot.captured = false;
   if (cfg.capture) {
     if (auto r = create_capture(slot, extent); !r) return r;
-    const auto to_src = window::image_barrier(target, access, VK_ACCESS_TRANSFER_READ_BIT, layout,
-                                      VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
-    fn.vkCmdPipelineBarrier(cb, stage, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &to_src);
+    if (layout != VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL) {
+      const auto to_src = window::image_barrier(target, access, VK_ACCESS_TRANSFER_READ_BIT, layout,
+                                                VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL);
+      fn.vkCmdPipelineBarrier(cb, stage, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr, 1, &to_src);
+    }
     VkBufferImageCopy copy{};
     copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
     copy.imageExtent = {extent.width, extent.height, 1};
@@ -189,43 +192,43 @@ Result<void> WindowPresenter::Impl::record_blit(window::PresentSlot& slot, std::
   return {};
 }
 
-Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
-  const auto slot_index = static_cast<std::uint32_t>(presents % window::kPresentSlots);
-  window::PresentSlot& slot = slots[slot_index];
+Result<void> WindowPresenter::Impl::begin_frame() {
+  frame_slot = static_cast<std::uint32_t>(presents % window::kPresentSlots);
+  window::PresentSlot& slot = slots[frame_slot];
   ++presents;
-  // The slot's semaphore and command buffer are free once its last blit is done.
+  frame_begun = true;
+  frame_skip = true;
+  target_given = false;
+  acquire_asked = false;
+  // The slot's semaphore and command buffer are free once its last frame is done.
   if (slot.ticket != window::kNoTicket) {
     if (auto r = wait_blitted(slot.ticket); !r) return r;
   }
-  slot.ticket = image.ticket;
   slot.captured = false;
-  if (first_ticket == window::kNoTicket) first_ticket = image.ticket;
-  last_ticket = image.ticket;
 
   sleep_until_ns(pacer.wake_ns(monotonic_ns()));
-  const std::int64_t work_start = monotonic_ns();
+  work_start = monotonic_ns();
   window::glfw().glfwPollEvents();
   if (window::glfw().glfwWindowShouldClose(window) == GLFW_TRUE) close = true;
   if (out_of_date || swapchain == VK_NULL_HANDLE) {
     if (auto r = create_swapchain(); !r) return r;
     if (swapchain != VK_NULL_HANDLE && stats.presented + stats.skipped > 0) ++stats.recreated;
   }
-  if (swapchain == VK_NULL_HANDLE) return signal_skipped(image);  // minimised
+  if (swapchain == VK_NULL_HANDLE) return {};  // minimised: skipped
 
-  std::uint32_t index = 0;
   VkResult r = fn.vkAcquireNextImageKHR(vk.device, swapchain, static_cast<std::uint64_t>(cfg.gpu_timeout.count()),
-                                        slot.acquired, VK_NULL_HANDLE, &index);
+                                        slot.acquired, VK_NULL_HANDLE, &frame_index);
   if (r == VK_ERROR_OUT_OF_DATE_KHR) {
     // The window changed under us: build again and show the frame on the new swapchain.
     if (auto c = create_swapchain(); !c) return c;
     ++stats.recreated;
-    if (swapchain == VK_NULL_HANDLE) return signal_skipped(image);
+    if (swapchain == VK_NULL_HANDLE) return {};
     r = fn.vkAcquireNextImageKHR(vk.device, swapchain, static_cast<std::uint64_t>(cfg.gpu_timeout.count()),
-                                 slot.acquired, VK_NULL_HANDLE, &index);
+                                 slot.acquired, VK_NULL_HANDLE, &frame_index);
   }
   if (r == VK_ERROR_OUT_OF_DATE_KHR) {
     out_of_date = true;
-    return signal_skipped(image);
+    return {};
   }
   if (r == VK_TIMEOUT || r == VK_NOT_READY) {
     return make_error(Errc::kSystem, "vkAcquireNextImageKHR gave no image within " +
@@ -233,9 +236,64 @@ Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
   }
   if (r < 0) return vk::call_error("vkAcquireNextImageKHR", r);
   if (r == VK_SUBOPTIMAL_KHR) out_of_date = true;  // still presentable: show it, rebuild after
+  frame_skip = false;
+  return {};
+}
+
+Result<std::optional<DrawTarget>> WindowPresenter::Impl::acquire(PresentExtent frame, bool copied_out) {
+  if (!frame_begun) {
+    if (auto r = begin_frame(); !r) return r.error();
+  }
+  acquire_asked = true;
+  if (frame_skip || !cfg.direct) return std::optional<DrawTarget>{};
+  if (frame.width != extent.width || frame.height != extent.height) {
+    blit_why = "the window's size differs from the frame's: the blit scales it";
+    return std::optional<DrawTarget>{};
+  }
+  if (copied_out && !readable) {
+    blit_why = "the swapchain images cannot be copied from, and the readback needs the frame";
+    return std::optional<DrawTarget>{};
+  }
+  target_given = true;
+  DrawTarget target;
+  target.image = images[frame_index];
+  target.framebuffer = hud->framebuffer(frame_index);
+  target.acquired = slots[frame_slot].acquired;
+  target.extent = extent;
+  return std::optional<DrawTarget>{target};
+}
+
+Result<void> WindowPresenter::Impl::present(const PresentImage& image) {
+  if (!frame_begun) {
+    if (auto r = begin_frame(); !r) return r;
+  }
+  frame_begun = false;
+  if (image.drawn && !target_given) {
+    return make_error(Errc::kInvalidArgument, "a frame marked drawn into the swapchain image was given no image "
+                                              "(acquire gave no target)");
+  }
+  const std::uint32_t slot_index = frame_slot;
+  window::PresentSlot& slot = slots[slot_index];
+  slot.ticket = image.ticket;
+  if (first_ticket == window::kNoTicket) first_ticket = image.ticket;
+  last_ticket = image.ticket;
+  if (frame_skip) return signal_skipped(image);
+  const std::uint32_t index = frame_index;
+  if (image.drawn) {
+    blit_why = nullptr;
+  } else if (!cfg.direct) {
+    blit_why = "direct drawing is off (WindowPresenterConfig::direct)";
+  } else if (image.blit_why != nullptr) {
+    blit_why = image.blit_why;
+  } else if (!acquire_asked) {
+    blit_why = "the renderer did not ask for the image";
+  }  // else acquire() said why it gave none
 
   if (auto rec = record_blit(slot, slot_index, image, index); !rec) return rec;
-  const std::array<SemaphoreValue, 2> waits{{{slot.acquired, 0}, {image.rendered, image.rendered_value}}};
+  // A drawn frame's render already waited for the acquire; the blit waits here.
+  const std::array<SemaphoreValue, 2> blit_waits{{{slot.acquired, 0}, {image.rendered, image.rendered_value}}};
+  const std::span<const SemaphoreValue> waits =
+      image.drawn ? std::span<const SemaphoreValue>(blit_waits).subspan(1) : std::span<const SemaphoreValue>(blit_waits);
   const std::array<SemaphoreValue, 2> signals{{{ready[index], 0}, {blitted, image.ticket + 1}}};
   if (auto sr = submit(&slot.cb, waits, signals); !sr) return sr;
 
@@ -335,7 +393,26 @@ void WindowPresenter::retire(std::uint64_t ticket) {
 }
 
 PresentMode WindowPresenter::mode() const noexcept { return impl_->chosen_mode; }
-const std::string& WindowPresenter::mode_why() const noexcept { return impl_->mode_why; }
+const std::string& WindowPresenter::mode_why() const noexcept {
+  Impl& m = *impl_;
+  if (m.stats.presented == 0) {  // what a run will do, said before its first frame (the engine's header)
+    m.mode_why_shown = m.mode_why + (m.cfg.direct ? "; frames drawn into the swapchain image where the renderer can, else blitted"
+                                                  : "; frames blitted (direct drawing is off (WindowPresenterConfig::direct))");
+  } else {
+    m.mode_why_shown = m.mode_why + "; frames " +
+                       (m.blit_why == nullptr ? std::string("drawn into the swapchain image")
+                                              : "blitted (" + std::string(m.blit_why) + ")");
+  }
+  return m.mode_why_shown;
+}
+
+std::uint32_t WindowPresenter::direct_format() const noexcept {
+  return impl_->cfg.direct ? static_cast<std::uint32_t>(impl_->format.format) : 0;
+}
+
+Result<std::optional<DrawTarget>> WindowPresenter::acquire(PresentExtent extent, bool copied_out) {
+  return impl_->acquire(extent, copied_out);
+}
 PresentStats WindowPresenter::stats() const noexcept { return impl_->stats; }
 const std::vector<PresentMode>& WindowPresenter::offered_modes() const noexcept { return impl_->offered; }
 bool WindowPresenter::close_requested() const noexcept { return impl_->close; }
