@@ -478,6 +478,7 @@ void Engine::Impl::fill_isolation_status(EngineStatus& s) const {
   s.render_hangs_killed = c.hangs_killed;
   s.render_respawns = c.respawns_cold + c.respawns_warm;
   s.render_respawns_warm = c.respawns_warm;
+  s.render_deadline_kills = c.deadline_kills;
   s.render_respawns_no_standby = c.respawns_no_standby;
   s.render_violations = c.violations;
   s.render_results_refused = c.results_refused;

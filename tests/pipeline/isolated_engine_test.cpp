@@ -299,6 +299,7 @@ void kill_loop(bool warm, std::uint64_t kills, bool named_points) {
         EXPECT_LE(cold, planned(crashes + 1, true)) << "a standby died other than at its handshake point";
       }
       EXPECT_EQ(s.render_hangs_killed, 0u) << "a render process stalled in epoch " << epoch;
+      EXPECT_EQ(s.render_deadline_kills, 0u) << "a wait for DONE ran to its deadline in epoch " << epoch;
       EXPECT_LE(s.in_flight, 3u) << "epoch " << epoch;
       EXPECT_LE(s.lost, crashes) << "a death costs at most the frame the process held";
       EXPECT_EQ(taker.torn, 0u) << "a torn frame reached the host in epoch " << epoch << " (" << entry << ")";

@@ -29,6 +29,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "triptych/isolate/channel.hpp"
@@ -75,6 +76,9 @@ struct Session {
   bool hostile = false;
   std::uint64_t renders = 0;
   Injection injection;  // tests only: TRIPTYCH_RENDER_DIE_AT
+  // A frame's RENDER is received here, so serving a frame allocates nothing.
+  std::array<std::byte, isolate::kMaxMessageBytes> message{};
+  std::array<isolate::UniqueFd, 1> message_fds;
 };
 
 std::span<std::byte> child_span(const Session& s, std::uint64_t offset, std::uint64_t bytes) {
@@ -188,12 +192,13 @@ int serve(Session& s) {
   for (;;) {
     s.progress->fetch_add(1, std::memory_order_relaxed);
     s.injection.reach(InjectionPoint::kWaitRender);
-    auto got = s.channel.receive(std::chrono::steady_clock::now() + kIdleSlice);
+    auto got = s.channel.receive_into(std::chrono::steady_clock::now() + kIdleSlice, s.message, s.message_fds);
     if (!got) {
       if (got.error().code == Errc::kTimedOut) continue;
       return 0;  // the host hung up: the session is over
     }
-    auto grant = decode_render(got.value().bytes);
+    if (got.value().fds != 0 || got.value().truncated) return fail("RENDER came with fds or was truncated");
+    auto grant = decode_render(std::span<const std::byte>(s.message).first(got.value().bytes));
     if (!grant) return fail(grant.error().what());
     constexpr std::uint32_t kEverySlot[] = {0, 1, 2};
     static_assert(std::size(kEverySlot) == kRenderSlots);

@@ -224,6 +224,7 @@ struct EngineStatus {
   std::uint64_t render_crashes = 0;
   std::uint64_t render_crashes_by_sigkill = 0;
   std::uint64_t render_hangs_killed = 0;
+  std::uint64_t render_deadline_kills = 0;  // killed for no DONE within its deadline (a wait that ran out)
   std::uint64_t render_respawns = 0;
   std::uint64_t render_respawns_warm = 0;  // ... of them a warm standby attached
   std::uint64_t render_respawns_no_standby = 0;  // ... of them cold because no standby stood ready yet
