@@ -111,6 +111,7 @@ struct Engine::Impl {
   // read by the render thread after acquire_latest: the triple buffer's
   // acq_rel exchanges order these plain accesses like the slot bytes.
   std::array<std::uint64_t, 3> slot_frame{};
+  std::array<std::uint32_t, 3> slot_particles{};  // likewise: the count the slot's frame simulated
   std::array<std::uint64_t, 3> result_frame{};  // likewise for the result buffer
 
   std::thread loop_thread;
@@ -166,10 +167,14 @@ struct Engine::Impl {
   std::atomic<std::uint64_t> governor_changes{0};
   std::vector<GovernorDecision> governor_log;  // under message_mu; the first kKeptDecisions
   // Frame id % kDivisorRing -> the rate divisor it was paced at (0: never
-  // paced by the loop, read as 1). Written before the compute publish, read
-  // after the take: ordered by the triple buffers like slot_frame.
-  std::array<std::uint32_t, kDivisorRing> frame_divisor{};
-  std::array<std::uint32_t, kDivisorRing> frame_particles{};  // likewise: the count the frame simulated
+  // paced by the loop, read as 1), and the count it simulated (for the HUD).
+  // Written by the frame loop before the compute publish, read by the render
+  // thread after the take. Relaxed atomics: the frame loop may run a whole
+  // ring ahead of a slow render thread and rewrite the entry it reads (it
+  // then reads a newer frame's value); the render input's count comes from
+  // slot_particles, which the triple buffer orders.
+  std::array<std::atomic<std::uint32_t>, kDivisorRing> frame_divisor{};
+  std::array<std::atomic<std::uint32_t>, kDivisorRing> frame_particles{};
   // The adaptive core plan (adaptive_plan.hpp), fed by the render thread
   // only, which re-pins the pools and itself on a move. The pools' current
   // sets are under message_mu (a move and status() only).
@@ -214,7 +219,7 @@ struct Engine::Impl {
   [[nodiscard]] bool slot_index_ok(std::uint32_t index, const char* what);
   [[nodiscard]] bool publish_counting_drop(TripleBuffer& tb, const std::array<std::uint64_t, 3>& frames,
                                            const char* what);
-  [[nodiscard]] const char* publish_compute(std::uint64_t frame);
+  [[nodiscard]] const char* publish_compute(std::uint64_t frame, std::uint32_t particles);
   void mark_presented(std::uint64_t frame);
 
   // ---- compute members (compute_members.cpp) ----

@@ -86,11 +86,12 @@ bool Engine::Impl::publish_counting_drop(TripleBuffer& tb, const std::array<std:
 // Records which frame the compute write slot holds and publishes it (frame
 // loop or host_frame). Returns nullptr, or why the frame could not be
 // published (fatal already).
-const char* Engine::Impl::publish_compute(std::uint64_t frame) {
+const char* Engine::Impl::publish_compute(std::uint64_t frame, std::uint32_t particles) {
   TripleBuffer& tb = arena->triple_buffer(FrameStage::kCompute);
   const std::uint32_t w = tb.indices().writer;
   if (!slot_index_ok(w, "compute writer")) return "the compute triple buffer is corrupt";
   slot_frame[w] = frame;
+  slot_particles[w] = particles;
   if (!publish_counting_drop(tb, slot_frame, "compute writer")) {
     return "the compute triple buffer refused the publish";
   }
@@ -102,7 +103,7 @@ const char* Engine::Impl::publish_compute(std::uint64_t frame) {
 
 // The rate divisor `frame` was paced at (1 when the loop never paced it).
 std::uint32_t Engine::Impl::divisor_of(std::uint64_t frame) const {
-  const std::uint32_t d = frame_divisor[frame % kDivisorRing];
+  const std::uint32_t d = frame_divisor[frame % kDivisorRing].load(std::memory_order_relaxed);
   return d == 0 ? 1 : d;
 }
 

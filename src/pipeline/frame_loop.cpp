@@ -116,9 +116,9 @@ void Engine::Impl::frame_loop() {
     if (cfg.lag == LagPolicy::kWait && !wait_for_render(tb, !clock)) break;
     const std::uint64_t frame = table->begin_frame(trace::now_ns());
     issued.fetch_add(1, std::memory_order_relaxed);
-    frame_divisor[frame % kDivisorRing] = divisor;  // published with the frame (SYNC(tb-state))
+    frame_divisor[frame % kDivisorRing].store(divisor, std::memory_order_relaxed);
     count = apply_particle_count(frame, count);
-    frame_particles[frame % kDivisorRing] = count;  // likewise
+    frame_particles[frame % kDivisorRing].store(count, std::memory_order_relaxed);
     TRIPTYCH_STAMP(*table, frame, trace::Stage::kComputeStart);
     bool ok = false;
     {
@@ -136,7 +136,7 @@ void Engine::Impl::frame_loop() {
     last_count = count;
     // The presenter takes the frame at its wake-up, not before.
     if (handover_ns != 0) sleep_within_run(handover_ns);
-    if (const char* why = publish_compute(frame)) {
+    if (const char* why = publish_compute(frame, count)) {
       fail_frame(frame, why);
       break;
     }

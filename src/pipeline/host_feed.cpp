@@ -39,7 +39,8 @@ Result<std::uint64_t> Engine::host_frame(std::span<const std::byte> particles, s
   (void)m.table->stamp(frame, trace::Stage::kComputeStart, compute_start_ns);
   (void)m.table->stamp(frame, trace::Stage::kComputeEnd, compute_end_ns);
   std::memcpy(slot.data(), particles.data(), bytes);  // the copy this mode exists to measure
-  if (m.publish_compute(frame) != nullptr) return make_error(Errc::kCorruptHeader, "corrupt compute triple buffer");
+  m.frame_particles[frame % kDivisorRing].store(m.cfg.particles, std::memory_order_relaxed);
+  if (m.publish_compute(frame, m.cfg.particles) != nullptr) return make_error(Errc::kCorruptHeader, "corrupt compute triple buffer");
   return frame;
 }
 

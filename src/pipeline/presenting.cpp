@@ -154,7 +154,7 @@ void Engine::Impl::feed_hud(std::uint64_t frame, const render::FrameInfo& info) 
   h.budget_ms = static_cast<float>(static_cast<double>(period_ns) / 1e6);
   h.misses = late.load(std::memory_order_relaxed);
   h.dropped = dropped.load(std::memory_order_relaxed);
-  h.particles = frame_particles[frame % kDivisorRing];  // published with the frame (SYNC(tb-state))
+  h.particles = frame_particles[frame % kDivisorRing].load(std::memory_order_relaxed);
   h.particle_capacity = cfg.particles;
   const std::uint32_t level = governor ? governor_level.load(std::memory_order_relaxed) : 0;
   if (level != hud_level) {

@@ -152,7 +152,7 @@ Engine::Impl::Take Engine::Impl::take_and_submit(TripleBuffer& compute_tb, std::
   render::FrameInput in;
   in.frame = frame;
   in.compute_slot = input.data;
-  in.particle_count = frame_particles[frame % kDivisorRing];  // published with the frame (SYNC(tb-state))
+  in.particle_count = slot_particles[r];  // written before the publish (SYNC(tb-state))
   in.layout_zone = static_cast<std::uint32_t>(ticket % 3);
   in.result_zone = render::kResultZoneLater;
   if (result_zone_free) {

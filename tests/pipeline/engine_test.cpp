@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 
@@ -296,6 +297,12 @@ TEST(Pipeline, Engine_HostFedFramesAreRenderedAndCopiedOut) {
   engine->stop();
   const EngineStatus s = engine->status();
   EXPECT_EQ(copied, 20u);
+  // The host's particles were drawn: the picture is not all background.
+  std::size_t drawn = 0;
+  for (std::size_t px = 4; px + 4 <= pixels.size(); px += 4) {
+    if (std::memcmp(pixels.data() + px, pixels.data(), 4) != 0) ++drawn;
+  }
+  EXPECT_GT(drawn, 0u) << "a host-fed frame rendered no particle";
   EXPECT_EQ(s.issued, 20u);
   EXPECT_EQ(s.presented, 20u);
   EXPECT_EQ(s.error, "");
