@@ -22,11 +22,11 @@
 
 #include "support/engine_run.hpp"
 #include "support/machine_plan.hpp"
+#include "support/presented_pixels.hpp"
 #include "support/process_probe.hpp"
 #include "support/small_engine_config.hpp"
 #include "triptych/isolate/render_session.hpp"
 #include "triptych/pipeline/engine.hpp"
-#include "triptych/render/render_stage.hpp"
 #include "triptych_kernel.h"
 
 namespace triptych::pipeline {
@@ -39,19 +39,6 @@ EngineConfig small_config() {
   EngineConfig c = test::small_engine_config();
   c.governor = false;
   return c;
-}
-
-// The presented picture: the front of the result buffer, pixels only.
-std::vector<std::byte> front_pixels(Engine& engine) {
-  TripleBuffer& tb = engine.arena().triple_buffer(FrameStage::kResult);
-  const std::uint32_t r = tb.indices().reader;
-  EXPECT_LT(r, 3u);
-  const auto zone = engine.arena().zone(static_cast<ZoneId>(static_cast<std::uint32_t>(ZoneId::kResultA) + r % 3));
-  const auto image = render::read_result_zone(zone);
-  EXPECT_TRUE(image.ok());
-  if (!image) return {};
-  const auto pixels = zone.subspan(image->pixel_offset, std::size_t{image->row_bytes} * image->height);
-  return {pixels.begin(), pixels.end()};
 }
 
 void expect_exact(const EngineStatus& s, const char* when) {
@@ -109,8 +96,8 @@ TEST(Isolation, AnIsolatedRunRendersTheSameImageAsInProcess) {
   EXPECT_EQ(s.presented, 30u);
   EXPECT_EQ(s.lost, 0u);
   EXPECT_NE(isolated->renderer_description().find("render process"), std::string::npos);
-  const auto a = front_pixels(*in_process);
-  const auto b = front_pixels(*isolated);
+  const auto a = test::presented_pixels(*in_process);
+  const auto b = test::presented_pixels(*isolated);
   ASSERT_EQ(a.size(), b.size());
   ASSERT_FALSE(a.empty());
   EXPECT_TRUE(a == b) << "the isolated run's last frame differs from the in-process one";

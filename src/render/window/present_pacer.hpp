@@ -10,16 +10,17 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
+
+#include "triptych/core/rolling_p99.hpp"
 
 namespace triptych::render {
 
 class PresentPacer {
  public:
   // Work durations the p99 is taken over: the last 128 presents.
-  static constexpr std::size_t kWorkWindow = 128;
+  static constexpr std::size_t kWorkWindow = RollingP99::kWindow;
 
   // hz <= 0: unpaced (wake_ns is always "now").
   PresentPacer(double hz, std::int64_t margin_ns) noexcept
@@ -35,15 +36,15 @@ class PresentPacer {
   // same hz) land on their wake-ups instead of waiting most of a period.
   [[nodiscard]] std::int64_t wake_ns(std::int64_t now_ns) noexcept {
     if (!paced()) return now_ns;
-    if (deadline_ns_ == 0) deadline_ns_ = now_ns + p99_work_ns() + margin_ns_;
-    return deadline_ns_ - (p99_work_ns() + margin_ns_);
+    const std::int64_t lead_ns = p99_work_ns() + margin_ns_;
+    if (deadline_ns_ == 0) deadline_ns_ = now_ns + lead_ns;
+    return deadline_ns_ - lead_ns;
   }
 
   // A present's work ran from `work_start_ns` to its return at `presented_ns`.
   // Records the work and moves to the next deadline; true when this one was missed.
   bool presented(std::int64_t work_start_ns, std::int64_t presented_ns) noexcept {
-    work_[count_ % kWorkWindow] = std::max<std::int64_t>(0, presented_ns - work_start_ns);
-    ++count_;
+    work_.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, presented_ns - work_start_ns)));
     if (!paced()) return false;
     const bool missed = presented_ns > deadline_ns_ + period_ns_ / 2;
     deadline_ns_ += period_ns_;
@@ -54,23 +55,13 @@ class PresentPacer {
   }
 
   // The 99th percentile of the recorded work (0 before the first present).
-  [[nodiscard]] std::int64_t p99_work_ns() const noexcept {
-    const std::size_t n = std::min<std::size_t>(count_, kWorkWindow);
-    if (n == 0) return 0;
-    std::array<std::int64_t, kWorkWindow> sorted{};
-    std::copy_n(work_.begin(), n, sorted.begin());
-    const std::size_t rank = (n * 99 + 99) / 100 - 1;  // ceil(0.99 n) - 1
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(rank),
-                     sorted.begin() + static_cast<std::ptrdiff_t>(n));
-    return sorted[rank];
-  }
+  [[nodiscard]] std::int64_t p99_work_ns() const noexcept { return static_cast<std::int64_t>(work_.p99()); }
 
  private:
   std::int64_t period_ns_;
   std::int64_t margin_ns_;
   std::int64_t deadline_ns_ = 0;
-  std::array<std::int64_t, kWorkWindow> work_{};
-  std::uint64_t count_ = 0;
+  RollingP99 work_;
 };
 
 }  // namespace triptych::render
